@@ -62,7 +62,7 @@ test)
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-san --print-errorlogs --num-processes 2
     meson test -C build --suite unit --print-errorlogs --num-processes 2 \
-        --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
+        --timeout-multiplier 10 --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
     ;;
 *)
     echo "usage: ./build.sh example|test|deps" >&2
