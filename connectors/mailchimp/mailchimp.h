@@ -1,0 +1,431 @@
+/*
+ * Mailchimp Marketing API 3.0 connector (internal to leadscore).
+ *
+ * Facts about the API: ../shared/docs/crm-apis.md section 2.  User docs:
+ * docs/connectors/mailchimp.md.
+ *
+ * Layers, bottom up:
+ *   - pure helpers (mc_hash.c, mc_build.c, mc_parse.c): subscriber hash,
+ *     data center, request bodies, response parsers.  No I/O; unit-tested.
+ *   - mapping configuration (mc_config.c): config/connectors/mailchimp.json,
+ *     with a validator reporting struct lsc_diagnostic.
+ *   - the client (mc_client.c): one struct mailchimp per configured
+ *     audience; HTTP through mc_http.c, at most `max_connections`
+ *     requests in flight, 120 s timeout.
+ *   - operations: setup (merge fields), score write-back (member + tier
+ *     tags), activity import (reports -> activity events), OAuth connect.
+ *
+ * Ownership: every function says who owns what.  Strings returned through
+ * `char **` are malloc()ed and the caller frees them with free().  Error
+ * text goes to a caller-owned buffer `err` of `errlen` bytes (one line,
+ * never a secret).
+ *
+ * Threads: a struct mailchimp may be used from several threads at once
+ * (job handlers run concurrently); it holds no per-call state.
+ */
+#ifndef LSC_CONNECTORS_MAILCHIMP_H
+#define LSC_CONNECTORS_MAILCHIMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <leadscore/plugin.h>
+
+#define MAILCHIMP_HASH_LEN 32          /* hex characters of the MD5 */
+#define MAILCHIMP_MERGE_TAG_MAX 10     /* see crm-apis.md 2.4 */
+#define MAILCHIMP_MEMBER_TAG_MAX 100   /* see crm-apis.md 2.5 */
+#define MAILCHIMP_BATCH_SUBSCRIBE_MAX 500
+#define MAILCHIMP_MAX_CONNECTIONS 10   /* per user, crm-apis.md 2.7 */
+#define MAILCHIMP_TIMEOUT_MS 120000    /* per call, crm-apis.md 2.7 */
+#define MAILCHIMP_SCHEMA "leadscore.connector/1"
+#define MAILCHIMP_JOB_KIND "mailchimp.write"
+
+/* ---- Pure helpers (mc_hash.c) ------------------------------------------ */
+
+/* Subscriber hash: lowercase hex MD5 (OpenSSL EVP) of the trimmed,
+ * lower-cased (ASCII) email.  `out` is caller-owned, at least 33 bytes.
+ * LSC_ERR_INVALID_ARG for an empty address or one without '@'. */
+enum lsc_status mailchimp_subscriber_hash(const char *email, char *out,
+                                          size_t outlen, char *err,
+                                          size_t errlen);
+
+/* Normalized email (trimmed, ASCII lower case) into caller-owned `out`. */
+enum lsc_status mailchimp_email_normalize(const char *email, char *out,
+                                          size_t outlen);
+
+/* Data center of an API key: the suffix after the last '-' ("us6"), into
+ * caller-owned `dc`.  LSC_ERR_CONFIG when the key has no valid suffix. */
+enum lsc_status mailchimp_dc_from_key(const char *key, char *dc,
+                                      size_t dclen, char *err, size_t errlen);
+
+/* True for a merge tag Mailchimp accepts: 1..10 of [A-Z0-9_]. */
+bool mailchimp_merge_tag_valid(const char *tag);
+
+/* ---- Request builders (mc_build.c): malloc()ed JSON, caller frees ------- */
+
+/* Tag change for one member: `active` is set active, every name in
+ * `inactive` (n_inactive, may be NULL) that differs from `active` is set
+ * inactive; duplicates are dropped.  `active` may be NULL (only removals).
+ * Body of POST /lists/{id}/members/{hash}/tags. */
+char *mailchimp_build_tags(const char *active, const char *const *inactive,
+                           size_t n_inactive, bool is_syncing);
+
+/* Merge-field values: {"merge_fields":{SCORE_TAG:score,TIER_TAG:"tier"}},
+ * for PATCH /lists/{id}/members/{hash}.  `tier` may be NULL (omitted). */
+char *mailchimp_build_member_patch(const char *score_tag, double score,
+                                   const char *tier_tag, const char *tier);
+
+/* Upsert body for PUT /lists/{id}/members/{hash}: email_address,
+ * status_if_new (required by the spec) and merge_fields. */
+char *mailchimp_build_member_put(const char *email, const char *status_if_new,
+                                 const char *score_tag, double score,
+                                 const char *tier_tag, const char *tier);
+
+/* Merge-field creation body for POST /lists/{id}/merge-fields:
+ * {"name":name,"type":type,"tag":tag,"public":false,"required":false}. */
+char *mailchimp_build_merge_field(const char *name, const char *type,
+                                  const char *tag);
+
+/* One operation of POST /batches; `body` is embedded as a JSON string. */
+struct mailchimp_batch_op {
+    const char *method;       /* "PUT", "PATCH", "POST" */
+    const char *path;         /* relative to /3.0 */
+    const char *operation_id; /* may be NULL */
+    const char *body;         /* JSON text, may be NULL */
+};
+char *mailchimp_build_batch(const struct mailchimp_batch_op *ops, size_t n);
+
+/* ---- Response parsers (mc_parse.c) -------------------------------------- */
+
+/* One-line reason from an error answer: "HTTP 400 Invalid Resource: Your
+ * merge fields were invalid. (LSCORE: Please enter a number)
+ * [request 995c...]".  Works for problem+json, other JSON and no body.
+ * `request_id` (may be NULL) is the X-Request-Id header, else `instance`
+ * from the body is used.  Writes into caller-owned `out`. */
+void mailchimp_problem_reason(long http_status, const char *body,
+                              size_t body_len, const char *request_id,
+                              char *out, size_t outlen);
+
+/* OAuth metadata answer (GET /oauth2/metadata).  dc and api_endpoint go
+ * into caller-owned buffers.  LSC_ERR_AUTH when the body carries an
+ * "error" key (Mailchimp answers 200 for a bad token), LSC_ERR_PARSE when
+ * dc or api_endpoint is missing. */
+enum lsc_status mailchimp_parse_metadata(const char *body, size_t len,
+                                         char *dc, size_t dclen,
+                                         char *api_endpoint, size_t eplen,
+                                         char *err, size_t errlen);
+
+/* OAuth token answer: access_token into *token (malloc()ed, caller frees). */
+enum lsc_status mailchimp_parse_token(const char *body, size_t len,
+                                      char **token, char *err, size_t errlen);
+
+/* Merge fields present in GET /lists/{id}/merge-fields: sets *has_a /
+ * *has_b when a field with tag `tag_a` / `tag_b` exists; fills the type
+ * found (caller-owned, may be NULL) so setup can report a mismatch. */
+enum lsc_status mailchimp_parse_merge_fields(const char *body, size_t len,
+                                             const char *tag_a, bool *has_a,
+                                             char *type_a, size_t type_a_len,
+                                             const char *tag_b, bool *has_b,
+                                             char *type_b, size_t type_b_len,
+                                             size_t *total_items, char *err,
+                                             size_t errlen);
+
+/* Batch-subscribe answer (POST /lists/{id}). */
+struct mailchimp_batch_result {
+    long total_created;
+    long total_updated;
+    long error_count;
+    char first_error[200]; /* "a@b.c: reason", or "" */
+};
+enum lsc_status mailchimp_parse_batch_subscribe(const char *body, size_t len,
+                                                struct mailchimp_batch_result
+                                                    *out,
+                                                char *err, size_t errlen);
+
+/* ---- Activity (mc_activity.c) ------------------------------------------- */
+
+/* One imported email activity, ready for the engine.  Every pointer is
+ * borrowed for the duration of the sink call only. */
+struct mailchimp_activity {
+    const char *contact_id;    /* mapped contact id (default: the email) */
+    const char *email;         /* normalized */
+    const char *type;          /* "email_open", "email_click", "email_bounce" */
+    int64_t ts_ms;
+    const char *event_id;      /* stable, see mailchimp_event_id() */
+    const char *campaign_id;
+    const char *campaign_type; /* mapped campaign type, or NULL if unknown */
+    const char *url;           /* clicks, else NULL */
+    const char *bounce_type;   /* bounces ("hard", "soft"), else NULL */
+    const struct lsc_prop *props; /* campaign_id, campaign_type, url, ... */
+    size_t n_props;
+    const char *jsonl;         /* the same event as one JSON line (no
+                                  newline), format of scoring-model.md 1 */
+};
+
+/* Return LSC_OK to continue; anything else stops the import (the
+ * checkpoint then does not advance). */
+typedef enum lsc_status (*mailchimp_activity_sink_fn)(
+    void *ud, const struct mailchimp_activity *a);
+
+/* What the parser needs to know about the page it reads. */
+struct mailchimp_activity_ctx {
+    const char *campaign_id;   /* required */
+    const char *campaign_type; /* mapped type, or NULL */
+    int64_t since_ms;          /* keep activities at or after this
+                                  (INT64_MIN: all) */
+    bool contact_is_hash;      /* contact id = subscriber hash, else the
+                                  normalized email */
+};
+
+/* Parse one page of GET /reports/{campaign_id}/email-activity and call
+ * `sink` for every activity kept by ctx->since_ms, in page order.
+ * *n_emails gets the number of email records on the page, *total_items
+ * the collection size, *max_ts_ms the latest activity time seen (left
+ * unchanged when none).  Pure: used by the importer and by unit tests.
+ * A sink status other than LSC_OK stops the parse and is returned. */
+enum lsc_status mailchimp_parse_email_activity(
+    const char *body, size_t len, const struct mailchimp_activity_ctx *ctx,
+    mailchimp_activity_sink_fn sink, void *ud, size_t *n_emails,
+    size_t *total_items, int64_t *max_ts_ms, char *err, size_t errlen);
+
+/* Stable event id of one activity: "mc-" + 32 hex of SHA-256 over
+ * campaign id, email id, action, timestamp (ms) and url.  Caller-owned
+ * out, >= 36 bytes. */
+void mailchimp_event_id(const char *campaign_id, const char *email_id,
+                        const char *action, int64_t ts_ms, const char *url,
+                        char *out, size_t outlen);
+
+/* RFC 3339 / ISO 8601 time ("2026-11-01T10:00:00+00:00") to Unix ms. */
+enum lsc_status mailchimp_parse_time(const char *s, int64_t *ms);
+/* Unix ms to "YYYY-MM-DDTHH:MM:SS+00:00" into caller-owned out (>= 26). */
+void mailchimp_format_time(int64_t ms, char *out, size_t outlen);
+
+/* ---- Mapping configuration (mc_config.c) -------------------------------- */
+
+enum mailchimp_unknown {
+    MAILCHIMP_UNKNOWN_SKIP = 0,   /* default: count, never subscribe */
+    MAILCHIMP_UNKNOWN_CREATE = 1, /* PUT with status_if_new */
+};
+
+struct mailchimp_tier_tag {
+    char *tier; /* engine tier name */
+    char *tag;  /* Mailchimp member tag (<= 100 chars) */
+};
+
+struct mailchimp_campaign_type {
+    char *mailchimp; /* "regular", "rss", ... */
+    char *leadscore; /* "newsletter", ... */
+};
+
+/* Parsed mapping.  Owned by whoever called mailchimp_config_load();
+ * free with mailchimp_config_destroy(). */
+struct mailchimp_config {
+    char *list_id;
+    char *auth;              /* "api_key" or "oauth" */
+    char *api_key_env;       /* env var holding the key (default
+                                MAILCHIMP_API_KEY) */
+    char *credentials_file;  /* OAuth token file, relative to data_dir */
+    char *api_base;          /* override ("http://127.0.0.1:PORT/3.0"),
+                                else from the dc */
+    char *login_base;        /* override of https://login.mailchimp.com */
+    char *score_tag;         /* default LSCORE */
+    char *score_name;        /* default "Lead score" */
+    char *tier_tag;          /* default LTIER */
+    char *tier_name;         /* default "Lead tier" */
+    char *email_property;    /* contact property with the email: "email" */
+    char *contact_id_from;   /* activity: "email" (default) or
+                                "subscriber_hash" */
+    enum mailchimp_unknown unknown_members;
+    char *create_status;     /* status_if_new with UNKNOWN_CREATE:
+                                "subscribed", "pending", "transactional",
+                                "unsubscribed" (default "transactional") */
+    bool tags_trigger_automations; /* false -> is_syncing:true */
+    struct mailchimp_tier_tag *tiers;
+    size_t n_tiers;
+    struct mailchimp_campaign_type *campaign_types;
+    size_t n_campaign_types;
+    int max_connections;     /* 1..10, default 10 */
+    long timeout_ms;         /* 1..120000, default 120000 */
+    int max_attempts;        /* per request inside one job run, default 3 */
+    int activity_lookback_days; /* campaigns sent in the last N days are
+                                   scanned (default 30) */
+};
+
+/* Defaults for every field (strings NULL -> defaults applied by
+ * mailchimp_config_apply_defaults()). */
+void mailchimp_config_init(struct mailchimp_config *c);
+enum lsc_status mailchimp_config_apply_defaults(struct mailchimp_config *c);
+void mailchimp_config_destroy(struct mailchimp_config *c); /* NULL ok */
+
+/* The member tag for a tier: the configured one, else "leadscore-<tier>"
+ * written into caller-owned out. */
+void mailchimp_config_tier_tag(const struct mailchimp_config *c,
+                               const char *tier, char *out, size_t outlen);
+
+/* Diagnostic sink (same shape as host->diagnostic). */
+typedef void (*mailchimp_diag_fn)(void *ud, const struct lsc_diagnostic *d);
+
+/* Validate and load a mapping from JSON text.  Every problem is reported
+ * through `diag` (may be NULL) with file, line, column and JSON path.
+ * On success *out is filled (caller owns it, free with
+ * mailchimp_config_destroy); on failure it is left cleared.  Returns
+ * LSC_ERR_CONFIG when at least one error was reported, and the number of
+ * errors in *n_errors (may be NULL). */
+enum lsc_status mailchimp_config_parse(const char *text, size_t len,
+                                       const char *file,
+                                       mailchimp_diag_fn diag, void *ud,
+                                       struct mailchimp_config *out,
+                                       size_t *n_errors);
+
+/* Same from a file; an unreadable file is one diagnostic (line 0). */
+enum lsc_status mailchimp_config_load(const char *path,
+                                      mailchimp_diag_fn diag, void *ud,
+                                      struct mailchimp_config *out,
+                                      size_t *n_errors);
+
+/* ---- The client (mc_client.c) ------------------------------------------- */
+
+struct mailchimp;
+
+/* Credentials: exactly one of api_key / oauth_token.  Copied. */
+struct mailchimp_credentials {
+    const char *api_key;     /* "<key>-usN" */
+    const char *oauth_token; /* with dc (from the metadata endpoint) */
+    const char *dc;          /* needed with oauth_token unless api_base */
+};
+
+/* Create a client for `cfg` (copied) and `cred` (copied; kept in memory
+ * only, never logged).  *out is owned by the caller; free with
+ * mailchimp_destroy(). */
+enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
+                                 const struct mailchimp_credentials *cred,
+                                 struct mailchimp **out, char *err,
+                                 size_t errlen);
+void mailchimp_destroy(struct mailchimp *mc); /* NULL ok */
+
+/* True once the API refused the credentials (401, or 403 "User
+ * Disabled"/"API Key Invalid"): the connector is in "re-authorize needed"
+ * state and every write answers LSC_ERR_AUTH without a request. */
+bool mailchimp_needs_reauth(const struct mailchimp *mc);
+
+/* Counters since create (for `leadscore status` and tests). */
+struct mailchimp_stats {
+    uint64_t requests;          /* HTTP requests sent */
+    uint64_t throttled;         /* 429 answers */
+    uint64_t written;           /* members updated */
+    uint64_t created;           /* members created (UNKNOWN_CREATE) */
+    uint64_t skipped_unknown;   /* members not in the audience, skipped */
+    uint64_t max_in_flight;     /* highest number of concurrent requests */
+};
+void mailchimp_stats_get(const struct mailchimp *mc,
+                         struct mailchimp_stats *out);
+
+/* Setup: create the score (number) and tier (text) merge fields when
+ * missing.  Idempotent.  *created (may be NULL) gets how many were
+ * created. */
+enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
+                                char *err, size_t errlen);
+
+/* One score write-back. */
+struct mailchimp_write {
+    const char *email;     /* required */
+    double score;
+    const char *tier;      /* new tier, may be NULL (score only) */
+    const char *from_tier; /* previous tier, may be NULL */
+};
+
+enum mailchimp_write_outcome {
+    MAILCHIMP_WRITE_UPDATED = 0,
+    MAILCHIMP_WRITE_CREATED = 1,
+    MAILCHIMP_WRITE_SKIPPED_UNKNOWN = 2,
+};
+
+/* Write score and tier to the member; on a tier set, the new tier's tag
+ * goes active and the previous one's (and every other configured tier
+ * tag's) inactive.  Retries transient failures up to max_attempts inside
+ * the call.  Returns LSC_OK (outcome in *outcome, may be NULL),
+ * LSC_ERR_RETRYABLE (with *retry_after_ms, may be NULL), LSC_ERR_AUTH or
+ * LSC_ERR_PERMANENT, each with a one-line reason (X-Request-Id included
+ * when the server gave one). */
+enum lsc_status mailchimp_write(struct mailchimp *mc,
+                                const struct mailchimp_write *w,
+                                enum mailchimp_write_outcome *outcome,
+                                int64_t *retry_after_ms, char *err,
+                                size_t errlen);
+
+/* Job payload for the plugin's durable queue: compact JSON
+ * {"email":..,"score":..,"tier":..,"from":..}.  *out malloc()ed. */
+enum lsc_status mailchimp_job_payload(const struct mailchimp_write *w,
+                                      char **out, size_t *len);
+
+/* Job handler body: runs every job (payloads from mailchimp_job_payload)
+ * and fills results[i].  Register it for MAILCHIMP_JOB_KIND. */
+enum lsc_status mailchimp_job_run(struct mailchimp *mc,
+                                  const struct lsc_job *jobs,
+                                  struct lsc_job_result *results, size_t n);
+
+/* Bulk backfill through POST /batches (PATCH, or PUT with status_if_new
+ * under UNKNOWN_CREATE, plus tag operations), polled to completion within
+ * `wait_ms`.  *batch_id (caller-owned, >= 64 bytes, may be NULL) receives
+ * the batch id.  *errored gets errored_operations. */
+enum lsc_status mailchimp_backfill(struct mailchimp *mc,
+                                   const struct mailchimp_write *w, size_t n,
+                                   char *batch_id, size_t batch_id_len,
+                                   long *errored, int64_t wait_ms,
+                                   char *err, size_t errlen);
+
+/* Activity import: every sent campaign of the audience (sent within the
+ * look-back window), every activity at or after *checkpoint_ms
+ * (INT64_MIN: everything), paged with count/offset.  Events go to `sink`
+ * campaign by campaign.  On success *checkpoint_ms advances to the
+ * latest activity time seen (re-importing from it repeats only events
+ * with the same stable ids, which the host drops as duplicates).
+ * `now_ms` anchors the look-back window. */
+enum lsc_status mailchimp_import_activity(struct mailchimp *mc,
+                                          int64_t *checkpoint_ms,
+                                          int64_t now_ms,
+                                          mailchimp_activity_sink_fn sink,
+                                          void *ud, size_t *n_events,
+                                          char *err, size_t errlen);
+
+/* Checkpoint file helpers (one decimal number).  A missing file gives
+ * INT64_MIN. */
+enum lsc_status mailchimp_checkpoint_read(const char *path, int64_t *ms,
+                                          char *err, size_t errlen);
+enum lsc_status mailchimp_checkpoint_write(const char *path, int64_t ms,
+                                           char *err, size_t errlen);
+
+/* ---- OAuth connect flow (mc_oauth.c), for `leadscore connect mailchimp` -- */
+
+struct mailchimp_oauth_app {
+    const char *client_id;
+    const char *client_secret; /* never logged */
+    const char *redirect_uri;  /* must match the registered one exactly */
+    const char *login_base;    /* NULL: https://login.mailchimp.com */
+};
+
+/* Authorize URL for the browser, with `state` (caller-generated, checked
+ * on the redirect).  *url malloc()ed. */
+enum lsc_status mailchimp_oauth_authorize_url(
+    const struct mailchimp_oauth_app *app, const char *state, char **url);
+
+/* Exchange the code, then read the metadata endpoint: *token (malloc()ed,
+ * caller frees, never log it), dc and api_endpoint into caller-owned
+ * buffers.  LSC_ERR_AUTH for a refused code or a token the metadata
+ * endpoint calls invalid. */
+enum lsc_status mailchimp_oauth_exchange(const struct mailchimp_oauth_app *app,
+                                         const char *code, char **token,
+                                         char *dc, size_t dclen,
+                                         char *api_endpoint, size_t eplen,
+                                         char *err, size_t errlen);
+
+/* Only the metadata step, for a token obtained elsewhere or to check a
+ * stored one (LSC_ERR_AUTH when revoked). */
+enum lsc_status mailchimp_oauth_metadata(const char *login_base,
+                                         const char *token, char *dc,
+                                         size_t dclen, char *api_endpoint,
+                                         size_t eplen, char *err,
+                                         size_t errlen);
+
+#endif /* LSC_CONNECTORS_MAILCHIMP_H */
