@@ -248,15 +248,27 @@ struct mailchimp_config {
     int max_connections;     /* 1..10, default 10 */
     long timeout_ms;         /* 1..120000, default 120000 */
     int max_attempts;        /* per request inside one job run, default 3 */
+    bool activity_import;    /* default true */
     int activity_lookback_days; /* campaigns sent in the last N days are
                                    scanned (default 30) */
+    int activity_overlap_minutes; /* re-read this much before the
+                                     checkpoint (default 60); duplicates
+                                     keep their ids and are dropped */
+    long backoff_base_ms;    /* first in-call retry delay (default 500) */
 };
 
-/* Defaults for every field (strings NULL -> defaults applied by
- * mailchimp_config_apply_defaults()). */
-void mailchimp_config_init(struct mailchimp_config *c);
-enum lsc_status mailchimp_config_apply_defaults(struct mailchimp_config *c);
+/* Every field at its default (strings allocated).  LSC_ERR_NOMEM leaves
+ * nothing to free beyond mailchimp_config_destroy(). */
+enum lsc_status mailchimp_config_init(struct mailchimp_config *c);
+/* Deep copy of src into dst (dst's old content is not freed). */
+enum lsc_status mailchimp_config_copy(struct mailchimp_config *dst,
+                                      const struct mailchimp_config *src);
 void mailchimp_config_destroy(struct mailchimp_config *c); /* NULL ok */
+
+/* A mapped campaign type ("regular" -> "newsletter"), else `type` itself
+ * (borrowed from c or from the argument). */
+const char *mailchimp_config_campaign_type(const struct mailchimp_config *c,
+                                           const char *type);
 
 /* The member tag for a tier: the configured one, else "leadscore-<tier>"
  * written into caller-owned out. */
@@ -427,5 +439,18 @@ enum lsc_status mailchimp_oauth_metadata(const char *login_base,
                                          size_t dclen, char *api_endpoint,
                                          size_t eplen, char *err,
                                          size_t errlen);
+
+/* Store the OAuth token with its data center in `path`, mode 0600,
+ * atomically (temporary file + rename).  Until the connector core's
+ * credential store is wired in. */
+enum lsc_status mailchimp_credentials_save(const char *path,
+                                           const char *token, const char *dc,
+                                           const char *api_endpoint,
+                                           char *err, size_t errlen);
+/* Load them back: *token malloc()ed (caller frees), dc into caller-owned
+ * buffer.  Refuses a file readable by group or others. */
+enum lsc_status mailchimp_credentials_load(const char *path, char **token,
+                                           char *dc, size_t dclen, char *err,
+                                           size_t errlen);
 
 #endif /* LSC_CONNECTORS_MAILCHIMP_H */

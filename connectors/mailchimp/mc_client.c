@@ -1,0 +1,844 @@
+/*
+ * Mailchimp client: authentication, the connection limit, retries, and
+ * the operations (setup, write-back, job handler, backfill).  Activity
+ * import is in mc_import.c.  API facts: ../shared/docs/crm-apis.md 2.
+ */
+#include "mc_client.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0) {
+        return;
+    }
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int64_t mc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- create / destroy --------------------------------------------------- */
+
+enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
+                                 const struct mailchimp_credentials *cred,
+                                 struct mailchimp **out, char *err,
+                                 size_t errlen)
+{
+    *out = NULL;
+    if (cfg == NULL || cred == NULL || cfg->list_id == NULL ||
+        (cred->api_key == NULL) == (cred->oauth_token == NULL)) {
+        snprintf(err, errlen, "mailchimp: need a list id and exactly one of "
+                              "an API key or an OAuth token");
+        return LSC_ERR_INVALID_ARG;
+    }
+    char dc[32] = "";
+    if (cred->api_key != NULL) {
+        enum lsc_status st =
+            mailchimp_dc_from_key(cred->api_key, dc, sizeof dc, err, errlen);
+        if (st != LSC_OK) {
+            return st;
+        }
+    } else if (cred->dc != NULL) {
+        snprintf(dc, sizeof dc, "%s", cred->dc);
+    }
+    if (cfg->api_base == NULL && dc[0] == '\0') {
+        snprintf(err, errlen, "mailchimp: no data center for the OAuth "
+                              "token; run `leadscore connect mailchimp`");
+        return LSC_ERR_CONFIG;
+    }
+    struct mailchimp *mc = calloc(1, sizeof *mc);
+    if (mc == NULL) {
+        snprintf(err, errlen, "mailchimp: out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    if (mailchimp_config_copy(&mc->cfg, cfg) != LSC_OK) {
+        free(mc);
+        snprintf(err, errlen, "mailchimp: out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    if (cfg->api_base != NULL) {
+        snprintf(mc->api_base, sizeof mc->api_base, "%s", cfg->api_base);
+    } else {
+        snprintf(mc->api_base, sizeof mc->api_base,
+                 "https://%s.api.mailchimp.com/3.0", dc);
+    }
+    size_t n = strlen(mc->api_base);
+    while (n > 0 && mc->api_base[n - 1] == '/') {
+        mc->api_base[--n] = '\0';
+    }
+    if (mc->cfg.max_connections < 1 ||
+        mc->cfg.max_connections > MAILCHIMP_MAX_CONNECTIONS) {
+        mc->cfg.max_connections = MAILCHIMP_MAX_CONNECTIONS;
+    }
+    if (mc->cfg.timeout_ms <= 0 || mc->cfg.timeout_ms > MAILCHIMP_TIMEOUT_MS) {
+        mc->cfg.timeout_ms = MAILCHIMP_TIMEOUT_MS;
+    }
+    if (mc->cfg.max_attempts < 1) {
+        mc->cfg.max_attempts = 1;
+    }
+    /* The header value: Basic anystring:KEY, or Bearer TOKEN. */
+    if (cred->api_key != NULL) {
+        size_t kl = strlen(cred->api_key) + 10;
+        char *plain = malloc(kl);
+        size_t b64len = 4 * ((kl + 2) / 3) + 1;
+        mc->authz = malloc(b64len + 8);
+        if (plain != NULL && mc->authz != NULL) {
+            int pl = snprintf(plain, kl, "leadscore:%s", cred->api_key);
+            memcpy(mc->authz, "Basic ", 6);
+            EVP_EncodeBlock((unsigned char *)mc->authz + 6,
+                            (const unsigned char *)plain, pl);
+            OPENSSL_cleanse(plain, kl);
+        }
+        free(plain);
+    } else {
+        size_t tl = strlen(cred->oauth_token) + 8;
+        mc->authz = malloc(tl);
+        if (mc->authz != NULL) {
+            snprintf(mc->authz, tl, "Bearer %s", cred->oauth_token);
+        }
+    }
+    if (mc->authz == NULL || mc_http_global_init() != LSC_OK) {
+        mailchimp_config_destroy(&mc->cfg);
+        free(mc->authz);
+        free(mc);
+        snprintf(err, errlen, "mailchimp: out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    pthread_mutex_init(&mc->mu, NULL);
+    pthread_cond_init(&mc->cv, NULL);
+    mc->rng = (uint64_t)mc_now_ms() ^ (uint64_t)(uintptr_t)mc;
+    *out = mc;
+    return LSC_OK;
+}
+
+void mailchimp_destroy(struct mailchimp *mc)
+{
+    if (mc == NULL) {
+        return;
+    }
+    if (mc->authz != NULL) {
+        OPENSSL_cleanse(mc->authz, strlen(mc->authz));
+        free(mc->authz);
+    }
+    mailchimp_config_destroy(&mc->cfg);
+    pthread_cond_destroy(&mc->cv);
+    pthread_mutex_destroy(&mc->mu);
+    free(mc);
+    mc_http_global_cleanup();
+}
+
+bool mailchimp_needs_reauth(const struct mailchimp *mc)
+{
+    struct mailchimp *m = (struct mailchimp *)mc;
+    pthread_mutex_lock(&m->mu);
+    bool r = m->reauth;
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+void mailchimp_stats_get(const struct mailchimp *mc,
+                         struct mailchimp_stats *out)
+{
+    struct mailchimp *m = (struct mailchimp *)mc;
+    pthread_mutex_lock(&m->mu);
+    *out = m->stats;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void mc_count(struct mailchimp *mc, uint64_t *counter)
+{
+    pthread_mutex_lock(&mc->mu);
+    (*counter)++;
+    pthread_mutex_unlock(&mc->mu);
+}
+
+/* ---- one call with the connection limit and retries --------------------- */
+
+static uint64_t rnd(struct mailchimp *mc)
+{
+    pthread_mutex_lock(&mc->mu);
+    mc->rng ^= mc->rng << 13;
+    mc->rng ^= mc->rng >> 7;
+    mc->rng ^= mc->rng << 17;
+    uint64_t r = mc->rng;
+    pthread_mutex_unlock(&mc->mu);
+    return r;
+}
+
+/* Exponential backoff with jitter in [d/2, d]. */
+int64_t mc_backoff_ms(struct mailchimp *mc, int64_t base, unsigned attempt,
+                      int64_t cap)
+{
+    int64_t d = base;
+    for (unsigned i = 1; i < attempt && d < cap; i++) {
+        d *= 2;
+    }
+    if (d > cap) {
+        d = cap;
+    }
+    if (d <= 1) {
+        return d;
+    }
+    return d / 2 + (int64_t)(rnd(mc) % (uint64_t)(d / 2 + 1));
+}
+
+static void acquire(struct mailchimp *mc)
+{
+    pthread_mutex_lock(&mc->mu);
+    while (mc->in_flight >= mc->cfg.max_connections) {
+        pthread_cond_wait(&mc->cv, &mc->mu);
+    }
+    mc->in_flight++;
+    mc->stats.requests++;
+    if ((uint64_t)mc->in_flight > mc->stats.max_in_flight) {
+        mc->stats.max_in_flight = (uint64_t)mc->in_flight;
+    }
+    pthread_mutex_unlock(&mc->mu);
+}
+
+static void release(struct mailchimp *mc)
+{
+    pthread_mutex_lock(&mc->mu);
+    mc->in_flight--;
+    pthread_cond_signal(&mc->cv);
+    pthread_mutex_unlock(&mc->mu);
+}
+
+static bool title_is(const struct mc_http_resp *r, const char *title)
+{
+    if (r->body == NULL) {
+        return false;
+    }
+    json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+    const char *t = json_string_value(json_object_get(j, "title"));
+    bool eq = t != NULL && strcmp(t, title) == 0;
+    json_decref(j);
+    return eq;
+}
+
+/* Borrowed method, path (after /3.0), body.  On LSC_OK `resp` holds a
+ * final answer the caller frees (2xx, or a 4xx that is not about
+ * credentials nor throttling); otherwise resp is freed and err says why
+ * (RETRYABLE/TIMEOUT with *retry_after_ms, AUTH). */
+enum lsc_status mc_call(struct mailchimp *mc, const char *method,
+                        const char *path, const char *body,
+                        struct mc_http_resp *resp, int64_t *retry_after_ms,
+                        char *err, size_t errlen)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", mc->api_base, path);
+    if (retry_after_ms != NULL) {
+        *retry_after_ms = 0;
+    }
+    enum lsc_status last = LSC_ERR_RETRYABLE;
+    for (int attempt = 1; attempt <= mc->cfg.max_attempts; attempt++) {
+        if (mailchimp_needs_reauth(mc)) {
+            snprintf(err, errlen,
+                     "Mailchimp re-authorization needed (credentials were "
+                     "refused); run `leadscore connect mailchimp`");
+            return LSC_ERR_AUTH;
+        }
+        struct mc_http_req req = {
+            .method = method,
+            .url = url,
+            .body = body,
+            .body_len = body != NULL ? strlen(body) : 0,
+            .authorization = mc->authz,
+            .timeout_ms = mc->cfg.timeout_ms,
+        };
+        acquire(mc);
+        enum lsc_status st = mc_http_send(&req, resp);
+        release(mc);
+        int64_t wait = -1;
+        if (st == LSC_ERR_INVALID_ARG) {
+            snprintf(err, errlen, "%s %s: %s", method, path, resp->error);
+            return LSC_ERR_PERMANENT;
+        }
+        if (st != LSC_OK) {
+            snprintf(err, errlen, "%s %s: %s", method, path,
+                     resp->timed_out ? "timed out (the call may still run "
+                                       "at Mailchimp)"
+                                     : resp->error);
+            last = st == LSC_ERR_TIMEOUT ? LSC_ERR_TIMEOUT
+                                         : LSC_ERR_RETRYABLE;
+        } else {
+            long s = resp->status;
+            bool throttled = s == 429 || (s == 403 && resp->body_len == 0);
+            if (throttled) {
+                mc_count(mc, &mc->stats.throttled);
+            }
+            if (s == 401 || (s == 403 && (title_is(resp, "API Key Invalid") ||
+                                          title_is(resp, "User Disabled")))) {
+                char why[200];
+                mailchimp_problem_reason(s, resp->body, resp->body_len,
+                                         resp->request_id, why, sizeof why);
+                snprintf(err, errlen,
+                         "Mailchimp re-authorization needed: %s; run "
+                         "`leadscore connect mailchimp` or fix the API key",
+                         why);
+                pthread_mutex_lock(&mc->mu);
+                mc->reauth = true;
+                pthread_mutex_unlock(&mc->mu);
+                mc_http_resp_free(resp);
+                return LSC_ERR_AUTH;
+            }
+            if (!throttled && s != 408 && s < 500) {
+                return LSC_OK;
+            }
+            char why[200];
+            mailchimp_problem_reason(s, resp->body, resp->body_len,
+                                     resp->request_id, why, sizeof why);
+            snprintf(err, errlen, "%s %s: %s", method, path, why);
+            wait = resp->retry_after_ms;
+            last = LSC_ERR_RETRYABLE;
+        }
+        mc_http_resp_free(resp);
+        int64_t back = mc_backoff_ms(mc, mc->cfg.backoff_base_ms,
+                                     (unsigned)attempt, 30000);
+        if (wait < back) {
+            wait = back;
+        }
+        if (retry_after_ms != NULL) {
+            *retry_after_ms = wait;
+        }
+        if (attempt == mc->cfg.max_attempts || wait > 30000) {
+            break;
+        }
+        sleep_ms(wait);
+    }
+    return last;
+}
+
+/* Reason for a final non-2xx answer; frees nothing. */
+void mc_reason(const char *what, const struct mc_http_resp *r, char *err,
+               size_t errlen)
+{
+    char why[220];
+    mailchimp_problem_reason(r->status, r->body, r->body_len, r->request_id,
+                             why, sizeof why);
+    snprintf(err, errlen, "%s: %s", what, why);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static enum lsc_status create_field(struct mailchimp *mc, const char *name,
+                                    const char *type, const char *tag,
+                                    char *err, size_t errlen)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/lists/%s/merge-fields", mc->cfg.list_id);
+    char *body = mailchimp_build_merge_field(name, type, tag);
+    if (body == NULL) {
+        snprintf(err, errlen, "mailchimp setup: out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    struct mc_http_resp r;
+    enum lsc_status st = mc_call(mc, "POST", path, body, &r, NULL, err,
+                                 errlen);
+    free(body);
+    if (st != LSC_OK) {
+        return st;
+    }
+    if (r.status != 200) {
+        char what[64];
+        snprintf(what, sizeof what, "creating merge field %s", tag);
+        mc_reason(what, &r, err, errlen);
+        st = LSC_ERR_PERMANENT;
+    }
+    mc_http_resp_free(&r);
+    return st;
+}
+
+enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
+                                char *err, size_t errlen)
+{
+    if (created != NULL) {
+        *created = 0;
+    }
+    char path[256];
+    snprintf(path, sizeof path,
+             "/lists/%s/merge-fields?count=1000&offset=0", mc->cfg.list_id);
+    struct mc_http_resp r;
+    enum lsc_status st = mc_call(mc, "GET", path, NULL, &r, NULL, err,
+                                 errlen);
+    if (st != LSC_OK) {
+        return st;
+    }
+    if (r.status != 200) {
+        mc_reason("reading the audience's merge fields", &r, err, errlen);
+        mc_http_resp_free(&r);
+        return LSC_ERR_PERMANENT;
+    }
+    bool has_s, has_t;
+    char ts[32] = "", tt[32] = "";
+    st = mailchimp_parse_merge_fields(r.body, r.body_len, mc->cfg.score_tag,
+                                      &has_s, ts, sizeof ts,
+                                      mc->cfg.tier_tag, &has_t, tt, sizeof tt,
+                                      NULL, err, errlen);
+    mc_http_resp_free(&r);
+    if (st != LSC_OK) {
+        return st;
+    }
+    if (has_s && strcmp(ts, "number") != 0) {
+        snprintf(err, errlen,
+                 "merge field %s already exists with type \"%s\", not "
+                 "\"number\"; choose another tag in fields.score.tag",
+                 mc->cfg.score_tag, ts);
+        return LSC_ERR_CONFIG;
+    }
+    if (has_t && strcmp(tt, "text") != 0) {
+        snprintf(err, errlen,
+                 "merge field %s already exists with type \"%s\", not "
+                 "\"text\"; choose another tag in fields.tier.tag",
+                 mc->cfg.tier_tag, tt);
+        return LSC_ERR_CONFIG;
+    }
+    if (!has_s) {
+        st = create_field(mc, mc->cfg.score_name, "number", mc->cfg.score_tag,
+                          err, errlen);
+        if (st != LSC_OK) {
+            return st;
+        }
+        if (created != NULL) {
+            (*created)++;
+        }
+    }
+    if (!has_t) {
+        st = create_field(mc, mc->cfg.tier_name, "text", mc->cfg.tier_tag,
+                          err, errlen);
+        if (st != LSC_OK) {
+            return st;
+        }
+        if (created != NULL) {
+            (*created)++;
+        }
+    }
+    return LSC_OK;
+}
+
+/* ---- write-back ----------------------------------------------------------- */
+
+/* Tag body for a tier change: `to` active, `from` and every configured
+ * tier tag inactive.  Covers coalesced jobs that skipped a transition.
+ * malloc()ed. */
+char *mc_tags_body(const struct mailchimp *mc, const char *to,
+                   const char *from)
+{
+    size_t n = mc->cfg.n_tiers + 1;
+    char(*names)[MAILCHIMP_MEMBER_TAG_MAX + 16] = calloc(n, sizeof *names);
+    const char **off = calloc(n, sizeof *off);
+    char active[MAILCHIMP_MEMBER_TAG_MAX + 16];
+    char *body = NULL;
+    if (names != NULL && off != NULL) {
+        size_t k = 0;
+        mailchimp_config_tier_tag(&mc->cfg, to, active, sizeof active);
+        if (from != NULL && strcmp(from, to) != 0) {
+            mailchimp_config_tier_tag(&mc->cfg, from, names[k],
+                                      sizeof names[k]);
+            off[k] = names[k];
+            k++;
+        }
+        for (size_t i = 0; i < mc->cfg.n_tiers; i++) {
+            off[k++] = mc->cfg.tiers[i].tag;
+        }
+        body = mailchimp_build_tags(active, off, k,
+                                    !mc->cfg.tags_trigger_automations);
+    }
+    free(names);
+    free(off);
+    return body;
+}
+
+enum lsc_status mailchimp_write(struct mailchimp *mc,
+                                const struct mailchimp_write *w,
+                                enum mailchimp_write_outcome *outcome,
+                                int64_t *retry_after_ms, char *err,
+                                size_t errlen)
+{
+    enum mailchimp_write_outcome oc = MAILCHIMP_WRITE_UPDATED;
+    if (retry_after_ms != NULL) {
+        *retry_after_ms = 0;
+    }
+    char hash[MAILCHIMP_HASH_LEN + 1];
+    char email[320];
+    if (w == NULL ||
+        mailchimp_email_normalize(w->email, email, sizeof email) != LSC_OK ||
+        mailchimp_subscriber_hash(email, hash, sizeof hash, err, errlen) !=
+            LSC_OK) {
+        snprintf(err, errlen, "mailchimp write: the contact has no usable "
+                              "email address");
+        return LSC_ERR_PERMANENT;
+    }
+    char path[256];
+    snprintf(path, sizeof path, "/lists/%s/members/%s", mc->cfg.list_id,
+             hash);
+    char *body = mailchimp_build_member_patch(mc->cfg.score_tag, w->score,
+                                              mc->cfg.tier_tag, w->tier);
+    if (body == NULL) {
+        snprintf(err, errlen, "mailchimp write: out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    struct mc_http_resp r;
+    enum lsc_status st =
+        mc_call(mc, "PATCH", path, body, &r, retry_after_ms, err, errlen);
+    free(body);
+    if (st != LSC_OK) {
+        return st;
+    }
+    long status = r.status;
+    if (status == 404) {
+        mc_http_resp_free(&r);
+        if (mc->cfg.unknown_members == MAILCHIMP_UNKNOWN_SKIP) {
+            mc_count(mc, &mc->stats.skipped_unknown);
+            if (outcome != NULL) {
+                *outcome = MAILCHIMP_WRITE_SKIPPED_UNKNOWN;
+            }
+            snprintf(err, errlen, "skipped: not a member of audience %s "
+                                  "(unknown_members is \"skip\")",
+                     mc->cfg.list_id);
+            return LSC_OK;
+        }
+        body = mailchimp_build_member_put(email, mc->cfg.create_status,
+                                          mc->cfg.score_tag, w->score,
+                                          mc->cfg.tier_tag, w->tier);
+        if (body == NULL) {
+            snprintf(err, errlen, "mailchimp write: out of memory");
+            return LSC_ERR_NOMEM;
+        }
+        st = mc_call(mc, "PUT", path, body, &r, retry_after_ms, err, errlen);
+        free(body);
+        if (st != LSC_OK) {
+            return st;
+        }
+        status = r.status;
+        oc = MAILCHIMP_WRITE_CREATED;
+    }
+    if (status != 200) {
+        mc_reason("updating the member", &r, err, errlen);
+        mc_http_resp_free(&r);
+        return LSC_ERR_PERMANENT;
+    }
+    mc_http_resp_free(&r);
+    if (w->tier != NULL) {
+        char tpath[300];
+        snprintf(tpath, sizeof tpath, "%s/tags", path);
+        body = mc_tags_body(mc, w->tier, w->from_tier);
+        if (body == NULL) {
+            snprintf(err, errlen, "mailchimp write: out of memory");
+            return LSC_ERR_NOMEM;
+        }
+        st = mc_call(mc, "POST", tpath, body, &r, retry_after_ms, err,
+                     errlen);
+        free(body);
+        if (st != LSC_OK) {
+            return st;
+        }
+        if (r.status != 204 && r.status != 200) {
+            mc_reason("setting the tier tags", &r, err, errlen);
+            mc_http_resp_free(&r);
+            return LSC_ERR_PERMANENT;
+        }
+        mc_http_resp_free(&r);
+    }
+    mc_count(mc, oc == MAILCHIMP_WRITE_CREATED ? &mc->stats.created
+                                               : &mc->stats.written);
+    if (outcome != NULL) {
+        *outcome = oc;
+    }
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+    return LSC_OK;
+}
+
+/* ---- job payloads and the job handler ------------------------------------ */
+
+enum lsc_status mailchimp_job_payload(const struct mailchimp_write *w,
+                                      char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (w == NULL || w->email == NULL) {
+        return LSC_ERR_INVALID_ARG;
+    }
+    json_t *j = json_pack("{s:s,s:f}", "email", w->email, "score", w->score);
+    if (j == NULL) {
+        return LSC_ERR_NOMEM;
+    }
+    if (w->tier != NULL) {
+        json_object_set_new(j, "tier", json_string(w->tier));
+    }
+    if (w->from_tier != NULL) {
+        json_object_set_new(j, "from", json_string(w->from_tier));
+    }
+    *out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (*out == NULL) {
+        return LSC_ERR_NOMEM;
+    }
+    *len = strlen(*out);
+    return LSC_OK;
+}
+
+struct job_pool {
+    struct mailchimp *mc;
+    const struct lsc_job *jobs;
+    struct lsc_job_result *results;
+    size_t n;
+    size_t next;
+    pthread_mutex_t mu;
+};
+
+static void run_one(struct mailchimp *mc, const struct lsc_job *job,
+                    struct lsc_job_result *res)
+{
+    char err[256] = "";
+    json_t *j = json_loadb(job->payload, job->payload_len, 0, NULL);
+    struct mailchimp_write w = {
+        .email = json_string_value(json_object_get(j, "email")),
+        .score = json_number_value(json_object_get(j, "score")),
+        .tier = json_string_value(json_object_get(j, "tier")),
+        .from_tier = json_string_value(json_object_get(j, "from")),
+    };
+    int64_t retry = 0;
+    enum lsc_status st;
+    if (w.email == NULL) {
+        snprintf(err, sizeof err, "mailchimp job %llu: malformed payload",
+                 (unsigned long long)job->id);
+        st = LSC_ERR_PERMANENT;
+    } else {
+        st = mailchimp_write(mc, &w, NULL, &retry, err, sizeof err);
+    }
+    json_decref(j);
+    res->retry_after_ms = 0;
+    switch (st) {
+    case LSC_OK:
+        res->status = LSC_OK;
+        break;
+    case LSC_ERR_AUTH:
+        /* Keep the queue: retry after re-authorization. */
+        res->status = LSC_ERR_RETRYABLE;
+        res->retry_after_ms = 15 * 60 * 1000;
+        break;
+    case LSC_ERR_RETRYABLE:
+    case LSC_ERR_TIMEOUT:
+        res->status = LSC_ERR_RETRYABLE;
+        res->retry_after_ms =
+            retry > 0 ? retry
+                      : mc_backoff_ms(mc, 30000,
+                                      job->attempt > 0 ? job->attempt : 1,
+                                      3600000);
+        break;
+    case LSC_ERR_NOMEM:
+        res->status = LSC_ERR_RETRYABLE;
+        res->retry_after_ms = 1000;
+        break;
+    case LSC_ERR_ABI:
+    case LSC_ERR_CONFIG:
+    case LSC_ERR_CORRUPT:
+    case LSC_ERR_INTERNAL:
+    case LSC_ERR_INVALID_ARG:
+    case LSC_ERR_IO:
+    case LSC_ERR_NOT_FOUND:
+    case LSC_ERR_PARSE:
+    case LSC_ERR_PERMANENT:
+    case LSC_ERR_UNSUPPORTED:
+        res->status = LSC_ERR_PERMANENT;
+        break;
+    }
+    snprintf(res->reason, sizeof res->reason, "%s", err);
+}
+
+static void *pool_worker(void *arg)
+{
+    struct job_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n) {
+            return NULL;
+        }
+        run_one(p->mc, &p->jobs[i], &p->results[i]);
+    }
+}
+
+enum lsc_status mailchimp_job_run(struct mailchimp *mc,
+                                  const struct lsc_job *jobs,
+                                  struct lsc_job_result *results, size_t n)
+{
+    if (mc == NULL || (n > 0 && (jobs == NULL || results == NULL))) {
+        return LSC_ERR_INVALID_ARG;
+    }
+    struct job_pool p = {mc, jobs, results, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    size_t nt = n < (size_t)mc->cfg.max_connections
+                    ? n
+                    : (size_t)mc->cfg.max_connections;
+    pthread_t th[MAILCHIMP_MAX_CONNECTIONS];
+    size_t started = 0;
+    for (size_t i = 1; i < nt; i++) {
+        if (pthread_create(&th[started], NULL, pool_worker, &p) == 0) {
+            started++;
+        }
+    }
+    pool_worker(&p);
+    for (size_t i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+    }
+    pthread_mutex_destroy(&p.mu);
+    return LSC_OK;
+}
+
+/* ---- bulk backfill through POST /batches ---------------------------------- */
+
+enum lsc_status mailchimp_backfill(struct mailchimp *mc,
+                                   const struct mailchimp_write *w, size_t n,
+                                   char *batch_id, size_t batch_id_len,
+                                   long *errored, int64_t wait_ms,
+                                   char *err, size_t errlen)
+{
+    if (errored != NULL) {
+        *errored = 0;
+    }
+    if (batch_id != NULL && batch_id_len > 0) {
+        batch_id[0] = '\0';
+    }
+    struct mailchimp_batch_op *ops = calloc(2 * n + 1, sizeof *ops);
+    char **owned = calloc(4 * n + 1, sizeof *owned);
+    size_t nops = 0, nown = 0;
+    enum lsc_status st = LSC_OK;
+    if (ops == NULL || owned == NULL) {
+        st = LSC_ERR_NOMEM;
+        goto out;
+    }
+    bool create = mc->cfg.unknown_members == MAILCHIMP_UNKNOWN_CREATE;
+    for (size_t i = 0; i < n; i++) {
+        char hash[MAILCHIMP_HASH_LEN + 1], email[320], buf[300];
+        if (mailchimp_email_normalize(w[i].email, email, sizeof email) !=
+                LSC_OK ||
+            mailchimp_subscriber_hash(email, hash, sizeof hash, NULL, 0) !=
+                LSC_OK) {
+            continue; /* no address: nothing to write */
+        }
+        snprintf(buf, sizeof buf, "/lists/%s/members/%s", mc->cfg.list_id,
+                 hash);
+        char *path = strdup(buf);
+        char *body = create
+                         ? mailchimp_build_member_put(
+                               email, mc->cfg.create_status,
+                               mc->cfg.score_tag, w[i].score,
+                               mc->cfg.tier_tag, w[i].tier)
+                         : mailchimp_build_member_patch(
+                               mc->cfg.score_tag, w[i].score,
+                               mc->cfg.tier_tag, w[i].tier);
+        owned[nown++] = path;
+        owned[nown++] = body;
+        if (path == NULL || body == NULL) {
+            st = LSC_ERR_NOMEM;
+            goto out;
+        }
+        ops[nops++] = (struct mailchimp_batch_op){
+            create ? "PUT" : "PATCH", path, NULL, body};
+        if (w[i].tier != NULL) {
+            snprintf(buf, sizeof buf, "/lists/%s/members/%s/tags",
+                     mc->cfg.list_id, hash);
+            char *tpath = strdup(buf);
+            char *tbody = mc_tags_body(mc, w[i].tier, w[i].from_tier);
+            owned[nown++] = tpath;
+            owned[nown++] = tbody;
+            if (tpath == NULL || tbody == NULL) {
+                st = LSC_ERR_NOMEM;
+                goto out;
+            }
+            ops[nops++] =
+                (struct mailchimp_batch_op){"POST", tpath, NULL, tbody};
+        }
+    }
+    char *batch = mailchimp_build_batch(ops, nops);
+    if (batch == NULL) {
+        st = LSC_ERR_NOMEM;
+        goto out;
+    }
+    struct mc_http_resp r;
+    st = mc_call(mc, "POST", "/batches", batch, &r, NULL, err, errlen);
+    free(batch);
+    if (st != LSC_OK) {
+        goto out;
+    }
+    if (r.status != 200) {
+        mc_reason("starting the batch", &r, err, errlen);
+        mc_http_resp_free(&r);
+        st = LSC_ERR_PERMANENT;
+        goto out;
+    }
+    json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+    mc_http_resp_free(&r);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    char bid[64];
+    snprintf(bid, sizeof bid, "%s", id != NULL ? id : "");
+    json_decref(j);
+    if (bid[0] == '\0') {
+        snprintf(err, errlen, "starting the batch: no batch id in answer");
+        st = LSC_ERR_PARSE;
+        goto out;
+    }
+    if (batch_id != NULL && batch_id_len > 0) {
+        snprintf(batch_id, batch_id_len, "%s", bid);
+    }
+    int64_t deadline = mc_now_ms() + wait_ms;
+    for (unsigned poll = 1;; poll++) {
+        char path[128];
+        snprintf(path, sizeof path, "/batches/%s", bid);
+        st = mc_call(mc, "GET", path, NULL, &r, NULL, err, errlen);
+        if (st != LSC_OK) {
+            goto out;
+        }
+        j = json_loadb(r.body, r.body_len, 0, NULL);
+        mc_http_resp_free(&r);
+        const char *status = json_string_value(json_object_get(j, "status"));
+        bool done = status != NULL && strcmp(status, "finished") == 0;
+        if (done && errored != NULL) {
+            *errored = (long)json_integer_value(
+                json_object_get(j, "errored_operations"));
+        }
+        json_decref(j);
+        if (done) {
+            break;
+        }
+        if (mc_now_ms() >= deadline) {
+            snprintf(err, errlen,
+                     "batch %s still running; check it later with GET "
+                     "/batches/%s",
+                     bid, bid);
+            st = LSC_ERR_TIMEOUT;
+            goto out;
+        }
+        sleep_ms(mc_backoff_ms(mc, 200, poll, 10000));
+    }
+out:
+    if (st == LSC_ERR_NOMEM) {
+        snprintf(err, errlen, "mailchimp backfill: out of memory");
+    }
+    for (size_t i = 0; owned != NULL && i < nown; i++) {
+        free(owned[i]);
+    }
+    free(owned);
+    free(ops);
+    return st;
+}

@@ -1,0 +1,38 @@
+/*
+ * Internals shared by mc_client.c, mc_import.c and mc_oauth.c.  Not for
+ * use outside connectors/mailchimp/.
+ */
+#ifndef LSC_CONNECTORS_MAILCHIMP_CLIENT_H
+#define LSC_CONNECTORS_MAILCHIMP_CLIENT_H
+
+#include <pthread.h>
+
+#include "mailchimp.h"
+#include "mc_http.h"
+
+struct mailchimp {
+    struct mailchimp_config cfg; /* own copy */
+    char api_base[256];          /* ".../3.0", no trailing slash */
+    char *authz;                 /* Authorization value; secret */
+    pthread_mutex_t mu;          /* guards everything below */
+    pthread_cond_t cv;           /* a connection slot was freed */
+    int in_flight;
+    bool reauth;
+    uint64_t rng;
+    struct mailchimp_stats stats;
+};
+
+int64_t mc_now_ms(void);
+void mc_count(struct mailchimp *mc, uint64_t *counter);
+int64_t mc_backoff_ms(struct mailchimp *mc, int64_t base, unsigned attempt,
+                      int64_t cap);
+enum lsc_status mc_call(struct mailchimp *mc, const char *method,
+                        const char *path, const char *body,
+                        struct mc_http_resp *resp, int64_t *retry_after_ms,
+                        char *err, size_t errlen);
+void mc_reason(const char *what, const struct mc_http_resp *r, char *err,
+               size_t errlen);
+char *mc_tags_body(const struct mailchimp *mc, const char *to,
+                   const char *from);
+
+#endif

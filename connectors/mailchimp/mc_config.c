@@ -1,0 +1,869 @@
+/*
+ * Mailchimp connector mapping (config/connectors/mailchimp.json, schema
+ * "leadscore.connector/1", "type": "mailchimp"): defaults, loading, and a
+ * validator that reports every problem with file, line, column and JSON
+ * path (struct lsc_diagnostic).  The format is documented in
+ * docs/connectors/mailchimp.md.
+ *
+ * jansson does not keep positions of values, so a small scanner walks
+ * the text once and records where each JSON path starts.
+ */
+#include "mailchimp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* ---- defaults, copy, destroy -------------------------------------------- */
+
+static int sdup(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src == NULL) {
+        return 0;
+    }
+    *dst = strdup(src);
+    return *dst == NULL ? -1 : 0;
+}
+
+enum lsc_status mailchimp_config_init(struct mailchimp_config *c)
+{
+    memset(c, 0, sizeof *c);
+    int rc = sdup(&c->auth, "api_key") | sdup(&c->api_key_env,
+                                              "MAILCHIMP_API_KEY") |
+             sdup(&c->credentials_file, "mailchimp-oauth.json") |
+             sdup(&c->score_tag, "LSCORE") | sdup(&c->score_name,
+                                                  "Lead score") |
+             sdup(&c->tier_tag, "LTIER") | sdup(&c->tier_name, "Lead tier") |
+             sdup(&c->email_property, "email") |
+             sdup(&c->contact_id_from, "email") |
+             sdup(&c->create_status, "transactional");
+    c->unknown_members = MAILCHIMP_UNKNOWN_SKIP;
+    c->tags_trigger_automations = true;
+    c->max_connections = MAILCHIMP_MAX_CONNECTIONS;
+    c->timeout_ms = MAILCHIMP_TIMEOUT_MS;
+    c->max_attempts = 3;
+    c->activity_import = true;
+    c->activity_lookback_days = 30;
+    c->activity_overlap_minutes = 60;
+    c->backoff_base_ms = 500;
+    return rc != 0 ? LSC_ERR_NOMEM : LSC_OK;
+}
+
+void mailchimp_config_destroy(struct mailchimp_config *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    char **strs[] = {&c->list_id,        &c->auth,          &c->api_key_env,
+                     &c->credentials_file, &c->api_base,    &c->login_base,
+                     &c->score_tag,      &c->score_name,    &c->tier_tag,
+                     &c->tier_name,      &c->email_property,
+                     &c->contact_id_from, &c->create_status};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+    for (size_t i = 0; i < c->n_tiers; i++) {
+        free(c->tiers[i].tier);
+        free(c->tiers[i].tag);
+    }
+    free(c->tiers);
+    c->tiers = NULL;
+    c->n_tiers = 0;
+    for (size_t i = 0; i < c->n_campaign_types; i++) {
+        free(c->campaign_types[i].mailchimp);
+        free(c->campaign_types[i].leadscore);
+    }
+    free(c->campaign_types);
+    c->campaign_types = NULL;
+    c->n_campaign_types = 0;
+}
+
+enum lsc_status mailchimp_config_copy(struct mailchimp_config *dst,
+                                      const struct mailchimp_config *src)
+{
+    *dst = *src;
+    dst->tiers = NULL;
+    dst->campaign_types = NULL;
+    dst->n_tiers = 0;
+    dst->n_campaign_types = 0;
+    int rc = sdup(&dst->list_id, src->list_id) |
+             sdup(&dst->auth, src->auth) |
+             sdup(&dst->api_key_env, src->api_key_env) |
+             sdup(&dst->credentials_file, src->credentials_file) |
+             sdup(&dst->api_base, src->api_base) |
+             sdup(&dst->login_base, src->login_base) |
+             sdup(&dst->score_tag, src->score_tag) |
+             sdup(&dst->score_name, src->score_name) |
+             sdup(&dst->tier_tag, src->tier_tag) |
+             sdup(&dst->tier_name, src->tier_name) |
+             sdup(&dst->email_property, src->email_property) |
+             sdup(&dst->contact_id_from, src->contact_id_from) |
+             sdup(&dst->create_status, src->create_status);
+    if (src->n_tiers > 0) {
+        dst->tiers = calloc(src->n_tiers, sizeof *dst->tiers);
+        rc |= dst->tiers == NULL ? -1 : 0;
+        for (size_t i = 0; dst->tiers != NULL && i < src->n_tiers; i++) {
+            rc |= sdup(&dst->tiers[i].tier, src->tiers[i].tier) |
+                  sdup(&dst->tiers[i].tag, src->tiers[i].tag);
+            dst->n_tiers = i + 1;
+        }
+    }
+    if (src->n_campaign_types > 0) {
+        dst->campaign_types =
+            calloc(src->n_campaign_types, sizeof *dst->campaign_types);
+        rc |= dst->campaign_types == NULL ? -1 : 0;
+        for (size_t i = 0;
+             dst->campaign_types != NULL && i < src->n_campaign_types; i++) {
+            rc |= sdup(&dst->campaign_types[i].mailchimp,
+                       src->campaign_types[i].mailchimp) |
+                  sdup(&dst->campaign_types[i].leadscore,
+                       src->campaign_types[i].leadscore);
+            dst->n_campaign_types = i + 1;
+        }
+    }
+    if (rc != 0) {
+        mailchimp_config_destroy(dst);
+        return LSC_ERR_NOMEM;
+    }
+    return LSC_OK;
+}
+
+void mailchimp_config_tier_tag(const struct mailchimp_config *c,
+                               const char *tier, char *out, size_t outlen)
+{
+    for (size_t i = 0; i < c->n_tiers; i++) {
+        if (strcmp(c->tiers[i].tier, tier) == 0) {
+            snprintf(out, outlen, "%s", c->tiers[i].tag);
+            return;
+        }
+    }
+    snprintf(out, outlen, "leadscore-%s", tier);
+}
+
+const char *mailchimp_config_campaign_type(const struct mailchimp_config *c,
+                                           const char *type)
+{
+    for (size_t i = 0; type != NULL && i < c->n_campaign_types; i++) {
+        if (strcmp(c->campaign_types[i].mailchimp, type) == 0) {
+            return c->campaign_types[i].leadscore;
+        }
+    }
+    return type;
+}
+
+/* ---- position scanner --------------------------------------------------- */
+
+struct pos {
+    char *path;
+    int line;
+    int col;
+};
+
+struct scan {
+    const char *s;
+    size_t len;
+    size_t i;
+    int line;
+    int col;
+    struct pos *v;
+    size_t n;
+    size_t cap;
+    int depth;
+};
+
+static void adv(struct scan *sc)
+{
+    if (sc->i < sc->len) {
+        if (sc->s[sc->i] == '\n') {
+            sc->line++;
+            sc->col = 1;
+        } else if (((unsigned char)sc->s[sc->i] & 0xC0) != 0x80) {
+            sc->col++;
+        }
+        sc->i++;
+    }
+}
+
+static void ws(struct scan *sc)
+{
+    while (sc->i < sc->len && isspace((unsigned char)sc->s[sc->i])) {
+        adv(sc);
+    }
+}
+
+static void record(struct scan *sc, const char *path)
+{
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 64;
+        struct pos *nv = realloc(sc->v, cap * sizeof *nv);
+        if (nv == NULL) {
+            return;
+        }
+        sc->v = nv;
+        sc->cap = cap;
+    }
+    char *p = strdup(path);
+    if (p != NULL) {
+        sc->v[sc->n++] = (struct pos){p, sc->line, sc->col};
+    }
+}
+
+/* Reads a JSON string at sc->i into buf (escapes kept simple: \" and \\
+ * decoded, others copied). */
+static void scan_string(struct scan *sc, char *buf, size_t n)
+{
+    size_t o = 0;
+    adv(sc); /* opening quote */
+    while (sc->i < sc->len && sc->s[sc->i] != '"') {
+        char ch = sc->s[sc->i];
+        if (ch == '\\' && sc->i + 1 < sc->len) {
+            adv(sc);
+            ch = sc->s[sc->i];
+        }
+        if (buf != NULL && o + 1 < n) {
+            buf[o++] = ch;
+        }
+        adv(sc);
+    }
+    adv(sc);
+    if (buf != NULL && n > 0) {
+        buf[o] = '\0';
+    }
+}
+
+static void scan_value(struct scan *sc, const char *path)
+{
+    ws(sc);
+    record(sc, path);
+    if (sc->i >= sc->len || ++sc->depth > 64) {
+        return;
+    }
+    char c = sc->s[sc->i];
+    char sub[512];
+    if (c == '{') {
+        adv(sc);
+        for (;;) {
+            ws(sc);
+            if (sc->i >= sc->len || sc->s[sc->i] == '}') {
+                adv(sc);
+                break;
+            }
+            if (sc->s[sc->i] != '"') {
+                break; /* syntax error: jansson reports it */
+            }
+            char key[256];
+            scan_string(sc, key, sizeof key);
+            ws(sc);
+            adv(sc); /* ':' */
+            snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "",
+                     key);
+            scan_value(sc, sub);
+            ws(sc);
+            if (sc->i < sc->len && sc->s[sc->i] == ',') {
+                adv(sc);
+            }
+        }
+    } else if (c == '[') {
+        adv(sc);
+        for (size_t k = 0;; k++) {
+            ws(sc);
+            if (sc->i >= sc->len || sc->s[sc->i] == ']') {
+                adv(sc);
+                break;
+            }
+            snprintf(sub, sizeof sub, "%s[%zu]", path, k);
+            size_t before = sc->i;
+            scan_value(sc, sub);
+            ws(sc);
+            if (sc->i < sc->len && sc->s[sc->i] == ',') {
+                adv(sc);
+            } else if (sc->i == before) {
+                break;
+            }
+        }
+    } else if (c == '"') {
+        scan_string(sc, NULL, 0);
+    } else {
+        while (sc->i < sc->len && strchr(",}] \t\r\n", sc->s[sc->i]) == NULL) {
+            adv(sc);
+        }
+    }
+    sc->depth--;
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+struct vctx {
+    const char *file;
+    mailchimp_diag_fn diag;
+    void *ud;
+    struct scan *sc;
+    size_t errors;
+};
+
+static void where(const struct vctx *v, const char *path, int *line,
+                  int *col)
+{
+    *line = 0;
+    *col = 0;
+    for (size_t i = 0; i < v->sc->n; i++) {
+        if (strcmp(v->sc->v[i].path, path) == 0) {
+            *line = v->sc->v[i].line;
+            *col = v->sc->v[i].col;
+            return;
+        }
+    }
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
+                   const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (sev == LSC_LOG_ERROR) {
+        v->errors++;
+    }
+    if (v->diag == NULL) {
+        return;
+    }
+    struct lsc_diagnostic d = {.struct_size = sizeof d,
+                               .severity = sev,
+                               .file = v->file,
+                               .json_path = path,
+                               .message = msg};
+    where(v, path, &d.line, &d.column);
+    v->diag(v->ud, &d);
+}
+
+static void join(char *out, size_t n, const char *a, const char *b)
+{
+    snprintf(out, n, "%s%s%s", a, a[0] ? "." : "", b);
+}
+
+/* Warns about keys of `obj` not in the NULL-terminated `known`. */
+static void unknown_keys(struct vctx *v, json_t *obj, const char *path,
+                         const char *const *known)
+{
+    const char *k;
+    json_t *val;
+    json_object_foreach(obj, k, val) {
+        bool ok = false;
+        for (size_t i = 0; known[i] != NULL && !ok; i++) {
+            ok = strcmp(k, known[i]) == 0;
+        }
+        if (!ok) {
+            char p[256];
+            join(p, sizeof p, path, k);
+            report(v, LSC_LOG_WARN, p, "unknown key \"%s\" is ignored", k);
+        }
+    }
+}
+
+/* Object member `key` of `parent` (NULL when absent).  Reports a wrong
+ * type. */
+static json_t *get_obj(struct vctx *v, json_t *parent, const char *path,
+                       const char *key, char *sub, size_t subn)
+{
+    join(sub, subn, path, key);
+    json_t *o = json_object_get(parent, key);
+    if (o != NULL && !json_is_object(o)) {
+        report(v, LSC_LOG_ERROR, sub, "must be an object");
+        return NULL;
+    }
+    return o;
+}
+
+/* Optional string; on success replaces *dst. */
+static bool get_str(struct vctx *v, json_t *parent, const char *path,
+                    const char *key, char **dst, bool required)
+{
+    char p[256];
+    join(p, sizeof p, path, key);
+    json_t *s = json_object_get(parent, key);
+    if (s == NULL) {
+        if (required) {
+            report(v, LSC_LOG_ERROR, path[0] ? path : "",
+                   "missing required key \"%s\"", key);
+        }
+        return false;
+    }
+    if (!json_is_string(s) || json_string_length(s) == 0) {
+        report(v, LSC_LOG_ERROR, p, "must be a non-empty string");
+        return false;
+    }
+    if (dst != NULL) {
+        char *d = strdup(json_string_value(s));
+        if (d != NULL) {
+            free(*dst);
+            *dst = d;
+        }
+    }
+    return true;
+}
+
+static void get_int(struct vctx *v, json_t *parent, const char *path,
+                    const char *key, long lo, long hi, const char *hint,
+                    long *dst)
+{
+    char p[256];
+    join(p, sizeof p, path, key);
+    json_t *j = json_object_get(parent, key);
+    if (j == NULL) {
+        return;
+    }
+    if (!json_is_integer(j) || json_integer_value(j) < lo ||
+        json_integer_value(j) > hi) {
+        report(v, LSC_LOG_ERROR, p, "must be an integer from %ld to %ld%s%s",
+               lo, hi, hint != NULL ? "; hint: " : "",
+               hint != NULL ? hint : "");
+        return;
+    }
+    *dst = (long)json_integer_value(j);
+}
+
+static void get_bool(struct vctx *v, json_t *parent, const char *path,
+                     const char *key, bool *dst)
+{
+    char p[256];
+    join(p, sizeof p, path, key);
+    json_t *j = json_object_get(parent, key);
+    if (j == NULL) {
+        return;
+    }
+    if (!json_is_boolean(j)) {
+        report(v, LSC_LOG_ERROR, p, "must be true or false");
+        return;
+    }
+    *dst = json_is_true(j);
+}
+
+static bool one_of(const char *s, const char *const *set)
+{
+    for (size_t i = 0; s != NULL && set[i] != NULL; i++) {
+        if (strcmp(s, set[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool loopback_http(const char *u)
+{
+    static const char *const ok[] = {"http://127.0.0.1", "http://localhost",
+                                     "http://[::1]"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(ok[i]);
+        if (strncmp(u, ok[i], n) == 0 &&
+            (u[n] == ':' || u[n] == '/' || u[n] == '\0')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void check_base(struct vctx *v, json_t *o, const char *path,
+                       const char *key, char **dst)
+{
+    char p[256];
+    join(p, sizeof p, path, key);
+    if (get_str(v, o, path, key, dst, false) &&
+        strncmp(*dst, "https://", 8) != 0 && !loopback_http(*dst)) {
+        report(v, LSC_LOG_ERROR, p,
+               "must be an https:// URL (plain http only on loopback)");
+    }
+}
+
+static void validate(struct vctx *v, json_t *root,
+                     struct mailchimp_config *c)
+{
+    static const char *const top[] = {"schema", "type", "name", "auth",
+                                      "audience", "fields", "contact",
+                                      "unknown_members", "tiers", "tags",
+                                      "activity", "limits", "endpoints",
+                                      "description", NULL};
+    char p[256];
+    unknown_keys(v, root, "", top);
+
+    json_t *schema = json_object_get(root, "schema");
+    if (schema == NULL) {
+        report(v, LSC_LOG_ERROR, "", "missing required key \"schema\"; "
+                                     "hint: \"schema\": \"" MAILCHIMP_SCHEMA
+                                     "\"");
+    } else if (!json_is_string(schema) ||
+               strcmp(json_string_value(schema), MAILCHIMP_SCHEMA) != 0) {
+        report(v, LSC_LOG_ERROR, "schema", "must be \"" MAILCHIMP_SCHEMA "\"");
+    }
+    json_t *type = json_object_get(root, "type");
+    if (type == NULL) {
+        report(v, LSC_LOG_ERROR, "", "missing required key \"type\"; hint: "
+                                     "\"type\": \"mailchimp\"");
+    } else if (!json_is_string(type) ||
+               strcmp(json_string_value(type), "mailchimp") != 0) {
+        report(v, LSC_LOG_ERROR, "type",
+               "must be \"mailchimp\" for this connector");
+    }
+    if (json_object_get(root, "name") != NULL) {
+        get_str(v, root, "", "name", NULL, false);
+    }
+
+    json_t *auth = get_obj(v, root, "", "auth", p, sizeof p);
+    if (auth != NULL) {
+        static const char *const k[] = {"method", "api_key_env",
+                                        "credentials_file", NULL};
+        static const char *const methods[] = {"api_key", "oauth", NULL};
+        unknown_keys(v, auth, "auth", k);
+        if (get_str(v, auth, "auth", "method", &c->auth, false) &&
+            !one_of(c->auth, methods)) {
+            report(v, LSC_LOG_ERROR, "auth.method",
+                   "must be \"api_key\" or \"oauth\"");
+        }
+        get_str(v, auth, "auth", "api_key_env", &c->api_key_env, false);
+        get_str(v, auth, "auth", "credentials_file", &c->credentials_file,
+                false);
+        json_t *cf = json_object_get(auth, "credentials_file");
+        if (json_is_string(cf) && json_string_value(cf)[0] == '/') {
+            report(v, LSC_LOG_WARN, "auth.credentials_file",
+                   "absolute path; hint: a name relative to the plugin's "
+                   "data directory keeps the 0600 file in one place");
+        }
+    }
+
+    json_t *aud = get_obj(v, root, "", "audience", p, sizeof p);
+    if (aud == NULL && json_object_get(root, "audience") == NULL) {
+        report(v, LSC_LOG_ERROR, "",
+               "missing required key \"audience\"; hint: \"audience\": "
+               "{\"list_id\": \"...\"} (Audience > Settings > Audience name "
+               "and defaults)");
+    }
+    if (aud != NULL) {
+        static const char *const k[] = {"list_id", NULL};
+        unknown_keys(v, aud, "audience", k);
+        if (get_str(v, aud, "audience", "list_id", &c->list_id, true)) {
+            for (const char *s = c->list_id; *s != '\0'; s++) {
+                if (!isalnum((unsigned char)*s)) {
+                    report(v, LSC_LOG_ERROR, "audience.list_id",
+                           "an audience id has only letters and digits "
+                           "(like \"a1b2c3d4e5\")");
+                    break;
+                }
+            }
+        }
+    }
+
+    json_t *fields = get_obj(v, root, "", "fields", p, sizeof p);
+    if (fields != NULL) {
+        static const char *const k[] = {"score", "tier", NULL};
+        static const char *const fk[] = {"tag", "name", NULL};
+        unknown_keys(v, fields, "fields", k);
+        const char *names[] = {"score", "tier"};
+        char **tags[] = {&c->score_tag, &c->tier_tag};
+        char **labels[] = {&c->score_name, &c->tier_name};
+        for (int i = 0; i < 2; i++) {
+            char fp[64];
+            json_t *f = get_obj(v, fields, "fields", names[i], fp, sizeof fp);
+            if (f == NULL) {
+                continue;
+            }
+            unknown_keys(v, f, fp, fk);
+            char tp[96];
+            join(tp, sizeof tp, fp, "tag");
+            if (get_str(v, f, fp, "tag", tags[i], false) &&
+                !mailchimp_merge_tag_valid(*tags[i])) {
+                report(v, LSC_LOG_ERROR, tp,
+                       "a merge tag is 1 to 10 characters of A-Z, 0-9 and "
+                       "_; hint: \"%s\"",
+                       i == 0 ? "LSCORE" : "LTIER");
+            }
+            get_str(v, f, fp, "name", labels[i], false);
+        }
+        if (strcmp(c->score_tag, c->tier_tag) == 0) {
+            report(v, LSC_LOG_ERROR, "fields.tier.tag",
+                   "the score and tier merge tags must differ");
+        }
+    }
+
+    json_t *contact = get_obj(v, root, "", "contact", p, sizeof p);
+    if (contact != NULL) {
+        static const char *const k[] = {"email_property", "id_from", NULL};
+        static const char *const ids[] = {"email", "subscriber_hash", NULL};
+        unknown_keys(v, contact, "contact", k);
+        get_str(v, contact, "contact", "email_property", &c->email_property,
+                false);
+        if (get_str(v, contact, "contact", "id_from", &c->contact_id_from,
+                    false) &&
+            !one_of(c->contact_id_from, ids)) {
+            report(v, LSC_LOG_ERROR, "contact.id_from",
+                   "must be \"email\" or \"subscriber_hash\"");
+        }
+    }
+
+    json_t *um = get_obj(v, root, "", "unknown_members", p, sizeof p);
+    if (um != NULL) {
+        static const char *const k[] = {"action", "status_if_new", NULL};
+        static const char *const acts[] = {"skip", "create", NULL};
+        static const char *const sts[] = {"subscribed", "unsubscribed",
+                                          "pending", "transactional", NULL};
+        unknown_keys(v, um, "unknown_members", k);
+        char *action = NULL;
+        if (get_str(v, um, "unknown_members", "action", &action, false)) {
+            if (!one_of(action, acts)) {
+                report(v, LSC_LOG_ERROR, "unknown_members.action",
+                       "must be \"skip\" (default) or \"create\"");
+            } else {
+                c->unknown_members = strcmp(action, "create") == 0
+                                         ? MAILCHIMP_UNKNOWN_CREATE
+                                         : MAILCHIMP_UNKNOWN_SKIP;
+            }
+        }
+        free(action);
+        if (get_str(v, um, "unknown_members", "status_if_new",
+                    &c->create_status, false)) {
+            if (!one_of(c->create_status, sts)) {
+                report(v, LSC_LOG_ERROR, "unknown_members.status_if_new",
+                       "must be one of subscribed, unsubscribed, pending, "
+                       "transactional");
+            } else if (strcmp(c->create_status, "subscribed") == 0) {
+                report(v, LSC_LOG_WARN, "unknown_members.status_if_new",
+                       "\"subscribed\" adds people who never opted in to "
+                       "your marketing; hint: \"pending\" sends a "
+                       "confirmation email, \"transactional\" adds them "
+                       "without marketing consent");
+            }
+        }
+    }
+
+    json_t *tiers = get_obj(v, root, "", "tiers", p, sizeof p);
+    if (tiers != NULL) {
+        size_t n = json_object_size(tiers);
+        c->tiers = n > 0 ? calloc(n, sizeof *c->tiers) : NULL;
+        const char *k;
+        json_t *t;
+        json_object_foreach(tiers, k, t) {
+            char tp[256];
+            join(tp, sizeof tp, "tiers", k);
+            if (!json_is_string(t) || json_string_length(t) == 0 ||
+                json_string_length(t) > MAILCHIMP_MEMBER_TAG_MAX) {
+                report(v, LSC_LOG_ERROR, tp,
+                       "a tier's tag is a string of 1 to 100 characters");
+                continue;
+            }
+            for (size_t i = 0; i < c->n_tiers; i++) {
+                if (strcmp(c->tiers[i].tag, json_string_value(t)) == 0) {
+                    report(v, LSC_LOG_ERROR, tp,
+                           "tag \"%s\" is already used by tier \"%s\"; each "
+                           "tier needs its own tag to be its own segment",
+                           json_string_value(t), c->tiers[i].tier);
+                }
+            }
+            if (c->tiers != NULL) {
+                c->tiers[c->n_tiers].tier = strdup(k);
+                c->tiers[c->n_tiers].tag = strdup(json_string_value(t));
+                c->n_tiers++;
+            }
+        }
+    }
+
+    json_t *tags = get_obj(v, root, "", "tags", p, sizeof p);
+    if (tags != NULL) {
+        static const char *const k[] = {"trigger_automations", NULL};
+        unknown_keys(v, tags, "tags", k);
+        get_bool(v, tags, "tags", "trigger_automations",
+                 &c->tags_trigger_automations);
+    }
+
+    json_t *act = get_obj(v, root, "", "activity", p, sizeof p);
+    if (act != NULL) {
+        static const char *const k[] = {"import", "lookback_days",
+                                        "overlap_minutes", "campaign_types",
+                                        NULL};
+        unknown_keys(v, act, "activity", k);
+        get_bool(v, act, "activity", "import", &c->activity_import);
+        long l = c->activity_lookback_days;
+        get_int(v, act, "activity", "lookback_days", 1, 3650, NULL, &l);
+        c->activity_lookback_days = (int)l;
+        l = c->activity_overlap_minutes;
+        get_int(v, act, "activity", "overlap_minutes", 0, 10080, NULL, &l);
+        c->activity_overlap_minutes = (int)l;
+        json_t *ct = get_obj(v, act, "activity", "campaign_types", p,
+                             sizeof p);
+        if (ct != NULL) {
+            size_t n = json_object_size(ct);
+            c->campaign_types = n > 0 ? calloc(n, sizeof *c->campaign_types)
+                                      : NULL;
+            const char *key;
+            json_t *val;
+            json_object_foreach(ct, key, val) {
+                char tp[256];
+                join(tp, sizeof tp, "activity.campaign_types", key);
+                if (!json_is_string(val) || json_string_length(val) == 0) {
+                    report(v, LSC_LOG_ERROR, tp,
+                           "must be a non-empty string (the campaign_type "
+                           "your model's rules test)");
+                    continue;
+                }
+                if (c->campaign_types != NULL) {
+                    size_t i = c->n_campaign_types++;
+                    c->campaign_types[i].mailchimp = strdup(key);
+                    c->campaign_types[i].leadscore =
+                        strdup(json_string_value(val));
+                }
+            }
+        }
+    }
+
+    json_t *lim = get_obj(v, root, "", "limits", p, sizeof p);
+    if (lim != NULL) {
+        static const char *const k[] = {"max_connections", "timeout_s",
+                                        "max_attempts", NULL};
+        unknown_keys(v, lim, "limits", k);
+        long l = c->max_connections;
+        get_int(v, lim, "limits", "max_connections", 1,
+                MAILCHIMP_MAX_CONNECTIONS,
+                "Mailchimp allows 10 simultaneous connections per user, "
+                "shared by every app of that user",
+                &l);
+        c->max_connections = (int)l;
+        l = c->timeout_ms / 1000;
+        get_int(v, lim, "limits", "timeout_s", 1, 120,
+                "Mailchimp ends every call at 120 s", &l);
+        c->timeout_ms = l * 1000;
+        l = c->max_attempts;
+        get_int(v, lim, "limits", "max_attempts", 1, 10, NULL, &l);
+        c->max_attempts = (int)l;
+    }
+
+    json_t *ep = get_obj(v, root, "", "endpoints", p, sizeof p);
+    if (ep != NULL) {
+        static const char *const k[] = {"api_base", "login_base", NULL};
+        unknown_keys(v, ep, "endpoints", k);
+        check_base(v, ep, "endpoints", "api_base", &c->api_base);
+        check_base(v, ep, "endpoints", "login_base", &c->login_base);
+    }
+}
+
+enum lsc_status mailchimp_config_parse(const char *text, size_t len,
+                                       const char *file,
+                                       mailchimp_diag_fn diag, void *ud,
+                                       struct mailchimp_config *out,
+                                       size_t *n_errors)
+{
+    struct scan sc = {.s = text, .len = len, .line = 1, .col = 1};
+    struct vctx v = {.file = file != NULL ? file : "", .diag = diag,
+                     .ud = ud, .sc = &sc};
+    struct mailchimp_config c;
+    enum lsc_status st = mailchimp_config_init(&c);
+    if (st != LSC_OK) {
+        mailchimp_config_destroy(&c);
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        v.errors++;
+        if (diag != NULL) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "not valid JSON: %s", je.text);
+            struct lsc_diagnostic d = {.struct_size = sizeof d,
+                                       .severity = LSC_LOG_ERROR,
+                                       .file = v.file,
+                                       .line = je.line > 0 ? je.line : 0,
+                                       .column = je.column > 0 ? je.column
+                                                               : 0,
+                                       .json_path = "",
+                                       .message = msg};
+            diag(ud, &d);
+        }
+    } else if (!json_is_object(root)) {
+        scan_value(&sc, "");
+        report(&v, LSC_LOG_ERROR, "", "the mapping must be a JSON object");
+    } else {
+        scan_value(&sc, "");
+        validate(&v, root, &c);
+    }
+    json_decref(root);
+    for (size_t i = 0; i < sc.n; i++) {
+        free(sc.v[i].path);
+    }
+    free(sc.v);
+    if (n_errors != NULL) {
+        *n_errors = v.errors;
+    }
+    if (v.errors > 0) {
+        mailchimp_config_destroy(&c);
+        memset(out, 0, sizeof *out);
+        return LSC_ERR_CONFIG;
+    }
+    *out = c;
+    return LSC_OK;
+}
+
+enum lsc_status mailchimp_config_load(const char *path,
+                                      mailchimp_diag_fn diag, void *ud,
+                                      struct mailchimp_config *out,
+                                      size_t *n_errors)
+{
+    memset(out, 0, sizeof *out);
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    if (fp != NULL) {
+        size_t cap = 0;
+        for (;;) {
+            if (len + 4096 > cap) {
+                cap = (len + 4096) * 2;
+                char *nb = cap <= (8u << 20) ? realloc(buf, cap) : NULL;
+                if (nb == NULL) {
+                    break;
+                }
+                buf = nb;
+            }
+            size_t n = fread(buf + len, 1, cap - len, fp);
+            len += n;
+            if (n == 0) {
+                break;
+            }
+        }
+        bool bad = ferror(fp) != 0 || !feof(fp);
+        fclose(fp);
+        if (bad) {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    if (buf == NULL) {
+        int e = errno;
+        if (n_errors != NULL) {
+            *n_errors = 1;
+        }
+        if (diag != NULL) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "cannot read the mapping: %s",
+                     fp == NULL ? strerror(e) : "read error or too large");
+            struct lsc_diagnostic d = {.struct_size = sizeof d,
+                                       .severity = LSC_LOG_ERROR,
+                                       .file = path,
+                                       .json_path = "",
+                                       .message = msg};
+            diag(ud, &d);
+        }
+        return LSC_ERR_IO;
+    }
+    enum lsc_status st =
+        mailchimp_config_parse(buf, len, path, diag, ud, out, n_errors);
+    free(buf);
+    return st;
+}
