@@ -1,0 +1,2 @@
+/* stub */
+#include "event_json.h"

@@ -1,0 +1,2 @@
+/* stub */
+#include "output.h"
