@@ -1,0 +1,225 @@
+/*
+ * Unit tests of the Mailchimp mapping validator: the shipped example is
+ * valid, and every problem is reported with line, column and JSON path.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mailchimp/mailchimp.h"
+
+struct diags {
+    int n;
+    int errors;
+    struct {
+        int sev, line, col;
+        char path[128];
+        char msg[256];
+        char file[128];
+    } d[32];
+};
+
+static void on_diag(void *ud, const struct lsc_diagnostic *d)
+{
+    struct diags *x = ud;
+    if (d->severity == LSC_LOG_ERROR) {
+        x->errors++;
+    }
+    if (x->n < 32) {
+        x->d[x->n].sev = (int)d->severity;
+        x->d[x->n].line = d->line;
+        x->d[x->n].col = d->column;
+        snprintf(x->d[x->n].path, sizeof x->d[0].path, "%s", d->json_path);
+        snprintf(x->d[x->n].msg, sizeof x->d[0].msg, "%s", d->message);
+        snprintf(x->d[x->n].file, sizeof x->d[0].file, "%s", d->file);
+    }
+    x->n++;
+}
+
+static int find(const struct diags *x, const char *path)
+{
+    for (int i = 0; i < x->n && i < 32; i++) {
+        if (strcmp(x->d[i].path, path) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void test_example_is_valid(void **state)
+{
+    (void)state;
+    const char *root = getenv("LSC_SOURCE_ROOT");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/config/connectors/mailchimp.json",
+             root != NULL ? root : ".");
+    struct diags x = {0};
+    struct mailchimp_config c;
+    size_t nerr = 99;
+    assert_int_equal(mailchimp_config_load(path, on_diag, &x, &c, &nerr),
+                     LSC_OK);
+    assert_int_equal(nerr, 0);
+    assert_int_equal(x.n, 0);
+    assert_string_equal(c.list_id, "a1b2c3d4e5");
+    assert_string_equal(c.score_tag, "LSCORE");
+    assert_string_equal(c.tier_tag, "LTIER");
+    assert_int_equal(c.unknown_members, MAILCHIMP_UNKNOWN_SKIP);
+    assert_int_equal(c.n_tiers, 3);
+    assert_int_equal(c.max_connections, 10);
+    assert_int_equal(c.timeout_ms, 120000);
+    assert_string_equal(mailchimp_config_campaign_type(&c, "rss"),
+                        "newsletter");
+    assert_string_equal(mailchimp_config_campaign_type(&c, "other"), "other");
+    char tag[128];
+    mailchimp_config_tier_tag(&c, "mql", tag, sizeof tag);
+    assert_string_equal(tag, "leadscore-mql");
+    mailchimp_config_tier_tag(&c, "vip", tag, sizeof tag);
+    assert_string_equal(tag, "leadscore-vip");
+    struct mailchimp_config copy;
+    assert_int_equal(mailchimp_config_copy(&copy, &c), LSC_OK);
+    assert_string_equal(copy.tiers[2].tag, c.tiers[2].tag);
+    mailchimp_config_destroy(&copy);
+    mailchimp_config_destroy(&c);
+}
+
+static const char *bad =
+    "{\n"
+    "  \"schema\": \"leadscore.connector/2\",\n"
+    "  \"type\": \"hubspot\",\n"
+    "  \"audience\": {\"list_id\": \"a1-b2\"},\n"
+    "  \"fields\": {\n"
+    "    \"score\": {\"tag\": \"LEADSCORE123\"},\n"
+    "    \"tier\": {\"tag\": \"lt\"}\n"
+    "  },\n"
+    "  \"unknown_members\": {\"action\": \"subscribe\",\n"
+    "                      \"status_if_new\": \"subscribed\"},\n"
+    "  \"tiers\": {\"mql\": \"hot\", \"sql\": \"hot\"},\n"
+    "  \"limits\": {\"max_connections\": 25, \"timeout_s\": 300},\n"
+    "  \"activity\": {\"lookback_days\": \"30\"},\n"
+    "  \"endpoints\": {\"api_base\": \"http://example.com/3.0\"},\n"
+    "  \"colour\": \"blue\"\n"
+    "}\n";
+
+static void test_every_problem_reported(void **state)
+{
+    (void)state;
+    struct diags x = {0};
+    struct mailchimp_config c;
+    size_t nerr = 0;
+    assert_int_equal(mailchimp_config_parse(bad, strlen(bad), "m.json",
+                                            on_diag, &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_null(c.list_id);
+    int i = find(&x, "schema");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 2);
+    assert_int_equal(x.d[i].col, 13);
+    assert_string_equal(x.d[i].file, "m.json");
+    i = find(&x, "type");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 3);
+    i = find(&x, "audience.list_id");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 4);
+    assert_int_equal(x.d[i].col, 27);
+    i = find(&x, "fields.score.tag");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 6);
+    assert_non_null(strstr(x.d[i].msg, "hint"));
+    assert_true(find(&x, "fields.tier.tag") >= 0);
+    i = find(&x, "unknown_members.action");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 9);
+    i = find(&x, "unknown_members.status_if_new");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].sev, LSC_LOG_WARN);
+    assert_int_equal(x.d[i].line, 10);
+    i = find(&x, "tiers.sql");
+    assert_true(i >= 0);
+    assert_non_null(strstr(x.d[i].msg, "already used"));
+    i = find(&x, "limits.max_connections");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 12);
+    assert_non_null(strstr(x.d[i].msg, "10 simultaneous"));
+    assert_true(find(&x, "limits.timeout_s") >= 0);
+    assert_true(find(&x, "activity.lookback_days") >= 0);
+    assert_true(find(&x, "endpoints.api_base") >= 0);
+    i = find(&x, "colour");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].sev, LSC_LOG_WARN);
+    assert_int_equal(x.d[i].line, 15);
+    assert_int_equal(x.errors, (int)nerr);
+    assert_int_equal(nerr, 11);
+}
+
+static void test_syntax_and_missing(void **state)
+{
+    (void)state;
+    struct diags x = {0};
+    struct mailchimp_config c;
+    size_t nerr = 0;
+    const char *t = "{\n  \"schema\": \"leadscore.connector/1\",\n  ,\n}";
+    assert_int_equal(mailchimp_config_parse(t, strlen(t), "s.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(x.n, 1);
+    assert_int_equal(x.d[0].line, 3);
+    assert_true(x.d[0].col > 0);
+    assert_non_null(strstr(x.d[0].msg, "not valid JSON"));
+
+    struct diags y = {0};
+    const char *m = "{\"schema\":\"leadscore.connector/1\"}";
+    assert_int_equal(mailchimp_config_parse(m, strlen(m), "m.json", on_diag,
+                                            &y, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(nerr, 2); /* type and audience */
+    assert_non_null(strstr(y.d[0].msg, "\"type\""));
+    assert_int_equal(y.d[0].line, 1);
+
+    struct diags z = {0};
+    assert_int_equal(mailchimp_config_load("/nonexistent/mc.json", on_diag,
+                                           &z, &c, &nerr),
+                     LSC_ERR_IO);
+    assert_int_equal(z.n, 1);
+    assert_non_null(strstr(z.d[0].msg, "cannot read"));
+}
+
+static void test_create_mapping(void **state)
+{
+    (void)state;
+    const char *t =
+        "{\"schema\":\"leadscore.connector/1\",\"type\":\"mailchimp\","
+        "\"audience\":{\"list_id\":\"L1\"},\"unknown_members\":"
+        "{\"action\":\"create\",\"status_if_new\":\"pending\"},"
+        "\"limits\":{\"max_connections\":3},"
+        "\"endpoints\":{\"api_base\":\"http://127.0.0.1:8080/3.0\"}}";
+    struct mailchimp_config c;
+    size_t nerr = 1;
+    assert_int_equal(mailchimp_config_parse(t, strlen(t), "c.json", NULL,
+                                            NULL, &c, &nerr),
+                     LSC_OK);
+    assert_int_equal(nerr, 0);
+    assert_int_equal(c.unknown_members, MAILCHIMP_UNKNOWN_CREATE);
+    assert_string_equal(c.create_status, "pending");
+    assert_int_equal(c.max_connections, 3);
+    assert_string_equal(c.api_base, "http://127.0.0.1:8080/3.0");
+    assert_string_equal(c.score_tag, "LSCORE");
+    mailchimp_config_destroy(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_is_valid),
+        cmocka_unit_test(test_every_problem_reported),
+        cmocka_unit_test(test_syntax_and_missing),
+        cmocka_unit_test(test_create_mapping),
+    };
+    return cmocka_run_group_tests_name("mailchimp_config", tests, NULL, NULL);
+}
