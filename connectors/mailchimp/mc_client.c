@@ -94,7 +94,7 @@ enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
     }
     /* The header value: Basic anystring:KEY, or Bearer TOKEN. */
     if (cred->api_key != NULL) {
-        size_t kl = strlen(cred->api_key) + 10;
+        size_t kl = strlen(cred->api_key) + sizeof "leadscore:";
         char *plain = malloc(kl);
         size_t b64len = 4 * ((kl + 2) / 3) + 1;
         mc->authz = malloc(b64len + 8);

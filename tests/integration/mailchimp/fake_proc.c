@@ -1,0 +1,192 @@
+/*
+ * Test helper: run fake_mailchimp as a child process on a free port.
+ */
+#include "fake_proc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+extern char **environ;
+
+bool fake_start(const char *exe, struct fake_proc *f, const char *const *args)
+{
+    memset(f, 0, sizeof *f);
+    f->pid = -1;
+    f->in_fd = -1;
+    int in[2], out[2];
+    if (exe == NULL || pipe(in) != 0) {
+        return false;
+    }
+    if (pipe(out) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return false;
+    }
+    const char *argv[32] = {exe};
+    int n = 1;
+    for (int i = 0; args != NULL && args[i] != NULL && n < 31; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addclose(&fa, in[1]);
+    posix_spawn_file_actions_addclose(&fa, out[0]);
+    int rc = posix_spawn(&f->pid, exe, &fa, NULL, (char *const *)argv,
+                         environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    if (rc != 0) {
+        close(in[1]);
+        close(out[0]);
+        f->pid = -1;
+        return false;
+    }
+    f->in_fd = in[1];
+    char buf[128];
+    size_t len = 0;
+    struct pollfd p = {out[0], POLLIN, 0};
+    while (len + 1 < sizeof buf && memchr(buf, '\n', len) == NULL) {
+        if (poll(&p, 1, 10000) <= 0) {
+            break;
+        }
+        ssize_t r = read(out[0], buf + len, sizeof buf - 1 - len);
+        if (r <= 0) {
+            break;
+        }
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+    close(out[0]);
+    if (sscanf(buf, "PORT %u", &f->port) != 1 || f->port == 0) {
+        fake_stop(f);
+        return false;
+    }
+    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%u", f->port);
+    snprintf(f->api_base, sizeof f->api_base, "%s/3.0", f->base);
+    return true;
+}
+
+void fake_stop(struct fake_proc *f)
+{
+    if (f->in_fd >= 0) {
+        close(f->in_fd);
+        f->in_fd = -1;
+    }
+    if (f->pid > 0) {
+        int st;
+        for (int i = 0; i < 500; i++) {
+            if (waitpid(f->pid, &st, WNOHANG) == f->pid) {
+                f->pid = -1;
+                return;
+            }
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        kill(f->pid, SIGKILL);
+        waitpid(f->pid, &st, 0);
+        f->pid = -1;
+    }
+}
+
+struct buf {
+    char *p;
+    size_t n;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct buf *b = ud;
+    size_t k = size * nmemb;
+    char *np = realloc(b->p, b->n + k + 1);
+    if (np == NULL) {
+        return 0;
+    }
+    b->p = np;
+    memcpy(b->p + b->n, ptr, k);
+    b->n += k;
+    b->p[b->n] = '\0';
+    return k;
+}
+
+long fake_ctl(const struct fake_proc *f, const char *method, const char *path,
+              const char *body, json_t **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    CURL *h = curl_easy_init();
+    if (h == NULL) {
+        return 0;
+    }
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", f->base, path);
+    struct buf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    long status = 0;
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    }
+    curl_easy_cleanup(h);
+    if (out != NULL && b.p != NULL) {
+        *out = json_loads(b.p, 0, NULL);
+    }
+    free(b.p);
+    return status;
+}
+
+json_t *fake_requests(const struct fake_proc *f)
+{
+    json_t *j = NULL;
+    fake_ctl(f, "GET", "/_fake/requests", NULL, &j);
+    json_t *r = json_incref(json_object_get(j, "requests"));
+    json_decref(j);
+    return r;
+}
+
+json_t *fake_member(const struct fake_proc *f, const char *list,
+                    const char *email)
+{
+    char path[512];
+    snprintf(path, sizeof path, "/_fake/member?list=%s&email=%s", list,
+             email);
+    json_t *j = NULL;
+    if (fake_ctl(f, "GET", path, NULL, &j) != 200) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+bool fake_member_has_tag(json_t *member, const char *tag)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(member, "tags"), i, t) {
+        if (strcmp(json_string_value(json_object_get(t, "name")), tag) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
