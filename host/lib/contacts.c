@@ -1,2 +1,742 @@
-/* stub */
+/*
+ * In-memory contact store.
+ *
+ * Memory per contact: a 48-byte record, 8-byte hash slots at load <= 0.5..0.75
+ * (about 12 bytes), the id in an arena, one packed property blob
+ * (key number + type + value) and the state blob.  Keys are interned.
+ */
 #include "contacts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_BITS 12
+#define CHUNK_SIZE (1u << CHUNK_BITS)
+#define ARENA_BLOCK (256u * 1024u)
+
+struct hl_contact {
+    const char *id;         /* in the arena */
+    unsigned char *props;   /* packed blob (owned) or NULL */
+    void *state;            /* owned or NULL */
+    int64_t wake_ms;
+    uint32_t props_len;
+    uint32_t state_len;
+    uint32_t n_props;
+    uint32_t hash;          /* low 32 bits of the id hash */
+    bool live;
+};
+
+struct slot {
+    uint32_t rec;  /* record index + 1; 0 = empty */
+    uint32_t hash;
+};
+
+struct arena_block {
+    struct arena_block *next;
+    size_t used;
+    char data[];
+};
+
+struct hl_contacts {
+    struct hl_contact **chunks;
+    size_t n_chunks;
+    uint32_t n_recs;        /* records ever used (high-water mark) */
+    uint32_t *free_recs;    /* erased record indices to reuse */
+    size_t n_free, free_cap;
+    size_t live;
+
+    struct slot *slots;
+    size_t n_slots;         /* power of two */
+
+    struct arena_block *arena;
+    size_t arena_bytes;
+
+    /* Interned keys: key number -> text, and a hash index. */
+    char **keys;
+    uint32_t n_keys, keys_cap;
+    struct slot *key_slots;
+    size_t n_key_slots;
+
+    /* Undo of the last merge. */
+    struct hl_contact *undo_rec;
+    unsigned char *undo_props;
+    uint32_t undo_len, undo_n;
+
+    /* Scratch for hl_contacts_props and merges. */
+    struct lsc_prop *out;
+    size_t out_cap;
+    uint32_t *upd_keys;
+    size_t upd_cap;
+    unsigned char *build;
+    size_t build_cap;
+    size_t blob_bytes;
+};
+
+uint64_t hl_hash64(const void *data, size_t len)
+{
+    /* FNV-1a, then a splitmix64 finalizer to spread the low bits. */
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h;
+}
+
+struct hl_contacts *hl_contacts_create(void)
+{
+    struct hl_contacts *cs = calloc(1, sizeof *cs);
+    if (cs == NULL) {
+        return NULL;
+    }
+    cs->n_slots = 1024;
+    cs->slots = calloc(cs->n_slots, sizeof *cs->slots);
+    cs->n_key_slots = 64;
+    cs->key_slots = calloc(cs->n_key_slots, sizeof *cs->key_slots);
+    if (cs->slots == NULL || cs->key_slots == NULL) {
+        hl_contacts_destroy(cs);
+        return NULL;
+    }
+    return cs;
+}
+
+static struct hl_contact *rec_at(const struct hl_contacts *cs, uint32_t i)
+{
+    return &cs->chunks[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)];
+}
+
+void hl_contacts_destroy(struct hl_contacts *cs)
+{
+    if (cs == NULL) {
+        return;
+    }
+    hl_contacts_commit(cs);
+    for (uint32_t i = 0; i < cs->n_recs; i++) {
+        struct hl_contact *c = rec_at(cs, i);
+        free(c->props);
+        free(c->state);
+    }
+    for (size_t i = 0; i < cs->n_chunks; i++) {
+        free(cs->chunks[i]);
+    }
+    free(cs->chunks);
+    free(cs->free_recs);
+    free(cs->slots);
+    while (cs->arena != NULL) {
+        struct arena_block *b = cs->arena;
+        cs->arena = b->next;
+        free(b);
+    }
+    for (uint32_t i = 0; i < cs->n_keys; i++) {
+        free(cs->keys[i]);
+    }
+    free(cs->keys);
+    free(cs->key_slots);
+    free(cs->out);
+    free(cs->upd_keys);
+    free(cs->build);
+    free(cs);
+}
+
+static const char *arena_strdup(struct hl_contacts *cs, const char *s,
+                                size_t len)
+{
+    struct arena_block *b = cs->arena;
+    if (b == NULL || b->used + len + 1 > ARENA_BLOCK) {
+        size_t size = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
+        b = malloc(sizeof *b + size);
+        if (b == NULL) {
+            return NULL;
+        }
+        b->next = cs->arena;
+        b->used = 0;
+        cs->arena = b;
+        cs->arena_bytes += sizeof *b + size;
+    }
+    char *dst = b->data + b->used;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    b->used += len + 1;
+    return dst;
+}
+
+/* ---- Contact hash table (linear probing, backward-shift delete) -------- */
+
+static size_t find_slot(const struct hl_contacts *cs, const char *id,
+                        uint32_t h, bool *found)
+{
+    size_t mask = cs->n_slots - 1;
+    size_t i = h & mask;
+    for (;;) {
+        const struct slot *s = &cs->slots[i];
+        if (s->rec == 0) {
+            *found = false;
+            return i;
+        }
+        if (s->hash == h && strcmp(rec_at(cs, s->rec - 1)->id, id) == 0) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static bool grow_slots(struct hl_contacts *cs)
+{
+    size_t n = cs->n_slots * 2;
+    struct slot *ns = calloc(n, sizeof *ns);
+    if (ns == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < cs->n_slots; i++) {
+        struct slot s = cs->slots[i];
+        if (s.rec == 0) {
+            continue;
+        }
+        size_t j = s.hash & (n - 1);
+        while (ns[j].rec != 0) {
+            j = (j + 1) & (n - 1);
+        }
+        ns[j] = s;
+    }
+    free(cs->slots);
+    cs->slots = ns;
+    cs->n_slots = n;
+    return true;
+}
+
+struct hl_contact *hl_contacts_find(struct hl_contacts *cs, const char *id)
+{
+    uint32_t h = (uint32_t)hl_hash64(id, strlen(id));
+    bool found;
+    size_t i = find_slot(cs, id, h, &found);
+    return found ? rec_at(cs, cs->slots[i].rec - 1) : NULL;
+}
+
+static bool new_record(struct hl_contacts *cs, uint32_t *idx)
+{
+    if (cs->n_free > 0) {
+        *idx = cs->free_recs[--cs->n_free];
+        return true;
+    }
+    if ((cs->n_recs >> CHUNK_BITS) >= cs->n_chunks) {
+        struct hl_contact **ch =
+            realloc(cs->chunks, (cs->n_chunks + 1) * sizeof *ch);
+        if (ch == NULL) {
+            return false;
+        }
+        cs->chunks = ch;
+        ch[cs->n_chunks] = calloc(CHUNK_SIZE, sizeof **ch);
+        if (ch[cs->n_chunks] == NULL) {
+            return false;
+        }
+        cs->n_chunks++;
+    }
+    *idx = cs->n_recs++;
+    return true;
+}
+
+enum lsc_status hl_contacts_upsert(struct hl_contacts *cs, const char *id,
+                                   struct hl_contact **out, bool *created)
+{
+    size_t len = strlen(id);
+    uint32_t h = (uint32_t)hl_hash64(id, len);
+    bool found;
+    size_t i = find_slot(cs, id, h, &found);
+    if (found) {
+        *out = rec_at(cs, cs->slots[i].rec - 1);
+        if (created != NULL) {
+            *created = false;
+        }
+        return LSC_OK;
+    }
+    /* Keep the load factor <= 3/4. */
+    if ((cs->live + 1) * 4 > cs->n_slots * 3) {
+        if (!grow_slots(cs)) {
+            return LSC_ERR_NOMEM;
+        }
+        i = find_slot(cs, id, h, &found);
+    }
+    /* The id first: a failed record allocation only wastes arena bytes. */
+    const char *copy = arena_strdup(cs, id, len);
+    uint32_t idx;
+    if (copy == NULL || !new_record(cs, &idx)) {
+        return LSC_ERR_NOMEM;
+    }
+    struct hl_contact *c = rec_at(cs, idx);
+    *c = (struct hl_contact){.id = copy, .wake_ms = INT64_MAX, .hash = h,
+                             .live = true};
+    cs->slots[i] = (struct slot){idx + 1, h};
+    cs->live++;
+    *out = c;
+    if (created != NULL) {
+        *created = true;
+    }
+    return LSC_OK;
+}
+
+static uint32_t rec_index(const struct hl_contacts *cs,
+                          const struct hl_contact *c)
+{
+    for (size_t k = 0; k < cs->n_chunks; k++) {
+        const struct hl_contact *base = cs->chunks[k];
+        if (c >= base && c < base + CHUNK_SIZE) {
+            return (uint32_t)((k << CHUNK_BITS) + (size_t)(c - base));
+        }
+    }
+    return UINT32_MAX;
+}
+
+void hl_contacts_erase(struct hl_contacts *cs, struct hl_contact *c)
+{
+    if (c == NULL || !c->live) {
+        return;
+    }
+    if (cs->undo_rec == c) {
+        hl_contacts_commit(cs);
+    }
+    bool found;
+    size_t i = find_slot(cs, c->id, c->hash, &found);
+    if (!found) {
+        return;
+    }
+    /* Backward-shift deletion keeps probe chains intact without
+     * tombstones. */
+    size_t mask = cs->n_slots - 1;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (cs->slots[j].rec == 0) {
+            break;
+        }
+        size_t home = cs->slots[j].hash & mask;
+        /* Move slot j into the hole at i when its home is not in (i, j]. */
+        bool between = i <= j ? (home > i && home <= j)
+                              : (home > i || home <= j);
+        if (!between) {
+            cs->slots[i] = cs->slots[j];
+            i = j;
+        }
+    }
+    cs->slots[i].rec = 0;
+    cs->live--;
+    cs->blob_bytes -= c->props_len + c->state_len;
+    free(c->props);
+    free(c->state);
+    c->props = NULL;
+    c->state = NULL;
+    c->props_len = c->state_len = c->n_props = 0;
+    c->live = false;
+    /* The id stays in the arena (erase is rare in a batch run). */
+    uint32_t idx = rec_index(cs, c);
+    if (cs->n_free == cs->free_cap) {
+        size_t cap = cs->free_cap ? cs->free_cap * 2 : 64;
+        uint32_t *f = realloc(cs->free_recs, cap * sizeof *f);
+        if (f == NULL) {
+            return; /* the record is just not reused */
+        }
+        cs->free_recs = f;
+        cs->free_cap = cap;
+    }
+    cs->free_recs[cs->n_free++] = idx;
+}
+
+/* ---- Interned keys ------------------------------------------------------ */
+
+static bool intern(struct hl_contacts *cs, const char *key, uint32_t *out)
+{
+    size_t len = strlen(key);
+    uint32_t h = (uint32_t)hl_hash64(key, len);
+    size_t mask = cs->n_key_slots - 1;
+    size_t i = h & mask;
+    while (cs->key_slots[i].rec != 0) {
+        if (cs->key_slots[i].hash == h &&
+            strcmp(cs->keys[cs->key_slots[i].rec - 1], key) == 0) {
+            *out = cs->key_slots[i].rec - 1;
+            return true;
+        }
+        i = (i + 1) & mask;
+    }
+    if (cs->n_keys == cs->keys_cap) {
+        uint32_t cap = cs->keys_cap ? cs->keys_cap * 2 : 32;
+        char **k = realloc(cs->keys, cap * sizeof *k);
+        if (k == NULL) {
+            return false;
+        }
+        cs->keys = k;
+        cs->keys_cap = cap;
+    }
+    char *copy = strdup(key);
+    if (copy == NULL) {
+        return false;
+    }
+    cs->keys[cs->n_keys] = copy;
+    cs->key_slots[i] = (struct slot){cs->n_keys + 1, h};
+    *out = cs->n_keys++;
+    if ((size_t)cs->n_keys * 2 > cs->n_key_slots) {
+        size_t n = cs->n_key_slots * 2;
+        struct slot *ns = calloc(n, sizeof *ns);
+        if (ns == NULL) {
+            return true; /* still correct, just fuller */
+        }
+        for (size_t k = 0; k < cs->n_key_slots; k++) {
+            if (cs->key_slots[k].rec == 0) {
+                continue;
+            }
+            size_t j = cs->key_slots[k].hash & (n - 1);
+            while (ns[j].rec != 0) {
+                j = (j + 1) & (n - 1);
+            }
+            ns[j] = cs->key_slots[k];
+        }
+        free(cs->key_slots);
+        cs->key_slots = ns;
+        cs->n_key_slots = n;
+    }
+    return true;
+}
+
+/* ---- Packed properties --------------------------------------------------
+ * entry: u32 key | u8 type | NUMBER: 8-byte double | BOOL: 1 byte |
+ *        STRING/JSON: u32 len, bytes, NUL */
+
+static size_t entry_size(const unsigned char *e)
+{
+    switch ((enum lsc_value_type)e[4]) {
+    case LSC_VAL_NUMBER:
+        return 5 + 8;
+    case LSC_VAL_BOOL:
+        return 5 + 1;
+    case LSC_VAL_STRING:
+    case LSC_VAL_JSON: {
+        uint32_t len;
+        memcpy(&len, e + 5, 4);
+        return 5 + 4 + (size_t)len + 1;
+    }
+    case LSC_VAL_NULL:
+        break;
+    }
+    return 5;
+}
+
+static size_t value_size(const struct lsc_value *v)
+{
+    switch (v->type) {
+    case LSC_VAL_NUMBER:
+        return 5 + 8;
+    case LSC_VAL_BOOL:
+        return 5 + 1;
+    case LSC_VAL_STRING:
+    case LSC_VAL_JSON:
+        return 5 + 4 + v->u.str.len + 1;
+    case LSC_VAL_NULL:
+        break;
+    }
+    return 0;
+}
+
+static bool build_reserve(struct hl_contacts *cs, size_t need)
+{
+    if (need <= cs->build_cap) {
+        return true;
+    }
+    size_t cap = cs->build_cap ? cs->build_cap : 256;
+    while (cap < need) {
+        cap *= 2;
+    }
+    unsigned char *b = realloc(cs->build, cap);
+    if (b == NULL) {
+        return false;
+    }
+    cs->build = b;
+    cs->build_cap = cap;
+    return true;
+}
+
+static unsigned char *put_value(unsigned char *w, uint32_t key,
+                                const struct lsc_value *v)
+{
+    memcpy(w, &key, 4);
+    w[4] = (unsigned char)v->type;
+    w += 5;
+    switch (v->type) {
+    case LSC_VAL_NUMBER:
+        memcpy(w, &v->u.num, 8);
+        return w + 8;
+    case LSC_VAL_BOOL:
+        *w = v->u.boolean ? 1 : 0;
+        return w + 1;
+    case LSC_VAL_STRING:
+    case LSC_VAL_JSON: {
+        uint32_t len = (uint32_t)v->u.str.len;
+        memcpy(w, &len, 4);
+        if (len > 0) {
+            memcpy(w + 4, v->u.str.ptr, len);
+        }
+        w[4 + len] = '\0';
+        return w + 4 + len + 1;
+    }
+    case LSC_VAL_NULL:
+        break;
+    }
+    return w;
+}
+
+void hl_contacts_commit(struct hl_contacts *cs)
+{
+    free(cs->undo_props);
+    cs->undo_props = NULL;
+    cs->undo_rec = NULL;
+}
+
+void hl_contacts_rollback(struct hl_contacts *cs)
+{
+    struct hl_contact *c = cs->undo_rec;
+    if (c == NULL) {
+        return;
+    }
+    cs->blob_bytes -= c->props_len;
+    free(c->props);
+    c->props = cs->undo_props;
+    c->props_len = cs->undo_len;
+    c->n_props = cs->undo_n;
+    cs->blob_bytes += c->props_len;
+    cs->undo_props = NULL;
+    cs->undo_rec = NULL;
+}
+
+enum lsc_status hl_contacts_merge(struct hl_contacts *cs,
+                                  struct hl_contact *c,
+                                  const struct lsc_prop *props, size_t n)
+{
+    hl_contacts_commit(cs);
+    if (n > cs->upd_cap) {
+        uint32_t *k = realloc(cs->upd_keys, n * sizeof *k);
+        if (k == NULL) {
+            return LSC_ERR_NOMEM;
+        }
+        cs->upd_keys = k;
+        cs->upd_cap = n;
+    }
+    size_t worst = c->props_len;
+    for (size_t i = 0; i < n; i++) {
+        if (props[i].key == NULL) {
+            return LSC_ERR_INVALID_ARG;
+        }
+        if (!intern(cs, props[i].key, &cs->upd_keys[i])) {
+            return LSC_ERR_NOMEM;
+        }
+        worst += value_size(&props[i].value);
+    }
+    if (!build_reserve(cs, worst + 1)) {
+        return LSC_ERR_NOMEM;
+    }
+    /* A later duplicate key in the update wins. */
+    unsigned char *w = cs->build;
+    uint32_t count = 0;
+    const unsigned char *e = c->props;
+    const unsigned char *end = e != NULL ? e + c->props_len : NULL;
+    /* Updates are small: linear scans beat building a set. */
+    for (; e != NULL && e < end; e += entry_size(e)) {
+        uint32_t key;
+        memcpy(&key, e, 4);
+        size_t hit = SIZE_MAX;
+        for (size_t i = n; i-- > 0;) {
+            if (cs->upd_keys[i] == key) {
+                hit = i;
+                break;
+            }
+        }
+        if (hit == SIZE_MAX) {
+            size_t sz = entry_size(e);
+            memcpy(w, e, sz);
+            w += sz;
+            count++;
+        } else if (props[hit].value.type != LSC_VAL_NULL) {
+            w = put_value(w, key, &props[hit].value);
+            count++;
+        }
+    }
+    /* Append keys the contact did not have (last occurrence only). */
+    for (size_t i = 0; i < n; i++) {
+        if (props[i].value.type == LSC_VAL_NULL) {
+            continue;
+        }
+        bool later = false;
+        for (size_t j = i + 1; j < n && !later; j++) {
+            later = cs->upd_keys[j] == cs->upd_keys[i];
+        }
+        if (later) {
+            continue;
+        }
+        bool had = false;
+        for (e = c->props; e != NULL && e < end && !had; e += entry_size(e)) {
+            uint32_t key;
+            memcpy(&key, e, 4);
+            had = key == cs->upd_keys[i];
+        }
+        if (!had) {
+            w = put_value(w, cs->upd_keys[i], &props[i].value);
+            count++;
+        }
+    }
+    size_t len = (size_t)(w - cs->build);
+    unsigned char *blob = NULL;
+    if (len > 0) {
+        blob = malloc(len);
+        if (blob == NULL) {
+            return LSC_ERR_NOMEM;
+        }
+        memcpy(blob, cs->build, len);
+    }
+    cs->undo_rec = c;
+    cs->undo_props = c->props;
+    cs->undo_len = c->props_len;
+    cs->undo_n = c->n_props;
+    cs->blob_bytes += len;
+    cs->blob_bytes -= c->props_len;
+    c->props = blob;
+    c->props_len = (uint32_t)len;
+    c->n_props = count;
+    return LSC_OK;
+}
+
+enum lsc_status hl_contacts_props(struct hl_contacts *cs,
+                                  const struct hl_contact *c,
+                                  const struct lsc_prop **props, size_t *n)
+{
+    if (c->n_props > cs->out_cap) {
+        size_t cap = cs->out_cap ? cs->out_cap : 16;
+        while (cap < c->n_props) {
+            cap *= 2;
+        }
+        struct lsc_prop *o = realloc(cs->out, cap * sizeof *o);
+        if (o == NULL) {
+            return LSC_ERR_NOMEM;
+        }
+        cs->out = o;
+        cs->out_cap = cap;
+    }
+    size_t k = 0;
+    const unsigned char *e = c->props;
+    const unsigned char *end = e != NULL ? e + c->props_len : NULL;
+    for (; e != NULL && e < end; e += entry_size(e)) {
+        struct lsc_prop *p = &cs->out[k++];
+        uint32_t key;
+        memcpy(&key, e, 4);
+        p->key = cs->keys[key];
+        p->value.type = (enum lsc_value_type)e[4];
+        switch (p->value.type) {
+        case LSC_VAL_NUMBER:
+            memcpy(&p->value.u.num, e + 5, 8);
+            break;
+        case LSC_VAL_BOOL:
+            p->value.u.boolean = e[5] != 0;
+            break;
+        case LSC_VAL_STRING:
+        case LSC_VAL_JSON: {
+            uint32_t len;
+            memcpy(&len, e + 5, 4);
+            p->value.u.str.len = len;
+            p->value.u.str.ptr = (const char *)e + 9;
+            break;
+        }
+        case LSC_VAL_NULL:
+            break;
+        }
+    }
+    *props = k > 0 ? cs->out : NULL;
+    *n = k;
+    return LSC_OK;
+}
+
+enum lsc_status hl_contacts_set_state(struct hl_contacts *cs,
+                                      struct hl_contact *c, const void *blob,
+                                      size_t len, int64_t wake_ms)
+{
+    if (len > UINT32_MAX) {
+        return LSC_ERR_INVALID_ARG;
+    }
+    if (len == 0) {
+        cs->blob_bytes -= c->state_len;
+        free(c->state);
+        c->state = NULL;
+        c->state_len = 0;
+    } else {
+        if (len != c->state_len) {
+            void *s = realloc(c->state, len);
+            if (s == NULL) {
+                return LSC_ERR_NOMEM;
+            }
+            c->state = s;
+            cs->blob_bytes += len;
+            cs->blob_bytes -= c->state_len;
+            c->state_len = (uint32_t)len;
+        }
+        memcpy(c->state, blob, len);
+    }
+    c->wake_ms = wake_ms;
+    return LSC_OK;
+}
+
+const char *hl_contact_id(const struct hl_contact *c)
+{
+    return c->id;
+}
+
+const void *hl_contact_state(const struct hl_contact *c, size_t *len)
+{
+    *len = c->state_len;
+    return c->state;
+}
+
+int64_t hl_contact_wake(const struct hl_contact *c)
+{
+    return c->wake_ms;
+}
+
+size_t hl_contacts_count(const struct hl_contacts *cs)
+{
+    return cs->live;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct hl_contact *x = *(const struct hl_contact *const *)a;
+    const struct hl_contact *y = *(const struct hl_contact *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+enum lsc_status hl_contacts_sorted(struct hl_contacts *cs,
+                                   struct hl_contact ***out, size_t *n)
+{
+    struct hl_contact **v = malloc((cs->live ? cs->live : 1) * sizeof *v);
+    if (v == NULL) {
+        return LSC_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (uint32_t i = 0; i < cs->n_recs; i++) {
+        struct hl_contact *c = rec_at(cs, i);
+        if (c->live) {
+            v[k++] = c;
+        }
+    }
+    qsort(v, k, sizeof *v, by_id);
+    *out = v;
+    *n = k;
+    return LSC_OK;
+}
+
+size_t hl_contacts_memory(const struct hl_contacts *cs)
+{
+    /* Allocator overhead: about 16 bytes per heap block. */
+    return cs->n_chunks * CHUNK_SIZE * sizeof(struct hl_contact) +
+           cs->n_slots * sizeof(struct slot) + cs->arena_bytes +
+           cs->blob_bytes + cs->live * 32;
+}

@@ -1,2 +1,313 @@
-/* stub */
+/*
+ * Report formatting: JSON (section 4 of the scoring contract), CSV, table.
+ */
 #include "output.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Buffer ------------------------------------------------------------- */
+
+void hl_buf_init(struct hl_buf *b)
+{
+    *b = (struct hl_buf){0};
+}
+
+void hl_buf_finish(struct hl_buf *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    free(b->data);
+    *b = (struct hl_buf){0};
+}
+
+void hl_buf_reset(struct hl_buf *b)
+{
+    b->len = 0;
+    if (b->data != NULL) {
+        b->data[0] = '\0';
+    }
+}
+
+static bool reserve(struct hl_buf *b, size_t extra)
+{
+    if (b->oom) {
+        return false;
+    }
+    if (b->len + extra + 1 <= b->cap) {
+        return true;
+    }
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) {
+        cap *= 2;
+    }
+    char *d = realloc(b->data, cap);
+    if (d == NULL) {
+        b->oom = true;
+        return false;
+    }
+    b->data = d;
+    b->cap = cap;
+    return true;
+}
+
+void hl_buf_append(struct hl_buf *b, const void *p, size_t n)
+{
+    if (!reserve(b, n)) {
+        return;
+    }
+    if (n > 0) {
+        memcpy(b->data + b->len, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void hl_buf_puts(struct hl_buf *b, const char *s)
+{
+    hl_buf_append(b, s, strlen(s));
+}
+
+void hl_buf_printf(struct hl_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !reserve(b, (size_t)n)) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void hl_buf_json_str(struct hl_buf *b, const char *s, size_t len)
+{
+    if (s == NULL) {
+        hl_buf_puts(b, "null");
+        return;
+    }
+    hl_buf_append(b, "\"", 1);
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        hl_buf_append(b, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"': hl_buf_puts(b, "\\\""); break;
+        case '\\': hl_buf_puts(b, "\\\\"); break;
+        case '\n': hl_buf_puts(b, "\\n"); break;
+        case '\r': hl_buf_puts(b, "\\r"); break;
+        case '\t': hl_buf_puts(b, "\\t"); break;
+        default: hl_buf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    hl_buf_append(b, s + start, len - start);
+    hl_buf_append(b, "\"", 1);
+}
+
+static void str(struct hl_buf *b, const char *s)
+{
+    hl_buf_json_str(b, s, s != NULL ? strlen(s) : 0);
+}
+
+void hl_buf_num2(struct hl_buf *b, double v)
+{
+    if (!isfinite(v)) {
+        hl_buf_puts(b, "null");
+        return;
+    }
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.2f", round(v * 100.0) / 100.0);
+    char *dot = strchr(tmp, '.');
+    if (dot != NULL) {
+        char *end = tmp + strlen(tmp);
+        while (end > dot + 1 && end[-1] == '0') {
+            *--end = '\0';
+        }
+        if (end == dot + 1) {
+            *dot = '\0';
+        }
+    }
+    hl_buf_puts(b, strcmp(tmp, "-0") == 0 ? "0" : tmp);
+}
+
+bool hl_buf_write(const struct hl_buf *b, FILE *f)
+{
+    if (b->oom) {
+        return false;
+    }
+    return b->len == 0 || fwrite(b->data, 1, b->len, f) == b->len;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+void hl_output_json_open(struct hl_buf *b, const struct lsc_report *r,
+                         size_t max_top)
+{
+    hl_buf_puts(b, "{\"contact\":");
+    str(b, r->contact_id);
+    hl_buf_printf(b, ",\"score\":%d,\"tier\":", r->score);
+    str(b, r->tier);
+    hl_buf_puts(b, ",\"groups\":{");
+    for (size_t i = 0; i < r->n_groups; i++) {
+        if (i > 0) {
+            hl_buf_puts(b, ",");
+        }
+        str(b, r->groups[i].name);
+        hl_buf_puts(b, ":");
+        hl_buf_num2(b, r->groups[i].value);
+    }
+    hl_buf_puts(b, "},\"top\":[");
+    for (size_t i = 0; i < r->n_rules && i < max_top; i++) {
+        const struct lsc_report_rule *rule = &r->rules[i];
+        hl_buf_puts(b, i > 0 ? ",{\"rule\":" : "{\"rule\":");
+        str(b, rule->rule);
+        hl_buf_puts(b, ",\"points\":");
+        hl_buf_num2(b, rule->points);
+        if (!rule->fit) {
+            hl_buf_printf(b, ",\"awards\":%u", (unsigned)rule->awards);
+        }
+        hl_buf_puts(b, "}");
+    }
+    hl_buf_puts(b, "]");
+}
+
+void hl_output_json_shadow(struct hl_buf *b, size_t index,
+                           const struct lsc_report *r)
+{
+    hl_buf_puts(b, index == 0 ? ",\"shadows\":{" : ",");
+    str(b, r->model);
+    hl_buf_printf(b, ":{\"score\":%d,\"tier\":", r->score);
+    str(b, r->tier);
+    hl_buf_puts(b, "}");
+}
+
+void hl_output_json_close(struct hl_buf *b, size_t n_shadows)
+{
+    hl_buf_puts(b, n_shadows > 0 ? "}}" : "}");
+}
+
+void hl_output_json(struct hl_buf *b, const struct lsc_report *r,
+                    size_t max_top)
+{
+    hl_output_json_open(b, r, max_top);
+    hl_output_json_close(b, 0);
+}
+
+/* ---- CSV ---------------------------------------------------------------- */
+
+static void csv_field(struct hl_buf *b, const char *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        hl_buf_puts(b, s);
+        return;
+    }
+    hl_buf_puts(b, "\"");
+    for (const char *p = s; *p != '\0'; p++) {
+        hl_buf_append(b, p, 1);
+        if (*p == '"') {
+            hl_buf_append(b, p, 1);
+        }
+    }
+    hl_buf_puts(b, "\"");
+}
+
+void hl_output_csv_header(struct hl_buf *b, const struct lsc_report *r,
+                          const char *const *shadow_models, size_t n_shadows)
+{
+    hl_buf_puts(b, "contact,score,tier");
+    for (size_t i = 0; i < r->n_groups; i++) {
+        hl_buf_puts(b, ",");
+        csv_field(b, r->groups[i].name);
+    }
+    hl_buf_puts(b, ",top");
+    for (size_t i = 0; i < n_shadows; i++) {
+        struct hl_buf name;
+        hl_buf_init(&name);
+        hl_buf_printf(&name, "%s.score", shadow_models[i]);
+        hl_buf_puts(b, ",");
+        csv_field(b, name.data);
+        hl_buf_reset(&name);
+        hl_buf_printf(&name, "%s.tier", shadow_models[i]);
+        hl_buf_puts(b, ",");
+        csv_field(b, name.data);
+        hl_buf_finish(&name);
+    }
+    hl_buf_puts(b, "\n");
+}
+
+void hl_output_csv_row(struct hl_buf *b, const struct lsc_report *r,
+                       size_t max_top)
+{
+    csv_field(b, r->contact_id);
+    hl_buf_printf(b, ",%d,", r->score);
+    csv_field(b, r->tier);
+    for (size_t i = 0; i < r->n_groups; i++) {
+        hl_buf_puts(b, ",");
+        hl_buf_num2(b, r->groups[i].value);
+    }
+    struct hl_buf top;
+    hl_buf_init(&top);
+    for (size_t i = 0; i < r->n_rules && i < max_top; i++) {
+        if (i > 0) {
+            hl_buf_puts(&top, ";");
+        }
+        hl_buf_printf(&top, "%s:", r->rules[i].rule);
+        hl_buf_num2(&top, r->rules[i].points);
+    }
+    hl_buf_puts(b, ",");
+    csv_field(b, top.data != NULL ? top.data : "");
+    hl_buf_finish(&top);
+}
+
+void hl_output_csv_shadow(struct hl_buf *b, const struct lsc_report *r)
+{
+    hl_buf_printf(b, ",%d,", r->score);
+    csv_field(b, r->tier);
+}
+
+void hl_output_csv_end(struct hl_buf *b)
+{
+    hl_buf_puts(b, "\n");
+}
+
+/* ---- Table -------------------------------------------------------------- */
+
+void hl_output_table_header(struct hl_buf *b, int id_width, int tier_width)
+{
+    hl_buf_printf(b, "%-*s  %5s  %-*s  %s\n", id_width, "CONTACT", "SCORE",
+                  tier_width, "TIER", "REASONS");
+}
+
+void hl_output_table_row(struct hl_buf *b, const struct lsc_report *r,
+                         int id_width, int tier_width)
+{
+    hl_buf_printf(b, "%-*s  %5d  %-*s  ", id_width, r->contact_id, r->score,
+                  tier_width, r->tier != NULL ? r->tier : "-");
+    if (r->n_rules == 0) {
+        hl_buf_puts(b, "-");
+    }
+    for (size_t i = 0; i < r->n_rules && i < 3; i++) {
+        const struct lsc_report_rule *rule = &r->rules[i];
+        hl_buf_printf(b, "%s%s %s", i > 0 ? ", " : "", rule->rule,
+                      rule->points < 0 ? "" : "+");
+        hl_buf_num2(b, rule->points);
+        if (!rule->fit) {
+            hl_buf_printf(b, " (%u award%s)", (unsigned)rule->awards,
+                          rule->awards == 1 ? "" : "s");
+        }
+    }
+    hl_buf_puts(b, "\n");
+}
