@@ -1,0 +1,156 @@
+/*
+ * The `leadscore` command-line host: shared declarations.
+ *
+ * Every command is one file (cmd_<name>.c) exporting one function of
+ * type cli_cmd_fn, listed in the table in main.c.  Commands that replay
+ * an event stream through the plugin use struct cli_session (session.c).
+ */
+#ifndef LSC_CLI_H
+#define LSC_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <leadscore/plugin.h>
+
+#include "contacts.h"
+#include "dedup.h"
+#include "event_json.h"
+#include "loader.h"
+#include "output.h"
+
+/* Exit codes, documented in docs/cli.md and leadscore(1). */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_INPUT = 1,   /* rejected input lines, or an invalid file */
+    CLI_EXIT_USAGE = 2,   /* bad command line */
+    CLI_EXIT_PLUGIN = 3,  /* plugin or model could not be loaded */
+    CLI_EXIT_IO = 4,      /* a file could not be read or written */
+    CLI_EXIT_INTERNAL = 5 /* out of memory, plugin failure at run time */
+};
+
+/* Options given before the command, borrowed from argv. */
+struct cli_global {
+    const char *plugin; /* --plugin PATH, or NULL */
+    int verbose;        /* -v: plugin INFO and DEBUG lines on stderr */
+};
+
+/* A command: argv[0] is the command name; returns an enum cli_exit. */
+typedef int (*cli_cmd_fn)(int argc, char **argv, struct cli_global *g);
+
+int cmd_validate(int argc, char **argv, struct cli_global *g);
+int cmd_score(int argc, char **argv, struct cli_global *g);
+int cmd_explain(int argc, char **argv, struct cli_global *g);
+int cmd_compare(int argc, char **argv, struct cli_global *g);
+
+/* "leadscore: <message>\n" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Handle a global option (--plugin, -v) met inside a command's getopt
+ * loop: returns true when `opt` was one. */
+bool cli_global_option(struct cli_global *g, int opt, const char *arg);
+
+/* getopt_long ids of the global options, shared by every command. */
+#define CLI_OPT_PLUGIN 0x100
+#define CLI_OPT_VERBOSE 'v'
+
+/* ---- Sessions: a plugin fed by an event stream -------------------------- */
+
+#define CLI_MAX_CONFIG 8
+
+/* Called for every model's report of a contact (primary first; `index`
+ * 0 = primary; `r` borrowed for the call), then once more with index
+ * CLI_REPORT_END and r NULL when the contact is done. */
+#define CLI_REPORT_END SIZE_MAX
+typedef void (*cli_report_fn)(void *ud, size_t index,
+                              const struct lsc_report *r);
+
+struct cli_session {
+    struct cli_global *g;
+    struct hl_plugin *plugin;
+    struct hl_contacts *contacts;
+    struct hl_dedup *dedup;
+    struct hl_event_decoder *decoder;
+
+    const char *config_keys[CLI_MAX_CONFIG];
+    const char *config_values[CLI_MAX_CONFIG]; /* borrowed */
+    size_t n_config;
+
+    int64_t clock_ms;         /* stream clock; INT64_MIN before any event */
+    int64_t eval_ms;          /* what now_ms() answers while reporting */
+    bool reporting;
+    const char *only_contact; /* deliver only this contact's events */
+
+    /* Effects of the event being delivered, applied on LSC_OK. */
+    struct hl_contact *cur;
+    bool state_pending;
+    unsigned char *state_buf;
+    size_t state_len, state_cap;
+    int64_t state_wake;
+    struct hl_buf transitions_pending;
+    FILE *transitions;        /* --transitions, or NULL */
+
+    /* validate: plugin INFO lines go here (stdout). */
+    FILE *info_out;
+    size_t diag_errors, diag_warnings;
+
+    /* Counters for --stats. */
+    uint64_t lines, applied, duplicates, rejected, refused, skipped;
+    uint64_t n_transitions;
+
+    /* Pending wake times (a min-heap, stale entries dropped lazily). */
+    struct cli_wake *wakes;
+    size_t n_wakes, wakes_cap;
+
+    cli_report_fn report_fn;
+    void *report_ud;
+    size_t report_index;
+};
+
+/* Zero the session and create its store, dedup set and decoder.  Returns
+ * false when out of memory. */
+bool cli_session_init(struct cli_session *s, struct cli_global *g);
+
+/* Add a configuration key for the plugin; value borrowed (must outlive
+ * the session). */
+void cli_session_config(struct cli_session *s, const char *key,
+                        const char *value);
+
+/*
+ * Load and create the plugin.  Returns CLI_EXIT_OK, or CLI_EXIT_PLUGIN
+ * (cannot load, or create() refused: the reason is printed), or
+ * CLI_EXIT_INPUT when create() failed after reporting file diagnostics
+ * (*create_status gets create()'s status; may be NULL).
+ */
+int cli_session_load(struct cli_session *s, enum lsc_status *create_status);
+
+/* Replay a JSON Lines file ("-" = stdin).  Rejected lines are reported
+ * on stderr as "NAME:LINE: message".  Returns CLI_EXIT_OK or
+ * CLI_EXIT_IO / CLI_EXIT_INTERNAL. */
+int cli_session_feed(struct cli_session *s, const char *path);
+
+/*
+ * For each contact sorted by id (or only `only_contact`): deliver an
+ * EVALUATE at `as_of_ms` (INT64_MIN: the final stream clock), then ask
+ * the report handler, calling fn for each model's report.  Returns
+ * CLI_EXIT_OK or CLI_EXIT_INTERNAL.
+ */
+int cli_session_report(struct cli_session *s, int64_t as_of_ms,
+                       cli_report_fn fn, void *ud);
+
+/* The evaluation time cli_session_report uses for `as_of_ms`. */
+int64_t cli_session_eval_time(const struct cli_session *s, int64_t as_of_ms);
+
+/* Print the run summary to stderr. */
+void cli_session_stats(const struct cli_session *s);
+
+/* Close the plugin, free everything.  Accepts NULL. */
+void cli_session_finish(struct cli_session *s);
+
+/* Parse --as-of (RFC 3339 or Unix seconds); prints an error and returns
+ * false when invalid. */
+bool cli_parse_time(const char *opt, const char *arg, int64_t *ms);
+
+#endif /* LSC_CLI_H */

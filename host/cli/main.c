@@ -1,0 +1,146 @@
+/*
+ * leadscore: the command-line host.  Global options, then one command
+ * from the table below; each command lives in its own cmd_<name>.c.
+ * To add a command: write cmd_<name>.c, declare it in cli.h and add one
+ * line to `commands`.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leadscore/version.h>
+
+struct cli_command {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *summary;
+};
+
+static const struct cli_command commands[] = {
+    {"validate", cmd_validate, "check model files and connector mappings"},
+    {"score", cmd_score, "score an event stream, one report per contact"},
+    {"explain", cmd_explain, "why does a contact have its score?"},
+    {"compare", cmd_compare, "two models on the same events, side by side"},
+};
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("leadscore: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+bool cli_global_option(struct cli_global *g, int opt, const char *arg)
+{
+    switch (opt) {
+    case CLI_OPT_PLUGIN:
+        g->plugin = arg;
+        return true;
+    case CLI_OPT_VERBOSE:
+        g->verbose++;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: leadscore [--plugin PATH] [-v] COMMAND [OPTIONS] [ARGS]\n"
+            "       leadscore --version | --help\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(f,
+            "\n"
+            "Global options:\n"
+            "  --plugin PATH  the plugin to load (default: $LEADSCORE_PLUGIN,\n"
+            "                 the build tree's plugin, or the installed one)\n"
+            "  -v, --verbose  print the plugin's info (-vv: debug) lines\n"
+            "  --version      print the leadscore and plugin ABI versions\n"
+            "  -h, --help     this help; `leadscore COMMAND --help` for a "
+            "command\n"
+            "\n"
+            "Exit status: 0 success, 1 rejected input or invalid file, 2 "
+            "usage,\n"
+            "3 plugin or model not loadable, 4 I/O error, 5 internal "
+            "error.\n");
+}
+
+static int version(struct cli_global *g)
+{
+    printf("leadscore %s (plugin ABI %d.%d)\n", LSC_VERSION_STRING,
+           LSC_PLUGIN_ABI_MAJOR, LSC_PLUGIN_ABI_MINOR);
+    char path[4096];
+    char err[1024];
+    struct hl_plugin *p;
+    hl_plugin_default_path(g->plugin, path, sizeof path);
+    if (hl_plugin_open(path, &p, err, sizeof err) == LSC_OK) {
+        const struct lsc_plugin_desc *d = hl_plugin_desc(p);
+        printf("plugin %s: %s %s (ABI %u.%u)\n", path,
+               d->name != NULL ? d->name : "?",
+               d->version != NULL ? d->version : "?", (unsigned)d->abi_major,
+               (unsigned)d->abi_minor);
+        hl_plugin_close(p);
+    } else {
+        printf("plugin: not loadable: %s\n", err);
+    }
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_global g = {0};
+    int i = 1;
+    /* Global options stop at the first non-option: the command. */
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--plugin") == 0 && i + 1 < argc) {
+            g.plugin = argv[++i];
+        } else if (strncmp(a, "--plugin=", 9) == 0) {
+            g.plugin = a + 9;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            g.verbose++;
+        } else if (strcmp(a, "-vv") == 0) {
+            g.verbose += 2;
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            return version(&g);
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else {
+            cli_error("unknown option '%s'", a);
+            usage(stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        if (strcmp(argv[i], commands[k].name) == 0) {
+            int rc = commands[k].fn(argc - i, argv + i, &g);
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                cli_error("cannot write the output");
+                return CLI_EXIT_IO;
+            }
+            return rc;
+        }
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    cli_error("unknown command '%s'", argv[i]);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,612 @@
+/*
+ * A batch session: the plugin, the in-memory contacts and the stream
+ * clock, fed one JSON Lines file in one pass.
+ *
+ * Effects a handler makes (state_put, emit_transition) are buffered and
+ * applied only when it returns LSC_OK, property merges are undone when
+ * it refuses: a refused line changes no state (section 1 of
+ * ../shared/docs/scoring-model.md).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Wake heap: contacts that asked for an EVALUATE later -------------- */
+
+struct cli_wake {
+    int64_t at;
+    const char *id; /* in the contact store's arena: stable */
+};
+
+static void heap_swap(struct cli_wake *v, size_t a, size_t b)
+{
+    struct cli_wake t = v[a];
+    v[a] = v[b];
+    v[b] = t;
+}
+
+static void heap_sift_up(struct cli_wake *v, size_t i)
+{
+    while (i > 0 && v[(i - 1) / 2].at > v[i].at) {
+        heap_swap(v, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void heap_sift_down(struct cli_wake *v, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && v[l].at < v[m].at) {
+            m = l;
+        }
+        if (r < n && v[r].at < v[m].at) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        heap_swap(v, i, m);
+        i = m;
+    }
+}
+
+/* Drop entries that no longer match their contact's wake time. */
+static void heap_compact(struct cli_session *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_wakes; i++) {
+        struct hl_contact *c = hl_contacts_find(s->contacts, s->wakes[i].id);
+        if (c != NULL && hl_contact_wake(c) == s->wakes[i].at) {
+            s->wakes[k++] = s->wakes[i];
+        }
+    }
+    s->n_wakes = k;
+    for (size_t i = k / 2; i-- > 0;) {
+        heap_sift_down(s->wakes, k, i);
+    }
+}
+
+static bool heap_push(struct cli_session *s, int64_t at, const char *id)
+{
+    if (s->n_wakes == s->wakes_cap) {
+        if (s->n_wakes > 1024 &&
+            s->n_wakes > 2 * hl_contacts_count(s->contacts)) {
+            heap_compact(s);
+        }
+        if (s->n_wakes == s->wakes_cap) {
+            size_t cap = s->wakes_cap ? s->wakes_cap * 2 : 1024;
+            struct cli_wake *v = realloc(s->wakes, cap * sizeof *v);
+            if (v == NULL) {
+                return false;
+            }
+            s->wakes = v;
+            s->wakes_cap = cap;
+        }
+    }
+    s->wakes[s->n_wakes] = (struct cli_wake){at, id};
+    heap_sift_up(s->wakes, s->n_wakes++);
+    return true;
+}
+
+/* ---- Services ----------------------------------------------------------- */
+
+static const char *level_name(enum lsc_log_level level)
+{
+    switch (level) {
+    case LSC_LOG_ERROR: return "error";
+    case LSC_LOG_WARN: return "warning";
+    case LSC_LOG_INFO: return "info";
+    case LSC_LOG_DEBUG: return "debug";
+    }
+    return "log";
+}
+
+static void svc_log(void *ud, enum lsc_log_level level, const char *msg)
+{
+    struct cli_session *s = ud;
+    if (level == LSC_LOG_INFO && s->info_out != NULL) {
+        fprintf(s->info_out, "%s\n", msg);
+        return;
+    }
+    if (level <= LSC_LOG_WARN || s->g->verbose >= (level == LSC_LOG_INFO ? 1 : 2)) {
+        fprintf(stderr, "leadscore: %s: %s\n", level_name(level), msg);
+    }
+}
+
+static const char *svc_config_get(void *ud, const char *key)
+{
+    struct cli_session *s = ud;
+    for (size_t i = 0; i < s->n_config; i++) {
+        if (strcmp(s->config_keys[i], key) == 0) {
+            return s->config_values[i];
+        }
+    }
+    return NULL;
+}
+
+static int64_t svc_now_ms(void *ud)
+{
+    struct cli_session *s = ud;
+    if (s->reporting) {
+        return s->eval_ms;
+    }
+    return s->clock_ms != INT64_MIN ? s->clock_ms : 0;
+}
+
+static void svc_diagnostic(void *ud, const struct lsc_diagnostic *d)
+{
+    struct cli_session *s = ud;
+    const char *file = d->file != NULL ? d->file : "";
+    if (d->severity <= LSC_LOG_ERROR) {
+        s->diag_errors++;
+    } else {
+        s->diag_warnings++;
+    }
+    if (d->line > 0) {
+        fprintf(stderr, "%s:%d:%d: ", file, d->line, d->column);
+    } else {
+        fprintf(stderr, "%s: ", file);
+    }
+    if (d->severity > LSC_LOG_ERROR) {
+        fprintf(stderr, "%s: ", level_name(d->severity));
+    }
+    if (d->json_path != NULL && d->json_path[0] != '\0') {
+        fprintf(stderr, "%s: ", d->json_path);
+    }
+    fprintf(stderr, "%s\n", d->message != NULL ? d->message : "");
+}
+
+static enum lsc_status svc_contact_props(void *ud, const char *contact_id,
+                                         void (*fn)(void *,
+                                                    const struct lsc_prop *,
+                                                    size_t),
+                                         void *fn_ud)
+{
+    struct cli_session *s = ud;
+    struct hl_contact *c = hl_contacts_find(s->contacts, contact_id);
+    if (c == NULL) {
+        return LSC_ERR_NOT_FOUND;
+    }
+    const struct lsc_prop *props;
+    size_t n;
+    enum lsc_status st = hl_contacts_props(s->contacts, c, &props, &n);
+    if (st == LSC_OK) {
+        fn(fn_ud, props, n);
+    }
+    return st;
+}
+
+/* The CLI has no CRM to write to: it prints reports instead. */
+static enum lsc_status svc_props_write(void *ud, const char *contact_id,
+                                       const struct lsc_prop *props, size_t n)
+{
+    return LSC_OK;
+}
+
+static enum lsc_status svc_state_put(void *ud, const char *contact_id,
+                                     const void *blob, size_t len,
+                                     int64_t wake_ms)
+{
+    struct cli_session *s = ud;
+    if (s->cur == NULL || strcmp(hl_contact_id(s->cur), contact_id) != 0) {
+        return LSC_ERR_INVALID_ARG; /* only the contact being delivered */
+    }
+    if (len > s->state_cap) {
+        unsigned char *b = realloc(s->state_buf, len);
+        if (b == NULL) {
+            return LSC_ERR_NOMEM;
+        }
+        s->state_buf = b;
+        s->state_cap = len;
+    }
+    if (len > 0) {
+        memcpy(s->state_buf, blob, len);
+    }
+    s->state_len = len;
+    s->state_wake = wake_ms;
+    s->state_pending = true;
+    return LSC_OK;
+}
+
+static enum lsc_status svc_emit_transition(void *ud,
+                                           const struct lsc_transition *t)
+{
+    struct cli_session *s = ud;
+    s->n_transitions++;
+    if (s->transitions == NULL) {
+        return LSC_OK;
+    }
+    struct hl_buf *b = &s->transitions_pending;
+    char at[40];
+    hl_buf_puts(b, "{\"contact\":");
+    hl_buf_json_str(b, t->contact_id, strlen(t->contact_id));
+    hl_buf_puts(b, ",\"model\":");
+    hl_buf_json_str(b, t->model, t->model != NULL ? strlen(t->model) : 0);
+    hl_buf_puts(b, ",\"from\":");
+    hl_buf_json_str(b, t->from, t->from != NULL ? strlen(t->from) : 0);
+    hl_buf_puts(b, ",\"to\":");
+    hl_buf_json_str(b, t->to, strlen(t->to));
+    hl_buf_printf(b, ",\"score\":%d,\"at\":\"%s\"}\n", t->score,
+                  hl_time_format(t->at_ms, at, sizeof at));
+    return b->oom ? LSC_ERR_NOMEM : LSC_OK;
+}
+
+/* ---- Session ------------------------------------------------------------ */
+
+bool cli_session_init(struct cli_session *s, struct cli_global *g)
+{
+    memset(s, 0, sizeof *s);
+    s->g = g;
+    s->clock_ms = INT64_MIN;
+    s->contacts = hl_contacts_create();
+    s->dedup = hl_dedup_create();
+    s->decoder = hl_event_decoder_create();
+    hl_buf_init(&s->transitions_pending);
+    return s->contacts != NULL && s->dedup != NULL && s->decoder != NULL;
+}
+
+void cli_session_config(struct cli_session *s, const char *key,
+                        const char *value)
+{
+    for (size_t i = 0; i < s->n_config; i++) {
+        if (strcmp(s->config_keys[i], key) == 0) {
+            s->config_values[i] = value;
+            return;
+        }
+    }
+    if (s->n_config < CLI_MAX_CONFIG) {
+        s->config_keys[s->n_config] = key;
+        s->config_values[s->n_config++] = value;
+    }
+}
+
+int cli_session_load(struct cli_session *s, enum lsc_status *create_status)
+{
+    char path[4096];
+    char err[1024];
+    hl_plugin_default_path(s->g->plugin, path, sizeof path);
+    enum lsc_status st = hl_plugin_open(path, &s->plugin, err, sizeof err);
+    if (create_status != NULL) {
+        *create_status = st;
+    }
+    if (st != LSC_OK) {
+        cli_error("%s", err);
+        return CLI_EXIT_PLUGIN;
+    }
+    struct hl_services svc = {
+        .ud = s,
+        .host_name = "leadscore-cli",
+        .log = svc_log,
+        .config_get = svc_config_get,
+        .now_ms = svc_now_ms,
+        .diagnostic = svc_diagnostic,
+        .contact_props = svc_contact_props,
+        .props_write = svc_props_write,
+        .state_put = svc_state_put,
+        .emit_transition = svc_emit_transition,
+    };
+    st = hl_plugin_create(s->plugin, &svc, err, sizeof err);
+    if (create_status != NULL) {
+        *create_status = st;
+    }
+    if (st != LSC_OK) {
+        if (s->diag_errors == 0) {
+            cli_error("%s", err);
+        }
+        hl_plugin_close(s->plugin);
+        s->plugin = NULL;
+        return s->diag_errors > 0 ? CLI_EXIT_INPUT : CLI_EXIT_PLUGIN;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Deliver `ev` for contact `c` (may be NULL for a deleted unknown
+ * contact), applying the buffered effects on success. */
+static enum lsc_status deliver(struct cli_session *s, struct hl_contact *c,
+                               struct lsc_event *ev, char *err, size_t errlen)
+{
+    if (c != NULL) {
+        ev->state = hl_contact_state(c, &ev->state_len);
+        if (ev->state_len == 0) {
+            ev->state = NULL;
+        }
+    }
+    s->cur = c;
+    s->state_pending = false;
+    hl_buf_reset(&s->transitions_pending);
+    enum lsc_status st = hl_plugin_event(s->plugin, ev, err, errlen);
+    s->cur = NULL;
+    if (st != LSC_OK) {
+        return st;
+    }
+    if (s->state_pending && c != NULL) {
+        int64_t old_wake = hl_contact_wake(c);
+        st = hl_contacts_set_state(s->contacts, c, s->state_buf,
+                                   s->state_len, s->state_wake);
+        if (st != LSC_OK) {
+            snprintf(err, errlen, "cannot store the contact's state: %s",
+                     lsc_status_str(st));
+            return st;
+        }
+        if (s->state_wake != INT64_MAX && s->state_wake != old_wake &&
+            !heap_push(s, s->state_wake, hl_contact_id(c))) {
+            snprintf(err, errlen, "out of memory");
+            return LSC_ERR_NOMEM;
+        }
+    }
+    if (s->transitions != NULL && s->transitions_pending.len > 0) {
+        hl_buf_write(&s->transitions_pending, s->transitions);
+    }
+    return LSC_OK;
+}
+
+/* Deliver an EVALUATE at `at` to contact c. */
+static enum lsc_status evaluate(struct cli_session *s, struct hl_contact *c,
+                                int64_t at, char *err, size_t errlen)
+{
+    struct lsc_event ev = {
+        .struct_size = sizeof ev,
+        .kind = LSC_EVENT_EVALUATE,
+        .contact_id = hl_contact_id(c),
+        .type = "evaluate",
+        .ts_ms = at,
+        .now_ms = at,
+    };
+    return deliver(s, c, &ev, err, errlen);
+}
+
+/* Deliver the EVALUATEs due at or before `until`, in time order. */
+static void run_wakes(struct cli_session *s, int64_t until)
+{
+    char err[512];
+    while (s->n_wakes > 0 && s->wakes[0].at <= until) {
+        struct cli_wake w = s->wakes[0];
+        s->wakes[0] = s->wakes[--s->n_wakes];
+        heap_sift_down(s->wakes, s->n_wakes, 0);
+        struct hl_contact *c = hl_contacts_find(s->contacts, w.id);
+        if (c == NULL || hl_contact_wake(c) != w.at) {
+            continue; /* stale: the contact moved on or was deleted */
+        }
+        if (s->only_contact != NULL && strcmp(w.id, s->only_contact) != 0) {
+            continue;
+        }
+        if (evaluate(s, c, w.at, err, sizeof err) != LSC_OK) {
+            cli_error("contact %s: evaluation at its wake time failed: %s",
+                      w.id, err);
+        }
+    }
+}
+
+/* One decoded event: dedup, merge, deliver.  Returns LSC_OK when applied
+ * (or skipped), else the refusal with err set. */
+static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
+                             char *err, size_t errlen)
+{
+    size_t id_len = ev->event_id != NULL ? strlen(ev->event_id) : 0;
+    if (ev->event_id != NULL &&
+        hl_dedup_contains(s->dedup, ev->event_id, id_len)) {
+        s->duplicates++;
+        return LSC_OK;
+    }
+    int64_t now = s->clock_ms > ev->ts_ms ? s->clock_ms : ev->ts_ms;
+    if (s->only_contact != NULL &&
+        strcmp(ev->contact_id, s->only_contact) != 0) {
+        s->clock_ms = now;
+        s->skipped++;
+        return LSC_OK;
+    }
+    if (now > s->clock_ms || s->clock_ms == INT64_MIN) {
+        run_wakes(s, now);
+    }
+    ev->now_ms = now;
+    struct hl_contact *c = NULL;
+    bool created = false;
+    bool merged = false;
+    enum lsc_status st = LSC_OK;
+    if (ev->kind == LSC_EVENT_CONTACT_DELETED) {
+        c = hl_contacts_find(s->contacts, ev->contact_id);
+    } else {
+        st = hl_contacts_upsert(s->contacts, ev->contact_id, &c, &created);
+        if (st == LSC_OK && (ev->kind == LSC_EVENT_CONTACT_CREATED ||
+                             ev->kind == LSC_EVENT_CONTACT_UPDATED)) {
+            st = hl_contacts_merge(s->contacts, c, ev->props, ev->n_props);
+            merged = st == LSC_OK;
+        }
+        if (st != LSC_OK) {
+            snprintf(err, errlen, "%s", lsc_status_str(st));
+            if (created) {
+                hl_contacts_erase(s->contacts, c);
+            }
+            return st;
+        }
+    }
+    /* Let the clock answer now_ms() with this event's time. */
+    int64_t old_clock = s->clock_ms;
+    s->clock_ms = now;
+    st = deliver(s, c, ev, err, errlen);
+    if (st != LSC_OK) {
+        s->clock_ms = old_clock;
+        if (merged) {
+            hl_contacts_rollback(s->contacts);
+        }
+        if (created) {
+            hl_contacts_erase(s->contacts, c);
+        }
+        return st;
+    }
+    hl_contacts_commit(s->contacts);
+    if (ev->kind == LSC_EVENT_CONTACT_DELETED && c != NULL) {
+        hl_contacts_erase(s->contacts, c);
+    }
+    if (ev->event_id != NULL &&
+        hl_dedup_add(s->dedup, ev->event_id, id_len, NULL) != LSC_OK) {
+        snprintf(err, errlen, "out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    s->applied++;
+    return LSC_OK;
+}
+
+int cli_session_feed(struct cli_session *s, const char *path)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return CLI_EXIT_IO;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t lineno = 0;
+    int rc = CLI_EXIT_OK;
+    char err[1024];
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        /* Blank lines are not events; skip them quietly. */
+        ssize_t k = 0;
+        while (k < n && (line[k] == ' ' || line[k] == '\t' ||
+                         line[k] == '\r' || line[k] == '\n')) {
+            k++;
+        }
+        if (k == n) {
+            continue;
+        }
+        s->lines++;
+        struct lsc_event ev;
+        enum lsc_status st =
+            hl_event_decode(s->decoder, line, (size_t)n, &ev, err, sizeof err);
+        if (st == LSC_OK) {
+            st = apply(s, &ev, err, sizeof err);
+        }
+        if (st == LSC_ERR_NOMEM) {
+            cli_error("%s:%llu: out of memory", name,
+                      (unsigned long long)lineno);
+            rc = CLI_EXIT_INTERNAL;
+            break;
+        }
+        if (st != LSC_OK) {
+            s->rejected++;
+            fprintf(stderr, "%s:%llu: %s\n", name, (unsigned long long)lineno,
+                    err);
+        }
+    }
+    if (ferror(f)) {
+        cli_error("cannot read %s: %s", name, strerror(errno));
+        rc = CLI_EXIT_IO;
+    }
+    free(line);
+    if (!is_stdin) {
+        fclose(f);
+    }
+    return rc;
+}
+
+int64_t cli_session_eval_time(const struct cli_session *s, int64_t as_of_ms)
+{
+    if (as_of_ms != INT64_MIN) {
+        return as_of_ms;
+    }
+    return s->clock_ms != INT64_MIN ? s->clock_ms : 0;
+}
+
+static void report_sink(void *ud, const struct lsc_report *r)
+{
+    struct cli_session *s = ud;
+    s->report_fn(s->report_ud, s->report_index++, r);
+}
+
+int cli_session_report(struct cli_session *s, int64_t as_of_ms,
+                       cli_report_fn fn, void *ud)
+{
+    int64_t at = cli_session_eval_time(s, as_of_ms);
+    run_wakes(s, at);
+    struct hl_contact **all;
+    size_t n;
+    if (hl_contacts_sorted(s->contacts, &all, &n) != LSC_OK) {
+        cli_error("out of memory");
+        return CLI_EXIT_INTERNAL;
+    }
+    s->reporting = true;
+    s->eval_ms = at;
+    s->report_fn = fn;
+    s->report_ud = ud;
+    int rc = CLI_EXIT_OK;
+    char err[1024];
+    for (size_t i = 0; i < n; i++) {
+        struct hl_contact *c = all[i];
+        if (s->only_contact != NULL &&
+            strcmp(hl_contact_id(c), s->only_contact) != 0) {
+            continue;
+        }
+        if (evaluate(s, c, at, err, sizeof err) != LSC_OK) {
+            cli_error("contact %s: evaluation failed: %s", hl_contact_id(c),
+                      err);
+            rc = CLI_EXIT_INTERNAL;
+            continue;
+        }
+        struct lsc_event ev = {
+            .struct_size = sizeof ev,
+            .kind = LSC_EVENT_EVALUATE,
+            .contact_id = hl_contact_id(c),
+            .type = "evaluate",
+            .ts_ms = at,
+            .now_ms = at,
+        };
+        ev.state = hl_contact_state(c, &ev.state_len);
+        if (ev.state_len == 0) {
+            ev.state = NULL;
+        }
+        s->report_index = 0;
+        if (hl_plugin_report(s->plugin, &ev, report_sink, s, err,
+                             sizeof err) != LSC_OK) {
+            cli_error("contact %s: no report: %s", hl_contact_id(c), err);
+            rc = CLI_EXIT_INTERNAL;
+        }
+        fn(ud, CLI_REPORT_END, NULL);
+    }
+    s->reporting = false;
+    free(all);
+    return rc;
+}
+
+void cli_session_stats(const struct cli_session *s)
+{
+    fprintf(stderr,
+            "leadscore: %llu events read, %llu applied, %llu duplicates, "
+            "%llu rejected, %zu contacts, %llu transitions\n",
+            (unsigned long long)s->lines, (unsigned long long)s->applied,
+            (unsigned long long)s->duplicates,
+            (unsigned long long)s->rejected, hl_contacts_count(s->contacts),
+            (unsigned long long)s->n_transitions);
+}
+
+void cli_session_finish(struct cli_session *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    hl_plugin_close(s->plugin);
+    hl_contacts_destroy(s->contacts);
+    hl_dedup_destroy(s->dedup);
+    hl_event_decoder_destroy(s->decoder);
+    hl_buf_finish(&s->transitions_pending);
+    free(s->state_buf);
+    free(s->wakes);
+    memset(s, 0, sizeof *s);
+}
+
+bool cli_parse_time(const char *opt, const char *arg, int64_t *ms)
+{
+    if (hl_time_parse(arg, ms) != LSC_OK) {
+        cli_error("%s: '%s' is not an RFC 3339 time or Unix seconds", opt,
+                  arg);
+        return false;
+    }
+    return true;
+}
