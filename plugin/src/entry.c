@@ -1,32 +1,30 @@
-/* Placeholder entry point; replaced by the engine. */
+/* The plugin's only exported symbol: its static descriptor. */
 #include <leadscore/plugin.h>
 
+#include <lsc_config.h>
+
+#include "plugin.h"
+
 #define LSC_EXPORT __attribute__((visibility("default")))
-
-static enum lsc_status stub_create(const struct lsc_host_api *host,
-                                   void **plugin, char *err, size_t errlen)
-{
-    (void)host;
-    *plugin = NULL;
-    snprintf(err, errlen, "not implemented yet");
-    return LSC_ERR_UNSUPPORTED;
-}
-
-static void stub_destroy(void *plugin) { (void)plugin; }
 
 static const struct lsc_plugin_desc desc = {
     .struct_size = sizeof desc,
     .abi_major = LSC_PLUGIN_ABI_MAJOR,
     .abi_minor = LSC_PLUGIN_ABI_MINOR,
+    /* no shared mutable state between events of different contacts */
+    .flags = LSC_PLUGIN_F_CONCURRENT,
     .name = "leadscore",
-    .version = "0.1.0",
-    .description = "lead scoring engine",
-    .create = stub_create,
-    .destroy = stub_destroy,
+    .version = LSC_VERSION,
+    .description = "lead scoring engine (model format leadscore.model/1)",
+    .create = plugin_create,
+    .destroy = plugin_destroy,
 };
 
 LSC_EXPORT const struct lsc_plugin_desc *lsc_plugin_entry(uint32_t major,
                                                           uint32_t minor);
+
+/* Returns the descriptor whatever the host's version, so that the host can
+ * name both versions when they differ (lsc_plugin_check). */
 LSC_EXPORT const struct lsc_plugin_desc *lsc_plugin_entry(uint32_t major,
                                                           uint32_t minor)
 {

@@ -1,0 +1,489 @@
+/* The scoring engine, see engine.h. */
+#include "engine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- conditions ---------------------------------------------------------- */
+
+static const struct lsc_value *lookup(const struct lsc_prop *props, size_t n,
+                                      const char *field)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (props[i].key != NULL && strcmp(props[i].key, field) == 0) {
+            /* null means absent */
+            return props[i].value.type == LSC_VAL_NULL ? NULL
+                                                        : &props[i].value;
+        }
+    }
+    return NULL;
+}
+
+static inline char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* s (any case) equals lowered literal l */
+static bool ieq(const char *s, size_t sl, const char *l, size_t ll)
+{
+    if (sl != ll) {
+        return false;
+    }
+    for (size_t i = 0; i < sl; i++) {
+        if (lower(s[i]) != l[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool icontains(const char *s, size_t sl, const char *l, size_t ll)
+{
+    if (ll > sl) {
+        return false;
+    }
+    for (size_t i = 0; i + ll <= sl; i++) {
+        if (ieq(s + i, ll, l, ll)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A JSON number, or a string that parses fully as a finite number. */
+static bool numeric(const struct lsc_value *v, double *out)
+{
+    if (v->type == LSC_VAL_NUMBER) {
+        *out = v->u.num;
+        return true;
+    }
+    if (v->type != LSC_VAL_STRING || v->u.str.len == 0 ||
+        v->u.str.len > 64 || strlen(v->u.str.ptr) != v->u.str.len) {
+        return false;
+    }
+    const char *s = v->u.str.ptr;
+    char c = s[0];
+    if (!(c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'))) {
+        return false; /* no leading blanks, no "inf"/"nan" */
+    }
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == 'x' || s[i] == 'X') {
+            return false; /* no hex */
+        }
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(x)) {
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+/* 1: equal, 0: not equal, -1: not comparable (wrong type) */
+static int compare(const struct lsc_value *v, const struct model_value *lit)
+{
+    switch (lit->type) {
+    case LSC_VAL_STRING:
+        if (v->type != LSC_VAL_STRING) {
+            return -1;
+        }
+        return ieq(v->u.str.ptr, v->u.str.len, lit->str, lit->len);
+    case LSC_VAL_NUMBER: {
+        double x;
+        if (!numeric(v, &x)) {
+            return -1;
+        }
+        return x == lit->num;
+    }
+    case LSC_VAL_BOOL:
+        if (v->type != LSC_VAL_BOOL) {
+            return -1;
+        }
+        return v->u.boolean == lit->boolean;
+    case LSC_VAL_NULL:
+    case LSC_VAL_JSON:
+        break;
+    }
+    return -1;
+}
+
+bool engine_cond_holds(const struct model_cond *c,
+                       const struct lsc_prop *props, size_t n)
+{
+    const struct lsc_value *v = lookup(props, n, c->field);
+    if (c->op == MOP_NOT_EXISTS) {
+        return v == NULL;
+    }
+    if (v == NULL) {
+        return false; /* a missing field makes every other op false */
+    }
+    double x;
+    switch (c->op) {
+    case MOP_EXISTS:
+        return true;
+    case MOP_EQ:
+        return c->n_vals == 1 && compare(v, &c->vals[0]) == 1;
+    case MOP_NE:
+        return c->n_vals == 1 && compare(v, &c->vals[0]) == 0;
+    case MOP_IN:
+        for (size_t i = 0; i < c->n_vals; i++) {
+            if (compare(v, &c->vals[i]) == 1) {
+                return true;
+            }
+        }
+        return false;
+    case MOP_NOT_IN: {
+        if (v->type == LSC_VAL_JSON) {
+            return false;
+        }
+        bool comparable = c->n_vals == 0;
+        for (size_t i = 0; i < c->n_vals; i++) {
+            int r = compare(v, &c->vals[i]);
+            if (r == 1) {
+                return false;
+            }
+            comparable |= r == 0;
+        }
+        return comparable;
+    }
+    case MOP_CONTAINS_ANY:
+        if (v->type != LSC_VAL_STRING) {
+            return false;
+        }
+        for (size_t i = 0; i < c->n_vals; i++) {
+            if (icontains(v->u.str.ptr, v->u.str.len, c->vals[i].str,
+                          c->vals[i].len)) {
+                return true;
+            }
+        }
+        return false;
+    case MOP_PREFIX:
+        return v->type == LSC_VAL_STRING && c->n_vals == 1 &&
+               v->u.str.len >= c->vals[0].len &&
+               ieq(v->u.str.ptr, c->vals[0].len, c->vals[0].str,
+                   c->vals[0].len);
+    case MOP_SUFFIX:
+        return v->type == LSC_VAL_STRING && c->n_vals == 1 &&
+               v->u.str.len >= c->vals[0].len &&
+               ieq(v->u.str.ptr + v->u.str.len - c->vals[0].len,
+                   c->vals[0].len, c->vals[0].str, c->vals[0].len);
+    case MOP_GT:
+        return numeric(v, &x) && x > c->lo;
+    case MOP_GTE:
+        return numeric(v, &x) && x >= c->lo;
+    case MOP_LT:
+        return numeric(v, &x) && x < c->lo;
+    case MOP_LTE:
+        return numeric(v, &x) && x <= c->lo;
+    case MOP_BETWEEN:
+        return numeric(v, &x) && c->lo <= x && x <= c->hi;
+    case MOP_EMAIL_DOMAIN_IN: {
+        if (v->type != LSC_VAL_STRING) {
+            return false;
+        }
+        const char *s = v->u.str.ptr;
+        size_t at = v->u.str.len;
+        while (at > 0 && s[at - 1] != '@') {
+            at--;
+        }
+        if (at == 0) {
+            return false; /* no '@' */
+        }
+        for (size_t i = 0; i < c->n_vals; i++) {
+            if (ieq(s + at, v->u.str.len - at, c->vals[i].str,
+                    c->vals[i].len)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    case MOP_NOT_EXISTS:
+        break;
+    }
+    return false;
+}
+
+bool engine_rule_holds(const struct model_rule *r,
+                       const struct lsc_prop *props, size_t n)
+{
+    for (size_t i = 0; i < r->n_conds; i++) {
+        if (!engine_cond_holds(&r->conds[i], props, n)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- awards and decay ---------------------------------------------------- */
+
+/* Adds p awarded at t to an accumulator referenced at its latest award:
+ * everything is kept as the worth at *ref, so factors stay <= 1. */
+static void accumulate(double *acc, int64_t *ref, double p, int64_t t,
+                       int64_t hl)
+{
+    if (*ref == INT64_MIN) {
+        *acc = p;
+        *ref = t;
+    } else if (hl == 0) {
+        *acc += p;
+        if (t > *ref) {
+            *ref = t;
+        }
+    } else if (t > *ref) {
+        *acc = *acc * exp2(-(double)(t - *ref) / (double)hl) + p;
+        *ref = t;
+    } else {
+        *acc += p * exp2(-(double)(*ref - t) / (double)hl);
+    }
+}
+
+double engine_worth(double acc, int64_t ref, int64_t at, int64_t hl)
+{
+    if (acc == 0 || hl == 0 || at <= ref) {
+        return acc;
+    }
+    return acc * exp2(-(double)(at - ref) / (double)hl);
+}
+
+void engine_fit(const struct model *m, struct state_model *sm,
+                const struct lsc_prop *props, size_t n)
+{
+    for (size_t g = 0; g < m->n_groups; g++) {
+        sm->groups[g].fit = 0;
+    }
+    for (size_t i = 0; i < m->n_fit_rules; i++) {
+        const struct model_rule *r = &m->rules[m->fit_rules[i]];
+        if (engine_rule_holds(r, props, n)) {
+            sm->groups[r->group].fit += r->points;
+        }
+    }
+    sm->need_fit = false;
+}
+
+void engine_rebuild(const struct model *m, struct state_model *sm)
+{
+    for (size_t g = 0; g < m->n_groups; g++) {
+        sm->groups[g].acc = 0;
+        sm->groups[g].ref = INT64_MIN;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < sm->n_awards; i++) {
+        const struct state_award *a = &sm->awards[i];
+        long r = model_rule_by_hash(m, a->hash);
+        if (r < 0) {
+            continue; /* the rule is gone: its awards no longer count */
+        }
+        struct state_group *g = &sm->groups[m->rules[r].group];
+        accumulate(&g->acc, &g->ref, a->acc, a->last,
+                   m->groups[m->rules[r].group].half_life_ms);
+        sm->awards[k++] = *a;
+    }
+    sm->n_awards = k;
+    sm->stale = false;
+}
+
+static uint32_t find_award(const struct state_model *sm, uint64_t h)
+{
+    uint32_t lo = 0, hi = sm->n_awards;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sm->awards[mid].hash < h) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static uint64_t distance(int64_t a, int64_t b)
+{
+    return a > b ? (uint64_t)a - (uint64_t)b : (uint64_t)b - (uint64_t)a;
+}
+
+unsigned engine_activity(const struct model *m, struct state_model *sm,
+                         const char *type, const struct lsc_prop *props,
+                         size_t n, int64_t t)
+{
+    const struct model_evtype *et = model_find_event(m, type);
+    if (et == NULL) {
+        return 0;
+    }
+    unsigned made = 0;
+    for (uint32_t i = 0; i < et->n_rules; i++) {
+        const struct model_rule *r = &m->rules[et->rules[i]];
+        if (!engine_rule_holds(r, props, n)) {
+            continue;
+        }
+        uint32_t pos = find_award(sm, r->id_hash);
+        bool have = pos < sm->n_awards && sm->awards[pos].hash == r->id_hash;
+        if (have) {
+            const struct state_award *a = &sm->awards[pos];
+            if (r->max_awards != 0 && a->count >= r->max_awards) {
+                continue;
+            }
+            if (r->cooldown_ms != 0 &&
+                distance(t, a->last) < (uint64_t)r->cooldown_ms) {
+                continue;
+            }
+        } else {
+            if (sm->n_awards >= sm->cap_awards) {
+                continue; /* cannot happen: the caller reserved room */
+            }
+            memmove(&sm->awards[pos + 1], &sm->awards[pos],
+                    (sm->n_awards - pos) * sizeof *sm->awards);
+            sm->awards[pos] = (struct state_award){
+                .hash = r->id_hash, .last = INT64_MIN};
+            sm->n_awards++;
+        }
+        struct state_award *a = &sm->awards[pos];
+        int64_t hl = m->groups[r->group].half_life_ms;
+        accumulate(&a->acc, &a->last, r->points, t, hl);
+        a->count += a->count < UINT32_MAX;
+        a->sum += r->points;
+        struct state_group *g = &sm->groups[r->group];
+        accumulate(&g->acc, &g->ref, r->points, t, hl);
+        made++;
+    }
+    return made;
+}
+
+/* ---- score and tier ------------------------------------------------------ */
+
+static double cap(const struct model_group *g, double raw)
+{
+    return g->has_max && raw > g->max ? g->max : raw;
+}
+
+double engine_total(const struct model *m, const struct state_model *sm,
+                    int64_t at, double *value, double *raw)
+{
+    double s = 0;
+    for (size_t i = 0; i < m->n_groups; i++) {
+        const struct state_group *g = &sm->groups[i];
+        double r = g->fit + engine_worth(g->acc, g->ref, at,
+                                         m->groups[i].half_life_ms);
+        double v = cap(&m->groups[i], r);
+        if (value != NULL) {
+            value[i] = v;
+        }
+        if (raw != NULL) {
+            raw[i] = r;
+        }
+        s += v;
+    }
+    return s;
+}
+
+int engine_score(const struct model *m, double total)
+{
+    double x = floor(total + 0.5);
+    if (!(x > 0)) {
+        return 0;
+    }
+    if (x > (double)m->scale_max) {
+        return m->scale_max;
+    }
+    return (int)x;
+}
+
+long engine_tier(const struct model *m, int score, long prev)
+{
+    long c = 0;
+    for (size_t i = 1; i < m->n_tiers; i++) {
+        if (m->tiers[i].min <= (double)score) {
+            c = (long)i;
+        }
+    }
+    if (prev >= 0 && (size_t)prev < m->n_tiers && c < prev &&
+        (double)score >= m->tiers[prev].min - m->hysteresis) {
+        return prev; /* hysteresis: stay */
+    }
+    return c;
+}
+
+long engine_tier_index(const struct model *m, uint64_t key)
+{
+    for (size_t i = 0; i < m->n_tiers; i++) {
+        if (m->tiers[i].key == key) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Lower bound of the first time decay changes the tier.  Decaying groups
+ * split in D (positive awards: falling) and I (negative awards: rising).
+ * With k = 2^(-x/hl_min), each D group's excess over its limit is at least
+ * its excess now times k, and each I group's deficit at least |w| k - the
+ * part hidden above its max, so S(now+x) >= C + Dinf + E k + I(now) and
+ * S(now+x) <= C + D(now) + Iinf + Delta - W k.  Both bounds are exact at
+ * x = 0 and give x in closed form (one log2), so no search per event.
+ */
+int64_t engine_wake(const struct model *m, const struct state_model *sm,
+                    int64_t at, long tier)
+{
+    if (tier < 0 || (size_t)tier >= m->n_tiers) {
+        return INT64_MAX;
+    }
+    double C = 0, Dinf = 0, E = 0, hlD = INFINITY;
+    double Dnow = 0, Inow = 0, Iinf = 0, Delta = 0, W = 0, hlI = INFINITY;
+    for (size_t i = 0; i < m->n_groups; i++) {
+        const struct model_group *mg = &m->groups[i];
+        const struct state_group *g = &sm->groups[i];
+        double w = engine_worth(g->acc, g->ref, at, mg->half_life_ms);
+        double now = cap(mg, g->fit + w);
+        double lim = cap(mg, g->fit);
+        double hl = (double)mg->half_life_ms;
+        if (mg->half_life_ms == 0 || w == 0) {
+            C += now;
+        } else if (w > 0) {
+            Dnow += now;
+            Dinf += lim;
+            if (now > lim) {
+                E += now - lim;
+                hlD = fmin(hlD, hl);
+            }
+        } else if (mg->has_max && g->fit + w >= mg->max) {
+            C += now; /* saturated and rising: stays at max */
+        } else {
+            Inow += now;
+            Iinf += lim;
+            Delta += (mg->has_max && g->fit > mg->max) ? g->fit - mg->max : 0;
+            W += -w;
+            hlI = fmin(hlI, hl);
+        }
+    }
+    /* a drop needs S < threshold: the first ms after the crossing; an
+     * upgrade needs S >= threshold: the first ms at or after it */
+    double wake = INFINITY;
+    const struct model_tier *P = &m->tiers[tier];
+    double lo = P->min - m->hysteresis;
+    if (lo > 0 && E > 0) {
+        double y = (ceil(lo) - 0.5) - C - Dinf - Inow;
+        if (y > 0) {
+            double x = E <= y ? 0 : hlD * log2(E / y);
+            wake = floor((double)at + x) + 1;
+        }
+    }
+    if ((size_t)tier + 1 < m->n_tiers && W > 0) {
+        double nm = ceil(m->tiers[tier + 1].min);
+        if (nm <= (double)m->scale_max) {
+            double z = (nm - 0.5) - C - Dnow - Iinf - Delta;
+            if (z < 0) {
+                double x = W <= -z ? 0 : hlI * log2(W / -z);
+                wake = fmin(wake, ceil((double)at + x));
+            }
+        }
+    }
+    if (!(wake < 9.2e18)) {
+        return INT64_MAX;
+    }
+    return (int64_t)wake > at ? (int64_t)wake : at + 1;
+}
