@@ -720,6 +720,27 @@ enum lsc_status oauth_session_exchange_code(struct oauth_session *s,
     return rc;
 }
 
+enum lsc_status oauth_session_set_redirect_uri(struct oauth_session *s,
+                                               const char *uri)
+{
+    char *d = strdup(uri);
+    if (d == NULL) {
+        return LSC_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&s->lock);
+    free(s->redirect_uri);
+    s->redirect_uri = d;
+    pthread_mutex_unlock(&s->lock);
+    return LSC_OK;
+}
+
+void oauth_session_reason(struct oauth_session *s, char *out, size_t outlen)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(out, outlen, "%s", s->reauth_reason);
+    pthread_mutex_unlock(&s->lock);
+}
+
 enum lsc_status oauth_session_disconnect(struct oauth_session *s, char *err,
                                          size_t errlen)
 {

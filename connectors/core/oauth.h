@@ -146,6 +146,15 @@ enum lsc_status oauth_session_exchange_code(struct oauth_session *s,
                                             int64_t now_ms, char *err,
                                             size_t errlen);
 
+/* Replaces the redirect URI sent with the code exchange (it must equal
+ * the one of the authorize URL, e.g. a loopback port chosen at run
+ * time).  Copied. */
+enum lsc_status oauth_session_set_redirect_uri(struct oauth_session *s,
+                                               const char *uri);
+
+/* The reason recorded with OAUTH_REAUTH_NEEDED, into caller-owned out. */
+void oauth_session_reason(struct oauth_session *s, char *out, size_t outlen);
+
 /* Forgets the tokens and deletes the credentials file. */
 enum lsc_status oauth_session_disconnect(struct oauth_session *s, char *err,
                                          size_t errlen);

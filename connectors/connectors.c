@@ -1,0 +1,955 @@
+/*
+ * leadscore connectors: plugin/CLI facade (see connectors.h).
+ */
+#include "connectors.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/clog.h"
+#include "core/http.h"
+#include "core/outcome.h"
+#include "core/retry.h"
+#include "core/secrets.h"
+#include "core/webhook.h"
+#include "hubspot/hubspot.h"
+
+/* Per-contact write-back memory: hash of the last acknowledged value and
+ * of the latest enqueued one (0: none). */
+struct ack_entry {
+    char *contact;
+    uint64_t acked;
+    uint64_t pending;
+};
+
+struct connectors {
+    const struct lsc_host_api *host; /* borrowed */
+    struct hubspot_config cfg;
+    bool have_hubspot;
+    struct hubspot_client *hs;
+    struct http_client *hooks;      /* webhook deliveries */
+    struct clog log;
+    pthread_mutex_t ack_lock;
+    struct ack_entry *ack;
+    size_t ack_cap;                 /* power of two */
+    size_t ack_n;
+};
+
+struct connectors_connect {
+    struct hubspot_connect *h;
+};
+
+/* ---- Write-back memory -------------------------------------------------- */
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t str_hash(const char *s)
+{
+    return fnv(s, strlen(s), 0xcbf29ce484222325ULL);
+}
+
+/* The slot of contact (existing or empty).  Lock held. */
+static struct ack_entry *ack_slot(struct connectors *c, const char *contact,
+                                  bool create)
+{
+    if (create && (c->ack_n + 1) * 2 > c->ack_cap) {
+        size_t ncap = c->ack_cap ? c->ack_cap * 2 : 1024;
+        struct ack_entry *nv = calloc(ncap, sizeof *nv);
+        if (nv == NULL) {
+            return NULL;
+        }
+        for (size_t i = 0; i < c->ack_cap; i++) {
+            if (c->ack[i].contact == NULL) {
+                continue;
+            }
+            size_t j = str_hash(c->ack[i].contact) & (ncap - 1);
+            while (nv[j].contact != NULL) {
+                j = (j + 1) & (ncap - 1);
+            }
+            nv[j] = c->ack[i];
+        }
+        free(c->ack);
+        c->ack = nv;
+        c->ack_cap = ncap;
+    }
+    if (c->ack_cap == 0) {
+        return NULL;
+    }
+    size_t j = str_hash(contact) & (c->ack_cap - 1);
+    while (c->ack[j].contact != NULL) {
+        if (strcmp(c->ack[j].contact, contact) == 0) {
+            return &c->ack[j];
+        }
+        j = (j + 1) & (c->ack_cap - 1);
+    }
+    if (!create) {
+        return NULL;
+    }
+    c->ack[j].contact = strdup(contact);
+    if (c->ack[j].contact == NULL) {
+        return NULL;
+    }
+    c->ack_n++;
+    return &c->ack[j];
+}
+
+/* ---- Create / destroy --------------------------------------------------- */
+
+static void diag_to_host(void *ud, const struct lsc_diagnostic *d)
+{
+    const struct lsc_host_api *h = ud;
+    if (h != NULL && h->diagnostic != NULL) {
+        h->diagnostic(h->host, d);
+    }
+}
+
+enum lsc_status connectors_create(const struct lsc_host_api *host,
+                                  const char *hubspot_config,
+                                  const char *data_dir,
+                                  struct connectors **out, char *err,
+                                  size_t errlen)
+{
+    *out = NULL;
+    struct connectors *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    pthread_mutex_init(&c->ack_lock, NULL);
+    c->host = host;
+    c->log = (struct clog){.host = host, .prefix = "connectors",
+                           .max_level = LSC_LOG_INFO};
+    if (data_dir == NULL && host != NULL && host->data_dir != NULL) {
+        data_dir = host->data_dir(host->host);
+    }
+    enum lsc_status rc = http_client_create(NULL, &c->hooks, err, errlen);
+    if (rc == LSC_OK && hubspot_config != NULL) {
+        rc = hubspot_config_load(hubspot_config, diag_to_host, (void *)host,
+                                 &c->cfg, err, errlen);
+        if (rc == LSC_OK) {
+            c->have_hubspot = true;
+            struct clog hl = {.host = host, .prefix = "hubspot",
+                              .max_level = LSC_LOG_INFO};
+            rc = hubspot_client_create(&c->cfg, data_dir ? data_dir : ".",
+                                       &hl, &c->hs, err, errlen);
+            if (rc == LSC_OK) {
+                c->log.redactor = hubspot_client_redactor(c->hs);
+            }
+        }
+    }
+    if (rc != LSC_OK) {
+        connectors_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return LSC_OK;
+}
+
+void connectors_destroy(struct connectors *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    hubspot_client_destroy(c->hs);
+    http_client_destroy(c->hooks);
+    hubspot_config_finish(&c->cfg);
+    for (size_t i = 0; i < c->ack_cap; i++) {
+        free(c->ack[i].contact);
+    }
+    free(c->ack);
+    pthread_mutex_destroy(&c->ack_lock);
+    free(c);
+}
+
+enum lsc_status connectors_register_jobs(struct connectors *c, lsc_job_fn fn)
+{
+    if (c->host == NULL || c->host->register_job == NULL) {
+        return LSC_ERR_UNSUPPORTED;
+    }
+    size_t batch = c->have_hubspot ? (size_t)c->cfg.batch_size : 1;
+    enum lsc_status rc = c->host->register_job(
+        c->host->host, CONNECTORS_JOB_HUBSPOT_WRITE, fn, batch);
+    if (rc == LSC_OK) {
+        rc = c->host->register_job(c->host->host,
+                                   CONNECTORS_JOB_HUBSPOT_ACTION, fn, batch);
+    }
+    if (rc == LSC_OK) {
+        rc = c->host->register_job(c->host->host, CONNECTORS_JOB_WEBHOOK, fn,
+                                   16);
+    }
+    return rc;
+}
+
+/* ---- Event side: building jobs ------------------------------------------ */
+
+static enum lsc_status enqueue(struct connectors *c, const char *kind,
+                               const char *key, const char *payload,
+                               char *err, size_t errlen)
+{
+    if (c->host == NULL || c->host->job_enqueue == NULL) {
+        snprintf(err, errlen, "the host has no job queue");
+        return LSC_ERR_UNSUPPORTED;
+    }
+    int64_t now = c->host->now_ms ? c->host->now_ms(c->host->host) : 0;
+    enum lsc_status rc = c->host->job_enqueue(c->host->host, kind, key,
+                                              payload, strlen(payload), now);
+    if (rc != LSC_OK) {
+        snprintf(err, errlen, "enqueue %s: %s", kind, lsc_status_str(rc));
+    }
+    return rc;
+}
+
+static uint64_t value_hash(const struct connectors_score *s)
+{
+    char buf[128];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int n = snprintf(buf, sizeof buf, "%d|%s|%.6g|%.6g|", s->score,
+                     s->tier ? s->tier : "", s->fit, s->engagement);
+    h = fnv(buf, (size_t)n, h);
+    for (size_t i = 0; i < s->n_reasons; i++) {
+        h = fnv(s->reasons[i], strlen(s->reasons[i]) + 1, h);
+    }
+    return (h >> 2) | 1; /* non-zero, fits a JSON integer */
+}
+
+enum lsc_status connectors_on_score(struct connectors *c,
+                                    const struct connectors_score *s,
+                                    char *err, size_t errlen)
+{
+    if (!c->have_hubspot || !c->cfg.sync_scores) {
+        return LSC_OK;
+    }
+    if (s->contact_id == NULL || s->tier == NULL) {
+        snprintf(err, errlen, "a score needs a contact id and a tier");
+        return LSC_ERR_INVALID_ARG;
+    }
+    uint64_t h = value_hash(s);
+    pthread_mutex_lock(&c->ack_lock);
+    struct ack_entry *e = ack_slot(c, s->contact_id, true);
+    bool skip = e != NULL && e->pending == 0 && e->acked == h;
+    pthread_mutex_unlock(&c->ack_lock);
+    if (skip) {
+        return LSC_OK; /* HubSpot already has exactly this */
+    }
+    json_t *r = json_array();
+    for (size_t i = 0; r != NULL && i < s->n_reasons; i++) {
+        json_array_append_new(r, json_string(s->reasons[i]));
+    }
+    json_t *p = json_pack("{s:i, s:s, s:i, s:s, s:o, s:I, s:I}", "v", 1, "c",
+                          s->contact_id, "s", s->score, "t", s->tier, "r",
+                          r ? r : json_array(), "at", (json_int_t)s->at_ms,
+                          "h", (json_int_t)h);
+    if (p != NULL && !isnan(s->fit)) {
+        json_object_set_new(p, "f", json_real(s->fit));
+    }
+    if (p != NULL && !isnan(s->engagement)) {
+        json_object_set_new(p, "e", json_real(s->engagement));
+    }
+    char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    size_t kl = strlen(s->contact_id) + 16;
+    char *key = malloc(kl);
+    enum lsc_status rc = LSC_ERR_NOMEM;
+    if (key != NULL) {
+        snprintf(key, kl, "hubspot:%s", s->contact_id);
+        rc = enqueue(c, CONNECTORS_JOB_HUBSPOT_WRITE, key, text, err, errlen);
+    }
+    if (rc == LSC_OK) {
+        pthread_mutex_lock(&c->ack_lock);
+        e = ack_slot(c, s->contact_id, true);
+        if (e != NULL) {
+            e->pending = h;
+        }
+        pthread_mutex_unlock(&c->ack_lock);
+    }
+    free(key);
+    free(text);
+    return rc;
+}
+
+enum lsc_status connectors_on_transition(struct connectors *c,
+                                         const struct lsc_transition *t,
+                                         const char *const *reasons,
+                                         size_t n_reasons, char *err,
+                                         size_t errlen)
+{
+    if (!c->have_hubspot || !t->primary || t->to == NULL) {
+        return LSC_OK;
+    }
+    char did[WEBHOOK_DELIVERY_ID_LEN + 1];
+    webhook_delivery_id(t->contact_id, t->model, t->from, t->to, t->at_ms,
+                        did, sizeof did);
+    json_t *add = json_array();
+    json_t *del = json_array();
+    bool write_tier = false;
+    enum lsc_status rc = LSC_OK;
+    for (size_t i = 0; rc == LSC_OK && i < c->cfg.n_actions; i++) {
+        const struct hubspot_action *a = &c->cfg.actions[i];
+        bool fires = a->on == HUBSPOT_ON_ENTER
+                         ? strcmp(t->to, a->tier) == 0 &&
+                               (t->from == NULL || strcmp(t->from, a->tier) != 0)
+                         : t->from != NULL && strcmp(t->from, a->tier) == 0 &&
+                               strcmp(t->to, a->tier) != 0;
+        if (!fires) {
+            continue;
+        }
+        write_tier = write_tier || a->write_tier;
+        if (a->tag != NULL) {
+            json_array_append_new(a->on == HUBSPOT_ON_ENTER ? add : del,
+                                  json_string(a->tag));
+        }
+        if (a->webhook_url != NULL) {
+            char *body = webhook_build_body(t->contact_id, t->from, t->to,
+                                            t->score, reasons, n_reasons,
+                                            t->at_ms, did);
+            json_t *p = body ? json_pack("{s:s, s:s, s:s, s:s}", "url",
+                                         a->webhook_url, "secret_env",
+                                         a->webhook_secret_env, "body", body,
+                                         "id", did)
+                             : NULL;
+            char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+            char key[64];
+            snprintf(key, sizeof key, "webhook:%s:%zu", did, i);
+            rc = text ? enqueue(c, CONNECTORS_JOB_WEBHOOK, key, text, err,
+                                errlen)
+                      : LSC_ERR_NOMEM;
+            json_decref(p);
+            free(text);
+            free(body);
+        }
+    }
+    if (rc == LSC_OK &&
+        (write_tier || json_array_size(add) || json_array_size(del))) {
+        json_t *p = json_pack("{s:s, s:O, s:O}", "c", t->contact_id, "add",
+                              add, "remove", del);
+        if (p != NULL && write_tier) {
+            json_object_set_new(p, "t", json_string(t->to));
+        }
+        char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
+        char key[64];
+        snprintf(key, sizeof key, "hubspot:action:%s", did);
+        rc = text ? enqueue(c, CONNECTORS_JOB_HUBSPOT_ACTION, key, text, err,
+                            errlen)
+                  : LSC_ERR_NOMEM;
+        json_decref(p);
+        free(text);
+    }
+    json_decref(add);
+    json_decref(del);
+    if (rc == LSC_ERR_NOMEM && err[0] == '\0') {
+        snprintf(err, errlen, "out of memory");
+    }
+    return rc;
+}
+
+/* ---- Job side ----------------------------------------------------------- */
+
+static int64_t now_ms(struct connectors *c)
+{
+    (void)c;
+    return http_now_ms();
+}
+
+/* Every job of the batch gets the same outcome.  A paused connector
+ * keeps its jobs without spending their retry budget. */
+static void fill_all(struct connectors *c, const struct lsc_job *jobs,
+                     struct lsc_job_result *res, size_t n,
+                     const struct outcome *o)
+{
+    bool paused = o->status == LSC_ERR_AUTH && c->hs != NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (paused) {
+            res[i].status = LSC_ERR_RETRYABLE;
+            res[i].retry_after_ms = CONNECTORS_PAUSE_MS;
+            snprintf(res[i].reason, sizeof res[i].reason,
+                     "paused: %.200s; hint: leadscore connect hubspot",
+                     o->reason);
+            continue;
+        }
+        retry_fill_result(&c->cfg.retry, jobs[i].attempt, jobs[i].enqueued_ms,
+                          now_ms(c), o, &res[i]);
+    }
+}
+
+struct write_item {
+    size_t job;            /* index in jobs[] */
+    json_t *p;             /* payload */
+    const char *contact;   /* borrowed from p */
+    uint64_t hash;
+    char score[24], fit[32], eng[32], at[24];
+    char *reasons;
+    struct hubspot_kv kv[HUBSPOT_PROP_COUNT];
+    size_t n_kv;
+};
+
+static void fmt_num(char *out, size_t n, double v)
+{
+    if (v == (double)(long long)v) {
+        snprintf(out, n, "%lld", (long long)v);
+    } else {
+        snprintf(out, n, "%.2f", v);
+    }
+}
+
+static void build_item(const struct hubspot_config *cfg, struct write_item *w)
+{
+    json_t *p = w->p;
+    w->n_kv = 0;
+    snprintf(w->score, sizeof w->score, "%lld",
+             (long long)json_integer_value(json_object_get(p, "s")));
+    w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_score, w->score};
+    w->kv[w->n_kv++] = (struct hubspot_kv){
+        cfg->prop_tier, json_string_value(json_object_get(p, "t"))};
+    json_t *f = json_object_get(p, "f");
+    if (cfg->prop_fit != NULL && json_is_number(f)) {
+        fmt_num(w->fit, sizeof w->fit, json_number_value(f));
+        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_fit, w->fit};
+    }
+    json_t *e = json_object_get(p, "e");
+    if (cfg->prop_engagement != NULL && json_is_number(e)) {
+        fmt_num(w->eng, sizeof w->eng, json_number_value(e));
+        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_engagement, w->eng};
+    }
+    if (cfg->prop_reasons != NULL) {
+        json_t *r = json_object_get(p, "r");
+        size_t len = 1;
+        size_t i;
+        json_t *x;
+        json_array_foreach(r, i, x) {
+            len += json_string_length(x) + 2;
+        }
+        w->reasons = malloc(len);
+        if (w->reasons != NULL) {
+            w->reasons[0] = '\0';
+            size_t o = 0;
+            json_array_foreach(r, i, x) {
+                o += (size_t)snprintf(w->reasons + o, len - o, "%s%s",
+                                      i ? "; " : "", json_string_value(x));
+            }
+            w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_reasons,
+                                                   w->reasons};
+        }
+    }
+    if (cfg->prop_scored_at != NULL) {
+        snprintf(w->at, sizeof w->at, "%lld",
+                 (long long)json_integer_value(json_object_get(p, "at")));
+        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_scored_at, w->at};
+    }
+}
+
+static void run_writes(struct connectors *c, const struct lsc_job *jobs,
+                       struct lsc_job_result *res, size_t n)
+{
+    struct write_item *items = calloc(n, sizeof *items);
+    struct hubspot_update *ups = calloc(n, sizeof *ups);
+    struct hubspot_input_result *ir = calloc(n, sizeof *ir);
+    size_t *map = calloc(n, sizeof *map);
+    size_t m = 0;
+    if (items == NULL || ups == NULL || ir == NULL || map == NULL) {
+        struct outcome o = {.status = LSC_ERR_RETRYABLE, .retry_after_ms = -1};
+        snprintf(o.reason, sizeof o.reason, "out of memory");
+        fill_all(c, jobs, res, n, &o);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
+        const char *contact = json_string_value(json_object_get(p, "c"));
+        if (contact == NULL ||
+            !json_is_string(json_object_get(p, "t"))) {
+            json_decref(p);
+            res[i].status = LSC_ERR_CORRUPT;
+            snprintf(res[i].reason, sizeof res[i].reason,
+                     "not a hubspot.write payload");
+            continue;
+        }
+        /* the same contact twice in one batch: the later one wins */
+        bool merged = false;
+        for (size_t k = 0; k < m; k++) {
+            if (strcmp(items[k].contact, contact) == 0) {
+                res[items[k].job].status = LSC_OK;
+                snprintf(res[items[k].job].reason,
+                         sizeof res[items[k].job].reason,
+                         "superseded by job %llu",
+                         (unsigned long long)jobs[i].id);
+                json_decref(items[k].p);
+                items[k].p = p;
+                items[k].contact = contact;
+                items[k].job = i;
+                merged = true;
+                break;
+            }
+        }
+        if (!merged) {
+            items[m].p = p;
+            items[m].contact = contact;
+            items[m].job = i;
+            m++;
+        }
+    }
+    for (size_t k = 0; k < m; k++) {
+        items[k].hash =
+            (uint64_t)json_integer_value(json_object_get(items[k].p, "h"));
+        build_item(&c->cfg, &items[k]);
+        ups[k] = (struct hubspot_update){items[k].contact, items[k].kv,
+                                         items[k].n_kv};
+    }
+    size_t bs = (size_t)c->cfg.batch_size;
+    for (size_t off = 0; off < m; off += bs) {
+        size_t cnt = m - off < bs ? m - off : bs;
+        struct outcome o;
+        hubspot_batch_update(c->hs, ups + off, cnt, ir + off, &o);
+        for (size_t k = off; k < off + cnt; k++) {
+            size_t j = items[k].job;
+            struct outcome po = o;
+            if (o.status == LSC_OK) {
+                po.status = ir[k].status;
+                snprintf(po.reason, sizeof po.reason, "%s", ir[k].reason);
+            }
+            if (po.status == LSC_ERR_AUTH) {
+                fill_all(c, &jobs[j], &res[j], 1, &po);
+            } else {
+                retry_fill_result(&c->cfg.retry, jobs[j].attempt,
+                                  jobs[j].enqueued_ms, now_ms(c), &po,
+                                  &res[j]);
+            }
+            if (res[j].status == LSC_OK || res[j].status != LSC_ERR_RETRYABLE) {
+                pthread_mutex_lock(&c->ack_lock);
+                struct ack_entry *e = ack_slot(c, items[k].contact, true);
+                if (e != NULL) {
+                    if (res[j].status == LSC_OK) {
+                        e->acked = items[k].hash;
+                    }
+                    if (e->pending == items[k].hash) {
+                        e->pending = 0;
+                    }
+                }
+                pthread_mutex_unlock(&c->ack_lock);
+            }
+        }
+    }
+out:
+    for (size_t k = 0; items != NULL && k < m; k++) {
+        json_decref(items[k].p);
+        free(items[k].reasons);
+    }
+    free(items);
+    free(ups);
+    free(ir);
+    free(map);
+}
+
+/* Tag edits of one contact, applied to the current checkbox value. */
+struct action_item {
+    size_t job;
+    json_t *p;
+    const char *contact;
+    char *tags;            /* current value read from HubSpot, malloc()ed */
+    bool read;
+    char *new_tags;
+    struct hubspot_kv kv[2];
+    size_t n_kv;
+};
+
+struct read_ctx {
+    struct action_item *items;
+    size_t n;
+    const char *prop;
+    const char *id_property;
+};
+
+static enum lsc_status on_read(void *ud, const char *id,
+                               const struct lsc_prop *props, size_t n)
+{
+    struct read_ctx *r = ud;
+    const char *key = id;
+    const char *val = "";
+    for (size_t i = 0; i < n; i++) {
+        if (r->id_property != NULL && strcmp(props[i].key, r->id_property) == 0 &&
+            props[i].value.type == LSC_VAL_STRING) {
+            key = props[i].value.u.str.ptr;
+        }
+        if (strcmp(props[i].key, r->prop) == 0 &&
+            props[i].value.type == LSC_VAL_STRING) {
+            val = props[i].value.u.str.ptr;
+        }
+    }
+    for (size_t k = 0; k < r->n; k++) {
+        if (strcmp(r->items[k].contact, key) == 0 && !r->items[k].read) {
+            r->items[k].tags = strdup(val);
+            r->items[k].read = r->items[k].tags != NULL;
+        }
+    }
+    return LSC_OK;
+}
+
+static bool tag_in(json_t *arr, const char *t, size_t tl)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) {
+        if (json_string_length(x) == tl &&
+            strncmp(json_string_value(x), t, tl) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* current "a;b" minus remove plus add, order kept; malloc()ed. */
+static char *edit_tags(const char *cur, json_t *add, json_t *del)
+{
+    size_t cap = strlen(cur) + 2;
+    size_t i;
+    json_t *x;
+    json_array_foreach(add, i, x) {
+        cap += json_string_length(x) + 1;
+    }
+    char *out = malloc(cap);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = cur; *p;) {
+        size_t tl = strcspn(p, ";");
+        if (tl > 0 && !tag_in(del, p, tl) && !tag_in(add, p, tl)) {
+            o += (size_t)snprintf(out + o, cap - o, "%s%.*s", o ? ";" : "",
+                                  (int)tl, p);
+        }
+        p += tl;
+        if (*p == ';') {
+            p++;
+        }
+    }
+    json_array_foreach(add, i, x) {
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? ";" : "",
+                              json_string_value(x));
+    }
+    return out;
+}
+
+static void run_actions(struct connectors *c, const struct lsc_job *jobs,
+                        struct lsc_job_result *res, size_t n)
+{
+    struct action_item *items = calloc(n, sizeof *items);
+    struct hubspot_update *ups = calloc(n, sizeof *ups);
+    struct hubspot_input_result *ir = calloc(n, sizeof *ir);
+    const char **ids = calloc(n, sizeof *ids);
+    size_t m = 0;
+    struct outcome o = {.status = LSC_OK, .retry_after_ms = -1};
+    if (items == NULL || ups == NULL || ir == NULL || ids == NULL) {
+        o.status = LSC_ERR_RETRYABLE;
+        snprintf(o.reason, sizeof o.reason, "out of memory");
+        fill_all(c, jobs, res, n, &o);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
+        const char *contact = json_string_value(json_object_get(p, "c"));
+        bool dup = false;
+        for (size_t k = 0; contact != NULL && k < m; k++) {
+            dup = dup || strcmp(items[k].contact, contact) == 0;
+        }
+        if (contact == NULL || dup) {
+            /* a second transition of the same contact waits for the next
+             * run so the tag edits apply in order */
+            json_decref(p);
+            res[i].status = contact ? LSC_ERR_RETRYABLE : LSC_ERR_CORRUPT;
+            res[i].retry_after_ms = 0;
+            snprintf(res[i].reason, sizeof res[i].reason, "%s",
+                     contact ? "ordered after an earlier transition"
+                             : "not a hubspot.action payload");
+            continue;
+        }
+        items[m] = (struct action_item){.job = i, .p = p, .contact = contact};
+        ids[m] = contact;
+        m++;
+    }
+    size_t need_read = 0;
+    for (size_t k = 0; k < m; k++) {
+        need_read += json_array_size(json_object_get(items[k].p, "add")) +
+                     json_array_size(json_object_get(items[k].p, "remove"));
+    }
+    if (m > 0 && need_read > 0 && c->cfg.prop_tags != NULL) {
+        const char *props[2] = {c->cfg.prop_tags, c->cfg.id_property};
+        struct read_ctx rc = {items, m, c->cfg.prop_tags, c->cfg.id_property};
+        hubspot_batch_read(c->hs, ids, m, props, c->cfg.id_property ? 2 : 1,
+                           on_read, &rc, &o);
+    }
+    if (o.status != LSC_OK) {
+        for (size_t k = 0; k < m; k++) {
+            fill_all(c, &jobs[items[k].job], &res[items[k].job], 1, &o);
+        }
+        goto out;
+    }
+    size_t u = 0;
+    for (size_t k = 0; k < m; k++) {
+        struct action_item *a = &items[k];
+        json_t *add = json_object_get(a->p, "add");
+        json_t *del = json_object_get(a->p, "remove");
+        const char *tier = json_string_value(json_object_get(a->p, "t"));
+        if (tier != NULL) {
+            a->kv[a->n_kv++] = (struct hubspot_kv){c->cfg.prop_tier, tier};
+        }
+        if (c->cfg.prop_tags != NULL &&
+            (json_array_size(add) || json_array_size(del))) {
+            a->new_tags = edit_tags(a->tags ? a->tags : "", add, del);
+            if (a->new_tags != NULL) {
+                a->kv[a->n_kv++] = (struct hubspot_kv){c->cfg.prop_tags,
+                                                       a->new_tags};
+            }
+        }
+        if (a->n_kv == 0) {
+            res[a->job].status = LSC_OK;
+            continue;
+        }
+        ups[u] = (struct hubspot_update){a->contact, a->kv, a->n_kv};
+        ids[u] = (const char *)(uintptr_t)k; /* remember the item */
+        u++;
+    }
+    if (u > 0) {
+        hubspot_batch_update(c->hs, ups, u, ir, &o);
+    }
+    for (size_t q = 0; q < u; q++) {
+        size_t k = (size_t)(uintptr_t)ids[q];
+        size_t j = items[k].job;
+        struct outcome po = o;
+        if (o.status == LSC_OK) {
+            po.status = ir[q].status;
+            snprintf(po.reason, sizeof po.reason, "%s", ir[q].reason);
+        }
+        if (po.status == LSC_ERR_AUTH) {
+            fill_all(c, &jobs[j], &res[j], 1, &po);
+        } else {
+            retry_fill_result(&c->cfg.retry, jobs[j].attempt,
+                              jobs[j].enqueued_ms, now_ms(c), &po, &res[j]);
+        }
+    }
+out:
+    for (size_t k = 0; items != NULL && k < m; k++) {
+        json_decref(items[k].p);
+        free(items[k].tags);
+        free(items[k].new_tags);
+    }
+    free(items);
+    free(ups);
+    free(ir);
+    free(ids);
+}
+
+static void run_webhook(struct connectors *c, const struct lsc_job *job,
+                        struct lsc_job_result *res)
+{
+    json_t *p = json_loadb(job->payload, job->payload_len, 0, NULL);
+    const char *url = json_string_value(json_object_get(p, "url"));
+    const char *senv = json_string_value(json_object_get(p, "secret_env"));
+    const char *body = json_string_value(json_object_get(p, "body"));
+    const char *id = json_string_value(json_object_get(p, "id"));
+    const char *secret = secrets_env(senv);
+    struct outcome o = {.retry_after_ms = -1};
+    if (url == NULL || body == NULL || id == NULL) {
+        res->status = LSC_ERR_CORRUPT;
+        snprintf(res->reason, sizeof res->reason,
+                 "not a webhook.deliver payload");
+        json_decref(p);
+        return;
+    }
+    if (secret == NULL) {
+        /* configuration, not the receiver: keep it queued */
+        o.status = LSC_ERR_RETRYABLE;
+        snprintf(o.reason, sizeof o.reason,
+                 "environment variable %s (webhook secret) is not set",
+                 senv ? senv : "(none)");
+        retry_fill_result(&c->cfg.retry, job->attempt, job->enqueued_ms,
+                          now_ms(c), &o, res);
+        json_decref(p);
+        return;
+    }
+    secrets_redactor_add(c->hs ? hubspot_client_redactor(c->hs) : NULL,
+                         secret);
+    char sig[160];
+    int64_t now = now_ms(c);
+    webhook_signature(secret, now / 1000, body, strlen(body), sig, sizeof sig);
+    struct http_header h[2] = {{WEBHOOK_SIGNATURE_HEADER, sig},
+                               {WEBHOOK_DELIVERY_HEADER, id}};
+    struct http_request req = {.method = "POST", .url = url, .headers = h,
+                               .n_headers = 2, .body = body,
+                               .body_len = strlen(body),
+                               .content_type = "application/json"};
+    struct http_response resp;
+    enum lsc_status tr = http_client_request(c->hooks, &req, &resp);
+    outcome_classify(tr, &resp, now, &o);
+    if (o.status == LSC_ERR_AUTH) {
+        o.status = LSC_ERR_PERMANENT; /* a receiver's 401: not our tokens */
+    }
+    http_response_finish(&resp);
+    retry_fill_result(&c->cfg.retry, job->attempt, job->enqueued_ms, now, &o,
+                      res);
+    if (res->status != LSC_OK) {
+        CLOG_WARN(&c->log, "webhook %s delivery %s: %s", url, id, res->reason);
+    }
+    json_decref(p);
+}
+
+enum lsc_status connectors_run_jobs(struct connectors *c,
+                                    const struct lsc_job *jobs,
+                                    struct lsc_job_result *results, size_t n)
+{
+    if (n == 0) {
+        return LSC_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        results[i].status = LSC_ERR_INTERNAL;
+        results[i].retry_after_ms = 0;
+        snprintf(results[i].reason, sizeof results[i].reason, "not run");
+    }
+    const char *kind = jobs[0].kind;
+    if (strcmp(kind, CONNECTORS_JOB_WEBHOOK) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            run_webhook(c, &jobs[i], &results[i]);
+        }
+        return LSC_OK;
+    }
+    if (!c->have_hubspot || c->hs == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            results[i].status = LSC_ERR_PERMANENT;
+            snprintf(results[i].reason, sizeof results[i].reason,
+                     "HubSpot is not configured");
+        }
+        return LSC_OK;
+    }
+    if (strcmp(kind, CONNECTORS_JOB_HUBSPOT_WRITE) == 0) {
+        run_writes(c, jobs, results, n);
+    } else if (strcmp(kind, CONNECTORS_JOB_HUBSPOT_ACTION) == 0) {
+        run_actions(c, jobs, results, n);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            results[i].status = LSC_ERR_UNSUPPORTED;
+            snprintf(results[i].reason, sizeof results[i].reason,
+                     "unknown job kind %.100s", kind);
+        }
+    }
+    return LSC_OK;
+}
+
+/* ---- CLI operations ----------------------------------------------------- */
+
+static enum lsc_status need_hubspot(struct connectors *c, char *err,
+                                    size_t errlen)
+{
+    if (!c->have_hubspot || c->hs == NULL) {
+        snprintf(err, errlen, "HubSpot is not configured; hint: pass the "
+                 "mapping file (config/connectors/hubspot.json)");
+        return LSC_ERR_CONFIG;
+    }
+    return LSC_OK;
+}
+
+enum lsc_status connectors_setup(struct connectors *c, char *err,
+                                 size_t errlen)
+{
+    enum lsc_status rc = need_hubspot(c, err, errlen);
+    return rc == LSC_OK ? hubspot_setup(c->hs, err, errlen) : rc;
+}
+
+enum lsc_status connectors_backfill_step(struct connectors *c, bool restart,
+                                         connectors_contact_fn fn, void *ud,
+                                         bool *done, size_t *delivered,
+                                         char *err, size_t errlen)
+{
+    enum lsc_status rc = need_hubspot(c, err, errlen);
+    if (rc != LSC_OK) {
+        *done = true;
+        return rc;
+    }
+    return hubspot_backfill_step(c->hs, restart, fn, ud, done, delivered, err,
+                                 errlen);
+}
+
+enum lsc_status connectors_connect_begin(struct connectors *c,
+                                         struct connectors_connect **h,
+                                         char **url, char *err,
+                                         size_t errlen)
+{
+    *h = NULL;
+    enum lsc_status rc = need_hubspot(c, err, errlen);
+    if (rc != LSC_OK) {
+        return rc;
+    }
+    struct connectors_connect *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    rc = hubspot_connect_begin(c->hs, &w->h, url, err, errlen);
+    if (rc != LSC_OK) {
+        free(w);
+        return rc;
+    }
+    *h = w;
+    return LSC_OK;
+}
+
+enum lsc_status connectors_connect_finish(struct connectors *c,
+                                          struct connectors_connect *h,
+                                          int64_t timeout_ms, char *err,
+                                          size_t errlen)
+{
+    return hubspot_connect_finish(c->hs, h->h, timeout_ms, err, errlen);
+}
+
+void connectors_connect_free(struct connectors_connect *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    hubspot_connect_free(h->h);
+    free(h);
+}
+
+void connectors_status(struct connectors *c, char *out, size_t outlen)
+{
+    if (!c->have_hubspot || c->hs == NULL) {
+        snprintf(out, outlen, "hubspot: not configured\n");
+        return;
+    }
+    struct hubspot_status st;
+    hubspot_status(c->hs, &st);
+    const char *state = st.state == OAUTH_CONNECTED       ? "connected"
+                        : st.state == OAUTH_REAUTH_NEEDED ? "re-authorization needed (paused; queue kept)"
+                                                          : "not connected";
+    char exp[64] = "";
+    if (st.state == OAUTH_CONNECTED && st.expires_at_ms != INT64_MAX) {
+        char t[40];
+        webhook_format_time(st.expires_at_ms, t, sizeof t);
+        snprintf(exp, sizeof exp, ", access token until %s", t);
+    }
+    char bf[128];
+    if (!st.backfill_started) {
+        snprintf(bf, sizeof bf, "not started");
+    } else {
+        snprintf(bf, sizeof bf, "%s, %ld pages, %ld contacts",
+                 st.backfill_done ? "done" : "in progress", st.backfill_pages,
+                 st.backfill_contacts);
+    }
+    snprintf(out, outlen, "hubspot: %s (%s, API %s%s); backfill: %s\n", state,
+             st.auth == HUBSPOT_AUTH_OAUTH ? "OAuth" : "static token",
+             c->cfg.api_version, exp, bf);
+}

@@ -1,0 +1,127 @@
+/*
+ * leadscore connectors: the small API the plugin and the CLI call.
+ *
+ * The plugin (inside create()):
+ *     connectors_create(host, config_path, NULL, &conn, err, errlen);
+ *     connectors_register_jobs(conn, my_job_trampoline);
+ *   where my_job_trampoline(plugin, jobs, results, n) calls
+ *     connectors_run_jobs(plugin->conn, jobs, results, n);
+ *   in event handlers, after a score is computed:
+ *     connectors_on_score(conn, &score, err, errlen);     (enqueues, never
+ *                                                          blocks on I/O)
+ *     connectors_on_transition(conn, &transition, reasons, n, err, errlen);
+ *   in destroy(): connectors_destroy(conn).
+ * The CLI: connectors_setup(), connectors_backfill_step() in a loop,
+ * connectors_connect_begin()/_finish(), connectors_status().
+ *
+ * Jobs (durable, run by the host's workers through connectors_run_jobs):
+ *   "hubspot.write"   key "hubspot:<contact>": latest score/tier/fit/
+ *                     engagement/reasons/scored_at of a contact (coalesced
+ *                     by the host: only the latest value is sent), up to
+ *                     100 per batch update;
+ *   "hubspot.action"  key "hubspot:action:<delivery id>": tier write and
+ *                     tag add/remove of one transition;
+ *   "webhook.deliver" key "webhook:<delivery id>": one signed POST.
+ * A value equal to the last one HubSpot acknowledged for the contact is
+ * not enqueued again (while nothing else is pending for it).
+ *
+ * Ownership: `host` is borrowed and must outlive the connectors; every
+ * other argument is borrowed for the call.  Error text goes into
+ * caller-owned err/errlen buffers.
+ *
+ * Threads: on_score/on_transition may run concurrently for different
+ * contacts; run_jobs concurrently for different kinds.
+ */
+#ifndef LSC_CONNECTORS_H
+#define LSC_CONNECTORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <leadscore/plugin.h>
+
+#define CONNECTORS_JOB_HUBSPOT_WRITE "hubspot.write"
+#define CONNECTORS_JOB_HUBSPOT_ACTION "hubspot.action"
+#define CONNECTORS_JOB_WEBHOOK "webhook.deliver"
+/* A paused connector (re-authorization needed) asks for its jobs again
+ * after this long, without spending their retry budget. */
+#define CONNECTORS_PAUSE_MS (5 * 60 * 1000)
+
+struct connectors;
+
+/* One computed score of the primary model, borrowed for the call. */
+struct connectors_score {
+    const char *contact_id;
+    int score;
+    const char *tier;
+    double fit;              /* NAN: not written */
+    double engagement;       /* NAN: not written */
+    const char *const *reasons; /* top reasons, may be NULL */
+    size_t n_reasons;
+    int64_t at_ms;           /* evaluation time */
+};
+
+/* Loads the HubSpot mapping at hubspot_config (reporting problems through
+ * host->diagnostic) and builds the clients.  data_dir NULL: the host's
+ * data_dir(), else ".".  *out is caller-owned (connectors_destroy). */
+enum lsc_status connectors_create(const struct lsc_host_api *host,
+                                  const char *hubspot_config,
+                                  const char *data_dir,
+                                  struct connectors **out, char *err,
+                                  size_t errlen);
+void connectors_destroy(struct connectors *c); /* NULL ok */
+
+/* Registers `fn` (a trampoline to connectors_run_jobs) for every job kind
+ * with host->register_job.  Only during the plugin's create(). */
+enum lsc_status connectors_register_jobs(struct connectors *c, lsc_job_fn fn);
+
+enum lsc_status connectors_on_score(struct connectors *c,
+                                    const struct connectors_score *s,
+                                    char *err, size_t errlen);
+
+/* Runs the configured actions of a transition of the primary model
+ * (t->primary false: ignored). */
+enum lsc_status connectors_on_transition(struct connectors *c,
+                                         const struct lsc_transition *t,
+                                         const char *const *reasons,
+                                         size_t n_reasons, char *err,
+                                         size_t errlen);
+
+/* The job handler body: fills results[i] for jobs[i] (all of one kind). */
+enum lsc_status connectors_run_jobs(struct connectors *c,
+                                    const struct lsc_job *jobs,
+                                    struct lsc_job_result *results, size_t n);
+
+/* `leadscore setup hubspot`: property group and properties. */
+enum lsc_status connectors_setup(struct connectors *c, char *err,
+                                 size_t errlen);
+
+/* One backfill page: fn(ud, contact id, props renamed to model fields, n)
+ * per contact; the checkpoint advances only when every fn call returned
+ * LSC_OK.  Call until *done. */
+typedef enum lsc_status (*connectors_contact_fn)(void *ud, const char *id,
+                                                 const struct lsc_prop *props,
+                                                 size_t n);
+enum lsc_status connectors_backfill_step(struct connectors *c, bool restart,
+                                         connectors_contact_fn fn, void *ud,
+                                         bool *done, size_t *delivered,
+                                         char *err, size_t errlen);
+
+/* `leadscore connect hubspot`: begin prints *url (malloc()ed, caller
+ * frees) for the browser; finish waits for the loopback redirect. */
+struct connectors_connect;
+enum lsc_status connectors_connect_begin(struct connectors *c,
+                                         struct connectors_connect **h,
+                                         char **url, char *err,
+                                         size_t errlen);
+enum lsc_status connectors_connect_finish(struct connectors *c,
+                                          struct connectors_connect *h,
+                                          int64_t timeout_ms, char *err,
+                                          size_t errlen);
+void connectors_connect_free(struct connectors_connect *h); /* NULL ok */
+
+/* `leadscore connect --status`: one line per connector into out. */
+void connectors_status(struct connectors *c, char *out, size_t outlen);
+
+#endif
