@@ -239,6 +239,16 @@ enum lsc_status th_create(struct testhost *th)
     return th->desc->create(&th->api, &th->plugin, th->err, sizeof th->err);
 }
 
+enum lsc_status th_restart(struct testhost *th)
+{
+    th->desc->destroy(th->plugin);
+    th->plugin = NULL;
+    memset(th->ev, 0, sizeof th->ev);
+    th->report = NULL;
+    th->reload = NULL;
+    return th->desc->create(&th->api, &th->plugin, th->err, sizeof th->err);
+}
+
 void th_finish(struct testhost *th)
 {
     if (th->desc != NULL) {

@@ -90,6 +90,9 @@ void th_init(struct testhost *th, const char *models);
 void th_config(struct testhost *th, const char *key, const char *val);
 /* desc->create; the error text lands in th->err. */
 enum lsc_status th_create(struct testhost *th);
+/* Destroys the plugin instance and creates a new one with the same
+ * configuration; the host's tables (properties, blobs) stay. */
+enum lsc_status th_restart(struct testhost *th);
 /* Destroys the plugin and frees everything. */
 void th_finish(struct testhost *th);
 

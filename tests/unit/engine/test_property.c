@@ -1,0 +1,249 @@
+/* Properties over random streams: order independence where no cap or
+ * cooldown applies, and persisting/restoring the blob (a new plugin
+ * instance at random points) changes nothing, bit for bit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models.h"
+#include "testhost.h"
+
+static uint64_t rng;
+
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static uint64_t below(uint64_t n) { return next() % n; }
+
+struct ev {
+    int kind;       /* enum lsc_event_kind */
+    char contact[8];
+    const char *type;
+    int64_t ts;
+    const char *url; /* attribute, or NULL */
+    int fit;         /* contact events: which props to set */
+};
+
+static const char *const free_types[] = {"email_open", "complaint", "ping",
+                                         "half"};
+static const char *const all_types[] = {
+    "email_open", "complaint", "ping", "half", "unsub", "form",
+    "view",       "tick",      "tock", "huge", "unknown"};
+
+static void gen(struct ev *e, size_t n, bool capped, size_t contacts)
+{
+    for (size_t i = 0; i < n; i++) {
+        memset(&e[i], 0, sizeof e[i]);
+        snprintf(e[i].contact, sizeof e[i].contact, "c%u",
+                 (unsigned)below(contacts));
+        e[i].ts = T0 + (int64_t)below(60 * T_DAY);
+        uint64_t r = below(100);
+        if (capped && r < 8) {
+            e[i].kind = r < 6 ? LSC_EVENT_CONTACT_UPDATED
+                              : (r < 7 ? LSC_EVENT_CONTACT_DELETED
+                                       : LSC_EVENT_EVALUATE);
+            e[i].fit = (int)below(4);
+            continue;
+        }
+        e[i].kind = LSC_EVENT_ACTIVITY;
+        e[i].type = capped ? all_types[below(11)] : free_types[below(4)];
+        if (below(2)) {
+            e[i].url = below(2) ? "/pricing/x" : "/blog";
+        }
+    }
+}
+
+static void set_fit(struct testhost *th, const char *c, int fit)
+{
+    th_set_num(th, c, "size", fit & 1 ? 150 : 10);
+    th_set_str(th, c, "vip", fit & 2 ? "yes" : "no");
+}
+
+static enum lsc_status apply(struct testhost *th, const struct ev *e)
+{
+    struct lsc_prop p = {.key = "url", .value = {.type = LSC_VAL_STRING}};
+    switch (e->kind) {
+    case LSC_EVENT_CONTACT_CREATED:
+    case LSC_EVENT_CONTACT_UPDATED:
+        set_fit(th, e->contact, e->fit);
+        return th_event(th, (enum lsc_event_kind)e->kind, e->contact,
+                        "contact.updated", e->ts, INT64_MIN, NULL, 0);
+    case LSC_EVENT_CONTACT_DELETED:
+        return th_deleted(th, e->contact, e->ts);
+    case LSC_EVENT_EVALUATE:
+        return th_evaluate(th, e->contact, th->clock);
+    default:
+        if (e->url != NULL) {
+            p.value.u.str.ptr = e->url;
+            p.value.u.str.len = strlen(e->url);
+        }
+        return th_activity(th, e->contact, e->type, e->ts,
+                           e->url ? &p : NULL, e->url ? 1 : 0);
+    }
+}
+
+static void test_property_order_independence(void **state)
+{
+    (void)state;
+    const char *model = th_tempfile(MODEL_T);
+    for (uint64_t seed = 1; seed <= 25; seed++) {
+        rng = seed * 0x9E3779B97F4A7C15ull;
+        enum { N = 200, C = 4 };
+        struct ev e[N];
+        gen(e, N, false, C);
+        struct testhost a, b;
+        th_init(&a, model);
+        th_init(&b, model);
+        assert_int_equal(th_create(&a), LSC_OK);
+        assert_int_equal(th_create(&b), LSC_OK);
+        for (unsigned c = 0; c < C; c++) {
+            char id[8];
+            snprintf(id, sizeof id, "c%u", c);
+            int fit = (int)below(4);
+            set_fit(&a, id, fit);
+            set_fit(&b, id, fit);
+            th_created(&a, id, T0 - T_DAY);
+            th_created(&b, id, T0 - T_DAY);
+        }
+        for (size_t i = 0; i < N; i++) {
+            assert_int_equal(apply(&a, &e[i]), LSC_OK);
+        }
+        /* b: a random permutation of the same stream */
+        for (size_t i = N - 1; i > 0; i--) {
+            size_t j = below(i + 1);
+            struct ev t = e[i];
+            e[i] = e[j];
+            e[j] = t;
+        }
+        for (size_t i = 0; i < N; i++) {
+            assert_int_equal(apply(&b, &e[i]), LSC_OK);
+        }
+        int64_t as_of = T0 + 61 * T_DAY;
+        for (unsigned c = 0; c < C; c++) {
+            char id[8];
+            snprintf(id, sizeof id, "c%u", c);
+            assert_int_equal(th_report(&a, id, as_of), LSC_OK);
+            double ta = a.reports[0].total;
+            int sa = a.reports[0].score;
+            assert_int_equal(th_report(&b, id, as_of), LSC_OK);
+            /* floating sums in another order: equal to rounding error */
+            assert_double_equal(b.reports[0].total, ta, 1e-9);
+            if (fabs(ta - floor(ta) - 0.5) > 1e-6) {
+                assert_int_equal(b.reports[0].score, sa);
+            }
+        }
+        th_finish(&a);
+        th_finish(&b);
+    }
+}
+
+static void test_property_persist_restore_bit_identical(void **state)
+{
+    (void)state;
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "%s\n%s", th_tempfile(MODEL_T),
+             th_tempfile(MODEL_B2B));
+    for (uint64_t seed = 1; seed <= 25; seed++) {
+        rng = seed * 0xD1B54A32D192ED03ull;
+        enum { N = 300, C = 6 };
+        struct ev e[N];
+        gen(e, N, true, C);
+        /* a batch stream: timestamps mostly increasing, some late */
+        for (size_t i = 1; i < N; i++) {
+            if (below(5) != 0) {
+                e[i].ts = e[i - 1].ts + (int64_t)below(T_DAY);
+            }
+        }
+        struct testhost a, b;
+        th_init(&a, cfg);
+        th_init(&b, cfg);
+        assert_int_equal(th_create(&a), LSC_OK);
+        assert_int_equal(th_create(&b), LSC_OK);
+        for (size_t i = 0; i < N; i++) {
+            if (below(10) == 0) {
+                assert_int_equal(th_restart(&b), LSC_OK);
+            }
+            assert_int_equal(apply(&a, &e[i]), LSC_OK);
+            assert_int_equal(apply(&b, &e[i]), LSC_OK);
+            struct th_contact *ca = th_contact(&a, e[i].contact);
+            struct th_contact *cb = th_contact(&b, e[i].contact);
+            assert_true((ca == NULL) == (cb == NULL));
+            if (ca != NULL) {
+                assert_int_equal(ca->state_len, cb->state_len);
+                assert_memory_equal(ca->state, cb->state, ca->state_len);
+                assert_int_equal(ca->wake, cb->wake);
+                assert_true(ca->score == cb->score);
+                assert_string_equal(ca->tier, cb->tier);
+            }
+        }
+        assert_int_equal(a.n_t, b.n_t);
+        for (size_t i = 0; i < a.n_t; i++) {
+            assert_memory_equal(&a.t[i], &b.t[i], sizeof a.t[i]);
+        }
+        th_finish(&a);
+        th_finish(&b);
+    }
+}
+
+static void test_property_wake_is_a_lower_bound(void **state)
+{
+    (void)state;
+    /* after each event, the tier evaluated just before the wake time
+     * equals the stored tier (decay cannot have changed it earlier) */
+    const char *model = th_tempfile(MODEL_T);
+    for (uint64_t seed = 1; seed <= 25; seed++) {
+        rng = seed * 0x2545F4914F6CDD1Dull;
+        enum { N = 60 };
+        struct ev e[N];
+        gen(e, N, false, 1);
+        struct testhost a;
+        th_init(&a, model);
+        assert_int_equal(th_create(&a), LSC_OK);
+        set_fit(&a, "c0", (int)below(4));
+        th_created(&a, "c0", T0 - T_DAY);
+        int64_t ts = T0;
+        for (size_t i = 0; i < N; i++) {
+            e[i].ts = ts;
+            ts += (int64_t)below(3 * T_DAY);
+            assert_int_equal(apply(&a, &e[i]), LSC_OK);
+            struct th_contact *c = th_contact(&a, "c0");
+            char tier[64];
+            snprintf(tier, sizeof tier, "%s", c->tier);
+            if (c->wake != INT64_MAX && c->wake - 1 > a.clock) {
+                assert_int_equal(th_report(&a, "c0", c->wake - 1), LSC_OK);
+                assert_string_equal(a.reports[0].tier, tier);
+            }
+        }
+        th_finish(&a);
+    }
+}
+
+static int teardown_files(void **state)
+{
+    (void)state;
+    th_tempfiles_remove();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_property_order_independence),
+        cmocka_unit_test(test_property_persist_restore_bit_identical),
+        cmocka_unit_test(test_property_wake_is_a_lower_bound),
+    };
+    return cmocka_run_group_tests_name("engine_property", tests, NULL,
+                                       teardown_files);
+}
