@@ -1,0 +1,154 @@
+/*
+ * Unit tests: report formatting, exact output (host/lib).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "output.h"
+
+static const struct lsc_report_group groups[] = {
+    {"fit", 25, 25, 40, 0},
+    {"engagement", 38.1666, 38.1666, 60, 2592000},
+    {"disqualifiers", 0, 0, NAN, 0},
+};
+
+static const struct lsc_report_rule rules[] = {
+    {"decision-maker", "fit", true, 15, 15, 0, INT64_MIN},
+    {"pricing-page", "engagement", false, 14.114, 16, 2, 1793527200000LL},
+    {"company-size", "fit", true, 10, 10, 0, INT64_MIN},
+    {"newsletter-open", "engagement", false, 6.005, 8, 4, 1793527200000LL},
+};
+
+static struct lsc_report report(void)
+{
+    return (struct lsc_report){
+        .struct_size = sizeof(struct lsc_report), .contact_id = "c-1",
+        .model = "b2b", .primary = true, .at_ms = 1793527200000LL,
+        .score = 63, .tier = "mql", .total = 63.17, .scale_max = 100,
+        .groups = groups, .n_groups = 3, .rules = rules, .n_rules = 4,
+    };
+}
+
+static void test_output_num2(void **state)
+{
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {0, "0"}, {25, "25"}, {38.1666, "38.17"}, {14.106, "14.11"},
+        {2.5, "2.5"}, {-10, "-10"}, {-0.001, "0"}, {0.004, "0"},
+        {1e6, "1000000"}, {NAN, "null"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hl_buf b;
+        hl_buf_init(&b);
+        hl_buf_num2(&b, cases[i].v);
+        assert_string_equal(b.data, cases[i].s);
+        hl_buf_finish(&b);
+    }
+}
+
+static void test_output_json_exact(void **state)
+{
+    struct lsc_report r = report();
+    struct hl_buf b;
+    hl_buf_init(&b);
+    hl_output_json(&b, &r, 2);
+    assert_string_equal(
+        b.data,
+        "{\"contact\":\"c-1\",\"score\":63,\"tier\":\"mql\","
+        "\"groups\":{\"fit\":25,\"engagement\":38.17,\"disqualifiers\":0},"
+        "\"top\":[{\"rule\":\"decision-maker\",\"points\":15},"
+        "{\"rule\":\"pricing-page\",\"points\":14.11,\"awards\":2}]}");
+    hl_buf_finish(&b);
+}
+
+static void test_output_json_shadows_and_escapes(void **state)
+{
+    struct lsc_report r = report();
+    r.contact_id = "a\"b\\c\n";
+    r.n_rules = 0;
+    struct lsc_report s1 = report();
+    s1.model = "challenger";
+    s1.score = 70;
+    s1.tier = "sql";
+    struct lsc_report s2 = report();
+    s2.model = "v3";
+    s2.tier = NULL;
+    struct hl_buf b;
+    hl_buf_init(&b);
+    hl_output_json_open(&b, &r, 3);
+    hl_output_json_shadow(&b, 0, &s1);
+    hl_output_json_shadow(&b, 1, &s2);
+    hl_output_json_close(&b, 2);
+    assert_string_equal(
+        b.data,
+        "{\"contact\":\"a\\\"b\\\\c\\n\",\"score\":63,\"tier\":\"mql\","
+        "\"groups\":{\"fit\":25,\"engagement\":38.17,\"disqualifiers\":0},"
+        "\"top\":[],\"shadows\":{\"challenger\":{\"score\":70,\"tier\":"
+        "\"sql\"},\"v3\":{\"score\":63,\"tier\":null}}}");
+    hl_buf_finish(&b);
+}
+
+static void test_output_csv_exact(void **state)
+{
+    struct lsc_report r = report();
+    struct lsc_report s = report();
+    s.model = "chall,enger";
+    s.score = 70;
+    s.tier = "sql";
+    struct hl_buf b;
+    hl_buf_init(&b);
+    hl_output_csv_header(&b, &r);
+    hl_output_csv_header_shadow(&b, s.model);
+    hl_output_csv_end(&b);
+    hl_output_csv_row(&b, &r, 3);
+    hl_output_csv_shadow(&b, &s);
+    hl_output_csv_end(&b);
+    assert_string_equal(
+        b.data,
+        "contact,score,tier,fit,engagement,disqualifiers,top,"
+        "\"chall,enger.score\",\"chall,enger.tier\"\n"
+        "c-1,63,mql,25,38.17,0,decision-maker:15;pricing-page:14.11;"
+        "company-size:10,70,sql\n");
+    hl_buf_finish(&b);
+}
+
+static void test_output_table_exact(void **state)
+{
+    struct lsc_report r = report();
+    struct hl_buf b;
+    hl_buf_init(&b);
+    hl_output_table_header(&b, 8, 6);
+    hl_output_table_row(&b, &r, 8, 6);
+    r.contact_id = "c-2";
+    r.n_rules = 0;
+    r.score = 0;
+    r.tier = "cold";
+    hl_output_table_row(&b, &r, 8, 6);
+    assert_string_equal(
+        b.data,
+        "CONTACT   SCORE  TIER    REASONS\n"
+        "c-1          63  mql     decision-maker +15, pricing-page +14.11 "
+        "(2 awards), company-size +10\n"
+        "c-2           0  cold    -\n");
+    hl_buf_finish(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_output_num2),
+        cmocka_unit_test(test_output_json_exact),
+        cmocka_unit_test(test_output_json_shadows_and_escapes),
+        cmocka_unit_test(test_output_csv_exact),
+        cmocka_unit_test(test_output_table_exact),
+    };
+    return cmocka_run_group_tests_name("host_output", tests, NULL, NULL);
+}
