@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <leadscore/plugin.h>
 
@@ -222,9 +223,13 @@ struct mailchimp_campaign_type {
  * free with mailchimp_config_destroy(). */
 struct mailchimp_config {
     char *list_id;
-    char *auth;              /* "api_key" or "oauth" */
+    char *auth;              /* auth.type: "api_key" or "oauth" */
     char *api_key_env;       /* env var holding the key (default
                                 MAILCHIMP_API_KEY) */
+    char *client_id;         /* OAuth app (connect only), may be NULL */
+    char *client_secret_env; /* env var with the OAuth client secret
+                                (default MAILCHIMP_CLIENT_SECRET) */
+    int redirect_port;       /* loopback port for connect (default 3000) */
     char *credentials_file;  /* OAuth token file, relative to data_dir */
     char *api_base;          /* override ("http://127.0.0.1:PORT/3.0"),
                                 else from the dc */
@@ -401,6 +406,16 @@ enum lsc_status mailchimp_import_activity(struct mailchimp *mc,
                                           void *ud, size_t *n_events,
                                           char *err, size_t errlen);
 
+/* The same, writing each event as one JSON line to `out` (borrowed), for
+ * `leadscore import mailchimp-activity`.  The checkpoint advances only
+ * when every line was written. */
+enum lsc_status mailchimp_import_activity_jsonl(struct mailchimp *mc,
+                                                FILE *out,
+                                                int64_t *checkpoint_ms,
+                                                int64_t now_ms,
+                                                size_t *n_events, char *err,
+                                                size_t errlen);
+
 /* Checkpoint file helpers (one decimal number).  A missing file gives
  * INT64_MIN. */
 enum lsc_status mailchimp_checkpoint_read(const char *path, int64_t *ms,
@@ -441,8 +456,7 @@ enum lsc_status mailchimp_oauth_metadata(const char *login_base,
                                          size_t errlen);
 
 /* Store the OAuth token with its data center in `path`, mode 0600,
- * atomically (temporary file + rename).  Until the connector core's
- * credential store is wired in. */
+ * atomically (the core's secrets_write_file()). */
 enum lsc_status mailchimp_credentials_save(const char *path,
                                            const char *token, const char *dc,
                                            const char *api_endpoint,

@@ -16,21 +16,16 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "core/retry.h"
+
 static void sleep_ms(int64_t ms)
 {
-    if (ms <= 0) {
-        return;
-    }
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    http_sleep_ms(ms);
 }
 
 int64_t mc_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return http_now_ms();
 }
 
 /* ---- create / destroy --------------------------------------------------- */
@@ -113,16 +108,20 @@ enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
             snprintf(mc->authz, tl, "Bearer %s", cred->oauth_token);
         }
     }
-    if (mc->authz == NULL || mc_http_global_init() != LSC_OK) {
+    enum lsc_status hst = LSC_ERR_NOMEM;
+    if (mc->authz == NULL ||
+        (hst = mc_http_create(mc->cfg.timeout_ms, &mc->http, err, errlen)) !=
+            LSC_OK) {
         mailchimp_config_destroy(&mc->cfg);
         free(mc->authz);
         free(mc);
-        snprintf(err, errlen, "mailchimp: out of memory");
-        return LSC_ERR_NOMEM;
+        if (hst == LSC_ERR_NOMEM) {
+            snprintf(err, errlen, "mailchimp: out of memory");
+        }
+        return hst;
     }
     pthread_mutex_init(&mc->mu, NULL);
     pthread_cond_init(&mc->cv, NULL);
-    mc->rng = (uint64_t)mc_now_ms() ^ (uint64_t)(uintptr_t)mc;
     *out = mc;
     return LSC_OK;
 }
@@ -137,10 +136,10 @@ void mailchimp_destroy(struct mailchimp *mc)
         free(mc->authz);
     }
     mailchimp_config_destroy(&mc->cfg);
+    http_client_destroy(mc->http);
     pthread_cond_destroy(&mc->cv);
     pthread_mutex_destroy(&mc->mu);
     free(mc);
-    mc_http_global_cleanup();
 }
 
 bool mailchimp_needs_reauth(const struct mailchimp *mc)
@@ -170,32 +169,19 @@ void mc_count(struct mailchimp *mc, uint64_t *counter)
 
 /* ---- one call with the connection limit and retries --------------------- */
 
-static uint64_t rnd(struct mailchimp *mc)
-{
-    pthread_mutex_lock(&mc->mu);
-    mc->rng ^= mc->rng << 13;
-    mc->rng ^= mc->rng >> 7;
-    mc->rng ^= mc->rng << 17;
-    uint64_t r = mc->rng;
-    pthread_mutex_unlock(&mc->mu);
-    return r;
-}
-
-/* Exponential backoff with jitter in [d/2, d]. */
+/* Exponential backoff with full jitter (the core's retry policy), at
+ * least 1 ms. */
 int64_t mc_backoff_ms(struct mailchimp *mc, int64_t base, unsigned attempt,
                       int64_t cap)
 {
-    int64_t d = base;
-    for (unsigned i = 1; i < attempt && d < cap; i++) {
-        d *= 2;
-    }
-    if (d > cap) {
-        d = cap;
-    }
-    if (d <= 1) {
-        return d;
-    }
-    return d / 2 + (int64_t)(rnd(mc) % (uint64_t)(d / 2 + 1));
+    (void)mc;
+    struct retry_policy p;
+    retry_policy_default(&p);
+    p.base_ms = base > 0 ? base : 1;
+    p.cap_ms = cap;
+    int64_t d = retry_delay_ms(&p, attempt > 0 ? attempt : 1, -1,
+                               retry_random());
+    return d > 0 ? d : 1;
 }
 
 static void acquire(struct mailchimp *mc)
@@ -263,7 +249,7 @@ enum lsc_status mc_call(struct mailchimp *mc, const char *method,
             .timeout_ms = mc->cfg.timeout_ms,
         };
         acquire(mc);
-        enum lsc_status st = mc_http_send(&req, resp);
+        enum lsc_status st = mc_http_send(mc->http, &req, resp);
         release(mc);
         int64_t wait = -1;
         if (st == LSC_ERR_INVALID_ARG) {

@@ -14,11 +14,11 @@ struct mailchimp {
     struct mailchimp_config cfg; /* own copy */
     char api_base[256];          /* ".../3.0", no trailing slash */
     char *authz;                 /* Authorization value; secret */
+    struct http_client *http;    /* connector core client, owned */
     pthread_mutex_t mu;          /* guards everything below */
     pthread_cond_t cv;           /* a connection slot was freed */
     int in_flight;
     bool reauth;
-    uint64_t rng;
     struct mailchimp_stats stats;
 };
 

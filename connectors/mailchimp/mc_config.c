@@ -37,6 +37,7 @@ enum lsc_status mailchimp_config_init(struct mailchimp_config *c)
     int rc = sdup(&c->auth, "api_key") | sdup(&c->api_key_env,
                                               "MAILCHIMP_API_KEY") |
              sdup(&c->credentials_file, "mailchimp-oauth.json") |
+             sdup(&c->client_secret_env, "MAILCHIMP_CLIENT_SECRET") |
              sdup(&c->score_tag, "LSCORE") | sdup(&c->score_name,
                                                   "Lead score") |
              sdup(&c->tier_tag, "LTIER") | sdup(&c->tier_name, "Lead tier") |
@@ -52,6 +53,7 @@ enum lsc_status mailchimp_config_init(struct mailchimp_config *c)
     c->activity_lookback_days = 30;
     c->activity_overlap_minutes = 60;
     c->backoff_base_ms = 500;
+    c->redirect_port = 3000;
     return rc != 0 ? LSC_ERR_NOMEM : LSC_OK;
 }
 
@@ -61,6 +63,7 @@ void mailchimp_config_destroy(struct mailchimp_config *c)
         return;
     }
     char **strs[] = {&c->list_id,        &c->auth,          &c->api_key_env,
+                     &c->client_id,      &c->client_secret_env,
                      &c->credentials_file, &c->api_base,    &c->login_base,
                      &c->score_tag,      &c->score_name,    &c->tier_tag,
                      &c->tier_name,      &c->email_property,
@@ -97,6 +100,8 @@ enum lsc_status mailchimp_config_copy(struct mailchimp_config *dst,
              sdup(&dst->auth, src->auth) |
              sdup(&dst->api_key_env, src->api_key_env) |
              sdup(&dst->credentials_file, src->credentials_file) |
+             sdup(&dst->client_id, src->client_id) |
+             sdup(&dst->client_secret_env, src->client_secret_env) |
              sdup(&dst->api_base, src->api_base) |
              sdup(&dst->login_base, src->login_base) |
              sdup(&dst->score_tag, src->score_tag) |
@@ -489,10 +494,10 @@ static void check_base(struct vctx *v, json_t *o, const char *path,
 static void validate(struct vctx *v, json_t *root,
                      struct mailchimp_config *c)
 {
-    static const char *const top[] = {"schema", "type", "name", "auth",
-                                      "audience", "fields", "contact",
-                                      "unknown_members", "tiers", "tags",
-                                      "activity", "limits", "endpoints",
+    static const char *const top[] = {"schema", "type", "connector", "name",
+                                      "auth", "audience", "fields",
+                                      "contact", "unknown_members", "tiers",
+                                      "tags", "activity", "limits", "api",
                                       "description", NULL};
     char p[256];
     unknown_keys(v, root, "", top);
@@ -506,14 +511,22 @@ static void validate(struct vctx *v, json_t *root,
                strcmp(json_string_value(schema), MAILCHIMP_SCHEMA) != 0) {
         report(v, LSC_LOG_ERROR, "schema", "must be \"" MAILCHIMP_SCHEMA "\"");
     }
-    json_t *type = json_object_get(root, "type");
+    /* "type" (this connector's name for it) or "connector" (HubSpot's). */
+    const char *tkey = json_object_get(root, "type") != NULL ? "type"
+                                                             : "connector";
+    json_t *type = json_object_get(root, tkey);
     if (type == NULL) {
         report(v, LSC_LOG_ERROR, "", "missing required key \"type\"; hint: "
                                      "\"type\": \"mailchimp\"");
     } else if (!json_is_string(type) ||
                strcmp(json_string_value(type), "mailchimp") != 0) {
-        report(v, LSC_LOG_ERROR, "type",
+        report(v, LSC_LOG_ERROR, tkey,
                "must be \"mailchimp\" for this connector");
+    }
+    if (json_object_get(root, "type") != NULL &&
+        json_object_get(root, "connector") != NULL) {
+        report(v, LSC_LOG_WARN, "connector",
+               "both \"type\" and \"connector\" given; \"type\" is used");
     }
     if (json_object_get(root, "name") != NULL) {
         get_str(v, root, "", "name", NULL, false);
@@ -521,16 +534,23 @@ static void validate(struct vctx *v, json_t *root,
 
     json_t *auth = get_obj(v, root, "", "auth", p, sizeof p);
     if (auth != NULL) {
-        static const char *const k[] = {"method", "api_key_env",
+        static const char *const k[] = {"type", "api_key_env", "client_id",
+                                        "client_secret_env", "redirect_port",
                                         "credentials_file", NULL};
         static const char *const methods[] = {"api_key", "oauth", NULL};
         unknown_keys(v, auth, "auth", k);
-        if (get_str(v, auth, "auth", "method", &c->auth, false) &&
+        if (get_str(v, auth, "auth", "type", &c->auth, false) &&
             !one_of(c->auth, methods)) {
-            report(v, LSC_LOG_ERROR, "auth.method",
+            report(v, LSC_LOG_ERROR, "auth.type",
                    "must be \"api_key\" or \"oauth\"");
         }
         get_str(v, auth, "auth", "api_key_env", &c->api_key_env, false);
+        get_str(v, auth, "auth", "client_id", &c->client_id, false);
+        get_str(v, auth, "auth", "client_secret_env", &c->client_secret_env,
+                false);
+        long port = c->redirect_port;
+        get_int(v, auth, "auth", "redirect_port", 1, 65535, NULL, &port);
+        c->redirect_port = (int)port;
         get_str(v, auth, "auth", "credentials_file", &c->credentials_file,
                 false);
         json_t *cf = json_object_get(auth, "credentials_file");
@@ -645,7 +665,43 @@ static void validate(struct vctx *v, json_t *root,
         }
     }
 
-    json_t *tiers = get_obj(v, root, "", "tiers", p, sizeof p);
+    json_t *tiers = json_object_get(root, "tiers");
+    if (json_is_array(tiers)) {
+        /* HubSpot's form: the model's tier names; tags get the default
+         * "leadscore-<tier>". */
+        size_t n = json_array_size(tiers);
+        c->tiers = n > 0 ? calloc(n, sizeof *c->tiers) : NULL;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tiers, i, t) {
+            char tp[64];
+            snprintf(tp, sizeof tp, "tiers[%zu]", i);
+            if (!json_is_string(t) || json_string_length(t) == 0 ||
+                json_string_length(t) > MAILCHIMP_MEMBER_TAG_MAX - 10) {
+                report(v, LSC_LOG_ERROR, tp,
+                       "must be a tier name (1..90 characters)");
+                continue;
+            }
+            char tag[MAILCHIMP_MEMBER_TAG_MAX + 16];
+            snprintf(tag, sizeof tag, "leadscore-%s", json_string_value(t));
+            char *tier = strdup(json_string_value(t));
+            char *tg = strdup(tag);
+            if (c->tiers == NULL || tier == NULL || tg == NULL) {
+                free(tier);
+                free(tg);
+                report(v, LSC_LOG_ERROR, tp, "out of memory");
+                continue;
+            }
+            c->tiers[c->n_tiers].tier = tier;
+            c->tiers[c->n_tiers].tag = tg;
+            c->n_tiers++;
+        }
+        tiers = NULL;
+    } else if (tiers != NULL && !json_is_object(tiers)) {
+        report(v, LSC_LOG_ERROR, "tiers",
+               "must be an object {tier: tag} or an array of tier names");
+        tiers = NULL;
+    }
     if (tiers != NULL) {
         size_t n = json_object_size(tiers);
         c->tiers = n > 0 ? calloc(n, sizeof *c->tiers) : NULL;
@@ -669,8 +725,16 @@ static void validate(struct vctx *v, json_t *root,
                 }
             }
             if (c->tiers != NULL) {
-                c->tiers[c->n_tiers].tier = strdup(k);
-                c->tiers[c->n_tiers].tag = strdup(json_string_value(t));
+                char *tier = strdup(k);
+                char *tag = strdup(json_string_value(t));
+                if (tier == NULL || tag == NULL) {
+                    free(tier);
+                    free(tag);
+                    report(v, LSC_LOG_ERROR, tp, "out of memory");
+                    continue;
+                }
+                c->tiers[c->n_tiers].tier = tier;
+                c->tiers[c->n_tiers].tag = tag;
                 c->n_tiers++;
             }
         }
@@ -715,10 +779,17 @@ static void validate(struct vctx *v, json_t *root,
                     continue;
                 }
                 if (c->campaign_types != NULL) {
+                    char *mk = strdup(key);
+                    char *lk = strdup(json_string_value(val));
+                    if (mk == NULL || lk == NULL) {
+                        free(mk);
+                        free(lk);
+                        report(v, LSC_LOG_ERROR, tp, "out of memory");
+                        continue;
+                    }
                     size_t i = c->n_campaign_types++;
-                    c->campaign_types[i].mailchimp = strdup(key);
-                    c->campaign_types[i].leadscore =
-                        strdup(json_string_value(val));
+                    c->campaign_types[i].mailchimp = mk;
+                    c->campaign_types[i].leadscore = lk;
                 }
             }
         }
@@ -726,8 +797,9 @@ static void validate(struct vctx *v, json_t *root,
 
     json_t *lim = get_obj(v, root, "", "limits", p, sizeof p);
     if (lim != NULL) {
-        static const char *const k[] = {"max_connections", "timeout_s",
-                                        "max_attempts", NULL};
+        static const char *const k[] = {"max_connections", "timeout_ms",
+                                        "max_attempts", "backoff_base_ms",
+                                        NULL};
         unknown_keys(v, lim, "limits", k);
         long l = c->max_connections;
         get_int(v, lim, "limits", "max_connections", 1,
@@ -736,21 +808,24 @@ static void validate(struct vctx *v, json_t *root,
                 "shared by every app of that user",
                 &l);
         c->max_connections = (int)l;
-        l = c->timeout_ms / 1000;
-        get_int(v, lim, "limits", "timeout_s", 1, 120,
+        l = c->timeout_ms;
+        get_int(v, lim, "limits", "timeout_ms", 100, MAILCHIMP_TIMEOUT_MS,
                 "Mailchimp ends every call at 120 s", &l);
-        c->timeout_ms = l * 1000;
+        c->timeout_ms = l;
         l = c->max_attempts;
         get_int(v, lim, "limits", "max_attempts", 1, 10, NULL, &l);
         c->max_attempts = (int)l;
+        l = c->backoff_base_ms;
+        get_int(v, lim, "limits", "backoff_base_ms", 1, 60000, NULL, &l);
+        c->backoff_base_ms = l;
     }
 
-    json_t *ep = get_obj(v, root, "", "endpoints", p, sizeof p);
+    json_t *ep = get_obj(v, root, "", "api", p, sizeof p);
     if (ep != NULL) {
-        static const char *const k[] = {"api_base", "login_base", NULL};
-        unknown_keys(v, ep, "endpoints", k);
-        check_base(v, ep, "endpoints", "api_base", &c->api_base);
-        check_base(v, ep, "endpoints", "login_base", &c->login_base);
+        static const char *const k[] = {"base_url", "login_url", NULL};
+        unknown_keys(v, ep, "api", k);
+        check_base(v, ep, "api", "base_url", &c->api_base);
+        check_base(v, ep, "api", "login_url", &c->login_base);
     }
 }
 

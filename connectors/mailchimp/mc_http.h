@@ -1,8 +1,9 @@
 /*
  * The Mailchimp connector's view of HTTP: one blocking request, one
- * answer.  Implemented in mc_http.c on libcurl as a minimal adapter until
- * the shared connector core's HTTP layer lands; only this file and
- * mc_http.c change when it does (mc_client.c calls nothing else).
+ * answer, on the connector core's client (connectors/core/http.h), which
+ * enforces HTTPS (plain http only to loopback), TLS verification,
+ * timeouts, the User-Agent and handle reuse.  This adapter adds what the
+ * Mailchimp code reads from every answer: X-Request-Id and Retry-After.
  */
 #ifndef LSC_CONNECTORS_MAILCHIMP_HTTP_H
 #define LSC_CONNECTORS_MAILCHIMP_HTTP_H
@@ -13,6 +14,8 @@
 
 #include <leadscore/plugin.h>
 
+#include "core/http.h"
+
 /* Borrowed for the duration of mc_http_send(). */
 struct mc_http_req {
     const char *method;        /* "GET", "PUT", "PATCH", "POST" */
@@ -22,7 +25,7 @@ struct mc_http_req {
     const char *content_type;  /* NULL: application/json when body */
     const char *authorization; /* header value ("Basic ...", "Bearer ...",
                                   "OAuth ..."); a secret, never logged */
-    long timeout_ms;           /* whole request */
+    long timeout_ms;           /* whole request; 0: the client's */
 };
 
 /* Filled by mc_http_send(); free with mc_http_resp_free(). */
@@ -36,21 +39,20 @@ struct mc_http_resp {
     char error[256];           /* transport failure text, or "" */
 };
 
+/* A core HTTP client for Mailchimp: `timeout_ms` per request (120 s at
+ * most at Mailchimp), answers up to 64 MiB (activity pages of 1000
+ * emails).  Caller owns *out (http_client_destroy). */
+enum lsc_status mc_http_create(long timeout_ms, struct http_client **out,
+                               char *err, size_t errlen);
+
 /* Sends the request.  LSC_OK when an HTTP answer (any status) arrived;
  * LSC_ERR_TIMEOUT or LSC_ERR_RETRYABLE for transport failures (text in
- * resp->error); LSC_ERR_INVALID_ARG for a refused URL (plain http off
- * loopback).  Thread-safe: one curl easy handle per call. */
-enum lsc_status mc_http_send(const struct mc_http_req *req,
+ * resp->error); LSC_ERR_INVALID_ARG for a refused URL; LSC_ERR_PERMANENT
+ * for an over-size answer; LSC_ERR_NOMEM.  Thread-safe. */
+enum lsc_status mc_http_send(struct http_client *c,
+                             const struct mc_http_req *req,
                              struct mc_http_resp *resp);
 void mc_http_resp_free(struct mc_http_resp *resp); /* NULL ok */
-
-/* Process-wide libcurl setup, reference-counted by libcurl; pair them
- * (create/destroy of a client). */
-enum lsc_status mc_http_global_init(void);
-void mc_http_global_cleanup(void);
-
-/* True for http://127.0.0.1, http://localhost, http://[::1] URLs. */
-bool mc_http_is_loopback(const char *url);
 
 /* Percent-encodes `s` for a query or form value.  malloc()ed. */
 char *mc_http_escape(const char *s);

@@ -213,6 +213,39 @@ enum lsc_status mailchimp_import_activity(struct mailchimp *mc,
     return st;
 }
 
+static enum lsc_status jsonl_sink(void *ud, const struct mailchimp_activity *a)
+{
+    FILE *out = ud;
+    if (fputs(a->jsonl, out) == EOF || fputc('\n', out) == EOF) {
+        return LSC_ERR_IO;
+    }
+    return LSC_OK;
+}
+
+enum lsc_status mailchimp_import_activity_jsonl(struct mailchimp *mc,
+                                                FILE *out,
+                                                int64_t *checkpoint_ms,
+                                                int64_t now_ms,
+                                                size_t *n_events, char *err,
+                                                size_t errlen)
+{
+    if (out == NULL) {
+        return LSC_ERR_INVALID_ARG;
+    }
+    int64_t cp = *checkpoint_ms;
+    enum lsc_status st = mailchimp_import_activity(mc, &cp, now_ms,
+                                                   jsonl_sink, out, n_events,
+                                                   err, errlen);
+    if (st == LSC_OK && fflush(out) != 0) {
+        snprintf(err, errlen, "activity import: cannot write the events");
+        st = LSC_ERR_IO;
+    }
+    if (st == LSC_OK) {
+        *checkpoint_ms = cp;
+    }
+    return st;
+}
+
 enum lsc_status mailchimp_checkpoint_read(const char *path, int64_t *ms,
                                           char *err, size_t errlen)
 {

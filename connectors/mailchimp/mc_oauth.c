@@ -2,21 +2,19 @@
  * OAuth 2 for Mailchimp (../shared/docs/crm-apis.md 2.1 and 2.2): no
  * scopes, tokens that never expire (no refresh), the data center from the
  * metadata endpoint, which answers 200 with {"error": ...} for a bad
- * token.  Plus a small 0600 credentials file until the connector core's
- * credential store is wired in.
+ * token.  The token file goes through the core's atomic 0600 secrets
+ * files (connectors/core/secrets.h).
  */
 #include "mc_client.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+
+#include "core/secrets.h"
 
 #define LOGIN_BASE "https://login.mailchimp.com"
 
@@ -74,9 +72,14 @@ enum lsc_status mailchimp_oauth_metadata(const char *login_base,
                               .authorization = authz,
                               .timeout_ms = 30000};
     struct mc_http_resp r;
-    mc_http_global_init();
-    enum lsc_status st = mc_http_send(&req, &r);
-    mc_http_global_cleanup();
+    struct http_client *http = NULL;
+    enum lsc_status st = mc_http_create(30000, &http, err, errlen);
+    if (st == LSC_OK) {
+        st = mc_http_send(http, &req, &r);
+        http_client_destroy(http);
+    } else {
+        snprintf(r.error, sizeof r.error, "%s", err);
+    }
     OPENSSL_cleanse(authz, al);
     free(authz);
     if (st != LSC_OK) {
@@ -146,9 +149,14 @@ enum lsc_status mailchimp_oauth_exchange(const struct mailchimp_oauth_app *app,
         .timeout_ms = 30000,
     };
     struct mc_http_resp r;
-    mc_http_global_init();
-    enum lsc_status st = mc_http_send(&req, &r);
-    mc_http_global_cleanup();
+    struct http_client *http = NULL;
+    enum lsc_status st = mc_http_create(30000, &http, err, errlen);
+    if (st == LSC_OK) {
+        st = mc_http_send(http, &req, &r);
+        http_client_destroy(http);
+    } else {
+        snprintf(r.error, sizeof r.error, "%s", err);
+    }
     OPENSSL_cleanse(form, fl);
     free(form);
     if (st != LSC_OK) {
@@ -197,32 +205,9 @@ enum lsc_status mailchimp_credentials_save(const char *path,
     if (text == NULL) {
         return LSC_ERR_NOMEM;
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    enum lsc_status st = LSC_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || fchmod(fd, 0600) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-        st = LSC_ERR_IO;
-    } else {
-        size_t n = strlen(text);
-        ssize_t w = write(fd, text, n);
-        if (w < 0 || (size_t)w != n || fsync(fd) != 0) {
-            snprintf(err, errlen, "cannot write %s", tmp);
-            st = LSC_ERR_IO;
-        }
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (st == LSC_OK && rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
-        st = LSC_ERR_IO;
-    }
-    if (st != LSC_OK) {
-        unlink(tmp);
-    }
-    OPENSSL_cleanse(text, strlen(text));
+    size_t n = strlen(text);
+    enum lsc_status st = secrets_write_file(path, text, n, err, errlen);
+    OPENSSL_cleanse(text, n);
     free(text);
     return st;
 }
@@ -232,23 +217,22 @@ enum lsc_status mailchimp_credentials_load(const char *path, char **token,
                                            size_t errlen)
 {
     *token = NULL;
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
+    char *data = NULL;
+    size_t len = 0;
+    enum lsc_status st = secrets_read_file(path, &data, &len, err, errlen);
+    if (st == LSC_ERR_NOT_FOUND) {
         snprintf(err, errlen, "no Mailchimp credentials at %s; run "
                               "`leadscore connect mailchimp`",
                  path);
-        return LSC_ERR_NOT_FOUND;
     }
-    if ((sb.st_mode & 077) != 0) {
-        snprintf(err, errlen, "%s is readable by others; chmod 600 it",
-                 path);
-        return LSC_ERR_CONFIG;
+    if (st != LSC_OK) {
+        return st;
     }
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
+    json_t *j = json_loadb(data, len, 0, NULL);
+    OPENSSL_cleanse(data, len);
+    free(data);
     const char *t = json_string_value(json_object_get(j, "access_token"));
     const char *d = json_string_value(json_object_get(j, "dc"));
-    enum lsc_status st = LSC_OK;
     if (t == NULL || d == NULL || strlen(d) >= dclen) {
         snprintf(err, errlen, "%s is not a Mailchimp credentials file", path);
         st = LSC_ERR_CORRUPT;

@@ -654,6 +654,64 @@ static void test_failing_period_then_recovery(void **state)
     }
 }
 
+static void test_timeout_is_retryable(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x);
+    seed_members(x, 1);
+    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"delay_ms\":1500}", NULL);
+    x->cfg.timeout_ms = 300;
+    x->cfg.max_attempts = 1;
+    struct mailchimp *mc = client(x, FAKE_API_KEY, NULL);
+    struct lsc_job jobs[1];
+    char *payloads[1];
+    struct lsc_job_result res[1];
+    make_jobs(1, jobs, payloads, res);
+    assert_int_equal(mailchimp_job_run(mc, jobs, res, 1), LSC_OK);
+    assert_int_equal(res[0].status, LSC_ERR_RETRYABLE);
+    assert_non_null(strstr(res[0].reason, "timed out"));
+    assert_true(res[0].retry_after_ms > 0);
+    mailchimp_destroy(mc);
+    free(payloads[0]);
+}
+
+static void test_activity_jsonl(void **state)
+{
+    struct fx *x = *state;
+    seed_activity(x, 3);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    assert_non_null(out);
+    int64_t cp = INT64_MIN;
+    size_t n = 0;
+    char err[256];
+    assert_int_equal(mailchimp_import_activity_jsonl(x->mc, out, &cp, NOW_MS,
+                                                     &n, err, sizeof err),
+                     LSC_OK);
+    fclose(out);
+    assert_int_equal(n, 3 + 2 + 1);
+    size_t lines = 0;
+    for (char *line = buf; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        assert_non_null(json_string_value(json_object_get(j, "contact")));
+        assert_non_null(json_string_value(json_object_get(j, "type")));
+        assert_non_null(json_string_value(json_object_get(j, "ts")));
+        assert_non_null(json_string_value(json_object_get(j, "id")));
+        assert_true(json_is_object(json_object_get(j, "props")));
+        json_decref(j);
+        lines++;
+        line = nl + 1;
+    }
+    assert_int_equal(lines, n);
+    assert_true(cp != INT64_MIN);
+    free(buf);
+}
+
 static void test_bad_api_key_needs_reauth(void **state)
 {
     struct fx *x = *state;
@@ -818,6 +876,10 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failing_period_then_recovery,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_is_retryable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_activity_jsonl, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_api_key_needs_reauth, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_oauth_connect_and_revoke, setup,

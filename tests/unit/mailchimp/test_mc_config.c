@@ -100,9 +100,9 @@ static const char *bad =
     "  \"unknown_members\": {\"action\": \"subscribe\",\n"
     "                      \"status_if_new\": \"subscribed\"},\n"
     "  \"tiers\": {\"mql\": \"hot\", \"sql\": \"hot\"},\n"
-    "  \"limits\": {\"max_connections\": 25, \"timeout_s\": 300},\n"
+    "  \"limits\": {\"max_connections\": 25, \"timeout_ms\": 300000},\n"
     "  \"activity\": {\"lookback_days\": \"30\"},\n"
-    "  \"endpoints\": {\"api_base\": \"http://example.com/3.0\"},\n"
+    "  \"api\": {\"base_url\": \"http://example.com/3.0\"},\n"
     "  \"colour\": \"blue\"\n"
     "}\n";
 
@@ -147,9 +147,9 @@ static void test_every_problem_reported(void **state)
     assert_true(i >= 0);
     assert_int_equal(x.d[i].line, 12);
     assert_non_null(strstr(x.d[i].msg, "10 simultaneous"));
-    assert_true(find(&x, "limits.timeout_s") >= 0);
+    assert_true(find(&x, "limits.timeout_ms") >= 0);
     assert_true(find(&x, "activity.lookback_days") >= 0);
-    assert_true(find(&x, "endpoints.api_base") >= 0);
+    assert_true(find(&x, "api.base_url") >= 0);
     i = find(&x, "colour");
     assert_true(i >= 0);
     assert_int_equal(x.d[i].sev, LSC_LOG_WARN);
@@ -197,8 +197,8 @@ static void test_create_mapping(void **state)
         "{\"schema\":\"leadscore.connector/1\",\"type\":\"mailchimp\","
         "\"audience\":{\"list_id\":\"L1\"},\"unknown_members\":"
         "{\"action\":\"create\",\"status_if_new\":\"pending\"},"
-        "\"limits\":{\"max_connections\":3},"
-        "\"endpoints\":{\"api_base\":\"http://127.0.0.1:8080/3.0\"}}";
+        "\"limits\":{\"max_connections\":3},\"tiers\":[\"cold\",\"hot\"],"
+        "\"api\":{\"base_url\":\"http://127.0.0.1:8080/3.0\"}}";
     struct mailchimp_config c;
     size_t nerr = 1;
     assert_int_equal(mailchimp_config_parse(t, strlen(t), "c.json", NULL,
@@ -210,6 +210,18 @@ static void test_create_mapping(void **state)
     assert_int_equal(c.max_connections, 3);
     assert_string_equal(c.api_base, "http://127.0.0.1:8080/3.0");
     assert_string_equal(c.score_tag, "LSCORE");
+    assert_int_equal(c.n_tiers, 2);
+    assert_string_equal(c.tiers[1].tag, "leadscore-hot");
+    mailchimp_config_destroy(&c);
+
+    /* HubSpot's spelling of the connector key is accepted. */
+    const char *h = "{\"schema\":\"leadscore.connector/1\",\"connector\":"
+                    "\"mailchimp\",\"audience\":{\"list_id\":\"L1\"}}";
+    assert_int_equal(mailchimp_config_parse(h, strlen(h), "h.json", NULL,
+                                            NULL, &c, &nerr),
+                     LSC_OK);
+    assert_string_equal(c.client_secret_env, "MAILCHIMP_CLIENT_SECRET");
+    assert_int_equal(c.redirect_port, 3000);
     mailchimp_config_destroy(&c);
 }
 
