@@ -1,0 +1,119 @@
+#!/bin/sh
+# Integration tests of the leadscore CLI (TAP).
+#   test_cli.sh LEADSCORE TOY_PLUGIN
+# The real plugin comes from $LEADSCORE_PLUGIN, data from this directory
+# and $LSC_SOURCE_ROOT/config.
+ls=${1:?usage: test_cli.sh LEADSCORE TOY_PLUGIN}
+toy=${2:?}
+here=$(cd "$(dirname "$0")" && pwd)
+root=${LSC_SOURCE_ROOT:-$here/../../..}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
+    [ -f "$tmp/out" ] && sed 's/^/# out: /' "$tmp/out" | head -20
+    [ -f "$tmp/err" ] && sed 's/^/# err: /' "$tmp/err" | head -20
+}
+# run EXPECTED_RC DESCRIPTION -- COMMAND...: run, keep stdout/stderr.
+run() {
+    want=$1; what=$2; shift 3
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    if [ "$rc" -eq "$want" ]; then ok "$what (exit $rc)"; else not_ok "$what: exit $rc, expected $want"; fi
+}
+# expect FILE PATTERN DESCRIPTION: grep -E in out/err.
+expect() {
+    if grep -Eq -- "$2" "$tmp/$1"; then ok "$3"; else not_ok "$3 ('$2' not in std$1)"; fi
+}
+same() {
+    if cmp -s "$tmp/$1" "$2"; then ok "$3"; else
+        not_ok "$3"; diff -u "$2" "$tmp/$1" | sed 's/^/# /' | head -30; fi
+}
+
+small="$here/small-model.json"
+events="$here/small-events.jsonl"
+
+# ---- help, version, usage errors ---------------------------------------
+run 0 "--help" -- "$ls" --help
+expect out '^usage: leadscore' "--help prints the usage"
+for cmd in validate score explain compare; do
+    run 0 "$cmd --help" -- "$ls" "$cmd" --help
+    expect out "^usage: leadscore $cmd" "$cmd --help prints its usage"
+done
+run 0 "--version" -- "$ls" --version
+expect out '^leadscore [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.[0-9]+\)$' "--version names the ABI"
+run 2 "unknown command" -- "$ls" frobnicate
+expect err "unknown command 'frobnicate'" "unknown command is named"
+run 2 "score without --model" -- "$ls" score "$events"
+run 2 "bad --format" -- "$ls" score --model "$small" --format xml "$events"
+run 2 "bad --as-of" -- "$ls" score --model "$small" --as-of yesterday "$events"
+expect err "--as-of: 'yesterday' is not an RFC 3339 time or Unix seconds" "--as-of error names the option"
+
+# ---- plugin problems ----------------------------------------------------
+run 3 "missing plugin" -- "$ls" --plugin "$tmp/none.so" score --model "$small" "$events"
+expect err "cannot load plugin $tmp/none.so" "missing plugin is named"
+run 4 "missing events file" -- "$ls" score --model "$small" "$tmp/none.jsonl"
+expect err "cannot open $tmp/none.jsonl" "missing events file is named"
+
+# ---- rejected lines (toy plugin) ---------------------------------------
+cat > "$tmp/mixed.jsonl" <<'JSONL'
+{"contact":"c-1","type":"email_open","ts":"2026-11-01T10:00:00Z"}
+not json
+{"contact":"c-1","type":"poison","ts":"2026-11-01T10:00:00Z"}
+
+{"type":"email_open","ts":0}
+{"contact":"c-2","type":"email_open","ts":"2026-11-01T10:00:00+02:00"}
+JSONL
+run 1 "rejected lines exit 1" -- "$ls" --plugin "$toy" score --model "$small" "$tmp/mixed.jsonl"
+expect err "^$tmp/mixed.jsonl:2: invalid JSON" "bad JSON reported with its line number"
+expect err "^$tmp/mixed.jsonl:3: poisoned event refused" "plugin refusal reported with its line number"
+expect err "^$tmp/mixed.jsonl:5: field 'contact': required" "missing field named with its line number"
+expect err "5 events read, 2 applied, 0 duplicates, 3 rejected, 2 contacts" "summary printed when lines were rejected"
+expect out '^\{"contact":"c-1","score":10,' "the run goes on after rejected lines"
+expect out '^\{"contact":"c-2",' "contacts after rejected lines are scored"
+
+# ---- validate -----------------------------------------------------------
+run 0 "validate a good model" -- "$ls" validate "$small"
+expect out "model 'small' \\($small\\): 2 groups, 3 rules, 2 tiers" "validate prints the summary"
+run 1 "validate a bad model" -- "$ls" validate "$here/bad-model.json"
+expect err "^$here/bad-model.json:7:[0-9]+: rules\\[0\\]\\.when\\[0\\]\\.op: unknown op 'oops'" "diagnostic as file:line:col: path: message"
+run 1 "validate good and bad" -- "$ls" validate "$small" "$here/bad-model.json"
+run 4 "validate a missing file" -- "$ls" validate "$tmp/nope.json"
+run 0 "validate the shipped models" -- "$ls" validate "$root"/config/models/*.json
+
+# ---- score with the real plugin ----------------------------------------
+cat > "$tmp/expected.jsonl" <<'JSONL'
+{"contact":"a","score":5,"tier":"cold","groups":{"fit":0,"engagement":5},"top":[{"rule":"open","points":5,"awards":1}]}
+{"contact":"b","score":50,"tier":"mql","groups":{"fit":20,"engagement":30},"top":[{"rule":"demo","points":30,"awards":1},{"rule":"exec","points":20}]}
+JSONL
+run 0 "score a small stream" -- "$ls" score --model "$small" --transitions "$tmp/tr.jsonl" "$events"
+same out "$tmp/expected.jsonl" "score prints section-4 JSON sorted by contact"
+if [ -s "$tmp/err" ]; then not_ok "no summary without --stats"; else ok "no summary without --stats"; fi
+cp "$tmp/tr.jsonl" "$tmp/out"
+expect out '^\{"contact":"b","model":"small","from":null,"to":"cold","score":20,"at":"2026-11-01T10:00:00Z"\}$' "transition from null"
+expect out '^\{"contact":"b","model":"small","from":"cold","to":"mql","score":50,"at":"2026-11-02T08:00:00Z"\}$' "transition to mql at the stream clock"
+run 0 "score from stdin with --stats" -- sh -c "\"$ls\" score --stats --model \"$small\" - < \"$events\""
+same out "$tmp/expected.jsonl" "stdin gives the same output"
+expect err "9 events read, 8 applied, 1 duplicates, 0 rejected, 2 contacts" "--stats counts duplicates"
+run 0 "csv" -- "$ls" score --format csv --model "$small" "$events"
+expect out '^contact,score,tier,fit,engagement,top$' "csv header"
+expect out '^b,50,mql,20,30,demo:30;exec:20$' "csv row"
+run 0 "table" -- "$ls" score --format table --model "$small" "$events"
+expect out '^CONTACT +SCORE +TIER +REASONS$' "table header"
+expect out '^b +50 +mql +demo \+30 \(1 award\), exec \+20$' "table row"
+run 0 "shadow model" -- "$ls" score --model "$small" --model "$root/config/models/b2b-saas.json" "$events"
+expect out '^\{"contact":"a",.*\],"shadows":\{"b2b-saas":\{"score":[0-9]+,"tier":"[a-z]+"\}\}\}$' "shadows member after the primary fields"
+run 0 "--as-of in the past" -- "$ls" score --model "$small" --as-of 2026-11-01T12:00:00Z "$events"
+run 0 "explain" -- "$ls" explain --model "$small" --contact b "$events"
+expect out "^Score 50 of 100, tier mql\\.$" "explain states score and tier"
+expect out "demo +\\+30  1 award" "explain lists the rule's awards"
+run 1 "explain an unknown contact" -- "$ls" explain --model "$small" --contact zz "$events"
+run 0 "compare" -- "$ls" compare --model "$small" --model "$root/config/models/b2b-saas.json" "$events"
+expect out '^TIER +A +B$' "compare prints tier counts"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
