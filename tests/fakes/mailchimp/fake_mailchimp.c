@@ -31,7 +31,7 @@
  *                         "title":"..."}: the next N API requests fail
  *   POST /_fake/revoke   the issued OAuth tokens stop working
  *   GET  /_fake/requests {"requests":[{method,path,query,body,auth,
- *                         content_type,status}],"max_in_flight":N,
+ *                         content_type,user_agent,status}],"max_in_flight":N,
  *                         "throttled":N}
  *   POST /_fake/clear    forget recorded requests and counters
  *   GET  /_fake/member?list=L&email=E   the stored member (tags included)
@@ -1146,6 +1146,8 @@ static mhd_result handler(void *cls, struct MHD_Connection *conn,
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     const char *ctype =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    const char *ua =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
     const char *raw = rc->body != NULL ? rc->body : "";
     bool api = strncmp(url, "/3.0", 4) == 0;
     json_t *query = json_object();
@@ -1162,10 +1164,11 @@ static mhd_result handler(void *cls, struct MHD_Connection *conn,
     } else {
         bool auth_ok = false;
         const char *ak = auth_kind(f, authz, &auth_ok);
-        json_t *rec = json_pack("{s:s,s:s,s:O,s:s,s:s,s:s}", "method", method,
-                                "path", url, "query", query, "body", raw,
-                                "auth", ak, "content_type",
-                                ctype != NULL ? ctype : "");
+        json_t *rec = json_pack("{s:s,s:s,s:O,s:s,s:s,s:s,s:s}", "method",
+                                method, "path", url, "query", query, "body",
+                                raw, "auth", ak, "content_type",
+                                ctype != NULL ? ctype : "", "user_agent",
+                                ua != NULL ? ua : "");
         json_array_append_new(f->requests, rec);
         bool limited = false;
         if (api) {

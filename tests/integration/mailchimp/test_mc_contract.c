@@ -469,7 +469,12 @@ static void check_request(json_t *r)
     const char *auth = json_string_value(json_object_get(r, "auth"));
     const char *ct = json_string_value(json_object_get(r, "content_type"));
     const char *raw = json_string_value(json_object_get(r, "body"));
+    const char *ua = json_string_value(json_object_get(r, "user_agent"));
     json_t *q = json_object_get(r, "query");
+    if (ua == NULL || strncmp(ua, "leadscore/", 10) != 0) {
+        problem(r, "User-Agent should name leadscore, got \"%s\"",
+                ua != NULL ? ua : "");
+    }
     if (strncmp(path, "/3.0/", 5) == 0) {
         if (strcmp(auth, "basic") != 0 && strcmp(auth, "bearer") != 0) {
             problem(r, "API calls use Basic (any user, key as password) or "
