@@ -327,7 +327,7 @@ enum lsc_status dconfig_load(const char *path, struct dconfig **out,
         c->models_joined = calloc(1, n);
         for (size_t i = 0; c->models_joined && i < c->n_models; i++) {
             if (i > 0) {
-                strcat(c->models_joined, ",");
+                strcat(c->models_joined, "\n");
             }
             strcat(c->models_joined, c->models[i]);
         }

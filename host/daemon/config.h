@@ -21,7 +21,7 @@ struct dconfig {
     char *plugin;        /* leadscore.so path, or NULL for the default */
     char **models;       /* absolute or config-relative resolved paths */
     size_t n_models;
-    char *models_joined; /* "a.json,b.json": config_get("models") */
+    char *models_joined; /* one path per line: config_get("models") */
     char *connectors;    /* connectors config path, or NULL */
     char **tokens;       /* bearer tokens of /v1/... */
     size_t n_tokens;
@@ -56,7 +56,7 @@ enum lsc_status dconfig_load(const char *path, struct dconfig **out,
 void dconfig_destroy(struct dconfig *c);
 
 /* The value the plugin sees for config_get(key), borrowed from c:
- * "model" (first model), "models" (comma-separated), "connectors",
+ * "model" (first model), "models" (one path per line), "connectors",
  * "data_dir", or a key of the "plugin" object.  NULL when unset. */
 const char *dconfig_get(const struct dconfig *c, const char *key);
 
