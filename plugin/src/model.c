@@ -897,7 +897,25 @@ static void compile(struct loader *L, json_t *root)
     tiers_compile(L, root);
 }
 
-/* Sends every problem to host->diagnostic with its line:column. */
+struct placed {
+    int line, col;
+    size_t idx;
+};
+
+static int cmp_placed(const void *a, const void *b)
+{
+    const struct placed *x = a, *y = b;
+    if (x->line != y->line) {
+        return x->line < y->line ? -1 : 1;
+    }
+    if (x->col != y->col) {
+        return x->col < y->col ? -1 : 1;
+    }
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sends every problem to host->diagnostic with its line:column, in file
+ * order (the checks run in key order, readers scan top to bottom). */
 static void report_problems(struct loader *L, const char *text, size_t len,
                             const struct lsc_host_api *host)
 {
@@ -905,20 +923,29 @@ static void report_problems(struct loader *L, const char *text, size_t len,
         return;
     }
     struct jsonpos *jp = jsonpos_create(text, len);
-    for (size_t i = 0; i < L->n; i++) {
-        int line, col;
-        jsonpos_find(jp, L->p[i].path, L->p[i].at_key, &line, &col);
+    struct placed *pl = calloc(L->n, sizeof *pl);
+    for (size_t i = 0; pl != NULL && i < L->n; i++) {
+        jsonpos_find(jp, L->p[i].path, L->p[i].at_key, &pl[i].line,
+                     &pl[i].col);
+        pl[i].idx = i;
+    }
+    if (pl != NULL) {
+        qsort(pl, L->n, sizeof *pl, cmp_placed);
+    }
+    for (size_t k = 0; k < L->n; k++) {
+        size_t i = pl != NULL ? pl[k].idx : k;
         struct lsc_diagnostic d = {
             .struct_size = sizeof d,
             .severity = LSC_LOG_ERROR,
             .file = L->file,
-            .line = line,
-            .column = col,
+            .line = pl != NULL ? pl[k].line : 0,
+            .column = pl != NULL ? pl[k].col : 0,
             .json_path = L->p[i].path,
             .message = L->p[i].msg,
         };
         host->diagnostic(host->host, &d);
     }
+    free(pl);
     jsonpos_destroy(jp);
 }
 

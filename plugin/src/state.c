@@ -37,10 +37,11 @@ _Static_assert(sizeof(struct state_award) == 40, "award record layout");
         return LSC_ERR_CORRUPT;               \
     } while (0)
 
-/* Checks one section at blob+off without trusting any count. */
-static enum lsc_status check_section(const unsigned char *b, size_t len,
-                                     size_t off, struct section_header *h,
-                                     size_t *size, char *err, size_t errlen)
+/* Checks the header of the section at blob+off and that its records fit
+ * in the blob, without trusting any count; *size = the section's size. */
+static enum lsc_status check_header(const unsigned char *b, size_t len,
+                                    size_t off, struct section_header *h,
+                                    size_t *size, char *err, size_t errlen)
 {
     if (len - off < sizeof *h) {
         CORRUPT("corrupt state: truncated section at byte %zu", off);
@@ -54,26 +55,51 @@ static enum lsc_status check_section(const unsigned char *b, size_t len,
     if (gsz > rest || h->n_awards > (rest - gsz) / sizeof(struct state_award)) {
         CORRUPT("corrupt state: section at byte %zu overruns the blob", off);
     }
-    const unsigned char *p = b + off + sizeof *h;
-    for (size_t i = 0; i < h->n_groups; i++) {
-        struct state_group g;
-        memcpy(&g, p + i * sizeof g, sizeof g);
-        if (!isfinite(g.fit) || !isfinite(g.acc)) {
+    *size = sizeof *h + gsz + (size_t)h->n_awards * sizeof(struct state_award);
+    return LSC_OK;
+}
+
+/* Checks decoded records (aligned caller memory). */
+static enum lsc_status check_records(const struct state_group *g, size_t ng,
+                                     const struct state_award *a, size_t na,
+                                     char *err, size_t errlen)
+{
+    for (size_t i = 0; i < ng; i++) {
+        if (!isfinite(g[i].fit) || !isfinite(g[i].acc)) {
             CORRUPT("corrupt state: non-finite group value");
         }
     }
-    p += gsz;
-    uint64_t prev = 0;
-    for (size_t i = 0; i < h->n_awards; i++) {
-        struct state_award a;
-        memcpy(&a, p + i * sizeof a, sizeof a);
-        if (a.count == 0 || a.reserved != 0 || !isfinite(a.sum) ||
-            !isfinite(a.acc) || (i > 0 && a.hash <= prev)) {
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].count == 0 || a[i].reserved != 0 || !isfinite(a[i].sum) ||
+            !isfinite(a[i].acc) || (i > 0 && a[i].hash <= a[i - 1].hash)) {
             CORRUPT("corrupt state: bad award record %zu", i);
         }
-        prev = a.hash;
     }
-    *size = sizeof *h + gsz + (size_t)h->n_awards * sizeof(struct state_award);
+    return LSC_OK;
+}
+
+/* Full check of a section that is not decoded (a model not loaded). */
+static enum lsc_status check_foreign(const unsigned char *p,
+                                     const struct section_header *h,
+                                     char *err, size_t errlen)
+{
+    struct state_group g;
+    struct state_award a[2];
+    for (size_t i = 0; i < h->n_groups; i++) {
+        memcpy(&g, p + i * sizeof g, sizeof g);
+        if (check_records(&g, 1, NULL, 0, err, errlen) != LSC_OK) {
+            return LSC_ERR_CORRUPT;
+        }
+    }
+    p += (size_t)h->n_groups * sizeof g;
+    for (size_t i = 0; i < h->n_awards; i++) {
+        memcpy(&a[i & 1], p + i * sizeof a[0], sizeof a[0]);
+        bool ordered = i == 0 || a[i & 1].hash > a[(i - 1) & 1].hash;
+        if (!ordered ||
+            check_records(NULL, 0, &a[i & 1], 1, err, errlen) != LSC_OK) {
+            CORRUPT("corrupt state: bad award record %zu", i);
+        }
+    }
     return LSC_OK;
 }
 
@@ -125,10 +151,11 @@ enum lsc_status state_decode(struct state *st,
             struct section_header sh;
             size_t size;
             enum lsc_status rc =
-                check_section(b, len, off, &sh, &size, err, errlen);
+                check_header(b, len, off, &sh, &size, err, errlen);
             if (rc != LSC_OK) {
                 return rc;
             }
+            bool loaded = false;
             for (size_t k = 0; k < s; k++) {
                 if (keys[k] == sh.model_key) {
                     CORRUPT("corrupt state: a model appears twice");
@@ -139,7 +166,13 @@ enum lsc_status state_decode(struct state *st,
                 if (models[i]->key == sh.model_key) {
                     found[i] = off + 1;
                     fh[i] = sh;
+                    loaded = true;
                 }
+            }
+            if (!loaded &&
+                (rc = check_foreign(b + off + sizeof sh, &sh, err, errlen)) !=
+                    LSC_OK) {
+                return rc;
             }
             off += size;
         }
@@ -200,6 +233,15 @@ enum lsc_status state_decode(struct state *st,
         }
         memcpy(sm->awards, p + (size_t)h->n_groups * sizeof(struct state_group),
                (size_t)h->n_awards * sizeof *sm->awards);
+        /* validated in place, after the copy: one pass over the blob */
+        enum lsc_status rc =
+            sm->stale ? check_foreign(p, h, err, errlen)
+                      : check_records(sm->groups, m->n_groups, sm->awards,
+                                      sm->n_awards, err, errlen);
+        if (rc != LSC_OK) {
+            state_finish(st);
+            return rc;
+        }
     }
     return LSC_OK;
 }

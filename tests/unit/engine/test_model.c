@@ -102,6 +102,11 @@ static void test_model_every_problem_positioned(void **state)
     assert_string_equal(th.err, want);
     assert_int_equal(th.n_d, 10);
     assert_string_equal(th.d[0].file, f);
+    for (size_t i = 1; i < th.n_d; i++) { /* in file order */
+        assert_true(th.d[i - 1].line < th.d[i].line ||
+                    (th.d[i - 1].line == th.d[i].line &&
+                     th.d[i - 1].col < th.d[i].col));
+    }
     /* hand-checked: the key of line 5 starts at column 21 */
     expect(&th, "groups[0].halflife", 5, 21,
            "unknown key 'halflife'; hint: did you mean 'half_life'?");
