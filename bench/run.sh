@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmarks of docs/performance.md, in one command:
+#
+#   bench/run.sh [quick|full]
+#
+#   quick: 10,000 contacts, 100,000 events (seconds)
+#   full:  1,000,000 contacts, 10,000,000 events (minutes, ~2.5 GB of data)
+#
+# Builds what it needs in build-bench (buildtype=release), writes the data
+# under bench/data/ (git-ignored), pins every measured process to CPU 0.
+# Reports (a) engine-only events/s, (b) `leadscore score` wall time over
+# a parse-only jansson pass of the same file, (c) peak RSS of the score run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-quick}
+case "$mode" in
+quick) contacts=10000 events=100000 ;;
+full) contacts=1000000 events=10000000 ;;
+*) echo "usage: bench/run.sh [quick|full]" >&2; exit 2 ;;
+esac
+seed=42
+B=build-bench
+model=bench/model-50.json
+data=bench/data/$mode.jsonl
+pin=(taskset -c 0)
+command -v taskset >/dev/null || pin=()
+
+if [ ! -f "$B/build.ninja" ]; then
+    meson setup "$B" --buildtype=release -Dtests=disabled >/dev/null
+fi
+meson compile -C "$B" plugin/leadscore:shared_module \
+    host/cli/leadscore:executable bench-gen bench-parse-only bench-engine \
+    >/dev/null
+plugin=$B/plugin/leadscore.so
+export LEADSCORE_PLUGIN=$plugin
+
+mkdir -p bench/data
+if [ ! -s "$data" ]; then
+    echo "generating $data ($contacts contacts, $events events, seed $seed)"
+    "$B/bench/bench-gen" "$contacts" "$events" "$seed" "$data"
+fi
+echo "data: $data, $(wc -l <"$data") lines, $(du -h "$data" | cut -f1)"
+
+# (a) engine only, typed events already in memory
+echo "== (a) engine only"
+"${pin[@]}" "$B/bench/bench-engine" "$plugin" "$model" "$contacts" "$events" "$seed" \
+    | tee "bench/data/engine-$mode.txt"
+eps=$(sed -n 's/.*: \([0-9]*\) events\/s$/\1/p' "bench/data/engine-$mode.txt")
+
+# timed NAME CMD...: wall seconds and peak RSS (KiB) via GNU time
+timed() {
+    local name=$1
+    shift
+    /usr/bin/time -f "%e %M" -o "bench/data/time-$name-$mode.txt" "$@"
+}
+
+echo "== (b) end to end vs parse only"
+cat "$data" >/dev/null # warm the page cache for both runs
+timed parse "${pin[@]}" "$B/bench/bench-parse-only" "$data"
+timed score "${pin[@]}" "$B/host/cli/leadscore" score --model "$model" "$data" \
+    >/dev/null
+read -r parse_s parse_kb <"bench/data/time-parse-$mode.txt"
+read -r score_s score_kb <"bench/data/time-score-$mode.txt"
+ratio=$(awk -v a="$score_s" -v b="$parse_s" 'BEGIN { printf "%.2f", a / b }')
+echo "parse only: ${parse_s} s; leadscore score: ${score_s} s; ratio ${ratio}"
+
+echo "== (c) peak RSS of leadscore score"
+rss_mib=$(awk -v k="$score_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+echo "peak RSS: ${rss_mib} MiB"
+
+echo
+echo "summary ($mode, $(date -u +%Y-%m-%dT%H:%M:%SZ)):"
+printf '  (a) engine only      %s events/s   (target >= 2000000)\n' "$eps"
+printf '  (b) score / parse    %s            (target <= 1.3)\n' "$ratio"
+printf '  (c) peak RSS         %s MiB      (target <= 600 for full)\n' "$rss_mib"
