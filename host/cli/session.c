@@ -167,7 +167,11 @@ static enum lsc_status svc_contact_props(void *ud, const char *contact_id,
                                          void *fn_ud)
 {
     struct cli_session *s = ud;
-    struct hl_contact *c = hl_contacts_find(s->contacts, contact_id);
+    /* Nearly always the contact being delivered: skip the hash lookup. */
+    struct hl_contact *c =
+        s->cur != NULL && strcmp(hl_contact_id(s->cur), contact_id) == 0
+            ? s->cur
+            : hl_contacts_find(s->contacts, contact_id);
     if (c == NULL) {
         return LSC_ERR_NOT_FOUND;
     }
