@@ -224,8 +224,7 @@ static void csv_field(struct hl_buf *b, const char *s)
     hl_buf_puts(b, "\"");
 }
 
-void hl_output_csv_header(struct hl_buf *b, const struct lsc_report *r,
-                          const char *const *shadow_models, size_t n_shadows)
+void hl_output_csv_header(struct hl_buf *b, const struct lsc_report *r)
 {
     hl_buf_puts(b, "contact,score,tier");
     for (size_t i = 0; i < r->n_groups; i++) {
@@ -233,19 +232,20 @@ void hl_output_csv_header(struct hl_buf *b, const struct lsc_report *r,
         csv_field(b, r->groups[i].name);
     }
     hl_buf_puts(b, ",top");
-    for (size_t i = 0; i < n_shadows; i++) {
-        struct hl_buf name;
-        hl_buf_init(&name);
-        hl_buf_printf(&name, "%s.score", shadow_models[i]);
-        hl_buf_puts(b, ",");
-        csv_field(b, name.data);
-        hl_buf_reset(&name);
-        hl_buf_printf(&name, "%s.tier", shadow_models[i]);
-        hl_buf_puts(b, ",");
-        csv_field(b, name.data);
-        hl_buf_finish(&name);
-    }
-    hl_buf_puts(b, "\n");
+}
+
+void hl_output_csv_header_shadow(struct hl_buf *b, const char *model)
+{
+    struct hl_buf name;
+    hl_buf_init(&name);
+    hl_buf_printf(&name, "%s.score", model);
+    hl_buf_puts(b, ",");
+    csv_field(b, name.data);
+    hl_buf_reset(&name);
+    hl_buf_printf(&name, "%s.tier", model);
+    hl_buf_puts(b, ",");
+    csv_field(b, name.data);
+    hl_buf_finish(&name);
 }
 
 void hl_output_csv_row(struct hl_buf *b, const struct lsc_report *r,

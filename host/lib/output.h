@@ -57,18 +57,19 @@ void hl_output_json(struct hl_buf *b, const struct lsc_report *r,
                     size_t max_top);
 
 /*
- * CSV (RFC 4180, "\r\n" is not used: one "\n" per record).
- * Header: contact,score,tier,<one column per group>,top
- * then for each shadow model: <model>.score,<model>.tier.
+ * CSV (RFC 4180 quoting, one "\n" per record).
+ * Header: contact,score,tier,<one column per group>,top, then for each
+ * shadow model <model>.score,<model>.tier (hl_output_csv_header_shadow).
  * Row: group values rounded to 2 decimals; `top` as "rule:points;..."
- * (at most max_top).  Shadows are appended with hl_output_csv_shadow().
+ * (at most max_top), then hl_output_csv_shadow() per shadow model.
+ * hl_output_csv_end() ends a header or a row.
  */
-void hl_output_csv_header(struct hl_buf *b, const struct lsc_report *r,
-                          const char *const *shadow_models, size_t n_shadows);
+void hl_output_csv_header(struct hl_buf *b, const struct lsc_report *r);
+void hl_output_csv_header_shadow(struct hl_buf *b, const char *model);
 void hl_output_csv_row(struct hl_buf *b, const struct lsc_report *r,
                        size_t max_top);
 void hl_output_csv_shadow(struct hl_buf *b, const struct lsc_report *r);
-void hl_output_csv_end(struct hl_buf *b); /* the newline */
+void hl_output_csv_end(struct hl_buf *b);
 
 /*
  * Table for people: a header and one row per contact, columns CONTACT
