@@ -230,48 +230,61 @@ static void replace_all(char *buf, size_t cap, const char *needle)
     }
 }
 
+/* Replaces the credential that follows each scheme word. */
+static void mask_schemes(char *buf, size_t cap)
+{
+    static const char *const schemes[] = {"Bearer ", "Basic ", "bearer ",
+                                          "access_token=", "refresh_token=",
+                                          "client_secret=", "code="};
+    size_t rl = strlen(SECRETS_REDACTED);
+    for (size_t s = 0; s < sizeof schemes / sizeof schemes[0]; s++) {
+        char *p = buf;
+        size_t sl = strlen(schemes[s]);
+        while ((p = strstr(p, schemes[s])) != NULL) {
+            p += sl;
+            size_t tl = strcspn(p, " \t\"',&");
+            if (tl == 0 || strncmp(p, SECRETS_REDACTED, rl) == 0) {
+                continue;
+            }
+            size_t tail = strlen(p + tl);
+            size_t pos = (size_t)(p - buf);
+            if (pos + rl + tail + 1 > cap) {
+                *p = '\0';
+                break;
+            }
+            memmove(p + rl, p + tl, tail + 1);
+            memcpy(p, SECRETS_REDACTED, rl);
+            p += rl;
+        }
+    }
+}
+
 void secrets_redact(const struct secrets_redactor *r, const char *in,
                     char *out, size_t outlen)
 {
     if (outlen == 0) {
         return;
     }
-    snprintf(out, outlen, "%s", in ? in : "");
+    in = in ? in : "";
+    /* Redact a full copy first, then truncate: a secret cut by the
+     * truncation must not leak its first half. */
+    size_t cap = strlen(in) * 3 + 64;
+    char *work = malloc(cap);
+    if (work == NULL) {
+        snprintf(out, outlen, "%s", "(log line dropped: out of memory)");
+        return;
+    }
+    snprintf(work, cap, "%s", in);
     if (r != NULL) {
         struct secrets_redactor *m = (struct secrets_redactor *)r;
         pthread_mutex_lock(&m->lock);
         for (size_t i = 0; i < r->n; i++) {
-            replace_all(out, outlen, r->secrets[i]);
+            replace_all(work, cap, r->secrets[i]);
         }
         pthread_mutex_unlock(&m->lock);
     }
-    /* Mask any credential following a scheme word, registered or not. */
-    static const char *const schemes[] = {"Bearer ", "Basic ", "bearer ",
-                                          "access_token=", "refresh_token=",
-                                          "client_secret="};
-    for (size_t s = 0; s < sizeof schemes / sizeof schemes[0]; s++) {
-        char *p = out;
-        size_t sl = strlen(schemes[s]);
-        while ((p = strstr(p, schemes[s])) != NULL) {
-            p += sl;
-            size_t tl = strcspn(p, " \t\"',&");
-            if (tl == 0 || strncmp(p, SECRETS_REDACTED, strlen(SECRETS_REDACTED)) == 0) {
-                continue;
-            }
-            size_t rl = strlen(SECRETS_REDACTED);
-            size_t tail = strlen(p + tl);
-            size_t pos = (size_t)(p - out);
-            if (pos + rl + tail + 1 > outlen) {
-                tail = outlen > pos + rl + 1 ? outlen - pos - rl - 1 : 0;
-            }
-            if (pos + rl + 1 > outlen) {
-                *p = '\0';
-                break;
-            }
-            memmove(p + rl, p + tl, tail);
-            memcpy(p, SECRETS_REDACTED, rl);
-            p[rl + tail] = '\0';
-            p += rl;
-        }
-    }
+    mask_schemes(work, cap);
+    snprintf(out, outlen, "%s", work);
+    explicit_bzero(work, cap);
+    free(work);
 }

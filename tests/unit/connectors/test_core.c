@@ -1,0 +1,577 @@
+/*
+ * Unit tests of the connector core: classification, backoff, Retry-After,
+ * token bucket, PKCE (RFC 7636 appendix B), state, credentials files,
+ * redaction, HMAC vectors, URL policy, JSON positions.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/http.h"
+#include "core/jsonpos.h"
+#include "core/oauth.h"
+#include "core/outcome.h"
+#include "core/ratelimit.h"
+#include "core/retry.h"
+#include "core/secrets.h"
+#include "core/webhook.h"
+
+/* python3: hmac.new(b"whsec_test", b"1763805600.{\"contact\":\"101\"}",
+ * hashlib.sha256).hexdigest() */
+#define WEBHOOK_DOC_VECTOR \
+    "cbf92a825b8118b174eee940a4cd2bf5c503415fc716a5e8aa2f2466062d1d2e"
+
+static struct http_response resp_of(long status, const char *body,
+                                    const char *headers)
+{
+    struct http_response r;
+    memset(&r, 0, sizeof r);
+    r.status = status;
+    r.body = body ? strdup(body) : NULL;
+    r.body_len = body ? strlen(body) : 0;
+    r.headers = headers ? strdup(headers) : NULL;
+    r.headers_len = headers ? strlen(headers) : 0;
+    return r;
+}
+
+static void test_outcome_classes(void **state)
+{
+    (void)state;
+    assert_int_equal(outcome_http_status_class(200), LSC_OK);
+    assert_int_equal(outcome_http_status_class(207), LSC_OK);
+    assert_int_equal(outcome_http_status_class(204), LSC_OK);
+    static const long retry[] = {408, 423, 429, 477, 500, 502, 503, 504};
+    for (size_t i = 0; i < sizeof retry / sizeof retry[0]; i++) {
+        assert_int_equal(outcome_http_status_class(retry[i]),
+                         LSC_ERR_RETRYABLE);
+    }
+    static const long perm[] = {400, 403, 404, 405, 409, 414, 422};
+    for (size_t i = 0; i < sizeof perm / sizeof perm[0]; i++) {
+        assert_int_equal(outcome_http_status_class(perm[i]),
+                         LSC_ERR_PERMANENT);
+    }
+    assert_int_equal(outcome_http_status_class(401), LSC_ERR_AUTH);
+}
+
+static void test_outcome_transport_and_reason(void **state)
+{
+    (void)state;
+    struct outcome o;
+    struct http_response r = resp_of(0, NULL, NULL);
+    snprintf(r.error, sizeof r.error, "Could not resolve host: x");
+    outcome_classify(LSC_ERR_RETRYABLE, &r, 0, &o);
+    assert_int_equal(o.status, LSC_ERR_RETRYABLE);
+    assert_non_null(strstr(o.reason, "resolve"));
+    outcome_classify(LSC_ERR_TIMEOUT, &r, 0, &o);
+    assert_int_equal(o.status, LSC_ERR_RETRYABLE);
+    outcome_classify(LSC_ERR_INVALID_ARG, &r, 0, &o);
+    assert_int_equal(o.status, LSC_ERR_PERMANENT);
+    http_response_finish(&r);
+
+    r = resp_of(400,
+                "{\"status\":\"error\",\"message\":\"Property values were "
+                "not valid\\nsecond line\",\"correlationId\":\"aeb5\","
+                "\"category\":\"VALIDATION_ERROR\"}",
+                NULL);
+    outcome_classify(LSC_OK, &r, 0, &o);
+    assert_int_equal(o.status, LSC_ERR_PERMANENT);
+    assert_string_equal(o.reason, "HTTP 400 VALIDATION_ERROR: Property values "
+                                  "were not valid second line "
+                                  "[correlationId aeb5]");
+    http_response_finish(&r);
+
+    r = resp_of(429,
+                "{\"status\":\"error\",\"message\":\"You have reached your "
+                "ten_secondly_rolling limit.\",\"errorType\":\"RATE_LIMIT\","
+                "\"policyName\":\"TEN_SECONDLY_ROLLING\"}",
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\n\r\n");
+    outcome_classify(LSC_OK, &r, 0, &o);
+    assert_int_equal(o.status, LSC_ERR_RETRYABLE);
+    assert_true(o.rate_limited);
+    assert_false(o.daily_limit);
+    assert_int_equal(o.retry_after_ms, 3000);
+    assert_non_null(strstr(o.reason, "TEN_SECONDLY_ROLLING"));
+    http_response_finish(&r);
+
+    r = resp_of(400,
+                "{\"error\":\"invalid_grant\",\"error_description\":\"bad "
+                "refresh token\",\"status\":\"BAD_REFRESH_TOKEN\"}",
+                NULL);
+    outcome_classify(LSC_OK, &r, 0, &o);
+    assert_int_equal(o.status, LSC_ERR_AUTH);
+    http_response_finish(&r);
+
+    r = resp_of(502, "<html>bad gateway</html>", NULL);
+    outcome_classify(LSC_OK, &r, 0, &o);
+    assert_int_equal(o.status, LSC_ERR_RETRYABLE);
+    assert_string_equal(o.reason, "HTTP 502");
+    http_response_finish(&r);
+}
+
+static void test_retry_after_header(void **state)
+{
+    (void)state;
+    struct http_response r = resp_of(
+        503, NULL, "HTTP/1.1 503 x\r\nretry-after:  120 \r\n\r\n");
+    assert_int_equal(http_response_retry_after_ms(&r, 0), 120000);
+    http_response_finish(&r);
+    /* an HTTP date 90 s after now */
+    r = resp_of(503, NULL,
+                "HTTP/1.1 503 x\r\nRetry-After: Sun, 22 Nov 2026 10:01:30 "
+                "GMT\r\n\r\n");
+    int64_t now = (int64_t)1795341600 * 1000; /* 2026-11-22T10:00:00Z */
+    assert_int_equal(http_response_retry_after_ms(&r, now), 90000);
+    http_response_finish(&r);
+    r = resp_of(503, NULL, "HTTP/1.1 503 x\r\nRetry-After: soon\r\n\r\n");
+    assert_int_equal(http_response_retry_after_ms(&r, 0), -1);
+    http_response_finish(&r);
+    r = resp_of(503, NULL, "HTTP/1.1 503 x\r\n\r\n");
+    assert_int_equal(http_response_retry_after_ms(&r, 0), -1);
+    http_response_finish(&r);
+}
+
+static void test_backoff_bounds(void **state)
+{
+    (void)state;
+    struct retry_policy p;
+    retry_policy_default(&p);
+    p.base_ms = 1000;
+    p.cap_ms = 60000;
+    /* full jitter: delay within [0, min(cap, base*2^(n-1))] */
+    for (uint32_t n = 1; n <= 20; n++) {
+        int64_t ceiling = 1000;
+        for (uint32_t i = 1; i < n && ceiling < 60000; i++) {
+            ceiling *= 2;
+        }
+        if (ceiling > 60000) {
+            ceiling = 60000;
+        }
+        int64_t maxseen = 0;
+        for (int k = 0; k < 200; k++) {
+            int64_t d = retry_delay_ms(&p, n, -1, retry_random());
+            assert_true(d >= 0 && d <= ceiling);
+            if (d > maxseen) {
+                maxseen = d;
+            }
+        }
+        assert_true(maxseen > ceiling / 4); /* it does spread */
+        /* extremes of the random source */
+        assert_int_equal(retry_delay_ms(&p, n, -1, 0), 0);
+        assert_int_equal(retry_delay_ms(&p, n, -1, (uint64_t)ceiling), ceiling);
+    }
+    /* Retry-After is a floor */
+    assert_int_equal(retry_delay_ms(&p, 1, 30000, 0), 30000);
+    assert_int_equal(retry_delay_ms(&p, 1, 0, 500), 500);
+}
+
+static void test_retry_fill_result(void **state)
+{
+    (void)state;
+    struct retry_policy p;
+    retry_policy_default(&p);
+    p.max_attempts = 3;
+    p.max_total_ms = 3600 * 1000;
+    struct outcome o = {.status = LSC_ERR_RETRYABLE, .retry_after_ms = 5000};
+    snprintf(o.reason, sizeof o.reason, "HTTP 503");
+    struct lsc_job_result r = {.struct_size = sizeof r};
+    retry_fill_result(&p, 1, 0, 1000, &o, &r);
+    assert_int_equal(r.status, LSC_ERR_RETRYABLE);
+    assert_true(r.retry_after_ms >= 5000);
+    retry_fill_result(&p, 3, 0, 1000, &o, &r);
+    assert_int_equal(r.status, LSC_ERR_PERMANENT);
+    assert_non_null(strstr(r.reason, "gave up after 3 attempts"));
+    assert_non_null(strstr(r.reason, "HTTP 503"));
+    /* bounded in time */
+    retry_fill_result(&p, 1, 0, 3600 * 1000, &o, &r);
+    assert_int_equal(r.status, LSC_ERR_PERMANENT);
+    o.status = LSC_ERR_PERMANENT;
+    snprintf(o.reason, sizeof o.reason, "HTTP 400 VALIDATION_ERROR: x");
+    retry_fill_result(&p, 1, 0, 0, &o, &r);
+    assert_int_equal(r.status, LSC_ERR_PERMANENT);
+    assert_string_equal(r.reason, "HTTP 400 VALIDATION_ERROR: x");
+    o.status = LSC_OK;
+    retry_fill_result(&p, 1, 0, 0, &o, &r);
+    assert_int_equal(r.status, LSC_OK);
+}
+
+static void test_token_bucket_rolling(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_create(10, 1000);
+    assert_non_null(rl);
+    int64_t t = 5000;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(ratelimit_try(rl, t + i), 0);
+    }
+    /* the 11th must wait until the first spend is one interval old */
+    assert_int_equal(ratelimit_try(rl, t + 10), 990);
+    assert_int_equal(ratelimit_available(rl, t + 10), 0);
+    assert_int_equal(ratelimit_try(rl, t + 1000), 0);
+    /* any window of 1000 ms holds at most 10 spends, over a long run */
+    int64_t spends[400];
+    int ns = 0;
+    for (int64_t now = t + 1001; now < t + 6000 && ns < 400; now += 7) {
+        if (ratelimit_try(rl, now) == 0) {
+            spends[ns++] = now;
+        }
+    }
+    for (int i = 0; i + 10 < ns; i++) {
+        assert_true(spends[i + 10] - spends[i] >= 1000);
+    }
+    ratelimit_destroy(rl);
+
+    /* the server's headers: fewer remaining than we think */
+    rl = ratelimit_create(100, 10000);
+    ratelimit_observe(rl, 100, 3, 10000, 0);
+    assert_int_equal(ratelimit_available(rl, 0), 3);
+    /* a smaller Max with 97 spent in the window: nothing left */
+    ratelimit_observe(rl, 50, -1, -1, 0);
+    assert_int_equal(ratelimit_available(rl, 0), 0);
+    ratelimit_block_until(rl, 2000);
+    assert_int_equal(ratelimit_available(rl, 1000), 0);
+    assert_int_equal(ratelimit_try(rl, 1000), 1000);
+    assert_int_equal(ratelimit_available(rl, 10001), 50);
+    ratelimit_destroy(rl);
+    assert_null(ratelimit_create(0, 10));
+    ratelimit_destroy(NULL);
+}
+
+static void test_pkce_rfc7636_vector(void **state)
+{
+    (void)state;
+    char ch[64];
+    /* RFC 7636 appendix B */
+    assert_int_equal(oauth_pkce_challenge(
+                         "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", ch,
+                         sizeof ch),
+                     LSC_OK);
+    assert_string_equal(ch, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    char v[OAUTH_VERIFIER_LEN + 1];
+    assert_int_equal(oauth_random_string(v, OAUTH_VERIFIER_LEN), LSC_OK);
+    assert_int_equal(strlen(v), OAUTH_VERIFIER_LEN);
+    assert_int_equal(strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+                               "tuvwxyz0123456789-._~"),
+                     OAUTH_VERIFIER_LEN);
+}
+
+static void test_state(void **state)
+{
+    (void)state;
+    char a[OAUTH_STATE_LEN + 1];
+    char b[OAUTH_STATE_LEN + 1];
+    assert_int_equal(oauth_random_string(a, OAUTH_STATE_LEN), LSC_OK);
+    assert_int_equal(oauth_random_string(b, OAUTH_STATE_LEN), LSC_OK);
+    assert_string_not_equal(a, b);
+    assert_true(oauth_state_equal(a, a));
+    assert_false(oauth_state_equal(a, b));
+    assert_false(oauth_state_equal(a, ""));
+    assert_false(oauth_state_equal("", ""));
+    assert_false(oauth_state_equal(a, NULL));
+    char code[64];
+    char st[64];
+    char err[128];
+    assert_int_equal(oauth_parse_redirect("/oauth-callback?code=ab%2Fc&state=s1",
+                                          code, sizeof code, st, sizeof st,
+                                          err, sizeof err),
+                     LSC_OK);
+    assert_string_equal(code, "ab/c");
+    assert_string_equal(st, "s1");
+    assert_int_equal(oauth_parse_redirect("/cb?error=access_denied&state=x",
+                                          code, sizeof code, st, sizeof st,
+                                          err, sizeof err),
+                     LSC_ERR_AUTH);
+    assert_non_null(strstr(err, "access_denied"));
+    assert_int_equal(oauth_parse_redirect("/cb?code=x", code, sizeof code, st,
+                                          sizeof st, err, sizeof err),
+                     LSC_ERR_PARSE);
+}
+
+static void test_authorize_url_and_forms(void **state)
+{
+    (void)state;
+    char *u = oauth_authorize_url("https://app.hubspot.com/oauth/authorize",
+                                  "cid", "http://127.0.0.1:8976/cb",
+                                  "oauth crm.objects.contacts.read", NULL,
+                                  "st", "CH");
+    assert_string_equal(u, "https://app.hubspot.com/oauth/authorize?client_id="
+                           "cid&redirect_uri=http%3A%2F%2F127.0.0.1%3A8976%2F"
+                           "cb&scope=oauth%20crm.objects.contacts.read&state="
+                           "st&code_challenge=CH&code_challenge_method=S256");
+    free(u);
+    char *f = oauth_form_code("cid", "s&cret", "http://x/cb", "c0de", "ver");
+    assert_string_equal(f, "grant_type=authorization_code&client_id=cid&"
+                           "client_secret=s%26cret&redirect_uri=http%3A%2F%2Fx"
+                           "%2Fcb&code=c0de&code_verifier=ver");
+    free(f);
+    f = oauth_form_refresh("cid", "sec", "rt");
+    assert_string_equal(f, "grant_type=refresh_token&client_id=cid&"
+                           "client_secret=sec&refresh_token=rt");
+    free(f);
+    struct oauth_tokens t;
+    char err[128];
+    const char *b = "{\"access_token\":\"AT\",\"refresh_token\":\"RT\","
+                    "\"expires_in\":1800,\"token_type\":\"bearer\"}";
+    assert_int_equal(oauth_parse_token(b, strlen(b), 1000, NULL, &t, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_string_equal(t.access_token, "AT");
+    assert_string_equal(t.refresh_token, "RT");
+    assert_int_equal(t.expires_at_ms, 1000 + 1800000);
+    assert_false(oauth_tokens_due(&t, 1000, 300000));
+    assert_true(oauth_tokens_due(&t, 1000 + 1500000, 300000));
+    oauth_tokens_clear(&t);
+    b = "{\"access_token\":\"AT2\",\"expires_in\":60}";
+    assert_int_equal(oauth_parse_token(b, strlen(b), 0, "KEEP", &t, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_string_equal(t.refresh_token, "KEEP");
+    oauth_tokens_clear(&t);
+    assert_int_equal(oauth_parse_token("{}", 2, 0, NULL, &t, err, sizeof err),
+                     LSC_ERR_PARSE);
+}
+
+static char tmpdir[256];
+
+static int setup_tmp(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/lsc-core-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state)
+{
+    (void)state;
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+            unlink(p);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    rmdir(tmpdir);
+    return 0;
+}
+
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        n += e->d_name[0] != '.';
+    }
+    if (d) {
+        closedir(d);
+    }
+    return n;
+}
+
+static void test_credentials_file(void **state)
+{
+    (void)state;
+    char path[512];
+    char err[256];
+    snprintf(path, sizeof path, "%s/creds.json", tmpdir);
+    mode_t old = umask(0);
+    assert_int_equal(secrets_write_file(path, "{\"a\":1}", 7, err, sizeof err),
+                     LSC_OK);
+    umask(old);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    /* replace: atomically, and no temporary file stays behind */
+    assert_int_equal(secrets_write_file(path, "{\"a\":2}", 7, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(count_files(tmpdir), 1);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(secrets_read_file(path, &data, &len, err, sizeof err),
+                     LSC_OK);
+    assert_string_equal(data, "{\"a\":2}");
+    free(data);
+    /* a failing write leaves the old file untouched */
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s/missing-dir/creds.json", tmpdir);
+    assert_int_equal(secrets_write_file(bad, "x", 1, err, sizeof err),
+                     LSC_ERR_IO);
+    assert_int_equal(count_files(tmpdir), 1);
+    /* a file others can read is refused */
+    chmod(path, 0644);
+    assert_int_equal(secrets_read_file(path, &data, &len, err, sizeof err),
+                     LSC_ERR_IO);
+    assert_non_null(strstr(err, "chmod 600"));
+    assert_null(data);
+    snprintf(bad, sizeof bad, "%s/none.json", tmpdir);
+    assert_int_equal(secrets_read_file(bad, &data, &len, err, sizeof err),
+                     LSC_ERR_NOT_FOUND);
+}
+
+static void test_redaction(void **state)
+{
+    (void)state;
+    struct secrets_redactor *r = secrets_redactor_create();
+    secrets_redactor_add(r, "pat-na1-0123456789abcdef");
+    secrets_redactor_add(r, "ab"); /* too short: ignored */
+    char out[256];
+    secrets_redact(r, "token pat-na1-0123456789abcdef twice "
+                      "pat-na1-0123456789abcdef ab",
+                   out, sizeof out);
+    assert_string_equal(out, "token [REDACTED] twice [REDACTED] ab");
+    secrets_redact(r, "Authorization: Bearer unknown-token-xyz, next", out,
+                   sizeof out);
+    assert_string_equal(out, "Authorization: Bearer [REDACTED], next");
+    secrets_redact(NULL, "grant_type=refresh_token&refresh_token=abc&x=1",
+                   out, sizeof out);
+    assert_string_equal(out, "grant_type=refresh_token&refresh_token=[REDACTED]&x=1");
+    char small[16];
+    secrets_redact(r, "pat-na1-0123456789abcdef", small, sizeof small);
+    assert_null(strstr(small, "0123"));
+    secrets_redactor_destroy(r);
+    secrets_redactor_destroy(NULL);
+}
+
+static void test_hmac_vectors(void **state)
+{
+    (void)state;
+    char hex[65];
+    /* RFC 4231 test case 2 */
+    assert_int_equal(webhook_hmac_sha256_hex("Jefe", 4,
+                                             "what do ya want for nothing?",
+                                             28, hex, sizeof hex),
+                     LSC_OK);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739"
+                             "839dec58b964ec3843");
+    /* the webhook scheme: HMAC over "<t>.<body>" */
+    char sig[128];
+    assert_int_equal(webhook_signature("Jefe", 1700000000, "{}", 2, sig,
+                                       sizeof sig),
+                     LSC_OK);
+    assert_int_equal(webhook_hmac_sha256_hex("Jefe", 4, "1700000000.{}", 13,
+                                             hex, sizeof hex),
+                     LSC_OK);
+    char want[128];
+    snprintf(want, sizeof want, "t=1700000000,v1=%s", hex);
+    assert_string_equal(sig, want);
+    /* the vector documented in docs/connectors/webhook-action.md */
+    assert_int_equal(webhook_signature("whsec_test", 1763805600,
+                                       "{\"contact\":\"101\"}", 17, sig,
+                                       sizeof sig),
+                     LSC_OK);
+    assert_string_equal(sig, "t=1763805600,v1=" WEBHOOK_DOC_VECTOR);
+}
+
+static void test_webhook_body_and_id(void **state)
+{
+    (void)state;
+    char a[40];
+    char b[40];
+    webhook_delivery_id("101", "b2b", "warm", "hot", 1763805600000, a, sizeof a);
+    webhook_delivery_id("101", "b2b", "warm", "hot", 1763805600000, b, sizeof b);
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), WEBHOOK_DELIVERY_ID_LEN);
+    webhook_delivery_id("101", "b2b", NULL, "hot", 1763805600000, b, sizeof b);
+    assert_string_not_equal(a, b);
+    const char *reasons[] = {"title: CTO", "visited pricing"};
+    char *body = webhook_build_body("101", NULL, "hot", 87, reasons, 2,
+                                    1763805600123, a);
+    char want[512];
+    snprintf(want, sizeof want,
+             "{\"at\":\"2025-11-22T10:00:00.123Z\",\"contact\":\"101\","
+             "\"delivery_id\":\"%s\",\"from\":null,\"reasons\":[\"title: "
+             "CTO\",\"visited pricing\"],\"score\":87,\"to\":\"hot\"}",
+             a);
+    assert_string_equal(body, want);
+    free(body);
+}
+
+static void test_url_policy(void **state)
+{
+    (void)state;
+    assert_true(http_url_allowed("https://api.hubapi.com/x"));
+    assert_true(http_url_allowed("http://127.0.0.1:8080/x"));
+    assert_true(http_url_allowed("http://localhost/x"));
+    assert_true(http_url_allowed("http://[::1]:90/x"));
+    assert_false(http_url_allowed("http://api.hubapi.com/x"));
+    assert_false(http_url_allowed("http://127.0.0.1.evil.com/x"));
+    assert_false(http_url_allowed("http://127.0.0.1@evil.com/x"));
+    assert_false(http_url_allowed("ftp://127.0.0.1/x"));
+    assert_false(http_url_allowed("https://"));
+    assert_false(http_url_allowed(NULL));
+    assert_string_equal(http_user_agent(), "leadscore/" LSC_TEST_VERSION);
+    char *e = http_escape("a b/c~");
+    assert_string_equal(e, "a%20b%2Fc~");
+    free(e);
+    /* refused before any network I/O */
+    struct http_client *c = NULL;
+    char err[128];
+    assert_int_equal(http_client_create(NULL, &c, err, sizeof err), LSC_OK);
+    struct http_request req = {.method = "GET", .url = "http://example.com/"};
+    struct http_response resp;
+    assert_int_equal(http_client_request(c, &req, &resp), LSC_ERR_INVALID_ARG);
+    http_response_finish(&resp);
+    http_client_destroy(c);
+    http_client_destroy(NULL);
+}
+
+static void test_jsonpos(void **state)
+{
+    (void)state;
+    const char *t = "{\n  \"a\": 1,\n  \"b\": [\n    {\"c\": \"x\"},\n    2\n  ]\n}";
+    struct jsonpos p;
+    assert_int_equal(jsonpos_scan(t, strlen(t), &p), LSC_OK);
+    int l;
+    int c;
+    assert_true(jsonpos_find(&p, "a", &l, &c));
+    assert_int_equal(l, 2);
+    assert_int_equal(c, 3);
+    assert_true(jsonpos_find(&p, "b[0].c", &l, &c));
+    assert_int_equal(l, 4);
+    assert_int_equal(c, 6);
+    assert_true(jsonpos_find(&p, "b[1]", &l, &c));
+    assert_int_equal(l, 5);
+    assert_int_equal(c, 5);
+    /* an absent member falls back to its parent */
+    assert_true(jsonpos_find(&p, "b[0].zzz", &l, &c));
+    assert_int_equal(l, 4);
+    assert_int_equal(c, 5);
+    jsonpos_finish(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outcome_classes),
+        cmocka_unit_test(test_outcome_transport_and_reason),
+        cmocka_unit_test(test_retry_after_header),
+        cmocka_unit_test(test_backoff_bounds),
+        cmocka_unit_test(test_retry_fill_result),
+        cmocka_unit_test(test_token_bucket_rolling),
+        cmocka_unit_test(test_pkce_rfc7636_vector),
+        cmocka_unit_test(test_state),
+        cmocka_unit_test(test_authorize_url_and_forms),
+        cmocka_unit_test_setup_teardown(test_credentials_file, setup_tmp,
+                                        teardown_tmp),
+        cmocka_unit_test(test_redaction),
+        cmocka_unit_test(test_hmac_vectors),
+        cmocka_unit_test(test_webhook_body_and_id),
+        cmocka_unit_test(test_url_policy),
+        cmocka_unit_test(test_jsonpos),
+    };
+    return cmocka_run_group_tests_name("connector_core", tests, NULL, NULL);
+}
