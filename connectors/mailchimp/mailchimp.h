@@ -467,4 +467,53 @@ enum lsc_status mailchimp_credentials_load(const char *path, char **token,
                                            char *dc, size_t dclen, char *err,
                                            size_t errlen);
 
+/* ---- Glue for the plugin, CLI and facade (mc_glue.c) -------------------- */
+
+/* Loads the mapping at `mapping_path` (problems go to host->diagnostic;
+ * host may be NULL), takes the API key from the environment variable the
+ * mapping names, or the OAuth token from the credentials file in
+ * `data_dir` (NULL: host->data_dir()), and creates the client.
+ * LSC_ERR_AUTH when OAuth is configured but not connected yet.  *out is
+ * caller-owned (mailchimp_destroy). */
+enum lsc_status mailchimp_open(const struct lsc_host_api *host,
+                               const char *mapping_path, const char *data_dir,
+                               struct mailchimp **out, char *err,
+                               size_t errlen);
+
+/* The client's mapping (borrowed, valid until mailchimp_destroy). */
+const struct mailchimp_config *mailchimp_config_of(const struct mailchimp *mc);
+
+/* Adds the model's tier names (borrowed, copied) so a tier change clears
+ * every other tier's tag even when the mapping lists none.  Call before
+ * any concurrent use (the plugin's create()). */
+enum lsc_status mailchimp_add_tiers(struct mailchimp *mc,
+                                    const char *const *tiers, size_t n);
+
+/* From an event handler: reads the contact's email (mapping
+ * contact.email_property) through host->contact_props and enqueues a
+ * MAILCHIMP_JOB_KIND job with key "mailchimp:<contact_id>" (coalesced:
+ * only the latest value is sent).  Pass the tier on every call (the job
+ * then also sets the tier tags) and `from_tier` on a transition.  A
+ * contact without an email is skipped (*enqueued false, LSC_OK).  Never
+ * blocks on the network. */
+enum lsc_status mailchimp_enqueue(const struct lsc_host_api *host,
+                                  struct mailchimp *mc,
+                                  const char *contact_id, double score,
+                                  const char *tier, const char *from_tier,
+                                  int64_t not_before_ms, bool *enqueued,
+                                  char *err, size_t errlen);
+
+/* `leadscore connect mailchimp`: listens on 127.0.0.1:auth.redirect_port,
+ * calls show_url(ud, url) with the authorize URL (the redirect URI is
+ * http://127.0.0.1:<port>/oauth/callback: register exactly that), waits
+ * at most timeout_ms for the redirect, checks the state, exchanges the
+ * code (client secret from auth.client_secret_env), reads the data
+ * center, and saves the token in data_dir/auth.credentials_file (0600).
+ * dc gets the data center. */
+enum lsc_status mailchimp_connect(const struct mailchimp_config *cfg,
+                                  const char *data_dir, int64_t timeout_ms,
+                                  void (*show_url)(void *ud, const char *url),
+                                  void *ud, char *dc, size_t dclen,
+                                  char *err, size_t errlen);
+
 #endif /* LSC_CONNECTORS_MAILCHIMP_H */

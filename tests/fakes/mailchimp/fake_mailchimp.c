@@ -5,6 +5,7 @@
  *
  *   fake_mailchimp [--api-key KEY] [--max-conn N] [--delay-ms N]
  *                  [--client-id ID --client-secret S --redirect-uri U]
+ *   (--redirect-uri '*' accepts any http://127.0.0.1:PORT/... redirect)
  *
  * Listens on 127.0.0.1 on a free port and prints "PORT <n>" on stdout.
  * Stops when stdin reaches end of file (the test closes its pipe) or on
@@ -1014,8 +1015,10 @@ static void oauth(struct fake *f, const char *method, const char *path,
             reply_json(r, 401, json_pack("{s:s}", "error", "invalid_client"));
             return;
         }
-        if (strcmp(ru, f->redirect_uri) != 0 ||
-            strcmp(code, "good-code") != 0) {
+        bool ru_ok = strcmp(f->redirect_uri, "*") == 0
+                         ? strncmp(ru, "http://127.0.0.1:", 17) == 0
+                         : strcmp(ru, f->redirect_uri) == 0;
+        if (!ru_ok || strcmp(code, "good-code") != 0) {
             reply_json(r, 400, json_pack("{s:s}", "error", "invalid_grant"));
             return;
         }
