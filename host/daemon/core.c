@@ -89,6 +89,9 @@ struct core {
     struct core_batch *qhead, *qtail;
     bool stopping, refusing, busy;
     pthread_cond_t idle;
+    pthread_cond_t ckcond;
+    pthread_t checkpointer;
+    bool checkpointer_started;
     pthread_t writer;
     bool writer_started;
     struct hl_event_decoder *dec;
@@ -933,8 +936,43 @@ static void *worker_main(void *arg)
 static enum lsc_status open_conn(struct core *c, struct store **s, char *err,
                                  size_t errlen)
 {
-    struct store_options o = {.durable = c->cfg->durable};
+    struct store_options o = {.durable = c->cfg->durable,
+                              .no_autocheckpoint = s == &c->wstore};
     return store_open(c->cfg->data_dir, &o, s, err, errlen);
+}
+
+/* WAL checkpoints off the writer thread: the writer never copies pages
+ * back into the database itself, so its commits stay short. */
+static void *checkpointer_main(void *arg)
+{
+    struct core *c = arg;
+    struct store *s = NULL;
+    char err[256];
+    if (open_conn(c, &s, err, sizeof err) != LSC_OK) {
+        log_msg(LSC_LOG_ERROR, "checkpointer: %s", err);
+        return NULL;
+    }
+    pthread_mutex_lock(&c->qmu);
+    while (!c->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->ckcond, &c->qmu, &ts);
+        if (c->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&c->qmu);
+        store_checkpoint(s, NULL);
+        pthread_mutex_lock(&c->qmu);
+    }
+    pthread_mutex_unlock(&c->qmu);
+    store_checkpoint(s, NULL);
+    store_close(s);
+    return NULL;
 }
 
 enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
@@ -965,6 +1003,7 @@ enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
     pthread_mutex_init(&c->qmu, NULL);
     pthread_cond_init(&c->qcond, NULL);
     pthread_cond_init(&c->idle, NULL);
+    pthread_cond_init(&c->ckcond, NULL);
     pthread_mutex_init(&c->jmu, NULL);
     pthread_cond_init(&c->jcond, NULL);
     pthread_mutex_init(&c->kstat_mu, NULL);
@@ -1011,6 +1050,10 @@ enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
             c->writer_started = true;
         }
     }
+    if (st == LSC_OK) {
+        c->checkpointer_started =
+            pthread_create(&c->checkpointer, NULL, checkpointer_main, c) == 0;
+    }
     c->workers = calloc(cfg->job_workers + 1, sizeof *c->workers);
     for (unsigned i = 0; st == LSC_OK && i < cfg->job_workers; i++) {
         struct worker_arg *wa = calloc(1, sizeof *wa);
@@ -1049,6 +1092,7 @@ void core_destroy(struct core *c)
     c->refusing = true;
     c->stopping = true;
     pthread_cond_broadcast(&c->qcond);
+    pthread_cond_broadcast(&c->ckcond);
     pthread_mutex_unlock(&c->qmu);
     pthread_mutex_lock(&c->jmu);
     pthread_cond_broadcast(&c->jcond);
@@ -1058,6 +1102,9 @@ void core_destroy(struct core *c)
     }
     for (size_t i = 0; i < c->n_workers; i++) {
         pthread_join(c->workers[i], NULL);
+    }
+    if (c->checkpointer_started) {
+        pthread_join(c->checkpointer, NULL);
     }
     free(c->workers);
     if (c->plugin != NULL) {
@@ -1091,6 +1138,7 @@ void core_destroy(struct core *c)
     pthread_mutex_destroy(&c->qmu);
     pthread_cond_destroy(&c->qcond);
     pthread_cond_destroy(&c->idle);
+    pthread_cond_destroy(&c->ckcond);
     pthread_mutex_destroy(&c->jmu);
     pthread_cond_destroy(&c->jcond);
     pthread_mutex_destroy(&c->kstat_mu);

@@ -29,7 +29,6 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  tier TEXT"
     ") WITHOUT ROWID;"
     "CREATE INDEX contacts_hot ON contacts(tier, score DESC, id);"
-    "CREATE INDEX contacts_score ON contacts(score DESC, id);"
     "CREATE TABLE contact_props ("
     "  contact_id TEXT NOT NULL,"
     "  key TEXT NOT NULL,"
@@ -54,8 +53,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  source TEXT NOT NULL,"
     "  json TEXT NOT NULL"
     ");"
-    "CREATE INDEX events_contact ON events(contact_id, seq);"
-    "CREATE INDEX events_id ON events(event_id) WHERE event_id IS NOT NULL;"
+
     "CREATE TABLE seen_ids ("
     "  event_id TEXT PRIMARY KEY,"
     "  seen_ms INTEGER NOT NULL"
@@ -136,6 +134,9 @@ enum stmt_id {
     ST_OUTBOX_DEPTH,
     ST_OUTBOX_DEAD,
     ST_OUTBOX_NEXT,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_COUNT
 };
 
@@ -198,6 +199,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_DEAD] = "SELECT count(*) FROM outbox_dead",
     [ST_OUTBOX_NEXT] = "SELECT min(not_before_ms) FROM outbox "
                        "WHERE started = 0",
+    [ST_SAVEPOINT] = "SAVEPOINT ev",
+    [ST_RELEASE] = "RELEASE ev",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO ev",
 };
 
 struct store {
@@ -365,7 +369,10 @@ enum lsc_status store_open(const char *dir, const struct store_options *opt,
         exec(s->db, opt->durable ? "PRAGMA synchronous=FULL"
                                  : "PRAGMA synchronous=NORMAL");
         exec(s->db, "PRAGMA foreign_keys=OFF");
-        exec(s->db, "PRAGMA cache_size=-16000");
+        exec(s->db, "PRAGMA cache_size=-32000");
+        if (opt->no_autocheckpoint) {
+            sqlite3_wal_autocheckpoint(s->db, 0);
+        }
     }
     free(path);
     if (st != LSC_OK) {
@@ -374,6 +381,23 @@ enum lsc_status store_open(const char *dir, const struct store_options *opt,
     }
     *out = s;
     return LSC_OK;
+}
+
+enum lsc_status store_checkpoint(struct store *s, int *wal_pages)
+{
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       &log, &done);
+    if (wal_pages != NULL) {
+        *wal_pages = log;
+    }
+    if (rc == SQLITE_OK && log > 0 && log == done && log > 100000) {
+        /* Everything copied back and the WAL is large: start it over
+         * (TRUNCATE waits for readers only briefly: busy timeout). */
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                  NULL, NULL);
+    }
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? LSC_OK : LSC_ERR_IO;
 }
 
 void store_close(struct store *s)
@@ -404,20 +428,27 @@ enum lsc_status store_commit(struct store *s)
 
 void store_rollback(struct store *s) { exec(s->db, "ROLLBACK"); }
 
+/* Savepoints run once per event: prepared, not parsed each time. */
+static enum lsc_status run_stmt(struct store *s, enum stmt_id id)
+{
+    sqlite3_stmt *st = stmt(s, id);
+    return st != NULL ? step_done(st) : LSC_ERR_IO;
+}
+
 enum lsc_status store_savepoint(struct store *s)
 {
-    return exec(s->db, "SAVEPOINT ev");
+    return run_stmt(s, ST_SAVEPOINT);
 }
 
 enum lsc_status store_release(struct store *s)
 {
-    return exec(s->db, "RELEASE ev");
+    return run_stmt(s, ST_RELEASE);
 }
 
 void store_rollback_to(struct store *s)
 {
-    exec(s->db, "ROLLBACK TO ev");
-    exec(s->db, "RELEASE ev");
+    run_stmt(s, ST_ROLLBACK_TO);
+    run_stmt(s, ST_RELEASE);
 }
 
 /* ---- De-duplication ----------------------------------------------------- */

@@ -37,6 +37,9 @@ struct store_options {
     bool durable;
     int busy_timeout_ms; /* 0: 10000 */
     bool read_only;      /* a reader connection: no migrations */
+    /* No automatic WAL checkpoint at commit (the writer): another
+     * connection calls store_checkpoint() instead. */
+    bool no_autocheckpoint;
 };
 
 /* Open (create, migrate) the store in `dir` (created when missing).  On
@@ -47,6 +50,11 @@ enum lsc_status store_open(const char *dir, const struct store_options *opt,
 
 /* Close the connection.  Accepts NULL. */
 void store_close(struct store *s);
+
+/* A passive WAL checkpoint (copies committed pages back into the
+ * database without blocking the writer).  *wal_pages (may be NULL)
+ * receives the WAL size in pages. */
+enum lsc_status store_checkpoint(struct store *s, int *wal_pages);
 
 /* The underlying connection, borrowed (tests, ad-hoc queries). */
 struct sqlite3 *store_db(struct store *s);
