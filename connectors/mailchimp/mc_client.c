@@ -706,7 +706,7 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
         batch_id[0] = '\0';
     }
     struct mailchimp_batch_op *ops = calloc(2 * n + 1, sizeof *ops);
-    char **owned = calloc(4 * n + 1, sizeof *owned);
+    char **owned = calloc(6 * n + 1, sizeof *owned);
     size_t nops = 0, nown = 0;
     enum lsc_status st = LSC_OK;
     if (ops == NULL || owned == NULL) {
@@ -739,8 +739,16 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
             st = LSC_ERR_NOMEM;
             goto out;
         }
+        /* operation_id names the input (index) in the results archive. */
+        snprintf(buf, sizeof buf, "leadscore-%zu-member", i);
+        char *oid = strdup(buf);
+        owned[nown++] = oid;
+        if (oid == NULL) {
+            st = LSC_ERR_NOMEM;
+            goto out;
+        }
         ops[nops++] = (struct mailchimp_batch_op){
-            create ? "PUT" : "PATCH", path, NULL, body};
+            create ? "PUT" : "PATCH", path, oid, body};
         if (w[i].tier != NULL) {
             snprintf(buf, sizeof buf, "/lists/%s/members/%s/tags",
                      mc->cfg.list_id, hash);
@@ -752,8 +760,15 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
                 st = LSC_ERR_NOMEM;
                 goto out;
             }
+            snprintf(buf, sizeof buf, "leadscore-%zu-tags", i);
+            char *toid = strdup(buf);
+            owned[nown++] = toid;
+            if (toid == NULL) {
+                st = LSC_ERR_NOMEM;
+                goto out;
+            }
             ops[nops++] =
-                (struct mailchimp_batch_op){"POST", tpath, NULL, tbody};
+                (struct mailchimp_batch_op){"POST", tpath, toid, tbody};
         }
     }
     char *batch = mailchimp_build_batch(ops, nops);

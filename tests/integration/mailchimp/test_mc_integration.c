@@ -847,6 +847,10 @@ static void test_backfill_batches(void **state)
     json_t *ops = json_object_get(body, "operations");
     assert_int_equal(json_array_size(ops), 6);
     assert_string_equal(rs(json_array_get(ops, 0), "method"), "PATCH");
+    assert_string_equal(rs(json_array_get(ops, 0), "operation_id"),
+                        "leadscore-0-member");
+    assert_string_equal(rs(json_array_get(ops, 5), "operation_id"),
+                        "leadscore-2-tags");
     assert_true(json_is_string(json_object_get(json_array_get(ops, 0),
                                                "body")));
     json_decref(body);
