@@ -3,7 +3,7 @@
 #   bench/daemon/run.sh [BUILD_DIR] [DURATION_S]
 # Starts the daemon on a free port with a temporary data directory, the
 # real engine (leadscore.so) and config/models/b2b-saas.json, then runs
-# wrk (Debian package "wrk") with 64 connections: one event per request,
+# wrk (Debian package "wrk") with $CONNS (default 128) connections: one event per request,
 # then 10 events per request.  Prints accepted events/s and latency
 # percentiles, and checks the store holds every accepted event.
 set -euo pipefail
@@ -27,10 +27,16 @@ for _ in $(seq 1 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { cat "$tmp/log"; exit 1; }
 url="http://127.0.0.1:$(cat "$tmp/port")"
 echo "leadscored on $url, $(nproc) cores, durable commits, ${dur}s per run"
+conns=${CONNS:-128}
 for b in 1 10; do
-    BATCH=$b TOKEN=bench wrk -t2 -c64 -d"${dur}s" --latency -s "$here/events.lua" "$url" |
+    BATCH=$b TOKEN=bench wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$here/events.lua" "$url" |
         grep RESULT
 done
+curl -s "$url/metrics" | awk '
+    /^leadscored_commits_total/ {c = $2}
+    /^leadscored_commit_seconds_sum/ {s = $2}
+    /^leadscored_events_total\{source="api",result="accepted"\}/ {e = $2}
+    END {printf "commits: %d, %.1f events per commit, %.2f ms per commit (apply + fsync)\n", c, e / c, 1000 * s / c}'
 kill -TERM "$pid"; wait "$pid"; pid=""
 n=$(sqlite3 "$tmp/data/leadscored.db" 'SELECT count(*) FROM events' 2>/dev/null || echo "?")
 echo "events in the store: $n"

@@ -391,12 +391,9 @@ enum lsc_status store_checkpoint(struct store *s, int *wal_pages)
     if (wal_pages != NULL) {
         *wal_pages = log;
     }
-    if (rc == SQLITE_OK && log > 0 && log == done && log > 100000) {
-        /* Everything copied back and the WAL is large: start it over
-         * (TRUNCATE waits for readers only briefly: busy timeout). */
-        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-                                  NULL, NULL);
-    }
+    /* PASSIVE only: RESTART/TRUNCATE would block the writer.  SQLite
+     * rewinds the WAL by itself once every frame is checkpointed. */
+    (void)done;
     return rc == SQLITE_OK || rc == SQLITE_BUSY ? LSC_OK : LSC_ERR_IO;
 }
 
