@@ -59,6 +59,7 @@ static const char *event_type(const char *action)
     return NULL;
 }
 
+/* A string property; borrows k and v (they must outlive its use). */
 static struct lsc_prop str_prop(const char *k, const char *v)
 {
     struct lsc_prop p;

@@ -18,11 +18,13 @@
 
 #include "core/retry.h"
 
+/* Blocks the calling (worker) thread for ms. */
 static void sleep_ms(int64_t ms)
 {
     http_sleep_ms(ms);
 }
 
+/* Wall clock, Unix ms. */
 int64_t mc_now_ms(void)
 {
     return http_now_ms();
@@ -160,6 +162,7 @@ void mailchimp_stats_get(const struct mailchimp *mc,
     pthread_mutex_unlock(&m->mu);
 }
 
+/* Increments one of mc->stats under the lock. */
 void mc_count(struct mailchimp *mc, uint64_t *counter)
 {
     pthread_mutex_lock(&mc->mu);
@@ -184,6 +187,7 @@ int64_t mc_backoff_ms(struct mailchimp *mc, int64_t base, unsigned attempt,
     return d > 0 ? d : 1;
 }
 
+/* Waits for one of the max_connections request slots. */
 static void acquire(struct mailchimp *mc)
 {
     pthread_mutex_lock(&mc->mu);
@@ -198,6 +202,7 @@ static void acquire(struct mailchimp *mc)
     pthread_mutex_unlock(&mc->mu);
 }
 
+/* Frees a slot taken by acquire(). */
 static void release(struct mailchimp *mc)
 {
     pthread_mutex_lock(&mc->mu);
@@ -206,6 +211,7 @@ static void release(struct mailchimp *mc)
     pthread_mutex_unlock(&mc->mu);
 }
 
+/* True when the problem+json body of r (borrowed) has this title. */
 static bool title_is(const struct mc_http_resp *r, const char *title)
 {
     if (r->body == NULL) {
@@ -591,6 +597,7 @@ struct job_pool {
     pthread_mutex_t mu;
 };
 
+/* Runs one job (borrowed) and fills its result (caller-owned). */
 static void run_one(struct mailchimp *mc, const struct lsc_job *job,
                     struct lsc_job_result *res)
 {
@@ -651,6 +658,8 @@ static void run_one(struct mailchimp *mc, const struct lsc_job *job,
     snprintf(res->reason, sizeof res->reason, "%s", err);
 }
 
+/* Worker of mailchimp_job_run(): takes jobs by index until none left;
+ * arg is the borrowed struct job_pool. */
 static void *pool_worker(void *arg)
 {
     struct job_pool *p = arg;

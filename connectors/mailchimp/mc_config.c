@@ -183,6 +183,7 @@ struct scan {
     int depth;
 };
 
+/* Moves the scanner one byte, tracking line and column (UTF-8 aware). */
 static void adv(struct scan *sc)
 {
     if (sc->i < sc->len) {
@@ -196,6 +197,7 @@ static void adv(struct scan *sc)
     }
 }
 
+/* Skips JSON whitespace. */
 static void ws(struct scan *sc)
 {
     while (sc->i < sc->len && isspace((unsigned char)sc->s[sc->i])) {
@@ -203,6 +205,8 @@ static void ws(struct scan *sc)
     }
 }
 
+/* Remembers where `path` (copied) starts; allocation failures only
+ * lose the position (diagnostics then say line 0). */
 static void record(struct scan *sc, const char *path)
 {
     if (sc->n == sc->cap) {
@@ -243,6 +247,8 @@ static void scan_string(struct scan *sc, char *buf, size_t n)
     }
 }
 
+/* Walks one JSON value at sc->i, recording the position of it and of
+ * everything inside; `path` is borrowed. */
 static void scan_value(struct scan *sc, const char *path)
 {
     ws(sc);
@@ -313,6 +319,7 @@ struct vctx {
     size_t errors;
 };
 
+/* Position of `path` into caller-owned line/col (0 when unknown). */
 static void where(const struct vctx *v, const char *path, int *line,
                   int *col)
 {
@@ -330,6 +337,8 @@ static void where(const struct vctx *v, const char *path, int *line,
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
+/* Sends one diagnostic (message formatted into a local buffer, borrowed
+ * by the callback) and counts errors. */
 static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
                    const char *fmt, ...)
 {
@@ -353,6 +362,7 @@ static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
     v->diag(v->ud, &d);
 }
 
+/* "a.b" (or "b" when a is empty) into caller-owned out. */
 static void join(char *out, size_t n, const char *a, const char *b)
 {
     snprintf(out, n, "%s%s%s", a, a[0] ? "." : "", b);
@@ -419,6 +429,7 @@ static bool get_str(struct vctx *v, json_t *parent, const char *path,
     return true;
 }
 
+/* Optional integer in [lo, hi] into *dst; reports anything else. */
 static void get_int(struct vctx *v, json_t *parent, const char *path,
                     const char *key, long lo, long hi, const char *hint,
                     long *dst)
@@ -439,6 +450,7 @@ static void get_int(struct vctx *v, json_t *parent, const char *path,
     *dst = (long)json_integer_value(j);
 }
 
+/* Optional boolean into *dst; reports anything else. */
 static void get_bool(struct vctx *v, json_t *parent, const char *path,
                      const char *key, bool *dst)
 {
@@ -455,6 +467,7 @@ static void get_bool(struct vctx *v, json_t *parent, const char *path,
     *dst = json_is_true(j);
 }
 
+/* True when s is in the NULL-terminated set. */
 static bool one_of(const char *s, const char *const *set)
 {
     for (size_t i = 0; s != NULL && set[i] != NULL; i++) {
@@ -465,6 +478,7 @@ static bool one_of(const char *s, const char *const *set)
     return false;
 }
 
+/* True for plain-http loopback URLs (allowed for tests). */
 static bool loopback_http(const char *u)
 {
     static const char *const ok[] = {"http://127.0.0.1", "http://localhost",
@@ -479,6 +493,7 @@ static bool loopback_http(const char *u)
     return false;
 }
 
+/* An optional base URL: https://, or http:// on loopback. */
 static void check_base(struct vctx *v, json_t *o, const char *path,
                        const char *key, char **dst)
 {
@@ -491,6 +506,7 @@ static void check_base(struct vctx *v, json_t *o, const char *path,
     }
 }
 
+/* Checks every key of the mapping `root` (borrowed) and fills c. */
 static void validate(struct vctx *v, json_t *root,
                      struct mailchimp_config *c)
 {

@@ -20,6 +20,7 @@ struct diag_fwd {
     const struct lsc_host_api *host;
 };
 
+/* Forwards a diagnostic to host->diagnostic (ud: struct diag_fwd). */
 static void fwd_diag(void *ud, const struct lsc_diagnostic *d)
 {
     struct diag_fwd *f = ud;
@@ -141,6 +142,7 @@ struct email_lookup {
     char email[320];
 };
 
+/* contact_props callback: copies the email property into ud. */
 static void find_email(void *ud, const struct lsc_prop *props, size_t n)
 {
     struct email_lookup *l = ud;

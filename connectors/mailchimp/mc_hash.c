@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+/* Copies msg into the caller-owned err buffer (may be NULL). */
 static void set_err(char *err, size_t errlen, const char *msg)
 {
     if (err != NULL && errlen > 0) {

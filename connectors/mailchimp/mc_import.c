@@ -108,6 +108,7 @@ struct counting {
     size_t n;
 };
 
+/* Forwards to the caller's sink and counts delivered events. */
 static enum lsc_status count_sink(void *ud, const struct mailchimp_activity *a)
 {
     struct counting *c = ud;
@@ -213,6 +214,7 @@ enum lsc_status mailchimp_import_activity(struct mailchimp *mc,
     return st;
 }
 
+/* Writes one event line to the FILE * in ud (borrowed). */
 static enum lsc_status jsonl_sink(void *ud, const struct mailchimp_activity *a)
 {
     FILE *out = ud;

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+/* Formats one line into the caller-owned err buffer (may be NULL). */
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a)
 {
     if (err != NULL && errlen > 0) {
@@ -267,6 +268,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* Reads exactly n decimal digits of s into *v. */
 static bool digits(const char *s, int n, int *v)
 {
     *v = 0;
