@@ -4,7 +4,7 @@
 #   bench/run.sh [quick|full]
 #
 #   quick: 10,000 contacts, 100,000 events (seconds)
-#   full:  1,000,000 contacts, 10,000,000 events (minutes, ~2.5 GB of data)
+#   full:  1,000,000 contacts, 10,000,000 events (minutes, ~1.2 GB of data)
 #
 # Builds what it needs in build-bench (buildtype=release), writes the data
 # under bench/data/ (git-ignored), pins every measured process to CPU 0.
