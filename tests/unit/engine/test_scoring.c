@@ -425,6 +425,35 @@ static void test_scoring_reload_keeps_history(void **state)
     th_finish(&th);
 }
 
+static void test_scoring_descriptor_and_host_checks(void **state)
+{
+    (void)state;
+    struct testhost th;
+    th_init(&th, th_tempfile(MODEL_T));
+    const struct lsc_plugin_desc *d =
+        lsc_plugin_entry(LSC_PLUGIN_ABI_MAJOR, LSC_PLUGIN_ABI_MINOR);
+    assert_int_equal(lsc_plugin_check(d, th.err, sizeof th.err), LSC_OK);
+    assert_true(d->flags & LSC_PLUGIN_F_CONCURRENT);
+    assert_string_equal(d->name, "leadscore");
+    d->destroy(NULL);
+    void *p = (void *)1;
+    th.api.abi_major = 2;
+    assert_int_equal(d->create(&th.api, &p, th.err, sizeof th.err),
+                     LSC_ERR_ABI);
+    assert_null(p);
+    assert_non_null(strstr(th.err, "ABI 2.0"));
+    th.api.abi_major = LSC_PLUGIN_ABI_MAJOR;
+    th.api.struct_size = offsetof(struct lsc_host_api, register_event);
+    assert_int_equal(d->create(&th.api, &p, th.err, sizeof th.err),
+                     LSC_ERR_ABI);
+    th.api.struct_size = sizeof th.api;
+    th.api.state_put = NULL;
+    assert_int_equal(d->create(&th.api, &p, th.err, sizeof th.err),
+                     LSC_ERR_UNSUPPORTED);
+    assert_null(p);
+    th_finish(&th);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +490,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_teardown(test_scoring_shadow_models, teardown_files),
         cmocka_unit_test_teardown(test_scoring_reload_keeps_history,
+                                  teardown_files),
+        cmocka_unit_test_teardown(test_scoring_descriptor_and_host_checks,
                                   teardown_files),
     };
     return cmocka_run_group_tests_name("engine_scoring", tests, NULL, NULL);

@@ -14,8 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-const struct lsc_plugin_desc *lsc_plugin_entry(uint32_t major, uint32_t minor);
-
 static struct testhost *TH(void *h) { return h; }
 
 static void s_log(void *h, enum lsc_log_level lvl, const char *msg)

@@ -85,6 +85,9 @@ struct testhost {
     char err[512];
 };
 
+const struct lsc_plugin_desc *lsc_plugin_entry(uint32_t major,
+                                               uint32_t minor);
+
 /* Sets up th with config "models" = models (borrowed; may be NULL). */
 void th_init(struct testhost *th, const char *models);
 void th_config(struct testhost *th, const char *key, const char *val);
