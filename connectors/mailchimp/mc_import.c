@@ -179,6 +179,12 @@ enum lsc_status mailchimp_import_activity(struct mailchimp *mc,
             if (st != LSC_OK) {
                 break;
             }
+            if (r.status == 404) {
+                /* The campaign (or its report) is gone: nothing to read,
+                 * and it must not block the checkpoint forever. */
+                mc_http_resp_free(&r);
+                break;
+            }
             if (r.status != 200) {
                 char what[96];
                 snprintf(what, sizeof what, "email activity of campaign %s",

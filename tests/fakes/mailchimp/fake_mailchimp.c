@@ -25,8 +25,8 @@
  *   POST /_fake/seed     {"lists":[..],"members":[{list,email,status,
  *                         merge_fields,tags}],"merge_fields":[{list,tag,
  *                         name,type}],"campaigns":[{id,type,list_id,
- *                         send_time,activity:[{email,action,timestamp,url,
- *                         type}]}]}
+ *                         send_time,no_report,activity:[{email,action,
+ *                         timestamp,url,type}]}]}
  *   POST /_fake/config   {"delay_ms":N,"max_conn":N}
  *   POST /_fake/fail     {"count":N,"status":503,"no_body":false,
  *                         "title":"..."}: the next N API requests fail
@@ -739,7 +739,7 @@ static void api_email_activity(struct fake *f, const char *cid, json_t *q,
             camp = c;
         }
     }
-    if (camp == NULL) {
+    if (camp == NULL || json_is_true(json_object_get(camp, "no_report"))) {
         reply_problem(r, 404, "Resource Not Found",
                       "The requested resource could not be found.", NULL);
         return;

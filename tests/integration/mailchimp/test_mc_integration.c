@@ -359,7 +359,7 @@ static void seed_activity(struct fx *x, int n_people)
                         "2026-11-01T10:06:00+00:00", "type", "hard"));
     json_t *seed = json_pack(
         "{s:[{s:s,s:s,s:s,s:s,s:o},{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s}]},"
-        "{s:s,s:s,s:s,s:s,s:[]}]}",
+        "{s:s,s:s,s:s,s:s,s:[]},{s:s,s:s,s:s,s:s,s:b,s:[]}]}",
         "campaigns", "id", "c1", "type", "regular", "list_id", "L1",
         "send_time", "2026-11-01T09:00:00+00:00", "activity", acts, "id",
         "c2", "type", "automation", "list_id", "L1", "send_time",
@@ -367,6 +367,8 @@ static void seed_activity(struct fx *x, int n_people)
         "p0003@example.com", "action", "open", "timestamp",
         "2026-11-04T08:00:00+00:00", "id", "old", "type", "regular",
         "list_id", "L1", "send_time", "2026-08-01T09:00:00+00:00",
+        "activity", "id", "gone", "type", "regular", "list_id", "L1",
+        "send_time", "2026-11-05T09:00:00+00:00", "no_report", 1,
         "activity");
     char *s = json_dumps(seed, JSON_COMPACT);
     fake_ctl(&x->fake, "POST", "/_fake/seed", s, NULL);
