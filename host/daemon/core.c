@@ -1536,16 +1536,19 @@ char *core_metrics(struct core *c)
             "%" PRId64 "\n# HELP leadscored_outbox_dead Dead-lettered jobs.\n"
             "# TYPE leadscored_outbox_dead gauge\nleadscored_outbox_dead %"
             PRId64 "\n", pending, dead);
-    bprintf(&b, "# HELP leadscored_jobs_total Job runs by kind and result."
+    /* Each family's samples follow its TYPE line, as the format wants. */
+    pthread_mutex_lock(&c->kstat_mu);
+    bprintf(&b, "# HELP leadscored_jobs_total Successful job runs by kind."
             "\n# TYPE leadscored_jobs_total counter\n");
+    for (size_t i = 0; i < c->n_kstats; i++) {
+        bprintf(&b, "leadscored_jobs_total{kind=\"%s\",result=\"ok\"} %"
+                PRIu64 "\n", c->kstats[i].kind, c->kstats[i].ok);
+    }
     bprintf(&b, "# HELP leadscored_connector_errors_total Failed job runs "
             "by kind (retryable or final).\n"
             "# TYPE leadscored_connector_errors_total counter\n");
-    pthread_mutex_lock(&c->kstat_mu);
     for (size_t i = 0; i < c->n_kstats; i++) {
         const struct kind_stat *k = &c->kstats[i];
-        bprintf(&b, "leadscored_jobs_total{kind=\"%s\",result=\"ok\"} %"
-                PRIu64 "\n", k->kind, k->ok);
         bprintf(&b, "leadscored_connector_errors_total{kind=\"%s\","
                 "error=\"retryable\"} %" PRIu64 "\n", k->kind, k->retry);
         bprintf(&b, "leadscored_connector_errors_total{kind=\"%s\","

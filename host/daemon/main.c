@@ -224,11 +224,8 @@ int main(int argc, char **argv)
     bool idle = core_drain(c, 10000);
     /* Give resumed connections a moment to send their answers. */
     for (int i = 0; i < 200 && http_connections(h) > 0; i++) {
-        struct timespec ts = {0, 5000000};
+        struct timespec ts = {0, 5000000}; /* at most 1 s in all */
         nanosleep(&ts, NULL);
-        if (!core_drain(c, 0)) {
-            i = 0 < i ? i : 0;
-        }
     }
     core_refuse(c);
     http_stop(h);

@@ -150,6 +150,17 @@ expect "rescored c-5" "$(get /v1/contacts/c-5)" '"score":14'
 r=$(post /v1/events '{"contact":"c-1","type":"email_open","ts":1793527200}')
 expect "ingestion after rescore" "$(get /v1/contacts/c-1)" '"score":21'
 
+# ---- Wake schedule: the plugin asks for an EVALUATE 200 ms later ----
+echo '{"name":"m3","points":{"email_open":7},"default":1,"wake_after_ms":200,"tiers":[["cold",0],["mql",10],["sql",20]]}' >"$MODEL"
+kill -HUP "$DPID"
+wait_for sh -c "curl -s $URL/metrics | grep -q 'leadscored_reloads_total{result=\"ok\"} 2'" \
+    || fail "third reload not counted"
+post /v1/events '{"contact":"c-w","type":"email_open","ts":1793527200}' >/dev/null
+wait_for sh -c "curl -s -H 'Authorization: Bearer t0k' $URL/v1/contacts/c-w | grep -q '\"score\":1007'" \
+    || fail "no EVALUATE at the wake time: $(get /v1/contacts/c-w)"
+ok "EVALUATE delivered at the plugin's wake time"
+expect "evaluation in the history" "$(get /v1/contacts/c-w)" '"cause":"evaluate (decay)"'
+
 # ---- Metrics, outbox ----
 m=$(curl -s "$URL/metrics")
 expect "metrics: accepted" "$m" 'leadscored_events_total{source="api",result="accepted"}'

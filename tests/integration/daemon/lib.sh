@@ -41,6 +41,7 @@ write_config() {
   "mailchimp": {"url_secret": "mcurl", "signing_secret": "mc-sign"},
   "limits": {"max_body_bytes": 65536},
   "durable": true,
+  "wake_scan": "100ms",
   "log_level": "info"
 }
 JSON
