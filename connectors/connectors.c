@@ -25,6 +25,7 @@ struct ack_entry {
     char *contact;
     uint64_t acked;
     uint64_t pending;
+    int64_t acked_at;   /* evaluation time of the acknowledged value */
 };
 
 struct connectors {
@@ -460,9 +461,8 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
     struct write_item *items = calloc(n, sizeof *items);
     struct hubspot_update *ups = calloc(n, sizeof *ups);
     struct hubspot_input_result *ir = calloc(n, sizeof *ir);
-    size_t *map = calloc(n, sizeof *map);
     size_t m = 0;
-    if (items == NULL || ups == NULL || ir == NULL || map == NULL) {
+    if (items == NULL || ups == NULL || ir == NULL) {
         struct outcome o = {.status = LSC_ERR_RETRYABLE, .retry_after_ms = -1};
         snprintf(o.reason, sizeof o.reason, "out of memory");
         fill_all(c, jobs, res, n, &o);
@@ -503,6 +503,26 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
             m++;
         }
     }
+    /* A value older than the one HubSpot acknowledged (a retry that lost
+     * the race against a newer job) is dropped, never written back. */
+    size_t live = 0;
+    for (size_t k = 0; k < m; k++) {
+        int64_t at = (int64_t)json_integer_value(json_object_get(items[k].p,
+                                                                 "at"));
+        pthread_mutex_lock(&c->ack_lock);
+        struct ack_entry *e = ack_slot(c, items[k].contact, false);
+        bool stale = e != NULL && e->acked != 0 && at < e->acked_at;
+        pthread_mutex_unlock(&c->ack_lock);
+        if (stale) {
+            res[items[k].job].status = LSC_OK;
+            snprintf(res[items[k].job].reason, sizeof res[items[k].job].reason,
+                     "superseded by a newer acknowledged value");
+            json_decref(items[k].p);
+            continue;
+        }
+        items[live++] = items[k];
+    }
+    m = live;
     for (size_t k = 0; k < m; k++) {
         items[k].hash =
             (uint64_t)json_integer_value(json_object_get(items[k].p, "h"));
@@ -521,6 +541,9 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
             if (o.status == LSC_OK) {
                 po.status = ir[k].status;
                 snprintf(po.reason, sizeof po.reason, "%s", ir[k].reason);
+                if (ir[k].rate_limited) {
+                    po.retry_after_ms = c->cfg.rate_interval_ms;
+                }
             }
             if (po.status == LSC_ERR_AUTH) {
                 fill_all(c, &jobs[j], &res[j], 1, &po);
@@ -535,6 +558,8 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
                 if (e != NULL) {
                     if (res[j].status == LSC_OK) {
                         e->acked = items[k].hash;
+                        e->acked_at = (int64_t)json_integer_value(
+                            json_object_get(items[k].p, "at"));
                     }
                     if (e->pending == items[k].hash) {
                         e->pending = 0;
@@ -552,7 +577,6 @@ out:
     free(items);
     free(ups);
     free(ir);
-    free(map);
 }
 
 /* Tag edits of one contact, applied to the current checkbox value. */
@@ -734,6 +758,9 @@ static void run_actions(struct connectors *c, const struct lsc_job *jobs,
         if (o.status == LSC_OK) {
             po.status = ir[q].status;
             snprintf(po.reason, sizeof po.reason, "%s", ir[q].reason);
+            if (ir[q].rate_limited) {
+                po.retry_after_ms = c->cfg.rate_interval_ms;
+            }
         }
         if (po.status == LSC_ERR_AUTH) {
             fill_all(c, &jobs[j], &res[j], 1, &po);

@@ -53,10 +53,19 @@ void ratelimit_destroy(struct ratelimit *rl)
     free(rl);
 }
 
-/* Drops spends older than the interval. Lock held. */
+/* The window we keep: the server's plus a margin for the time between
+ * our spend and the request's arrival, which varies from request to
+ * request (5 %, at least 20 ms). */
+static int64_t window(const struct ratelimit *rl)
+{
+    int64_t m = rl->interval_ms / 20;
+    return rl->interval_ms + (m < 20 ? 20 : m);
+}
+
+/* Drops spends older than the window. Lock held. */
 static void expire(struct ratelimit *rl, int64_t now)
 {
-    while (rl->count > 0 && rl->spent[rl->head] + rl->interval_ms <= now) {
+    while (rl->count > 0 && rl->spent[rl->head] + window(rl) <= now) {
         rl->head = (rl->head + 1) % RATELIMIT_MAX_CAPACITY;
         rl->count--;
     }
@@ -84,7 +93,7 @@ static int64_t try_locked(struct ratelimit *rl, int64_t now)
     }
     /* the (count - capacity + 1)-th oldest spend must expire */
     int idx = (rl->head + rl->count - rl->capacity) % RATELIMIT_MAX_CAPACITY;
-    int64_t w = rl->spent[idx] + rl->interval_ms - now;
+    int64_t w = rl->spent[idx] + window(rl) - now;
     return w > 0 ? w : 1;
 }
 

@@ -5,7 +5,10 @@
  * back `interval_ms` after it was spent.  Unlike a bucket refilled at a
  * constant rate (which lets 2x capacity through in one window), this
  * never exceeds `capacity` requests in any rolling window of
- * `interval_ms`: exactly HubSpot's TEN_SECONDLY_ROLLING policy.
+ * `interval_ms`: exactly HubSpot's TEN_SECONDLY_ROLLING policy.  A token
+ * comes back after interval_ms plus a 5 % margin (at least 20 ms), so
+ * network jitter between our spend and the server's count cannot push a
+ * request into the server's previous window.
  *
  * It is fed by the provider's headers (X-HubSpot-RateLimit-Max,
  * -Remaining, -Interval-Milliseconds): the capacity follows Max, and when

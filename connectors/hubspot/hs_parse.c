@@ -70,6 +70,7 @@ enum lsc_status hubspot_parse_batch_result(long http_status, const char *body,
 {
     for (size_t i = 0; i < n; i++) {
         res[i].status = LSC_OK;
+        res[i].rate_limited = false;
         res[i].reason[0] = '\0';
     }
     if (http_status != 207 && http_status != 200) {
@@ -102,6 +103,9 @@ enum lsc_status hubspot_parse_batch_result(long http_status, const char *body,
             if (json_is_array(eids) && json_array_has_id(eids, ids[i])) {
                 res[i].status = error_retryable(e) ? LSC_ERR_RETRYABLE
                                                    : LSC_ERR_PERMANENT;
+                const char *cat = jstr(e, "category");
+                res[i].rate_limited = cat != NULL &&
+                                      strcmp(cat, "RATE_LIMITS") == 0;
                 error_reason(e, res[i].reason, sizeof res[i].reason);
                 named_any = true;
             }

@@ -191,6 +191,7 @@ char *hubspot_build_list_query(const struct hubspot_config *c, int limit,
 /* Per-input outcome of a batch call (200 or 207). */
 struct hubspot_input_result {
     enum lsc_status status; /* LSC_OK, LSC_ERR_RETRYABLE, LSC_ERR_PERMANENT */
+    bool rate_limited;      /* category RATE_LIMITS: wait a whole window */
     char reason[200];
 };
 /* Fills res[i] for ids[i].  For 207: inputs named in errors[].context.ids

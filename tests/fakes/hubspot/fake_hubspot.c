@@ -34,7 +34,10 @@
  *   POST /_fake/revoke    refresh and access tokens stop working
  *   POST /_fake/expire    access tokens expire now
  *   GET  /_fake/requests  {"requests":[{method,path,query,headers,body,
- *                          status}],"throttled":N,"max_in_window":N}
+ *                          status,delivered}],"throttled":N,
+ *                          "max_in_window":N}; delivered: the client
+ *                          received the whole answer (false when it
+ *                          timed out or the connection was dropped)
  *   POST /_fake/clear     forget recorded requests
  *   GET  /_fake/contact?id=ID   the stored contact
  *   GET  /_fake/property?name=N the stored property definition
@@ -108,6 +111,7 @@ struct reqctx {
     size_t len;
     size_t cap;
     bool overflow;
+    json_t *rec; /* the recorded request, to mark its delivery */
 };
 
 struct reply {
@@ -867,7 +871,7 @@ static void handle_control(struct MHD_Connection *conn, const char *url,
 /* Returns false to drop the connection. */
 static bool route(struct MHD_Connection *conn, const char *method,
                   const char *url, const char *raw, size_t rawlen,
-                  struct reply *r, long *delay_ms)
+                  struct reply *r, long *delay_ms, json_t **rec_out)
 {
     json_t *body = NULL;
     if (rawlen > 0) {
@@ -887,6 +891,8 @@ static bool route(struct MHD_Connection *conn, const char *method,
                             "path", url, "query", query, "headers", hdrs,
                             "body", raw ? raw : "", (int)rawlen);
     json_array_append(F.requests, rec);
+    json_object_set_new(rec, "delivered", json_false());
+    *rec_out = json_incref(rec);
     bool keep = true;
     bool is_oauth = strncmp(url, "/oauth/", 7) == 0;
     if (!is_oauth && F.fail_count > 0) {
@@ -1026,7 +1032,8 @@ static mhd_result handler(void *cls, struct MHD_Connection *conn,
     struct reply r = {.status = 500, .retry_after = -1};
     long delay = 0;
     pthread_mutex_lock(&F.mu);
-    bool keep = route(conn, method, url, rc->body, rc->len, &r, &delay);
+    bool keep = route(conn, method, url, rc->body, rc->len, &r, &delay,
+                      &rc->rec);
     pthread_mutex_unlock(&F.mu);
     if (delay > 0) {
         struct timespec ts = {.tv_sec = delay / 1000,
@@ -1071,8 +1078,16 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     (void)cls;
     (void)conn;
-    (void)toe;
     struct reqctx *rc = *con_cls;
+    if (rc != NULL && rc->rec != NULL) {
+        /* "delivered": the client received the whole answer */
+        pthread_mutex_lock(&F.mu);
+        json_object_set_new(rc->rec, "delivered",
+                            json_boolean(toe ==
+                                         MHD_REQUEST_TERMINATED_COMPLETED_OK));
+        pthread_mutex_unlock(&F.mu);
+        json_decref(rc->rec);
+    }
     if (rc != NULL) {
         free(rc->body);
         free(rc);

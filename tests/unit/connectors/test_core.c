@@ -213,14 +213,16 @@ static void test_token_bucket_rolling(void **state)
     for (int i = 0; i < 10; i++) {
         assert_int_equal(ratelimit_try(rl, t + i), 0);
     }
-    /* the 11th must wait until the first spend is one interval old */
-    assert_int_equal(ratelimit_try(rl, t + 10), 990);
+    /* the 11th waits until the first spend is one interval (+ 5 %
+     * margin) old */
+    assert_int_equal(ratelimit_try(rl, t + 10), 1040);
     assert_int_equal(ratelimit_available(rl, t + 10), 0);
-    assert_int_equal(ratelimit_try(rl, t + 1000), 0);
+    assert_int_equal(ratelimit_try(rl, t + 1049), 1);
+    assert_int_equal(ratelimit_try(rl, t + 1050), 0);
     /* any window of 1000 ms holds at most 10 spends, over a long run */
     int64_t spends[400];
     int ns = 0;
-    for (int64_t now = t + 1001; now < t + 6000 && ns < 400; now += 7) {
+    for (int64_t now = t + 1051; now < t + 6000 && ns < 400; now += 7) {
         if (ratelimit_try(rl, now) == 0) {
             spends[ns++] = now;
         }
@@ -240,7 +242,7 @@ static void test_token_bucket_rolling(void **state)
     ratelimit_block_until(rl, 2000);
     assert_int_equal(ratelimit_available(rl, 1000), 0);
     assert_int_equal(ratelimit_try(rl, 1000), 1000);
-    assert_int_equal(ratelimit_available(rl, 10001), 50);
+    assert_int_equal(ratelimit_available(rl, 10501), 50);
     ratelimit_destroy(rl);
     assert_null(ratelimit_create(0, 10));
     ratelimit_destroy(NULL);

@@ -1,0 +1,235 @@
+/*
+ * Test harness for the HubSpot connector (see hs_harness.h).
+ */
+#include "hs_harness.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void h_log(void *host, enum lsc_log_level level, const char *msg)
+{
+    struct harness *h = host;
+    (void)level;
+    if (h->n_logs < 512) {
+        snprintf(h->logs[h->n_logs++], sizeof h->logs[0], "%s", msg);
+    }
+}
+
+static int64_t h_now(void *host)
+{
+    (void)host;
+    return wall_ms();
+}
+
+static const char *h_data_dir(void *host)
+{
+    return ((struct harness *)host)->dir;
+}
+
+static enum lsc_status h_enqueue(void *host, const char *kind, const char *key,
+                                 const void *payload, size_t len,
+                                 int64_t not_before)
+{
+    struct harness *h = host;
+    struct hq_job *slot = NULL;
+    for (int i = 0; key != NULL && i < HQ_MAX; i++) {
+        struct hq_job *j = &h->q[i];
+        if (j->used && j->attempt == 0 && strcmp(j->kind, kind) == 0 &&
+            strcmp(j->key, key) == 0) {
+            slot = j; /* coalesce: replace the job that has not started */
+            free(j->payload);
+            break;
+        }
+    }
+    if (slot == NULL) {
+        for (int i = 0; i < HQ_MAX; i++) {
+            if (!h->q[i].used) {
+                slot = &h->q[i];
+                break;
+            }
+        }
+        if (slot == NULL) {
+            return LSC_ERR_NOMEM;
+        }
+        memset(slot, 0, sizeof *slot);
+        slot->used = true;
+        slot->id = ++h->next_id;
+        slot->enqueued_ms = wall_ms();
+        snprintf(slot->kind, sizeof slot->kind, "%s", kind);
+        snprintf(slot->key, sizeof slot->key, "%s", key ? key : "");
+    }
+    slot->payload = malloc(len + 1);
+    memcpy(slot->payload, payload, len);
+    slot->payload[len] = '\0';
+    slot->len = len;
+    slot->not_before_ms = not_before;
+    return LSC_OK;
+}
+
+bool harness_start(struct harness *h, const char *fake_exe,
+                   const char *const *extra)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->dir, sizeof h->dir, "/tmp/lsc-hs-XXXXXX");
+    if (mkdtemp(h->dir) == NULL) {
+        return false;
+    }
+    h->api = (struct lsc_host_api){
+        .struct_size = sizeof h->api,
+        .abi_major = LSC_PLUGIN_ABI_MAJOR,
+        .abi_minor = LSC_PLUGIN_ABI_MINOR,
+        .host = h,
+        .host_name = "hs-test",
+        .log = h_log,
+        .data_dir = h_data_dir,
+        .now_ms = h_now,
+        .job_enqueue = h_enqueue,
+    };
+    return fake_start(&h->fake, fake_exe, extra);
+}
+
+void harness_stop(struct harness *h)
+{
+    fake_stop(&h->fake);
+    for (int i = 0; i < HQ_MAX; i++) {
+        free(h->q[i].payload);
+        h->q[i].payload = NULL;
+    }
+    DIR *d = opendir(h->dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", h->dir, e->d_name);
+            unlink(p);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    rmdir(h->dir);
+}
+
+void harness_mapping(struct harness *h, const char *auth_json,
+                     const char *extra)
+{
+    snprintf(h->mapping, sizeof h->mapping, "%s/hubspot.json", h->dir);
+    FILE *f = fopen(h->mapping, "w");
+    fprintf(f,
+            "{\n  \"schema\": \"leadscore.connector/1\",\n"
+            "  \"connector\": \"hubspot\",\n"
+            "  \"api\": {\"base_url\": \"%s\", \"authorize_url\": "
+            "\"%s/oauth/authorize\"},\n"
+            "  \"auth\": %s,\n"
+            "  \"inputs\": {\"jobtitle\": \"title\", \"numemployees\": "
+            "\"employees\"},\n"
+            "  \"outputs\": {\"score\": \"leadscore_score\", \"tier\": "
+            "\"leadscore_tier\", \"fit\": \"leadscore_fit\", \"engagement\": "
+            "\"leadscore_engagement\", \"reasons\": \"leadscore_reasons\", "
+            "\"scored_at\": \"leadscore_scored_at\", \"tags\": "
+            "\"leadscore_tags\"},\n"
+            "  \"tiers\": [\"hot\", \"warm\", \"cold\"]%s\n}\n",
+            h->fake.base, h->fake.base, auth_json, extra ? extra : "");
+    fclose(f);
+}
+
+int harness_queued(const struct harness *h)
+{
+    int n = 0;
+    for (int i = 0; i < HQ_MAX; i++) {
+        n += h->q[i].used;
+    }
+    return n;
+}
+
+int harness_drain(struct harness *h, struct connectors *c, int64_t max_ms)
+{
+    int64_t end = wall_ms() + max_ms;
+    static const char *const kinds[] = {CONNECTORS_JOB_HUBSPOT_WRITE,
+                                        CONNECTORS_JOB_HUBSPOT_ACTION,
+                                        CONNECTORS_JOB_WEBHOOK};
+    while (harness_queued(h) > 0 && wall_ms() < end) {
+        bool ran = false;
+        for (size_t k = 0; k < 3; k++) {
+            struct lsc_job jobs[100];
+            struct lsc_job_result res[100];
+            struct hq_job *src[100];
+            size_t n = 0;
+            int64_t now = wall_ms();
+            /* enqueue order = id order */
+            for (;;) {
+                struct hq_job *best = NULL;
+                for (int i = 0; i < HQ_MAX; i++) {
+                    struct hq_job *j = &h->q[i];
+                    bool taken = false;
+                    for (size_t t = 0; t < n; t++) {
+                        taken = taken || src[t] == j;
+                    }
+                    if (j->used && !taken && strcmp(j->kind, kinds[k]) == 0 &&
+                        j->not_before_ms <= now &&
+                        (best == NULL || j->id < best->id)) {
+                        best = j;
+                    }
+                }
+                if (best == NULL || n == 100) {
+                    break;
+                }
+                src[n] = best;
+                best->attempt++;
+                jobs[n] = (struct lsc_job){
+                    .struct_size = sizeof jobs[n], .id = best->id,
+                    .kind = best->kind, .key = best->key,
+                    .payload = best->payload, .payload_len = best->len,
+                    .attempt = best->attempt,
+                    .enqueued_ms = best->enqueued_ms};
+                res[n] = (struct lsc_job_result){
+                    .struct_size = sizeof res[n],
+                    .status = LSC_ERR_INTERNAL};
+                n++;
+            }
+            if (n == 0) {
+                continue;
+            }
+            ran = true;
+            enum lsc_status rc = connectors_run_jobs(c, jobs, res, n);
+            for (size_t i = 0; i < n; i++) {
+                struct hq_job *j = src[i];
+                enum lsc_status st = rc == LSC_OK ? res[i].status
+                                                  : LSC_ERR_RETRYABLE;
+                if (st == LSC_OK) {
+                    h->n_done++;
+                } else if (st == LSC_ERR_RETRYABLE) {
+                    j->not_before_ms = wall_ms() + res[i].retry_after_ms;
+                    continue;
+                } else {
+                    if (h->n_dead < 64) {
+                        snprintf(h->dead_reason[h->n_dead], 256, "%s",
+                                 res[i].reason);
+                        snprintf(h->dead_key[h->n_dead], 160, "%s", j->key);
+                    }
+                    h->n_dead++;
+                    fprintf(stderr, "# dead-lettered %s: %s\n", j->key,
+                            res[i].reason);
+                }
+                free(j->payload);
+                memset(j, 0, sizeof *j);
+            }
+        }
+        if (!ran) {
+            struct timespec ts = {0, 20 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return harness_queued(h);
+}

@@ -1,0 +1,65 @@
+/*
+ * Shared by the HubSpot integration and contract tests: a temporary data
+ * directory, a mapping pointing at the fake, and a minimal host with an
+ * in-memory job queue (coalescing by kind+key for jobs not started yet,
+ * retries after retry_after_ms, dead letters kept for inspection).
+ */
+#ifndef LSC_TESTS_HS_HARNESS_H
+#define LSC_TESTS_HS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <leadscore/plugin.h>
+
+#include "connectors.h"
+#include "fake_proc.h"
+
+#define HQ_MAX 1024
+
+struct hq_job {
+    bool used;
+    char kind[32];
+    char key[160];
+    char *payload;
+    size_t len;
+    uint64_t id;
+    uint32_t attempt;      /* runs so far */
+    int64_t enqueued_ms;
+    int64_t not_before_ms;
+};
+
+struct harness {
+    struct fake_proc fake;
+    char dir[128];
+    char mapping[256];
+    struct lsc_host_api api;
+    struct hq_job q[HQ_MAX];
+    uint64_t next_id;
+    int n_done;
+    int n_dead;
+    char dead_reason[64][256];
+    char dead_key[64][160];
+    int n_logs;
+    char logs[512][1100];
+};
+
+/* Starts the fake (extra args NULL-terminated, may be NULL) and a temp
+ * dir.  false on failure. */
+bool harness_start(struct harness *h, const char *fake_exe,
+                   const char *const *extra);
+void harness_stop(struct harness *h);
+
+/* Writes the mapping: auth_json is the "auth" object's text, extra is
+ * appended inside the root object (e.g. ",\"limits\":{..}"). */
+void harness_mapping(struct harness *h, const char *auth_json,
+                     const char *extra);
+
+/* Runs every ready job (batches per kind up to max_batch) until the queue
+ * is empty or max_ms passed (sleeping at most 50 ms at a time).  Returns
+ * the number of jobs still queued. */
+int harness_drain(struct harness *h, struct connectors *c, int64_t max_ms);
+int harness_queued(const struct harness *h);
+
+#endif

@@ -1,0 +1,741 @@
+/*
+ * Integration tests of the HubSpot connector against fake_hubspot:
+ * first connect (PKCE, state, loopback redirect), expiry and refresh, a
+ * revoked refresh token, backfill with interruption and resume, partial
+ * batch failure, a burst under the rate limit, an outage then recovery.
+ *
+ * Usage: test_hubspot_integration PATH/TO/fake_hubspot
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "connectors.h"
+#include "hs_harness.h"
+
+static const char *FAKE_EXE;
+
+#define OAUTH_AUTH                                                        \
+    "{\"type\": \"oauth\", \"client_id\": \"fake-client-id\", "             \
+    "\"client_secret_env\": \"LSC_IT_CLIENT_SECRET\", \"redirect_port\": 0}"
+#define STATIC_AUTH "{\"type\": \"service_key\", \"token_env\": \"LSC_IT_TOKEN\"}"
+#define FAST_LIMITS                                                        \
+    ",\n  \"limits\": {\"backoff_base_ms\": 10, \"backoff_cap_ms\": 100, "   \
+    "\"max_attempts\": 8, \"timeout_ms\": 3000, \"connect_timeout_ms\": 1000"
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int setup_env(void **state)
+{
+    (void)state;
+    setenv("LSC_IT_CLIENT_SECRET", "fake-client-secret", 1);
+    setenv("LSC_IT_TOKEN", "pat-na1-it-static-token-0001", 1);
+    return 0;
+}
+
+/* ---- the browser side of the connect flow -------------------------------- */
+
+static size_t hdr_cb(char *d, size_t s, size_t n, void *ud)
+{
+    char *loc = ud;
+    size_t len = s * n;
+    if (len > 10 && strncasecmp(d, "Location: ", 10) == 0) {
+        size_t l = len - 10;
+        while (l > 0 && (d[10 + l - 1] == '\r' || d[10 + l - 1] == '\n')) {
+            l--;
+        }
+        snprintf(loc, 2048, "%.*s", (int)l, d + 10);
+    }
+    return len;
+}
+
+static size_t sink(char *d, size_t s, size_t n, void *ud)
+{
+    (void)d;
+    (void)ud;
+    return s * n;
+}
+
+/* GETs url without following; returns the status and the Location. */
+static long browser_get(const char *url, char *location)
+{
+    CURL *h = curl_easy_init();
+    long st = 0;
+    location[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, hdr_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, location);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    }
+    curl_easy_cleanup(h);
+    return st;
+}
+
+struct finish_arg {
+    struct connectors *c;
+    struct connectors_connect *h;
+    enum lsc_status rc;
+    char err[256];
+};
+
+static void *finish_thread(void *p)
+{
+    struct finish_arg *a = p;
+    a->rc = connectors_connect_finish(a->c, a->h, 10000, a->err, sizeof a->err);
+    return NULL;
+}
+
+/* The whole connect flow; tamper: the browser comes back with another
+ * state.  Returns connect_finish's status. */
+static enum lsc_status connect_flow(struct connectors *c, bool tamper)
+{
+    struct connectors_connect *h = NULL;
+    char *url = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_connect_begin(c, &h, &url, err, sizeof err),
+                     LSC_OK);
+    assert_non_null(strstr(url, "/oauth/authorize?client_id=fake-client-id"));
+    assert_non_null(strstr(url, "&code_challenge_method=S256"));
+    assert_non_null(strstr(url, "scope=oauth%20crm.objects.contacts.read%20"
+                                "crm.objects.contacts.write%20"
+                                "crm.schemas.contacts.write"));
+    struct finish_arg a = {.c = c, .h = h};
+    pthread_t t;
+    pthread_create(&t, NULL, finish_thread, &a);
+    char location[2048];
+    assert_int_equal(browser_get(url, location), 302);
+    assert_non_null(strstr(location, "http://127.0.0.1:"));
+    assert_non_null(strstr(location, "/oauth-callback?code="));
+    if (tamper) {
+        char *st = strstr(location, "&state=");
+        assert_non_null(st);
+        snprintf(st, 64, "&state=forged");
+    }
+    char unused[2048];
+    assert_int_equal(browser_get(location, unused), 200);
+    pthread_join(t, NULL);
+    connectors_connect_free(h);
+    free(url);
+    if (a.rc != LSC_OK) {
+        fprintf(stderr, "# connect: %s\n", a.err);
+    }
+    return a.rc;
+}
+
+static json_t *form_of(json_t *req)
+{
+    const char *b = json_string_value(json_object_get(req, "body"));
+    json_t *o = json_object();
+    char *copy = strdup(b ? b : "");
+    for (char *tok = strtok(copy, "&"); tok; tok = strtok(NULL, "&")) {
+        char *eq = strchr(tok, '=');
+        if (eq != NULL) {
+            *eq = '\0';
+            json_object_set_new(o, tok, json_string(eq + 1));
+        }
+    }
+    free(copy);
+    return o;
+}
+
+static int count_grant(struct harness *h, const char *grant)
+{
+    json_t *reqs = fake_requests(&h->fake, "/oauth/2026-03/token");
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        json_t *f = form_of(r);
+        const char *g = json_string_value(json_object_get(f, "grant_type"));
+        n += g != NULL && strcmp(g, grant) == 0;
+        json_decref(f);
+    }
+    json_decref(reqs);
+    return n;
+}
+
+static void test_first_connect(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    assert_true(harness_start(h, FAKE_EXE, NULL));
+    harness_mapping(h, OAUTH_AUTH, NULL);
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    char status[512];
+    connectors_status(c, status, sizeof status);
+    assert_non_null(strstr(status, "hubspot: not connected"));
+
+    /* a forged state is refused before any code exchange */
+    assert_int_equal(connect_flow(c, true), LSC_ERR_AUTH);
+    assert_int_equal(count_grant(h, "authorization_code"), 0);
+
+    assert_int_equal(connect_flow(c, false), LSC_OK);
+    json_t *tok = fake_requests(&h->fake, "/oauth/2026-03/token");
+    assert_int_equal(json_array_size(tok), 1);
+    json_t *r0 = json_array_get(tok, 0);
+    json_t *f = form_of(r0);
+    assert_string_equal(json_string_value(json_object_get(f, "grant_type")),
+                        "authorization_code");
+    assert_int_equal(strlen(json_string_value(json_object_get(f,
+                                                              "code_verifier"))),
+                     64);
+    assert_non_null(strstr(json_string_value(json_object_get(f, "redirect_uri")),
+                           "http%3A%2F%2F127.0.0.1%3A"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(r0, "headers"), "Content-Type")),
+                        "application/x-www-form-urlencoded");
+    json_decref(f);
+    json_decref(tok);
+    /* confirmed by reading contact properties with the new token */
+    json_t *reads = fake_requests(&h->fake, "/crm/objects/2026-03/contacts");
+    assert_int_equal(json_array_size(reads), 1);
+    const char *auth = json_string_value(json_object_get(
+        json_object_get(json_array_get(reads, 0), "headers"), "Authorization"));
+    assert_non_null(strstr(auth, "Bearer fake-at-"));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reads, 0),
+                                                        "status")),
+                     200);
+    json_decref(reads);
+
+    /* the tokens are stored 0600 and not in any log line */
+    char path[300];
+    snprintf(path, sizeof path, "%s/hubspot-credentials.json", h->dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    connectors_status(c, status, sizeof status);
+    assert_non_null(strstr(status, "hubspot: connected (OAuth, API 2026-03, "
+                                   "access token until"));
+    for (int i = 0; i < h->n_logs; i++) {
+        assert_null(strstr(h->logs[i], "fake-at-"));
+        assert_null(strstr(h->logs[i], "fake-rt-"));
+        assert_null(strstr(h->logs[i], "fake-client-secret"));
+    }
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+static void enqueue_score(struct connectors *c, const char *id, int score,
+                          const char *tier, int64_t at)
+{
+    char err[256];
+    const char *reasons[] = {"title: CTO"};
+    struct connectors_score s = {.contact_id = id, .score = score,
+                                 .tier = tier, .fit = 40, .engagement = 47,
+                                 .reasons = reasons, .n_reasons = 1,
+                                 .at_ms = at};
+    assert_int_equal(connectors_on_score(c, &s, err, sizeof err), LSC_OK);
+}
+
+static const char *contact_prop(struct harness *h, const char *id,
+                                const char *prop, char *out, size_t outlen)
+{
+    char q[64];
+    snprintf(q, sizeof q, "contact?id=%s", id);
+    json_t *c = fake_get(&h->fake, q);
+    const char *v = json_string_value(json_object_get(
+        json_object_get(c, "properties"), prop));
+    snprintf(out, outlen, "%s", v ? v : "");
+    json_decref(c);
+    return out;
+}
+
+static void test_expiry_and_refresh(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--token-lifetime", "3", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, OAUTH_AUTH, FAST_LIMITS ", \"refresh_before_expiry_s\": 1}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connect_flow(c, false), LSC_OK);
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    fake_control(&h->fake, "clear", NULL);
+
+    /* proactive: within 1 s of expiry the token is refreshed first */
+    sleep_ms(2200);
+    enqueue_score(c, "101", 50, "warm", wall_ms());
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_done, 1);
+    json_t *all = fake_get(&h->fake, "requests");
+    json_t *reqs = json_object_get(all, "requests");
+    assert_int_equal(json_array_size(reqs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(reqs, 0),
+                                                          "path")),
+                        "/oauth/2026-03/token");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 1),
+                                                        "status")),
+                     200);
+    json_decref(all);
+
+    /* reactive: a 401 refreshes once and retries */
+    fake_control(&h->fake, "clear", NULL);
+    fake_control(&h->fake, "expire", NULL);
+    enqueue_score(c, "101", 60, "warm", wall_ms());
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_done, 2);
+    all = fake_get(&h->fake, "requests");
+    reqs = json_object_get(all, "requests");
+    assert_int_equal(json_array_size(reqs), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 0),
+                                                        "status")),
+                     401);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(reqs, 1),
+                                                          "path")),
+                        "/oauth/2026-03/token");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 2),
+                                                        "status")),
+                     200);
+    json_decref(all);
+    char v[64];
+    assert_string_equal(contact_prop(h, "101", "leadscore_score", v, sizeof v),
+                        "60");
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+static void test_revoked_refresh_token(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    assert_true(harness_start(h, FAKE_EXE, NULL));
+    harness_mapping(h, OAUTH_AUTH, FAST_LIMITS "}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connect_flow(c, false), LSC_OK);
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    fake_control(&h->fake, "revoke", NULL);
+    enqueue_score(c, "102", 70, "hot", wall_ms());
+    /* one run: paused, kept, not dead-lettered */
+    assert_int_equal(harness_drain(h, c, 500), 1);
+    assert_int_equal(h->n_dead, 0);
+    int slot = -1;
+    for (int i = 0; i < HQ_MAX; i++) {
+        slot = h->q[i].used ? i : slot;
+    }
+    assert_true(h->q[slot].not_before_ms - wall_ms() >
+                CONNECTORS_PAUSE_MS - 5000);
+    assert_int_equal(count_grant(h, "refresh_token"), 1);
+    char status[512];
+    connectors_status(c, status, sizeof status);
+    assert_non_null(strstr(status, "re-authorization needed"));
+    connectors_destroy(c);
+
+    /* a restart remembers it and does not hammer the token endpoint */
+    char path[300];
+    char *text = NULL;
+    snprintf(path, sizeof path, "%s/hubspot-credentials.json", h->dir);
+    FILE *f = fopen(path, "r");
+    text = calloc(1, 8192);
+    assert_true(fread(text, 1, 8191, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(text, "\"reauth_needed\""));
+    free(text);
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    h->q[slot].not_before_ms = 0;
+    assert_int_equal(harness_drain(h, c, 300), 1);
+    assert_int_equal(count_grant(h, "refresh_token"), 1);
+
+    /* connecting again resumes the queue: nothing was lost */
+    assert_int_equal(connect_flow(c, false), LSC_OK);
+    h->q[slot].not_before_ms = 0;
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    char v[64];
+    assert_string_equal(contact_prop(h, "102", "leadscore_score", v, sizeof v),
+                        "70");
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+struct bf {
+    json_t *seen;      /* id -> times */
+    const char *fail_at;
+    bool failed;
+    int with_title;
+};
+
+static enum lsc_status bf_sink(void *ud, const char *id,
+                               const struct lsc_prop *p, size_t n)
+{
+    struct bf *b = ud;
+    if (b->fail_at != NULL && !b->failed && strcmp(id, b->fail_at) == 0) {
+        b->failed = true;
+        return LSC_ERR_IO; /* the host stops half-way through a page */
+    }
+    json_t *x = json_object_get(b->seen, id);
+    json_object_set_new(b->seen, id,
+                        json_integer(x ? json_integer_value(x) + 1 : 1));
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(p[i].key, "title") == 0 &&
+            p[i].value.type == LSC_VAL_STRING) {
+            b->with_title++;
+        }
+        assert_string_not_equal(p[i].key, "jobtitle"); /* renamed */
+    }
+    return LSC_OK;
+}
+
+static void test_backfill_resume(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "250", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    struct bf b = {.seen = json_object(), .fail_at = "250"};
+    bool done = false;
+    size_t got = 0;
+    assert_int_equal(connectors_backfill_step(c, false, bf_sink, &b, &done,
+                                              &got, err, sizeof err),
+                     LSC_OK);
+    assert_false(done);
+    assert_int_equal(got, 100);
+    assert_int_not_equal(connectors_backfill_step(c, false, bf_sink, &b, &done,
+                                                  &got, err, sizeof err),
+                         LSC_OK);
+    assert_true(b.failed);
+    connectors_destroy(c); /* the process stops */
+
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    int steps = 0;
+    while (!done && steps++ < 10) {
+        assert_int_equal(connectors_backfill_step(c, false, bf_sink, &b, &done,
+                                                  &got, err, sizeof err),
+                         LSC_OK);
+    }
+    assert_true(done);
+    assert_int_equal(json_object_size(b.seen), 250);
+    assert_int_equal(b.with_title, 250 + 49); /* 201..249 twice */
+    /* pages 1 and 3 exactly once */
+    assert_int_equal(json_integer_value(json_object_get(b.seen, "101")), 1);
+    assert_int_equal(json_integer_value(json_object_get(b.seen, "350")), 1);
+    json_t *reqs = fake_requests(&h->fake, "/crm/objects/2026-03/contacts");
+    assert_int_equal(json_array_size(reqs), 4);
+    const char *after[4] = {NULL, "cur_100", "cur_100", "cur_200"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *q = json_object_get(json_array_get(reqs, i), "query");
+        const char *a = json_string_value(json_object_get(q, "after"));
+        if (after[i] == NULL) {
+            assert_null(a);
+        } else {
+            assert_string_equal(a, after[i]);
+        }
+        assert_string_equal(json_string_value(json_object_get(q, "limit")),
+                            "100");
+    }
+    json_decref(reqs);
+    char status[512];
+    connectors_status(c, status, sizeof status);
+    assert_non_null(strstr(status, "backfill: done, 3 pages, 250 contacts"));
+    /* done stays done */
+    assert_int_equal(connectors_backfill_step(c, false, bf_sink, &b, &done,
+                                              &got, err, sizeof err),
+                     LSC_OK);
+    assert_true(done);
+    json_decref(b.seen);
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+static void test_partial_batch_failure(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "10", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    fake_control(&h->fake, "fail_ids",
+                 "{\"ids\":[\"103\"],\"category\":\"VALIDATION_ERROR\"}");
+    const char *ids[] = {"101", "102", "103", "104", "105", "999"};
+    int64_t at = wall_ms();
+    for (int i = 0; i < 6; i++) {
+        enqueue_score(c, ids[i], 10 + i, "cold", at);
+    }
+    fake_control(&h->fake, "clear", NULL);
+    assert_int_equal(harness_drain(h, c, 5000), 0);
+    assert_int_equal(h->n_done, 4);
+    assert_int_equal(h->n_dead, 2);
+    bool saw103 = false;
+    bool saw999 = false;
+    for (int i = 0; i < 2; i++) {
+        if (strcmp(h->dead_key[i], "hubspot:103") == 0) {
+            saw103 = strstr(h->dead_reason[i], "VALIDATION_ERROR") != NULL;
+        }
+        if (strcmp(h->dead_key[i], "hubspot:999") == 0) {
+            saw999 = strstr(h->dead_reason[i], "OBJECT_NOT_FOUND") != NULL;
+        }
+    }
+    assert_true(saw103);
+    assert_true(saw999);
+    json_t *ups = fake_requests(&h->fake, "/batch/update");
+    assert_int_equal(json_array_size(ups), 1); /* one call for six inputs */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ups, 0),
+                                                        "status")),
+                     207);
+    json_decref(ups);
+
+    /* a retryable per-input error: only that input is sent again */
+    fake_control(&h->fake, "fail_ids",
+                 "{\"ids\":[\"102\"],\"category\":\"RATE_LIMITS\"}");
+    enqueue_score(c, "101", 77, "hot", at + 1);
+    enqueue_score(c, "102", 78, "hot", at + 1);
+    fake_control(&h->fake, "clear", NULL);
+    assert_int_equal(harness_drain(h, c, 300), 1); /* 102 waits */
+    int64_t wait = -1;
+    for (int i = 0; i < HQ_MAX; i++) {
+        if (h->q[i].used) {
+            wait = h->q[i].not_before_ms - wall_ms();
+            h->q[i].not_before_ms = 0; /* the host's clock moves on */
+        }
+    }
+    assert_true(wait > 9000); /* RATE_LIMITS: a whole 10 s window */
+    fake_control(&h->fake, "fail_ids", "{\"ids\":[]}");
+    assert_int_equal(harness_drain(h, c, 5000), 0);
+    ups = fake_requests(&h->fake, "/batch/update");
+    assert_true(json_array_size(ups) >= 2);
+    json_t *last = json_loads(json_string_value(json_object_get(
+                                  json_array_get(ups, json_array_size(ups) - 1),
+                                  "body")),
+                              0, NULL);
+    json_t *inputs = json_object_get(last, "inputs");
+    assert_int_equal(json_array_size(inputs), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(inputs, 0), "id")),
+                        "102");
+    json_decref(last);
+    json_decref(ups);
+    char v[64];
+    assert_string_equal(contact_prop(h, "102", "leadscore_score", v, sizeof v),
+                        "78");
+    assert_string_equal(contact_prop(h, "101", "leadscore_score", v, sizeof v),
+                        "77");
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+static void test_burst_under_rate_limit(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "30", "--rate-max", "10",
+                          "--rate-interval-ms", "1000", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH,
+                    FAST_LIMITS ", \"requests_per_interval\": 10, "
+                                "\"interval_ms\": 1000, \"batch_size\": 1}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    sleep_ms(1000); /* let setup's requests leave the window */
+    fake_control(&h->fake, "clear", NULL);
+    int64_t t0 = wall_ms();
+    for (int i = 0; i < 25; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", 101 + i);
+        enqueue_score(c, id, i, "cold", t0);
+    }
+    /* one job per call (batch_size 1): 25 requests */
+    for (int i = 0; i < HQ_MAX; i++) {
+        if (h->q[i].used) {
+            struct lsc_job job = {.struct_size = sizeof job, .id = h->q[i].id,
+                                  .kind = h->q[i].kind, .key = h->q[i].key,
+                                  .payload = h->q[i].payload,
+                                  .payload_len = h->q[i].len, .attempt = 1,
+                                  .enqueued_ms = t0};
+            struct lsc_job_result r = {.struct_size = sizeof r};
+            assert_int_equal(connectors_run_jobs(c, &job, &r, 1), LSC_OK);
+            if (r.status != LSC_OK) {
+                fail_msg("job %s: %s", job.key, r.reason);
+            }
+        }
+    }
+    int64_t took = wall_ms() - t0;
+    json_t *all = fake_get(&h->fake, "requests");
+    assert_int_equal(json_integer_value(json_object_get(all, "throttled")), 0);
+    assert_true(json_integer_value(json_object_get(all, "max_in_window")) <= 10);
+    assert_int_equal(json_array_size(json_object_get(all, "requests")), 25);
+    json_decref(all);
+    assert_true(took >= 1900); /* 25 requests at 10/s need two waits */
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+/* The server fails for a while (503, dropped connections, 423, 429 with
+ * Retry-After), then recovers: every latest value arrives, none is lost,
+ * and no value HubSpot acknowledged is sent again. */
+static void test_outage_then_recovery(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "20", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, FAST_LIMITS ", \"batch_size\": 5}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    int64_t at = wall_ms();
+    static const char *const faults[] = {
+        "{\"count\":3,\"status\":503}",
+        "{\"count\":2,\"drop\":true}",
+        "{\"count\":2,\"status\":423}",
+        "{\"count\":1,\"status\":429,\"retry_after\":0}",
+        "{\"count\":1,\"status\":0,\"delay_ms\":4000}", /* > timeout_ms 3000 */
+    };
+    int expected[20];
+    for (size_t round = 0; round < 5; round++) {
+        fake_control(&h->fake, "fail", faults[round]);
+        for (int i = 0; i < 20; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "%d", 101 + i);
+            /* two updates per round: the host keeps only the latest */
+            enqueue_score(c, id, (int)round * 10 + i, "warm", at++);
+            expected[i] = (int)round * 10 + i + 1;
+            enqueue_score(c, id, expected[i], "warm", at++);
+        }
+        assert_int_equal(harness_drain(h, c, 20000), 0);
+    }
+    assert_int_equal(h->n_dead, 0);
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        char v[64];
+        char want[16];
+        snprintf(id, sizeof id, "%d", 101 + i);
+        snprintf(want, sizeof want, "%d", expected[i]);
+        assert_string_equal(contact_prop(h, id, "leadscore_score", v, sizeof v),
+                            want);
+    }
+    /* acknowledged (contact, score) pairs were each sent exactly once */
+    json_t *ups = fake_requests(&h->fake, "/batch/update");
+    json_t *acked = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(ups, i, r) {
+        if (json_integer_value(json_object_get(r, "status")) != 200 ||
+            !json_is_true(json_object_get(r, "delivered"))) {
+            continue; /* not acknowledged to the client */
+        }
+        json_t *b = json_loads(json_string_value(json_object_get(r, "body")),
+                               0, NULL);
+        size_t k;
+        json_t *in;
+        json_array_foreach(json_object_get(b, "inputs"), k, in) {
+            char pair[64];
+            snprintf(pair, sizeof pair, "%s=%s",
+                     json_string_value(json_object_get(in, "id")),
+                     json_string_value(json_object_get(
+                         json_object_get(in, "properties"),
+                         "leadscore_score")));
+            assert_null(json_object_get(acked, pair));
+            json_object_set_new(acked, pair, json_true());
+        }
+        json_decref(b);
+    }
+    assert_true(json_object_size(acked) >= 20);
+    json_decref(acked);
+    json_decref(ups);
+    /* the same value again is not even enqueued */
+    int before = harness_queued(h);
+    enqueue_score(c, "101", expected[0], "warm", at++);
+    assert_int_equal(harness_queued(h), before);
+    enqueue_score(c, "101", expected[0] + 1, "warm", at++);
+    assert_int_equal(harness_queued(h), before + 1);
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PATH/TO/fake_hubspot\n", argv[0]);
+        return 2;
+    }
+    FAKE_EXE = argv[1];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_connect),
+        cmocka_unit_test(test_expiry_and_refresh),
+        cmocka_unit_test(test_revoked_refresh_token),
+        cmocka_unit_test(test_backfill_resume),
+        cmocka_unit_test(test_partial_batch_failure),
+        cmocka_unit_test(test_burst_under_rate_limit),
+        cmocka_unit_test(test_outage_then_recovery),
+    };
+    int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
+                                         setup_env, NULL);
+    curl_global_cleanup();
+    return rc;
+}
