@@ -418,22 +418,91 @@ long engine_tier_index(const struct model *m, uint64_t key)
 }
 
 /*
- * Lower bound of the first time decay changes the tier.  Decaying groups
- * split in D (positive awards: falling) and I (negative awards: rising).
- * With k = 2^(-x/hl_min), each D group's excess over its limit is at least
- * its excess now times k, and each I group's deficit at least |w| k - the
- * part hidden above its max, so S(now+x) >= C + Dinf + E k + I(now) and
- * S(now+x) <= C + D(now) + Iinf + Delta - W k.  Both bounds are exact at
- * x = 0 and give x in closed form (one log2), so no search per event.
+ * Wake time: a lower bound of the first time decay changes the tier.
+ * Decaying groups split in D (positive awards: falling) and I (negative
+ * awards: rising toward 0); the others are constant (C).  A drop needs
+ * S < the tier's floor, an upgrade S >= the next tier's min.  Since D falls
+ * and I rises, S(T) >= C + D(T) + I(now) =: L(T) and S(T) <= C + D(now) +
+ * I(T) =: U(T), both monotone, so the crossing times of L and U are lower
+ * bounds.  With k = 2^(-x/hl_min), each D group's excess over its limit is
+ * at least its excess now times k, and each I group's deficit at least
+ * |w| k minus the part hidden above its max, which gives closed forms: exact
+ * for one uncapped decaying group (the usual model: one log2 per event),
+ * otherwise refined by bisection on L or U.
  */
-int64_t engine_wake(const struct model *m, const struct state_model *sm,
-                    int64_t at, long tier)
+enum { WAKE_C, WAKE_D, WAKE_I };
+
+struct wake_ctx {
+    const struct model *m;
+    const struct state_model *sm;
+    const uint8_t *cls;
+    double base; /* C + the other side at `at` */
+};
+
+/* Sum of the contributions of the groups of class `c` at T. */
+static double side(const struct wake_ctx *w, int c, int64_t T)
 {
-    if (tier < 0 || (size_t)tier >= m->n_tiers) {
-        return INT64_MAX;
+    double s = w->base;
+    for (size_t i = 0; i < w->m->n_groups; i++) {
+        if (w->cls[i] == c) {
+            const struct state_group *g = &w->sm->groups[i];
+            s += cap(&w->m->groups[i],
+                     g->fit + engine_worth(g->acc, g->ref, T,
+                                           w->m->groups[i].half_life_ms));
+        }
     }
-    double C = 0, Dinf = 0, E = 0, hlD = INFINITY;
+    return s;
+}
+
+static bool crossed(const struct wake_ctx *w, int c, int64_t T, double thr)
+{
+    double v = side(w, c, T);
+    return c == WAKE_D ? v < thr : v >= thr;
+}
+
+/* A lower bound, within 1/128 of the remaining time (and 1 s), of the
+ * first ms after `lo` (where the side has not crossed) at which it has:
+ * a few evaluations per event, and a host wake rarely comes early. */
+static int64_t bisect(const struct wake_ctx *w, int c, int64_t at,
+                      int64_t lo, double thr, double step)
+{
+    if (crossed(w, c, lo, thr)) {
+        return lo;
+    }
+    int64_t hi = lo;
+    for (int i = 0;; i++) {
+        double h = (double)lo + step;
+        if (i == 62 || !(h < 9.2e18)) {
+            return INT64_MAX;
+        }
+        hi = (int64_t)h;
+        if (crossed(w, c, hi, thr)) {
+            break;
+        }
+        lo = hi;
+        step *= 2;
+    }
+    while (hi - lo > 1000 && hi - lo > (hi - at) / 128) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (crossed(w, c, mid, thr)) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    return lo + 1;
+}
+
+/* One bound from `at`; *exact when it is the crossing itself. */
+static int64_t wake_from(const struct model *m, const struct state_model *sm,
+                         int64_t at, long tier, bool *exact)
+{
+    uint8_t cls[MODEL_MAX_GROUPS];
+    double C = 0, Dinf = 0, E = 0, hlD = INFINITY, hlDmax = 0;
     double Dnow = 0, Inow = 0, Iinf = 0, Delta = 0, W = 0, hlI = INFINITY;
+    double hlImax = 0;
+    int nD = 0, nI = 0;
+    bool exactD = true, exactI = true;
     for (size_t i = 0; i < m->n_groups; i++) {
         const struct model_group *mg = &m->groups[i];
         const struct state_group *g = &sm->groups[i];
@@ -441,49 +510,102 @@ int64_t engine_wake(const struct model *m, const struct state_model *sm,
         double now = cap(mg, g->fit + w);
         double lim = cap(mg, g->fit);
         double hl = (double)mg->half_life_ms;
+        cls[i] = WAKE_C;
         if (mg->half_life_ms == 0 || w == 0) {
             C += now;
         } else if (w > 0) {
+            cls[i] = WAKE_D;
+            nD++;
             Dnow += now;
             Dinf += lim;
             if (now > lim) {
                 E += now - lim;
                 hlD = fmin(hlD, hl);
             }
+            hlDmax = fmax(hlDmax, hl);
+            exactD &= !mg->has_max || g->fit + w <= mg->max;
         } else if (mg->has_max && g->fit + w >= mg->max) {
             C += now; /* saturated and rising: stays at max */
         } else {
+            cls[i] = WAKE_I;
+            nI++;
             Inow += now;
             Iinf += lim;
             Delta += (mg->has_max && g->fit > mg->max) ? g->fit - mg->max : 0;
             W += -w;
             hlI = fmin(hlI, hl);
+            hlImax = fmax(hlImax, hl);
         }
     }
-    /* a drop needs S < threshold: the first ms after the crossing; an
-     * upgrade needs S >= threshold: the first ms at or after it */
-    double wake = INFINITY;
+    exactD &= nD == 1;
+    exactI &= nI == 1 && Delta == 0;
+    *exact = (nD == 0 || exactD) && (nI == 0 || exactI);
+    int64_t wake = INT64_MAX;
     const struct model_tier *P = &m->tiers[tier];
     double lo = P->min - m->hysteresis;
     if (lo > 0 && E > 0) {
-        double y = (ceil(lo) - 0.5) - C - Dinf - Inow;
+        double thr = ceil(lo) - 0.5;
+        double y = thr - C - Dinf - Inow;
         if (y > 0) {
             double x = E <= y ? 0 : hlD * log2(E / y);
-            wake = floor((double)at + x) + 1;
+            double t = floor((double)at + x);
+            if (!(t < 9.2e18)) {
+                /* beyond any clock */
+            } else if (exactD) {
+                wake = (int64_t)t + 1; /* S < thr strictly after */
+            } else {
+                struct wake_ctx w = {m, sm, cls, C + Inow};
+                wake = bisect(&w, WAKE_D, at, (int64_t)t, thr, hlDmax);
+            }
         }
     }
     if ((size_t)tier + 1 < m->n_tiers && W > 0) {
         double nm = ceil(m->tiers[tier + 1].min);
         if (nm <= (double)m->scale_max) {
-            double z = (nm - 0.5) - C - Dnow - Iinf - Delta;
+            double thr = nm - 0.5;
+            double z = thr - C - Dnow - Iinf - Delta;
             if (z < 0) {
                 double x = W <= -z ? 0 : hlI * log2(W / -z);
-                wake = fmin(wake, ceil((double)at + x));
+                double t = (double)at + x;
+                int64_t u = INT64_MAX;
+                if (!(t < 9.2e18)) {
+                    /* beyond any clock */
+                } else if (exactI) {
+                    u = (int64_t)ceil(t); /* S >= thr from then on */
+                } else {
+                    struct wake_ctx w = {m, sm, cls, C + Dnow};
+                    u = bisect(&w, WAKE_I, at, (int64_t)floor(t), thr, hlImax);
+                }
+                wake = u < wake ? u : wake;
             }
         }
     }
-    if (!(wake < 9.2e18)) {
+    if (wake == INT64_MAX) {
         return INT64_MAX;
     }
-    return (int64_t)wake > at ? (int64_t)wake : at + 1;
+    return wake > at ? wake : at + 1;
+}
+
+int64_t engine_wake(const struct model *m, const struct state_model *sm,
+                    int64_t at, long tier)
+{
+    if (tier < 0 || (size_t)tier >= m->n_tiers) {
+        return INT64_MAX;
+    }
+    /* Inexact bounds (several decaying groups, caps) are tightened by
+     * restarting from the bound while the tier still holds there: a few
+     * steps here save the host as many early wakes. */
+    int64_t t = at;
+    for (int k = 0;; k++) {
+        bool exact;
+        int64_t n = wake_from(m, sm, t, tier, &exact);
+        if (exact || n == INT64_MAX || k == 3) {
+            return n;
+        }
+        int score = engine_score(m, engine_total(m, sm, n, NULL, NULL));
+        if (engine_tier(m, score, tier) != tier) {
+            return n;
+        }
+        t = n;
+    }
 }
