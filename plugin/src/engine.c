@@ -8,6 +8,7 @@
 
 /* ---- conditions ---------------------------------------------------------- */
 
+/* The value of `field` in props (borrowed), NULL when missing or null. */
 static const struct lsc_value *lookup(const struct lsc_prop *props, size_t n,
                                       const char *field)
 {
@@ -40,6 +41,7 @@ static bool ieq(const char *s, size_t sl, const char *l, size_t ll)
     return true;
 }
 
+/* s (any case) contains lowered literal l */
 static bool icontains(const char *s, size_t sl, const char *l, size_t ll)
 {
     if (ll > sl) {
@@ -287,6 +289,7 @@ void engine_rebuild(const struct model *m, struct state_model *sm)
     sm->stale = false;
 }
 
+/* Position of the award record with hash h, or where to insert it. */
 static uint32_t find_award(const struct state_model *sm, uint64_t h)
 {
     uint32_t lo = 0, hi = sm->n_awards;
@@ -301,6 +304,7 @@ static uint32_t find_award(const struct state_model *sm, uint64_t h)
     return lo;
 }
 
+/* |a - b| without signed overflow. */
 static uint64_t distance(int64_t a, int64_t b)
 {
     return a > b ? (uint64_t)a - (uint64_t)b : (uint64_t)b - (uint64_t)a;
@@ -355,6 +359,7 @@ unsigned engine_activity(const struct model *m, struct state_model *sm,
 
 /* ---- score and tier ------------------------------------------------------ */
 
+/* A group's contribution from its raw value. */
 static double cap(const struct model_group *g, double raw)
 {
     return g->has_max && raw > g->max ? g->max : raw;

@@ -19,6 +19,7 @@ struct plugin {
     char *tier_prop;  /* owned */
 };
 
+/* Destroys models[0..n) (owned) and clears the slots. */
 static void models_free(struct model **models, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -106,6 +107,8 @@ static enum lsc_status models_load(const struct lsc_host_api *h,
     return st;
 }
 
+/* The one-line summary per model that `leadscore validate` prints.
+ * Everything borrowed. */
 static void models_log(const struct lsc_host_api *h, struct model **models,
                        size_t n)
 {
@@ -117,6 +120,8 @@ static void models_log(const struct lsc_host_api *h, struct model **models,
     }
 }
 
+/* Copies the CRM property names (defaults when unset) into new strings
+ * owned by the caller. */
 static enum lsc_status props_names(const struct lsc_host_api *h,
                                    char **score, char **tier)
 {
@@ -140,6 +145,8 @@ struct fitctx {
     bool *holds; /* report only: per model, per rule; may be NULL */
 };
 
+/* contact_props callback: props are borrowed for this call only, so the
+ * fit sums (and, for reports, which fit rules hold) are computed here. */
 static void fit_cb(void *ud, const struct lsc_prop *props, size_t n)
 {
     struct fitctx *c = ud;
@@ -177,6 +184,8 @@ static enum lsc_status refit(struct plugin *p, struct state *st,
     return rc;
 }
 
+/* Emits the transition (every model) and writes the primary's changed
+ * score/tier properties.  Everything borrowed; the host copies. */
 static enum lsc_status announce(struct plugin *p, const struct lsc_event *ev,
                                 size_t i, struct state_model *sm, int score,
                                 long prev, long tier, int64_t at)
@@ -220,6 +229,10 @@ static enum lsc_status announce(struct plugin *p, const struct lsc_event *ev,
     return rc;
 }
 
+/* The event handler for every kind: decode the contact's blob (borrowed
+ * from the host), apply the event, re-evaluate each model's tier at the
+ * clock, and hand a new blob (copied by state_put) back.  No heap use for
+ * contacts whose state fits the stack buffers. */
 static enum lsc_status on_event(void *plugin, const struct lsc_event *ev,
                                 char *err, size_t errlen)
 {
@@ -314,6 +327,7 @@ out:
 
 /* ---- reports ------------------------------------------------------------- */
 
+/* |points| descending, then rule id: the report's documented order. */
 static int cmp_rule(const void *a, const void *b)
 {
     const struct lsc_report_rule *x = a, *y = b;
@@ -325,6 +339,8 @@ static int cmp_rule(const void *a, const void *b)
     return strcmp(x->rule, y->rule);
 }
 
+/* The report handler: read-only; builds each model's report in memory owned
+ * here and lends it to `sink` for the call. */
 static enum lsc_status on_report(void *plugin, const struct lsc_event *ev,
                                  lsc_report_sink_fn sink, void *ud, char *err,
                                  size_t errlen)
@@ -450,6 +466,8 @@ out:
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* Re-reads the configuration; the new models replace the old ones only when
+ * all of them load.  Never concurrent with events (the host's contract). */
 static enum lsc_status on_reload(void *plugin, char *err, size_t errlen)
 {
     struct plugin *p = plugin;
