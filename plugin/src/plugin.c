@@ -113,10 +113,9 @@ static void models_log(const struct lsc_host_api *h, struct model **models,
                        size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        PLOG_INFO(h, "model '%s' (%s): %zu groups, %zu rules, %zu tiers%s",
+        PLOG_INFO(h, "model '%s' (%s): %zu groups, %zu rules, %zu tiers",
                   models[i]->name, models[i]->file, models[i]->n_groups,
-                  models[i]->n_rules, models[i]->n_tiers,
-                  i == 0 ? "" : " (shadow)");
+                  models[i]->n_rules, models[i]->n_tiers);
     }
 }
 
