@@ -62,4 +62,12 @@ void harness_mapping(struct harness *h, const char *auth_json,
 int harness_drain(struct harness *h, struct connectors *c, int64_t max_ms);
 int harness_queued(const struct harness *h);
 
+/* `leadscore connect hubspot` with a scripted browser: begin, GET the
+ * authorize URL (the fake answers 302 to the loopback redirect), GET the
+ * redirect (state replaced by a forged one when tamper), finish.  The
+ * authorize URL is copied into url.  Returns finish's status (begin's on
+ * its failure). */
+enum lsc_status harness_connect(struct connectors *c, bool tamper, char *url,
+                                size_t urllen, char *err, size_t errlen);
+
 #endif
