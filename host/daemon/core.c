@@ -1680,12 +1680,20 @@ enum lsc_status core_rescore(struct core *c, struct dconfig *cfg,
          * new instance is created (events keep flowing: the live plugin
          * read its config at create/reload time). */
         pthread_rwlock_wrlock(&c->plock);
+        pthread_mutex_lock(&c->qmu);
+        pthread_mutex_lock(&c->cfg_mu);
         c->cfg = cfg;
+        pthread_mutex_unlock(&c->cfg_mu);
+        pthread_mutex_unlock(&c->qmu);
         tls = &ctx;
         struct hl_services svc = services(c);
         st = hl_plugin_load(c->plugin_path, &svc, &np, err, errlen);
         tls = NULL;
+        pthread_mutex_lock(&c->qmu);
+        pthread_mutex_lock(&c->cfg_mu);
         c->cfg = live;
+        pthread_mutex_unlock(&c->cfg_mu);
+        pthread_mutex_unlock(&c->qmu);
         pthread_rwlock_unlock(&c->plock);
     }
     struct replay_ud r = {.c = c, .p = np, .s = shadow,

@@ -145,8 +145,10 @@ static enum MHD_Result reply_json(struct MHD_Connection *mc, unsigned code,
 
 static bool rate_ok(struct http *h, struct MHD_Connection *mc)
 {
+    core_cfg_lock(h->core); /* a reload may swap the config */
     const struct dconfig *cfg = core_config(h->core);
     double rate = cfg->rate, burst = cfg->burst;
+    core_cfg_unlock(h->core);
     if (rate <= 0) {
         return true;
     }
@@ -193,22 +195,20 @@ static bool rate_ok(struct http *h, struct MHD_Connection *mc)
 
 static bool token_ok(struct http *h, struct MHD_Connection *mc)
 {
-    const struct dconfig *cfg = core_config(h->core);
-    if (cfg->n_tokens == 0) {
-        return true; /* authentication disabled (logged at start) */
-    }
     const char *a = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                 "Authorization");
-    if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0) {
-        return false;
+    core_cfg_lock(h->core);
+    const struct dconfig *cfg = core_config(h->core);
+    bool ok = cfg->n_tokens == 0; /* no tokens: open (logged at start) */
+    if (!ok && a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
+        a += 7;
+        size_t n = strlen(a);
+        for (size_t i = 0; i < cfg->n_tokens; i++) {
+            size_t tn = strlen(cfg->tokens[i]);
+            ok |= tn == n && CRYPTO_memcmp(a, cfg->tokens[i], n) == 0;
+        }
     }
-    a += 7;
-    size_t n = strlen(a);
-    bool ok = false;
-    for (size_t i = 0; i < cfg->n_tokens; i++) {
-        size_t tn = strlen(cfg->tokens[i]);
-        ok |= tn == n && CRYPTO_memcmp(a, cfg->tokens[i], n) == 0;
-    }
+    core_cfg_unlock(h->core);
     return ok;
 }
 
@@ -663,6 +663,14 @@ static enum MHD_Result route(struct conn *cn, const char *url,
     return reply_err(mc, 404, "no such endpoint");
 }
 
+static size_t max_body(struct http *h)
+{
+    core_cfg_lock(h->core);
+    size_t m = core_config(h->core)->max_body;
+    core_cfg_unlock(h->core);
+    return m;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
                                const char *url, const char *method,
                                const char *version, const char *upload,
@@ -679,14 +687,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
         cn->started = true;
         const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                      "Content-Length");
-        size_t max = core_config(cn->h->core)->max_body;
+        size_t max = max_body(cn->h);
         if (cl != NULL && strtoull(cl, NULL, 10) > max) {
             cn->too_big = true;
         }
         return MHD_YES;
     }
     if (*upload_size > 0) {
-        size_t max = core_config(cn->h->core)->max_body;
+        size_t max = max_body(cn->h);
         if (!cn->too_big && cn->len + *upload_size > max) {
             cn->too_big = true;
         }
@@ -716,7 +724,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
     if (cn->too_big) {
         char why[96];
         snprintf(why, sizeof why, "body larger than %zu bytes",
-                 core_config(cn->h->core)->max_body);
+                 max_body(cn->h));
         return reply_err(mc, 413, why);
     }
     return route(cn, url, method);

@@ -7,7 +7,7 @@
 
 MODEL=$TMP/model.json
 echo '{"name":"m1","points":{"email_open":5,"page_view":2},"default":1,"tiers":[["cold",0],["mql",100],["sql",200]]}' >"$MODEL"
-BATCHES=300
+BATCHES=150
 PER=20
 mkdir -p "$TMP/b"
 for b in $(seq 1 $BATCHES); do
@@ -37,7 +37,7 @@ start_daemon "$TMP/crash.json"
 : >"$TMP/acked"
 send 1 $BATCHES "$TMP/acked" &
 CLIENT=$!
-wait_for sh -c "[ \$(wc -l <'$TMP/acked') -ge 40 ]" || fail "client made no progress"
+wait_for sh -c "[ \$(wc -l <'$TMP/acked') -ge 30 ]" || fail "client made no progress"
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null || true
 DPID=""
