@@ -117,11 +117,98 @@ static void diag_to_host(void *ud, const struct lsc_diagnostic *d)
     }
 }
 
+static enum lsc_status connectors_create_one(const struct lsc_host_api *host,
+                                             const char *hubspot_config,
+                                             const char *data_dir,
+                                             struct connectors **out,
+                                             char *err, size_t errlen);
+
+/* The "connector" member of a mapping file, into out ("" when absent or
+ * unreadable: the validator then reports the file). */
+static void peek_connector(const char *path, char *out, size_t outlen)
+{
+    json_t *j = json_load_file(path, 0, NULL);
+    const char *c = json_string_value(json_object_get(j, "connector"));
+    if (c == NULL) {
+        c = json_string_value(json_object_get(j, "type")); /* mailchimp.json */
+    }
+    snprintf(out, outlen, "%s", c ? c : "");
+    json_decref(j);
+}
+
+/* The HubSpot file among newline-separated paths (malloc()ed), or NULL. */
+static char *pick_hubspot(const char *files, bool *any_unknown)
+{
+    char *found = NULL;
+    *any_unknown = false;
+    const char *p = files;
+    while (p != NULL && *p) {
+        size_t l = strcspn(p, "\n");
+        char path[1024];
+        snprintf(path, sizeof path, "%.*s", (int)l, p);
+        size_t pl = strlen(path);
+        while (pl > 0 && (path[pl - 1] == '\r' || path[pl - 1] == ' ')) {
+            path[--pl] = '\0';
+        }
+        if (pl > 0) {
+            char kind[64];
+            peek_connector(path, kind, sizeof kind);
+            if (strcmp(kind, "hubspot") == 0 && found == NULL) {
+                found = strdup(path);
+            } else if (kind[0] == '\0') {
+                *any_unknown = true;
+                if (found == NULL) {
+                    found = strdup(path); /* let the validator explain */
+                }
+            }
+        }
+        p += l;
+        if (*p == '\n') {
+            p++;
+        }
+    }
+    return found;
+}
+
+enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
+                                         const char *path, char *err,
+                                         size_t errlen)
+{
+    char kind[64];
+    peek_connector(path, kind, sizeof kind);
+    if (kind[0] != '\0' && strcmp(kind, "hubspot") != 0) {
+        snprintf(err, errlen, "%s: connector \"%s\" is validated by its own "
+                 "connector", path, kind);
+        return LSC_ERR_UNSUPPORTED;
+    }
+    struct hubspot_config cfg;
+    enum lsc_status rc = hubspot_config_load(path, diag_to_host, (void *)host,
+                                             &cfg, err, errlen);
+    if (rc == LSC_OK) {
+        hubspot_config_finish(&cfg);
+    }
+    return rc;
+}
+
 enum lsc_status connectors_create(const struct lsc_host_api *host,
-                                  const char *hubspot_config,
+                                  const char *mapping_files,
                                   const char *data_dir,
                                   struct connectors **out, char *err,
                                   size_t errlen)
+{
+    bool unknown = false;
+    char *hubspot_config = pick_hubspot(mapping_files, &unknown);
+    enum lsc_status rc0 = connectors_create_one(host, hubspot_config,
+                                                data_dir, out, err, errlen);
+    free(hubspot_config);
+    return rc0;
+}
+
+static enum lsc_status connectors_create_one(const struct lsc_host_api *host,
+                                             const char *hubspot_config,
+                                             const char *data_dir,
+                                             struct connectors **out,
+                                             char *err, size_t errlen)
 {
     *out = NULL;
     struct connectors *c = calloc(1, sizeof *c);

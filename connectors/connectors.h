@@ -2,7 +2,8 @@
  * leadscore connectors: the small API the plugin and the CLI call.
  *
  * The plugin (inside create()):
- *     connectors_create(host, config_path, NULL, &conn, err, errlen);
+ *     connectors_create(host, host->config_get(host->host, "connectors"),
+ *                       NULL, &conn, err, errlen);
  *     connectors_register_jobs(conn, my_job_trampoline);
  *   where my_job_trampoline(plugin, jobs, results, n) calls
  *     connectors_run_jobs(plugin->conn, jobs, results, n);
@@ -62,14 +63,25 @@ struct connectors_score {
     int64_t at_ms;           /* evaluation time */
 };
 
-/* Loads the HubSpot mapping at hubspot_config (reporting problems through
- * host->diagnostic) and builds the clients.  data_dir NULL: the host's
- * data_dir(), else ".".  *out is caller-owned (connectors_destroy). */
+/* Builds the connectors from `mapping_files`: the plugin's `connectors`
+ * configuration value, file paths one per line (NULL or "": no
+ * connector).  A file whose "connector" is "hubspot" is loaded and
+ * validated (problems go to host->diagnostic); files of other connectors
+ * (mailchimp) are left to them.  Secrets come from the environment
+ * variables the mapping names.  data_dir NULL: the host's data_dir(),
+ * else ".".  *out is caller-owned (connectors_destroy). */
 enum lsc_status connectors_create(const struct lsc_host_api *host,
-                                  const char *hubspot_config,
+                                  const char *mapping_files,
                                   const char *data_dir,
                                   struct connectors **out, char *err,
                                   size_t errlen);
+
+/* `leadscore validate FILE`: checks one mapping file without connecting
+ * or reading secrets; every problem goes to host->diagnostic.
+ * LSC_ERR_UNSUPPORTED for a connector these sources do not handle. */
+enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
+                                         const char *path, char *err,
+                                         size_t errlen);
 void connectors_destroy(struct connectors *c); /* NULL ok */
 
 /* Registers `fn` (a trampoline to connectors_run_jobs) for every job kind

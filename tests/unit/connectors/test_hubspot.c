@@ -572,6 +572,45 @@ static void test_facade_redaction(void **state)
     connectors_destroy(c);
 }
 
+static void test_facade_mapping_list(void **state)
+{
+    (void)state;
+    char *mc = source_path("config/connectors/mailchimp.json");
+    char *hs = source_path("config/connectors/hubspot.json");
+    char err[256] = "";
+    memset(&REC, 0, sizeof REC);
+    assert_int_equal(connectors_validate_file(&HOST, hs, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_validate_file(&HOST, mc, err, sizeof err),
+                     LSC_ERR_UNSUPPORTED);
+    assert_int_equal(REC.n_diag, 0);
+    /* the plugin's `connectors` value: paths one per line */
+    char list[2200];
+    snprintf(list, sizeof list, "%s\n%s\n", mc, mapping);
+    struct connectors *c = NULL;
+    assert_int_equal(connectors_create(&HOST, list, tmpdir, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    char status[512];
+    connectors_status(c, status, sizeof status);
+    assert_non_null(strstr(status, "hubspot: connected (static token"));
+    connectors_destroy(c);
+    /* no HubSpot file: nothing configured, nothing enqueued */
+    assert_int_equal(connectors_create(&HOST, mc, tmpdir, &c, err, sizeof err),
+                     LSC_OK);
+    connectors_status(c, status, sizeof status);
+    assert_string_equal(status, "hubspot: not configured\n");
+    struct connectors_score sc = {.contact_id = "1", .score = 1,
+                                  .tier = "cold", .fit = NAN,
+                                  .engagement = NAN};
+    int before = REC.n_jobs;
+    assert_int_equal(connectors_on_score(c, &sc, err, sizeof err), LSC_OK);
+    assert_int_equal(REC.n_jobs, before);
+    connectors_destroy(c);
+    free(mc);
+    free(hs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +626,8 @@ int main(void)
                                         teardown_facade),
         cmocka_unit_test_setup_teardown(test_facade_redaction, setup_facade,
                                         teardown_facade),
+        cmocka_unit_test_setup_teardown(test_facade_mapping_list,
+                                        setup_facade, teardown_facade),
     };
     return cmocka_run_group_tests_name("hubspot_unit", tests, NULL, NULL);
 }
