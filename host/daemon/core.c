@@ -238,9 +238,10 @@ static enum lsc_status svc_props_write(void *ud, const char *contact_id,
     bool locked;
     struct store *s = ctx_store(c, &locked);
     enum lsc_status st = store_contact_exists(s, contact_id);
-    if (st == LSC_OK) {
-        st = store_props_merge(s, contact_id, props, n);
-    }
+    /* The score and tier live in the contacts row (with their history);
+     * the other properties are merged into contact_props.  Keeping the
+     * two hot keys out of contact_props saves a random page write per
+     * event. */
     int score = -1;
     const char *tier = NULL;
     char tbuf[128];
@@ -252,8 +253,11 @@ static enum lsc_status svc_props_write(void *ud, const char *contact_id,
                    props[i].value.type == LSC_VAL_STRING) {
             snprintf(tbuf, sizeof tbuf, "%s", props[i].value.u.str.ptr);
             tier = tbuf;
+        } else {
+            st = store_props_merge(s, contact_id, &props[i], 1);
         }
     }
+
     if (st == LSC_OK && (score >= 0 || tier != NULL)) {
         st = store_score_set(s, contact_id, score, tier, core_now_ms(),
                              tls && tls->cause ? tls->cause : "plugin");
