@@ -170,6 +170,26 @@ wait_for sh -c "curl -s $URL/metrics | grep -q '^leadscored_outbox_depth 0'" \
 ok "outbox drained by the job worker"
 expect "metrics: jobs" "$(curl -s "$URL/metrics")" 'leadscored_jobs_total{kind="fake.push",result="ok"}'
 
+# ---- A job that keeps failing: retried, then dead-lettered ----
+post /v1/events '{"contact":"c-j","type":"job_retry","ts":1793527200}' >/dev/null
+wait_for sh -c "curl -s $URL/metrics | grep -q '^leadscored_outbox_dead 1'" \
+    || fail "the failing job was not dead-lettered: $(curl -s $URL/metrics | grep -E 'outbox|connector')"
+ok "a failing job is retried, then dead-lettered"
+expect "connector errors by kind" "$(curl -s "$URL/metrics")" 'leadscored_connector_errors_total{kind="fake.push",error="retryable"} 3'
+expect "dead job reason" "$(sql "SELECT attempts, reason FROM outbox_dead")" $'3\tgave up after 3 attempts: HTTP 503'
+
+# ---- Rate limit per client (applied by a reload) ----
+sed -i 's/"limits": {"max_body_bytes": 65536}/"limits": {"max_body_bytes": 65536, "rate_per_client": 1, "burst": 2}/' "$TMP/config.json"
+kill -HUP "$DPID"
+wait_for sh -c "curl -s $URL/metrics | grep -q 'leadscored_reloads_total{result=\"ok\"} 3'" \
+    || fail "rate-limit reload not counted"
+codes=""
+for i in 1 2 3 4; do
+    codes="$codes $(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer t0k' "$URL/v1/contacts/c-1")"
+done
+expect "rate limit: 429 after the burst" "$codes" "429"
+expect "rate limited counted" "$(curl -s "$URL/metrics")" 'leadscored_rate_limited_total '
+
 stop_daemon
 ok "SIGTERM: clean exit"
 grep -q '^<6>' "$TMP/daemon.log" && ok "journald priority prefixes" || fail "no <N> prefixes"

@@ -7,7 +7,7 @@
  *    "wake_after_ms": 0}
  * A contact event whose props contain "fail" is refused.  Every applied
  * event enqueues a "fake.push" job keyed by contact; the job handler
- * fails (retryable) when the payload is "retry".  With wake_after_ms > 0
+ * fails (retryable) when the payload is "retry" (a "job_retry" activity).  With wake_after_ms > 0
  * every event asks for an EVALUATE that adds 1000 points ("decay test").
  */
 #include <stdio.h>
@@ -126,6 +126,9 @@ static enum lsc_status on_event(void *pl, const struct lsc_event *ev,
     f->h->state_put(f->h->host, ev->contact_id, &b, sizeof b, wake);
     char payload[32];
     snprintf(payload, sizeof payload, "%d", b.score);
+    if (strcmp(ev->type, "job_retry") == 0) {
+        snprintf(payload, sizeof payload, "retry");
+    }
     f->h->job_enqueue(f->h->host, "fake.push", ev->contact_id, payload,
                       strlen(payload), 0);
     return LSC_OK;

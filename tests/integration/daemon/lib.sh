@@ -42,6 +42,7 @@ write_config() {
   "limits": {"max_body_bytes": 65536},
   "durable": true,
   "wake_scan": "100ms",
+  "jobs": {"workers": 1, "max_attempts": 3},
   "log_level": "info"
 }
 JSON
