@@ -376,9 +376,19 @@ enum lsc_status http_client_request(struct http_client *c,
     char errbuf[CURL_ERROR_SIZE] = "";
 
     for (size_t i = 0; i < req->n_headers; i++) {
-        snprintf(line, sizeof line, "%s: %s", req->headers[i].name,
+        /* sized to fit: tokens have no documented maximum length */
+        size_t ll = strlen(req->headers[i].name) +
+                    strlen(req->headers[i].value) + 3;
+        char *hline = malloc(ll);
+        if (hline == NULL) {
+            st = LSC_ERR_NOMEM;
+            goto out;
+        }
+        snprintf(hline, ll, "%s: %s", req->headers[i].name,
                  req->headers[i].value);
-        struct curl_slist *n = curl_slist_append(hl, line);
+        struct curl_slist *n = curl_slist_append(hl, hline);
+        explicit_bzero(hline, ll); /* may hold an Authorization value */
+        free(hline);
         if (n == NULL) {
             st = LSC_ERR_NOMEM;
             goto out;
@@ -403,7 +413,6 @@ enum lsc_status http_client_request(struct http_client *c,
         }
         hl = n;
     }
-    explicit_bzero(line, sizeof line); /* held an Authorization value */
 
     curl_easy_setopt(h, CURLOPT_URL, req->url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

@@ -21,6 +21,7 @@
  * OAuth: GET /oauth/authorize (302 to redirect_uri with code and state),
  * POST /oauth/{2026-03,v3,v1}/token (authorization_code with PKCE S256,
  * refresh_token; invalid_grant in RFC 6749 shape plus legacy fields).
+ * POST /hook...: a webhook receiver (200, recorded, no auth).
  * Every API answer carries X-HubSpot-RateLimit-Max/-Remaining/
  * -Interval-Milliseconds; above the rolling limit: 429 with HubSpot's body.
  *
@@ -921,6 +922,12 @@ static bool route(struct MHD_Connection *conn, const char *method,
         char *form = strndup(raw ? raw : "", rawlen);
         handle_token(form, r);
         free(form);
+        goto done;
+    }
+    if (strncmp(url, "/hook", 5) == 0) {
+        /* a webhook receiver for the webhook action tests: no auth, no
+         * rate limit, recorded, failures injectable like the API */
+        reply_json(r, 200, json_pack("{s:b}", "ok", 1));
         goto done;
     }
     if (!authorized(conn)) {

@@ -23,8 +23,11 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "connectors.h"
+#include "core/http.h"
 #include "hs_harness.h"
 
 static const char *FAKE_EXE;
@@ -643,6 +646,154 @@ static void test_outage_then_recovery(void **state)
     free(h);
 }
 
+/* The webhook action: a signed POST whose signature verifies with the
+ * secret (computed here with OpenSSL, independently of the connector),
+ * the same delivery id on every attempt, retried through a failure. */
+static void test_webhook_action(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "5", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    setenv("LSC_IT_HOOK_SECRET", "whsec_it_0123456789", 1);
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             FAST_LIMITS "},\n  \"actions\": [{\"on\": \"enter\", \"tier\": "
+             "\"hot\", \"webhook\": {\"url\": \"%s/hook/leadscore\", "
+             "\"secret_env\": \"LSC_IT_HOOK_SECRET\"}}]",
+             h->fake.base);
+    harness_mapping(h, STATIC_AUTH, extra);
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    const char *reasons[] = {"title: CTO"};
+    struct lsc_transition t = {.struct_size = sizeof t, .contact_id = "101",
+                               .model = "b2b", .primary = true,
+                               .from = "warm", .to = "hot", .score = 88,
+                               .at_ms = 1763805600123};
+    assert_int_equal(connectors_on_transition(c, &t, reasons, 1, err,
+                                              sizeof err),
+                     LSC_OK);
+    fake_control(&h->fake, "fail", "{\"count\":2,\"status\":503}");
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    json_t *hooks = fake_requests(&h->fake, "/hook/leadscore");
+    assert_int_equal(json_array_size(hooks), 3); /* 503, 503, 200 */
+    size_t i;
+    json_t *r;
+    const char *first_id = NULL;
+    json_array_foreach(hooks, i, r) {
+        json_t *hd = json_object_get(r, "headers");
+        const char *sig = json_string_value(json_object_get(
+            hd, "X-Leadscore-Signature"));
+        const char *did = json_string_value(json_object_get(
+            hd, "X-Leadscore-Delivery"));
+        const char *body = json_string_value(json_object_get(r, "body"));
+        assert_non_null(sig);
+        assert_non_null(did);
+        assert_string_equal(json_string_value(json_object_get(hd,
+                                                              "Content-Type")),
+                            "application/json");
+        long long ts = 0;
+        char v1[80] = "";
+        assert_int_equal(sscanf(sig, "t=%lld,v1=%64s", &ts, v1), 2);
+        assert_true(llabs(ts - (long long)time(NULL)) < 60);
+        char msg[2048];
+        int ml = snprintf(msg, sizeof msg, "%lld.%s", ts, body);
+        unsigned char mac[32];
+        unsigned int maclen = 0;
+        HMAC(EVP_sha256(), "whsec_it_0123456789", 19, (unsigned char *)msg,
+             (size_t)ml, mac, &maclen);
+        char hex[65];
+        for (int k = 0; k < 32; k++) {
+            snprintf(hex + 2 * k, 3, "%02x", mac[k]);
+        }
+        assert_string_equal(hex, v1);
+        json_t *b = json_loads(body, 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(b, "delivery_id")),
+                            did);
+        assert_string_equal(json_string_value(json_object_get(b, "contact")),
+                            "101");
+        assert_string_equal(json_string_value(json_object_get(b, "from")),
+                            "warm");
+        assert_string_equal(json_string_value(json_object_get(b, "to")), "hot");
+        assert_int_equal(json_integer_value(json_object_get(b, "score")), 88);
+        assert_string_equal(json_string_value(json_object_get(b, "at")),
+                            "2025-11-22T10:00:00.123Z");
+        json_decref(b);
+        if (first_id == NULL) {
+            first_id = did;
+        }
+        assert_string_equal(did, first_id); /* stable across attempts */
+        assert_null(strstr(body, "whsec_"));
+    }
+    json_decref(hooks);
+    for (int k = 0; k < h->n_logs; k++) {
+        assert_null(strstr(h->logs[k], "whsec_it_0123456789"));
+    }
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+/* The HTTP layer's policy against a real server: User-Agent, response
+ * size limit, total timeout, refused plain-http non-loopback URL. */
+static void test_http_policy(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "50", "--static-token", "tok-1234",
+                          NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    struct http_client *hc = NULL;
+    char err[256];
+    struct http_client_opts o = {.timeout_ms = 500, .max_response_bytes = 1024};
+    assert_int_equal(http_client_create(&o, &hc, err, sizeof err), LSC_OK);
+    char url[256];
+    snprintf(url, sizeof url, "%s/crm/objects/2026-03/contacts?limit=100",
+             h->fake.base);
+    struct http_header hd[] = {{"Authorization", "Bearer tok-1234"}};
+    struct http_request req = {.method = "GET", .url = url, .headers = hd,
+                               .n_headers = 1};
+    struct http_response resp;
+    assert_int_equal(http_client_request(hc, &req, &resp), LSC_ERR_PERMANENT);
+    assert_non_null(strstr(resp.error, "response too large"));
+    http_response_finish(&resp);
+    fake_control(&h->fake, "fail", "{\"count\":1,\"status\":0,"
+                                   "\"delay_ms\":1500}");
+    snprintf(url, sizeof url, "%s/crm/objects/2026-03/contacts?limit=1",
+             h->fake.base);
+    assert_int_equal(http_client_request(hc, &req, &resp), LSC_ERR_TIMEOUT);
+    assert_true(resp.timed_out);
+    http_response_finish(&resp);
+    assert_int_equal(http_client_request(hc, &req, &resp), LSC_OK);
+    assert_int_equal(resp.status, 200);
+    char v[32];
+    assert_true(http_response_header(&resp, "x-hubspot-ratelimit-max", v,
+                                     sizeof v));
+    assert_string_equal(v, "100");
+    http_response_finish(&resp);
+    json_t *reqs = fake_requests(&h->fake, "/crm/");
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(r, "headers"), "User-Agent")),
+                            "leadscore/" LSC_TEST_VERSION);
+    }
+    json_decref(reqs);
+    req.url = "http://example.com/";
+    assert_int_equal(http_client_request(hc, &req, &resp),
+                     LSC_ERR_INVALID_ARG);
+    http_response_finish(&resp);
+    http_client_destroy(hc);
+    harness_stop(h);
+    free(h);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -659,6 +810,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_partial_batch_failure),
         cmocka_unit_test(test_burst_under_rate_limit),
         cmocka_unit_test(test_outage_then_recovery),
+        cmocka_unit_test(test_webhook_action),
+        cmocka_unit_test(test_http_policy),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);
