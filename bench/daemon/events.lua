@@ -5,6 +5,8 @@ local threads = {}
 local batch = tonumber(os.getenv("BATCH") or "1")
 local token = os.getenv("TOKEN") or "bench"
 local types = {"email_open", "page_view", "email_click", "form_submit"}
+-- Ids unique across runs against the same daemon: nothing is a duplicate.
+local run = os.getenv("RUN") or tostring(os.time())
 
 function setup(thread)
    table.insert(threads, thread)
@@ -21,8 +23,8 @@ function request()
    for i = 1, batch do
       local n = counter * batch + i + tid * 7919
       lines[i] = string.format(
-         '{"contact":"c-%d","type":"%s","ts":1793527200,"id":"b%d-%d-%d","props":{"url":"/pricing"}}',
-         n % 10000, types[n % 4 + 1], tid, counter, i)
+         '{"contact":"c-%d","type":"%s","ts":1793527200,"id":"%s-%d-%d-%d","props":{"url":"/pricing"}}',
+         n % 10000, types[n % 4 + 1], run, tid, counter, i)
    end
    return wrk.format("POST", "/v1/events", headers, table.concat(lines, "\n"))
 end

@@ -28,9 +28,12 @@ for _ in $(seq 1 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 url="http://127.0.0.1:$(cat "$tmp/port")"
 echo "leadscored on $url, $(nproc) cores, durable commits, ${dur}s per run"
 conns=${CONNS:-128}
+sent=0
 for b in 1 10; do
-    BATCH=$b TOKEN=bench wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$here/events.lua" "$url" |
-        grep RESULT
+    BATCH=$b RUN="r$b" TOKEN=bench wrk -t2 -c"$conns" -d"${dur}s" --latency -s "$here/events.lua" "$url" |
+        grep RESULT | tee "$tmp/result"
+    r=$(sed 's/.* requests=\([0-9]*\).*/\1/' "$tmp/result")
+    sent=$((sent + r * b))
 done
 curl -s "$url/metrics" | awk '
     /^leadscored_commits_total/ {c = $2}
@@ -39,4 +42,4 @@ curl -s "$url/metrics" | awk '
     END {printf "commits: %d, %.1f events per commit, %.2f ms per commit (apply + fsync)\n", c, e / c, 1000 * s / c}'
 kill -TERM "$pid"; wait "$pid"; pid=""
 n=$(sqlite3 "$tmp/data/leadscored.db" 'SELECT count(*) FROM events' 2>/dev/null || echo "?")
-echo "events in the store: $n"
+echo "events in the store: $n (answered with 200: $sent)"
