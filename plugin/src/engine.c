@@ -498,9 +498,12 @@ static int64_t bisect(const struct wake_ctx *w, int c, int64_t at,
     return lo + 1;
 }
 
-/* One bound from `at`; *exact when it is the crossing itself. */
+/* One bound from `at`; *exact when it is the crossing itself, *falling
+ * when no group rises (the score can then only fall after `at`).  `rough`:
+ * when falling, skip the bisection (the closed-form bound only). */
 static int64_t wake_from(const struct model *m, const struct state_model *sm,
-                         int64_t at, long tier, bool *exact)
+                         int64_t at, long tier, bool *exact, bool *falling,
+                         bool rough)
 {
     uint8_t cls[MODEL_MAX_GROUPS];
     double C = 0, Dinf = 0, E = 0, hlD = INFINITY, hlDmax = 0;
@@ -545,6 +548,7 @@ static int64_t wake_from(const struct model *m, const struct state_model *sm,
     exactD &= nD == 1;
     exactI &= nI == 1 && Delta == 0;
     *exact = (nD == 0 || exactD) && (nI == 0 || exactI);
+    *falling = nI == 0;
     int64_t wake = INT64_MAX;
     const struct model_tier *P = &m->tiers[tier];
     double lo = P->min - m->hysteresis;
@@ -558,6 +562,8 @@ static int64_t wake_from(const struct model *m, const struct state_model *sm,
                 /* beyond any clock */
             } else if (exactD) {
                 wake = (int64_t)t + 1; /* S < thr strictly after */
+            } else if (rough && nI == 0) {
+                wake = (int64_t)t; /* wake_falling takes it from here */
             } else {
                 struct wake_ctx w = {m, sm, cls, C + Inow};
                 wake = bisect(&w, WAKE_D, at, (int64_t)t, thr, hlDmax);
@@ -591,6 +597,92 @@ static int64_t wake_from(const struct model *m, const struct state_model *sm,
     return wake > at ? wake : at + 1;
 }
 
+/* True when the tier evaluated at T differs from `tier`. */
+static bool tier_changed(const struct model *m, const struct state_model *sm,
+                         int64_t T, long tier)
+{
+    int score = engine_score(m, engine_total(m, sm, T, NULL, NULL));
+    return engine_tier(m, score, tier) != tier;
+}
+
+/*
+ * The exact first ms after `at` at which the tier changes, when no group
+ * rises (so the tier can only drop, at one crossing), from `from`, a lower
+ * bound of it; 0 when this cannot tell (the caller then bisects).  Newton
+ * steps on the smooth sum from below: between the times capped groups
+ * start to decay the sum is convex, so steps stopped at those times never
+ * pass the crossing.  The estimate is then confirmed with the engine's own
+ * evaluation at c - 1 and c: a few exp2 instead of dozens of bisection
+ * evaluations, and the host is not woken early.
+ */
+static int64_t wake_falling(const struct model *m,
+                            const struct state_model *sm, int64_t at,
+                            int64_t from, long tier)
+{
+    double thr = ceil(m->tiers[tier].min - m->hysteresis) - 0.5;
+    double T = (double)from;
+    for (int it = 0; it < 40; it++) {
+        double f = -thr, slope = 0, uncap = INFINITY;
+        for (size_t i = 0; i < m->n_groups; i++) {
+            const struct model_group *mg = &m->groups[i];
+            const struct state_group *g = &sm->groups[i];
+            double hl = (double)mg->half_life_ms;
+            double w = g->acc;
+            if (mg->half_life_ms != 0 && w != 0 && T > (double)g->ref) {
+                w *= exp2(-(T - (double)g->ref) / hl);
+            }
+            double v = g->fit + w;
+            if (mg->has_max && v > mg->max) {
+                f += mg->max;
+                if (mg->half_life_ms != 0 && w > 0 && mg->max > g->fit) {
+                    double u = (double)g->ref +
+                               hl * log2(g->acc / (mg->max - g->fit));
+                    uncap = fmin(uncap, u);
+                }
+            } else {
+                f += v;
+                if (mg->half_life_ms != 0 && w > 0) {
+                    slope += w / hl * M_LN2;
+                }
+            }
+        }
+        if (f < 0) {
+            break;
+        }
+        double next = slope > 0 ? T + f / slope : INFINITY;
+        if (uncap > T && uncap < next) {
+            next = uncap + 1; /* a cap lets go: re-linearize there */
+        }
+        if (!(next < 9.2e18)) {
+            return 0;
+        }
+        double step = next - T;
+        T = next;
+        if (step < 0.25) {
+            break;
+        }
+    }
+    if (!(T < 9.2e18)) {
+        return 0;
+    }
+    int64_t c = (int64_t)ceil(T);
+    c = c > at ? c : at + 1;
+    for (int k = 0; k < 4 && !tier_changed(m, sm, c, tier); k++) {
+        c++;
+    }
+    if (!tier_changed(m, sm, c, tier)) {
+        return 0;
+    }
+    for (int k = 0; k < 4 && c - 1 > at && tier_changed(m, sm, c - 1, tier);
+         k++) {
+        c--;
+    }
+    if (c - 1 > at && tier_changed(m, sm, c - 1, tier)) {
+        return 0;
+    }
+    return c;
+}
+
 int64_t engine_wake(const struct model *m, const struct state_model *sm,
                     int64_t at, long tier)
 {
@@ -602,9 +694,20 @@ int64_t engine_wake(const struct model *m, const struct state_model *sm,
      * steps here save the host as many early wakes. */
     int64_t t = at;
     for (int k = 0;; k++) {
-        bool exact;
-        int64_t n = wake_from(m, sm, t, tier, &exact);
-        if (exact || n == INT64_MAX || k == 3) {
+        bool exact, falling;
+        int64_t n = wake_from(m, sm, t, tier, &exact, &falling, k == 0);
+        if (exact || n == INT64_MAX) {
+            return n;
+        }
+        if (falling && k == 0) {
+            int64_t x = wake_falling(m, sm, at, n, tier);
+            if (x != 0) {
+                return x;
+            }
+            /* could not confirm: the bisection from the same start */
+            n = wake_from(m, sm, t, tier, &exact, &falling, false);
+        }
+        if (k == 3) {
             return n;
         }
         int score = engine_score(m, engine_total(m, sm, n, NULL, NULL));

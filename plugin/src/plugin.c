@@ -243,6 +243,11 @@ static enum lsc_status on_event(void *plugin, const struct lsc_event *ev,
         return LSC_ERR_INVALID_ARG;
     }
     if (ev->kind == LSC_EVENT_CONTACT_DELETED) {
+        /* Nothing stored (unknown or already deleted): a quiet no-op, as
+         * a host may not accept state for a contact it does not hold. */
+        if (ev->state == NULL || ev->state_len == 0) {
+            return LSC_OK;
+        }
         /* nothing remains: a later event starts from nothing */
         return h->state_put(h->host, ev->contact_id, NULL, 0, INT64_MAX);
     }

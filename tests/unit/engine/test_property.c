@@ -292,6 +292,47 @@ static void test_property_wake_two_decaying_groups(void **state)
     assert_true(followed <= 10 * changed);
 }
 
+/* Two capped decaying groups, positive awards only: the score can only
+ * fall, and the wake is the exact first ms of the change. */
+static void test_property_wake_exact_when_falling(void **state)
+{
+    (void)state;
+    const char *model = th_tempfile(model_two);
+    size_t changed = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        rng = seed * 0x9FB21C651E98DF25ull;
+        struct testhost a;
+        th_init(&a, model);
+        assert_int_equal(th_create(&a), LSC_OK);
+        set_fit(&a, "c0", (int)below(4));
+        th_created(&a, "c0", T0 - T_DAY);
+        int64_t ts = T0;
+        for (int i = 0; i < 30; i++) {
+            ts += (int64_t)below(T_DAY);
+            const char *type = below(2) ? "email_open" : "ping";
+            assert_int_equal(th_activity(&a, "c0", type, ts, NULL, 0),
+                             LSC_OK);
+            struct th_contact *c = th_contact(&a, "c0");
+            if (c->wake == INT64_MAX || below(4) != 0) {
+                continue;
+            }
+            char tier[64];
+            snprintf(tier, sizeof tier, "%s", c->tier);
+            int64_t wake = c->wake;
+            assert_int_equal(th_report(&a, "c0", wake - 1), LSC_OK);
+            assert_string_equal(a.reports[0].tier, tier);
+            size_t n_t = a.n_t;
+            assert_int_equal(th_evaluate(&a, "c0", wake), LSC_OK);
+            assert_int_equal(a.n_t, n_t + 1); /* changed right at the wake */
+            assert_int_equal(a.t[n_t].at, wake);
+            changed++;
+            ts = ts > wake ? ts : wake;
+        }
+        th_finish(&a);
+    }
+    assert_true(changed >= 20);
+}
+
 static int teardown_files(void **state)
 {
     (void)state;
@@ -306,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_property_persist_restore_bit_identical),
         cmocka_unit_test(test_property_wake_is_a_lower_bound),
         cmocka_unit_test(test_property_wake_two_decaying_groups),
+        cmocka_unit_test(test_property_wake_exact_when_falling),
     };
     return cmocka_run_group_tests_name("engine_property", tests, NULL,
                                        teardown_files);

@@ -324,6 +324,13 @@ static void test_scoring_delete_and_recreate(void **state)
     assert_int_equal(th_score(th, "c", T0), 5);
     assert_int_equal(th_deleted(th, "c", T0 + 1), LSC_OK);
     assert_null(th_contact(th, "c"));
+    /* deleting again, or a contact never seen: a quiet no-op that stores
+     * nothing (a host may refuse state for a contact it does not hold) */
+    assert_int_equal(th_deleted(th, "c", T0 + 1), LSC_OK);
+    assert_false(th->pending);
+    assert_int_equal(th_deleted(th, "nobody", T0 + 1), LSC_OK);
+    assert_false(th->pending);
+    assert_null(th_contact(th, "nobody"));
     size_t n = th->n_t;
     /* a later event starts from nothing: once can award again */
     th_activity(th, "c", "form", T0 + 2, NULL, 0);
