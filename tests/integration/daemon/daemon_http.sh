@@ -150,6 +150,27 @@ expect "rescored c-5" "$(get /v1/contacts/c-5)" '"score":14'
 r=$(post /v1/events '{"contact":"c-1","type":"email_open","ts":1793527200}')
 expect "ingestion after rescore" "$(get /v1/contacts/c-1)" '"score":21'
 
+# ---- Rescore while ingestion continues ----
+stream() {
+    local b j
+    for b in $(seq 1 40); do
+        for j in $(seq 1 10); do
+            echo "{\"contact\":\"r-$((j % 7))\",\"type\":\"email_open\",\"ts\":1793527200,\"id\":\"r-$b-$j\"}"
+        done >"$TMP/rb"
+        curl -s -o /dev/null -H 'Authorization: Bearer t0k' --data-binary "@$TMP/rb" "$URL/v1/events"
+    done
+}
+stream &
+SPID=$!
+post /v1/admin/rescore '' >/dev/null
+wait_for sh -c "curl -s $URL/metrics | grep -q 'leadscored_rescores_total{result=\"ok\"} 2'" \
+    || fail "second rescore did not finish"
+wait "$SPID"
+bad=$(sql "SELECT c.id FROM contacts c JOIN (SELECT contact_id, count(*) AS n FROM events WHERE contact_id LIKE 'r-%' GROUP BY contact_id) e ON e.contact_id = c.id WHERE c.score != 7 * e.n")
+n=$(sql "SELECT count(*) FROM events WHERE contact_id LIKE 'r-%'")
+[ -z "$bad" ] && [ "$n" = 400 ] && ok "rescore during ingestion: every score = 7 x its events ($n events)" \
+    || fail "rescore during ingestion: wrong scores for: $bad (events: $n)"
+
 # ---- Wake schedule: the plugin asks for an EVALUATE 200 ms later ----
 echo '{"name":"m3","points":{"email_open":7},"default":1,"wake_after_ms":200,"tiers":[["cold",0],["mql",10],["sql",20]]}' >"$MODEL"
 kill -HUP "$DPID"
