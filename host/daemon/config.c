@@ -237,7 +237,12 @@ static bool parse_listen(struct dconfig *c, const char *s, char *why,
         return false;
     }
     free(c->listen_host);
-    c->listen_host = strndup(s, (size_t)(colon - s));
+    size_t hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        c->listen_host = strndup(s + 1, hl - 2); /* "[::1]:8080" */
+    } else {
+        c->listen_host = strndup(s, hl);
+    }
     c->listen_port = (uint16_t)port;
     return c->listen_host != NULL;
 }

@@ -1,0 +1,150 @@
+/*
+ * Unit tests of the leadscored config file (host/daemon/config.c):
+ * defaults, relative paths, "env:" secrets, durations, refusals naming
+ * the key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(path, sizeof path, "/tmp/lsc-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(path);
+    return 0;
+}
+
+static void test_config_defaults_and_paths(void **state)
+{
+    (void)state;
+    write_file("{\"data_dir\": \"data\", \"models\": [\"m/a.json\", "
+               "\"/abs/b.json\"], \"tokens\": \"tok\"}");
+    struct dconfig *c = NULL;
+    char err[256] = "";
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    assert_string_equal(c->listen_host, "127.0.0.1");
+    assert_int_equal(c->listen_port, 8080);
+    assert_string_equal(c->data_dir, "/tmp/data");
+    assert_string_equal(dconfig_get(c, "model"), "/tmp/m/a.json");
+    assert_string_equal(dconfig_get(c, "models"),
+                        "/tmp/m/a.json\n/abs/b.json");
+    assert_int_equal(c->n_tokens, 1);
+    assert_true(c->durable);
+    assert_int_equal(c->dedup_retention_ms, 30LL * 86400 * 1000);
+    assert_null(c->hubspot_secret);
+    assert_null(dconfig_get(c, "score_property"));
+    dconfig_destroy(c);
+}
+
+static void test_config_env_secrets_and_plugin_keys(void **state)
+{
+    (void)state;
+    setenv("LSC_TEST_SECRET", "s3cr3t", 1);
+    write_file("{\"data_dir\": \"/d\", \"listen\": \"[::1]:0\","
+               " \"hubspot\": {\"client_secret\": \"env:LSC_TEST_SECRET\","
+               " \"max_age\": \"90s\"}, \"dedup_retention\": \"36h\","
+               " \"plugin_config\": {\"score_property\": \"hs_score\"}}");
+    struct dconfig *c = NULL;
+    char err[256] = "";
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    assert_string_equal(c->hubspot_secret, "s3cr3t");
+    assert_int_equal(c->hubspot_max_age_ms, 90000);
+    assert_int_equal(c->dedup_retention_ms, 36LL * 3600 * 1000);
+    assert_string_equal(c->listen_host, "::1");
+    assert_int_equal(c->listen_port, 0);
+    assert_string_equal(dconfig_get(c, "score_property"), "hs_score");
+    dconfig_destroy(c);
+
+    unsetenv("LSC_TEST_SECRET");
+    write_file("{\"data_dir\": \"/d\", \"hubspot\": {\"client_secret\":"
+               " \"env:LSC_TEST_SECRET\"}}");
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_ERR_CONFIG);
+    assert_non_null(strstr(err, "LSC_TEST_SECRET, which is not set"));
+}
+
+static void test_config_refusals_name_the_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"{\"data_dir\": \"/d\", \"lisen\": \"x\"}", "unknown key 'lisen'"},
+        {"{\"models\": []}", "'data_dir' is required"},
+        {"{\"data_dir\": \"/d\", \"listen\": \"nope\"}", "'listen'"},
+        {"{\"data_dir\": \"/d\", \"dedup_retention\": \"3w\"}",
+         "'dedup_retention' must be a duration"},
+        {"{\"data_dir\": \"/d\", \"limits\": {\"max_body_bytes\": 5}}",
+         "'max_body_bytes'"},
+        {"{\"data_dir\": \"/d\", \"mailchimp\": {\"require_signature\": "
+         "true}}", "needs 'signing_secret'"},
+        {"{\"data_dir\": \"/d\", \"tokens\": [1]}", "'tokens[0]'"},
+        {"{\"data_dir\": \"/d\",", "1:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file(cases[i].text);
+        struct dconfig *c = NULL;
+        char err[256] = "";
+        assert_int_equal(dconfig_load(path, &c, err, sizeof err),
+                         LSC_ERR_CONFIG);
+        assert_null(c);
+        if (strstr(err, cases[i].want) == NULL) {
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].want);
+        }
+    }
+}
+
+static void test_config_durations(void **state)
+{
+    (void)state;
+    assert_int_equal(dconfig_duration_ms("250ms"), 250);
+    assert_int_equal(dconfig_duration_ms("15s"), 15000);
+    assert_int_equal(dconfig_duration_ms("90m"), 5400000);
+    assert_int_equal(dconfig_duration_ms("30d"), 2592000000LL);
+    assert_int_equal(dconfig_duration_ms("2.5"), 2500);
+    assert_int_equal(dconfig_duration_ms("-1s"), -1);
+    assert_int_equal(dconfig_duration_ms("d"), -1);
+    assert_int_equal(dconfig_duration_ms(""), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_config_defaults_and_paths, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_config_env_secrets_and_plugin_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_refusals_name_the_key,
+                                        setup, teardown),
+        cmocka_unit_test(test_config_durations),
+    };
+    return cmocka_run_group_tests_name("daemon_config", tests, NULL, NULL);
+}
