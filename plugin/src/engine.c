@@ -290,7 +290,7 @@ void engine_rebuild(const struct model *m, struct state_model *sm)
 }
 
 /* Position of the award record with hash h, or where to insert it. */
-static uint32_t find_award(const struct state_model *sm, uint64_t h)
+static uint32_t find_award(const struct state_model *sm, uint32_t h)
 {
     uint32_t lo = 0, hi = sm->n_awards;
     while (lo < hi) {

@@ -574,9 +574,18 @@ static void tiers_compile(struct loader *L, json_t *root)
                 }
             }
             mt->name = dup_or_oom(L, json_string_value(v));
-            mt->key = model_hash(json_string_value(v),
-                                 json_string_length(v));
+            mt->key = model_key32(json_string_value(v),
+                                  json_string_length(v));
             mt->key += mt->key == 0; /* 0 means "no tier" in the blob */
+            for (size_t j = 0; j < i; j++) {
+                if (m->tiers[j].name != NULL && m->tiers[j].key == mt->key &&
+                    strcmp(m->tiers[j].name, json_string_value(v)) != 0) {
+                    problem(L, false, p,
+                            "tier name '%s' collides with '%s' in the state "
+                            "hash; hint: rename one of them",
+                            json_string_value(v), m->tiers[j].name);
+                }
+            }
         }
         v = get(L, t, path, "min", true);
         member(p, sizeof p, path, "min");
@@ -624,7 +633,8 @@ static void rule_compile(struct loader *L, json_t *r, const char *path,
     member(p, sizeof p, path, "id");
     if (v != NULL && want_string(L, v, p, "a rule id")) {
         mr->id = dup_or_oom(L, json_string_value(v));
-        mr->id_hash = model_hash(json_string_value(v), json_string_length(v));
+        mr->id_hash =
+            model_key32(json_string_value(v), json_string_length(v));
     }
     v = get(L, r, path, "group", true);
     member(p, sizeof p, path, "group");
@@ -1128,6 +1138,12 @@ uint64_t model_hash(const void *p, size_t n)
     return h;
 }
 
+uint32_t model_key32(const void *p, size_t n)
+{
+    uint64_t h = model_hash(p, n);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
 const struct model_evtype *model_find_event(const struct model *m,
                                             const char *type)
 {
@@ -1142,7 +1158,7 @@ const struct model_evtype *model_find_event(const struct model *m,
     return NULL;
 }
 
-long model_rule_by_hash(const struct model *m, uint64_t h)
+long model_rule_by_hash(const struct model *m, uint32_t h)
 {
     size_t lo = 0, hi = m->n_activity_rules;
     while (lo < hi) {

@@ -50,7 +50,8 @@ struct model_cond {
 
 struct model_rule {
     char *id;
-    uint64_t id_hash;       /* key of the rule's award record in the blob */
+    uint32_t id_hash;       /* key of the rule's award record in the blob:
+                               model_key32 of the id, unique in the model */
     uint32_t group;
     double points;
     char *event;            /* NULL for a fit rule */
@@ -70,7 +71,8 @@ struct model_group {
 struct model_tier {
     char *name;
     double min;
-    uint64_t key;           /* hash of the name, stored in the blob */
+    uint32_t key;           /* model_key32 of the name (never 0), stored in
+                               the blob, unique in the model */
 };
 
 /* Rules of one activity type (open-addressing table entry). */
@@ -82,7 +84,7 @@ struct model_evtype {
 };
 
 struct model_byhash {
-    uint64_t hash;
+    uint32_t hash;
     uint32_t rule;
 };
 
@@ -131,9 +133,13 @@ const struct model_evtype *model_find_event(const struct model *m,
                                             const char *type);
 
 /* Index of the activity rule whose id hashes to h, or -1. */
-long model_rule_by_hash(const struct model *m, uint64_t h);
+long model_rule_by_hash(const struct model *m, uint32_t h);
 
 /* 64-bit FNV-1a. */
 uint64_t model_hash(const void *p, size_t n);
+
+/* A 32-bit key from model_hash (both halves folded): rule and tier keys
+ * in the state blob, checked for collisions when the model loads. */
+uint32_t model_key32(const void *p, size_t n);
 
 #endif

@@ -309,13 +309,13 @@ static enum lsc_status on_event(void *plugin, const struct lsc_event *ev,
         int64_t w = engine_wake(m, sm, at, tier);
         wake = w < wake ? w : wake;
     }
-    size_t size = state_size(&st, models);
-    if (size > sizeof stackbuf && (buf = malloc(size)) == NULL) {
+    size_t max = state_max_size(&st, models);
+    if (max > sizeof stackbuf && (buf = malloc(max)) == NULL) {
         rc = LSC_ERR_NOMEM;
         log_err(err, errlen, "out of memory");
         goto out;
     }
-    state_encode(&st, models, buf);
+    size_t size = state_encode(&st, models, buf);
     rc = h->state_put(h->host, ev->contact_id, buf, size, wake);
     if (rc != LSC_OK) {
         log_err(err, errlen, "the host refused the state: %s",

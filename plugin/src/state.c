@@ -1,35 +1,28 @@
 /* State blob encoding and decoding, see state.h. */
 #include "state.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-struct blob_header {
-    uint32_t magic;
-    uint16_t version;
-    uint16_t n_sections;
-    uint32_t total_len;
-    uint32_t reserved;
-};
+#define BLOB_HEADER 8
+#define SECTION_HEADER 28
+#define TIME_NONE48 (-((int64_t)1 << 47))
 
-struct section_header {
-    uint64_t model_key;
-    uint64_t fingerprint;
-    uint64_t tier_key;
+enum { TW_OFF32 = 0, TW_I48 = 1, TW_I64 = 2 };
+
+/* A parsed section header. */
+struct sec {
+    uint64_t model_key, fingerprint;
+    uint32_t tier_key;
     int32_t score;
-    uint16_t n_groups;
-    uint16_t flags;
-    uint32_t n_awards;
-    uint32_t reserved;
+    uint16_t n_awards;
+    uint8_t n_groups, width;
+    int64_t base;
 };
-
-_Static_assert(sizeof(struct blob_header) == 16, "blob header layout");
-_Static_assert(sizeof(struct section_header) == 40, "section layout");
-_Static_assert(sizeof(struct state_group) == 24, "group record layout");
-_Static_assert(sizeof(struct state_award) == 40, "award record layout");
 
 #define CORRUPT(...)                          \
     do {                                      \
@@ -37,67 +30,158 @@ _Static_assert(sizeof(struct state_award) == 40, "award record layout");
         return LSC_ERR_CORRUPT;               \
     } while (0)
 
-/* Checks the header of the section at blob+off and that its records fit
- * in the blob, without trusting any count; *size = the section's size. */
-static enum lsc_status check_header(const unsigned char *b, size_t len,
-                                    size_t off, struct section_header *h,
-                                    size_t *size, char *err, size_t errlen)
+/* A bounded reader: nothing is read past `end`. */
+struct rd {
+    const unsigned char *p, *end;
+};
+
+static inline bool take(struct rd *r, void *out, size_t n)
 {
-    if (len - off < sizeof *h) {
-        CORRUPT("corrupt state: truncated section at byte %zu", off);
+    if ((size_t)(r->end - r->p) < n) {
+        return false;
     }
-    memcpy(h, b + off, sizeof *h);
-    if (h->flags != 0 || h->reserved != 0 || h->n_groups > MODEL_MAX_GROUPS) {
-        CORRUPT("corrupt state: bad section header at byte %zu", off);
+    memcpy(out, r->p, n);
+    r->p += n;
+    return true;
+}
+
+/* A tagged value (0: +0.0, 1: f32, 2: f64); false when short or not
+ * finite. */
+static inline bool get_val(struct rd *r, unsigned tag, double *out)
+{
+    if (tag == 0) {
+        *out = 0;
+        return true;
     }
-    size_t rest = len - off - sizeof *h;
-    size_t gsz = (size_t)h->n_groups * sizeof(struct state_group);
-    if (gsz > rest || h->n_awards > (rest - gsz) / sizeof(struct state_award)) {
-        CORRUPT("corrupt state: section at byte %zu overruns the blob", off);
+    if (tag == 1) {
+        float f;
+        if (!take(r, &f, sizeof f)) {
+            return false;
+        }
+        *out = f;
+    } else if (tag != 2 || !take(r, out, sizeof *out)) {
+        return false;
     }
-    *size = sizeof *h + gsz + (size_t)h->n_awards * sizeof(struct state_award);
+    return isfinite(*out);
+}
+
+static inline bool get_time(struct rd *r, const struct sec *h,
+                            int64_t *out)
+{
+    if (h->width == TW_OFF32) {
+        uint32_t v;
+        if (!take(r, &v, sizeof v)) {
+            return false;
+        }
+        if (v == UINT32_MAX) {
+            *out = INT64_MIN;
+            return true;
+        }
+        if (h->base > INT64_MAX - (int64_t)v) {
+            return false;
+        }
+        *out = h->base + (int64_t)v;
+        return true;
+    }
+    if (h->width == TW_I48) {
+        if (r->end - r->p < 6) {
+            return false;
+        }
+        uint64_t u = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(&u, r->p, 6);
+#else
+        for (int i = 5; i >= 0; i--) {
+            u = u << 8 | r->p[i];
+        }
+#endif
+        r->p += 6;
+        /* sign-extend 48 bits without shifting negative values */
+        int64_t v = (int64_t)(u ^ ((uint64_t)1 << 47)) + TIME_NONE48;
+        *out = v == TIME_NONE48 ? INT64_MIN : v;
+        return true;
+    }
+    return take(r, out, sizeof *out);
+}
+
+/* Reads a section header at r into *h. */
+static enum lsc_status walk_header(struct rd *r, struct sec *h, char *err,
+                                   size_t errlen)
+{
+    unsigned char hb[SECTION_HEADER];
+    if (!take(r, hb, sizeof hb)) {
+        CORRUPT("corrupt state: truncated section");
+    }
+    memcpy(&h->model_key, hb, 8);
+    memcpy(&h->fingerprint, hb + 8, 8);
+    memcpy(&h->tier_key, hb + 16, 4);
+    memcpy(&h->score, hb + 20, 4);
+    memcpy(&h->n_awards, hb + 24, 2);
+    h->n_groups = hb[26];
+    h->width = hb[27];
+    h->base = 0;
+    if (h->width > TW_I64 || h->n_groups > MODEL_MAX_GROUPS) {
+        CORRUPT("corrupt state: bad section header");
+    }
+    if (h->width == TW_OFF32 && !take(r, &h->base, sizeof h->base)) {
+        CORRUPT("corrupt state: truncated section");
+    }
     return LSC_OK;
 }
 
-/* Checks decoded records (aligned caller memory). */
-static enum lsc_status check_records(const struct state_group *g, size_t ng,
-                                     const struct state_award *a, size_t na,
-                                     char *err, size_t errlen)
+/* Reads the section at r (header and records, validated whatever the
+ * counts say) into *h, and its records into g / a when not NULL. */
+static enum lsc_status walk(struct rd *r, struct sec *h, struct state_group *g,
+                            struct state_award *a, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < ng; i++) {
-        if (!isfinite(g[i].fit) || !isfinite(g[i].acc)) {
-            CORRUPT("corrupt state: non-finite group value");
-        }
+    enum lsc_status rc = walk_header(r, h, err, errlen);
+    if (rc != LSC_OK) {
+        return rc;
     }
-    for (size_t i = 0; i < na; i++) {
-        if (a[i].count == 0 || a[i].reserved != 0 || !isfinite(a[i].sum) ||
-            !isfinite(a[i].acc) || (i > 0 && a[i].hash <= a[i - 1].hash)) {
-            CORRUPT("corrupt state: bad award record %zu", i);
-        }
-    }
-    return LSC_OK;
-}
-
-/* Full check of a section that is not decoded (a model not loaded). */
-static enum lsc_status check_foreign(const unsigned char *p,
-                                     const struct section_header *h,
-                                     char *err, size_t errlen)
-{
-    struct state_group g;
-    struct state_award a[2];
     for (size_t i = 0; i < h->n_groups; i++) {
-        memcpy(&g, p + i * sizeof g, sizeof g);
-        if (check_records(&g, 1, NULL, 0, err, errlen) != LSC_OK) {
-            return LSC_ERR_CORRUPT;
+        unsigned char t;
+        struct state_group x = {0, 0, INT64_MIN};
+        if (!take(r, &t, 1) || (t & ~0x1fu) != 0 ||
+            !get_val(r, t & 3u, &x.fit) || !get_val(r, t >> 2 & 3u, &x.acc) ||
+            ((t & 0x10u) != 0 && !get_time(r, h, &x.ref))) {
+            CORRUPT("corrupt state: bad group record %zu", i);
+        }
+        if (g != NULL) {
+            g[i] = x;
         }
     }
-    p += (size_t)h->n_groups * sizeof g;
+    uint32_t prev = 0;
     for (size_t i = 0; i < h->n_awards; i++) {
-        memcpy(&a[i & 1], p + i * sizeof a[0], sizeof a[0]);
-        bool ordered = i == 0 || a[i & 1].hash > a[(i - 1) & 1].hash;
-        if (!ordered ||
-            check_records(NULL, 0, &a[i & 1], 1, err, errlen) != LSC_OK) {
+        struct state_award x = {0};
+        unsigned char t;
+        bool ok = take(r, &x.hash, sizeof x.hash) && take(r, &t, 1) &&
+                  (t & ~0x3fu) == 0 && (i == 0 || x.hash > prev);
+        unsigned ct = t >> 4 & 3u;
+        if (ok && ct == 0) {
+            x.count = 1;
+        } else if (ok && ct == 1) {
+            uint8_t c8 = 0;
+            ok = take(r, &c8, 1);
+            x.count = c8;
+        } else if (ok && ct == 2) {
+            uint16_t c16 = 0;
+            ok = take(r, &c16, 2);
+            x.count = c16;
+        } else if (ok) {
+            ok = take(r, &x.count, 4);
+        }
+        ok = ok && x.count != 0 && get_val(r, t & 3u, &x.sum);
+        if (ok && (t >> 2 & 3u) == 0) {
+            x.acc = x.sum;
+        } else {
+            ok = ok && get_val(r, t >> 2 & 3u, &x.acc);
+        }
+        if (!ok || !get_time(r, h, &x.last)) {
             CORRUPT("corrupt state: bad award record %zu", i);
+        }
+        prev = x.hash;
+        if (a != NULL) {
+            a[i] = x;
         }
     }
     return LSC_OK;
@@ -110,6 +194,52 @@ static void fresh_groups(struct state_group *g, size_t n)
     }
 }
 
+/* Gives model i's memory: its groups and room for `n_awards` plus the
+ * awards one event may add.  Fresh or stale groups are reset. */
+static void place(struct state_model *sm, const struct model *m,
+                  struct state_group *g, struct state_award *a)
+{
+    sm->groups = g;
+    sm->awards = a;
+    sm->cap_awards = sm->n_awards + (uint32_t)m->max_rules_per_event;
+    if (sm->fresh || sm->stale) {
+        sm->need_fit = true;
+        fresh_groups(g, m->n_groups);
+    }
+}
+
+/* Reads the blob header; *n_sections. */
+static enum lsc_status blob_header(const unsigned char *b, size_t len,
+                                   uint16_t *n_sections, char *err,
+                                   size_t errlen)
+{
+    uint32_t magic;
+    uint16_t version;
+    if (len < BLOB_HEADER) {
+        CORRUPT("corrupt state: %zu bytes is shorter than a header", len);
+    }
+    memcpy(&magic, b, 4);
+    memcpy(&version, b + 4, 2);
+    memcpy(n_sections, b + 6, 2);
+    if (magic != STATE_MAGIC) {
+        CORRUPT("corrupt state: not a leadscore state blob");
+    }
+    if (version != STATE_VERSION) {
+        CORRUPT("unsupported state version %u (this plugin reads %u)",
+                (unsigned)version, (unsigned)STATE_VERSION);
+    }
+    if (*n_sections > 256) {
+        CORRUPT("corrupt state: %u sections", (unsigned)*n_sections);
+    }
+    return LSC_OK;
+}
+
+/*
+ * One pass over the blob: the sections of loaded models are decoded
+ * straight into the stack pools while they fit, the others validated and
+ * skipped.  A contact too big for the pools (rare) is decoded again into
+ * one heap block.
+ */
 enum lsc_status state_decode(struct state *st,
                              const struct model *const *models, size_t n,
                              const void *blob, size_t len, char *err,
@@ -117,179 +247,312 @@ enum lsc_status state_decode(struct state *st,
 {
     const unsigned char *b = blob;
     size_t found[STATE_MAX_MODELS]; /* section offset + 1, 0: none */
-    struct section_header fh[STATE_MAX_MODELS];
     if (n > STATE_MAX_MODELS) {
         log_err(err, errlen, "too many models");
         return LSC_ERR_INTERNAL;
     }
-    memset(found, 0, sizeof found);
     st->n = n;
     st->heap = NULL;
+    for (size_t i = 0; i < n; i++) {
+        memset(&st->m[i], 0, sizeof st->m[i]);
+        st->m[i].fresh = true;
+        found[i] = 0;
+    }
+    size_t gu = 0, au = 0; /* pool entries used */
+    bool spill = false;
     if (blob != NULL && len > 0) {
-        struct blob_header h;
-        if (len < sizeof h) {
-            CORRUPT("corrupt state: %zu bytes is shorter than a header", len);
+        uint16_t n_sections;
+        enum lsc_status rc = blob_header(b, len, &n_sections, err, errlen);
+        if (rc != LSC_OK) {
+            return rc;
         }
-        memcpy(&h, b, sizeof h);
-        if (h.magic != STATE_MAGIC) {
-            CORRUPT("corrupt state: not a leadscore state blob");
-        }
-        if (h.version != STATE_VERSION) {
-            CORRUPT("unsupported state version %u (this plugin reads %u)",
-                    (unsigned)h.version, (unsigned)STATE_VERSION);
-        }
-        if (h.total_len != len || h.reserved != 0) {
-            CORRUPT("corrupt state: length %u, blob has %zu bytes",
-                    (unsigned)h.total_len, len);
-        }
-        size_t off = sizeof h;
         uint64_t keys[256];
-        if (h.n_sections > 256) {
-            CORRUPT("corrupt state: %u sections", (unsigned)h.n_sections);
-        }
-        for (size_t s = 0; s < h.n_sections; s++) {
-            struct section_header sh;
-            size_t size;
-            enum lsc_status rc =
-                check_header(b, len, off, &sh, &size, err, errlen);
-            if (rc != LSC_OK) {
-                return rc;
+        struct rd r = {b + BLOB_HEADER, b + len};
+        for (size_t s = 0; s < n_sections; s++) {
+            size_t start = (size_t)(r.p - b);
+            uint64_t key;
+            if (len - start < sizeof key) {
+                CORRUPT("corrupt state: truncated section");
             }
-            bool loaded = false;
+            memcpy(&key, r.p, sizeof key);
             for (size_t k = 0; k < s; k++) {
-                if (keys[k] == sh.model_key) {
+                if (keys[k] == key) {
                     CORRUPT("corrupt state: a model appears twice");
                 }
             }
-            keys[s] = sh.model_key;
-            for (size_t i = 0; i < n; i++) {
-                if (models[i]->key == sh.model_key) {
-                    found[i] = off + 1;
-                    fh[i] = sh;
-                    loaded = true;
+            keys[s] = key;
+            size_t i = 0;
+            while (i < n && models[i]->key != key) {
+                i++;
+            }
+            struct sec h;
+            if (i == n) {
+                rc = walk(&r, &h, NULL, NULL, err, errlen); /* dropped */
+            } else {
+                /* the header first, to know the room it needs */
+                struct rd hr = r;
+                if ((rc = walk_header(&hr, &h, err, errlen)) != LSC_OK) {
+                    return rc;
+                }
+                const struct model *m = models[i];
+                struct state_model *sm = &st->m[i];
+                sm->fresh = false;
+                sm->stale = h.fingerprint != m->fingerprint;
+                sm->tier_key = h.tier_key;
+                sm->score = h.score;
+                sm->n_awards = h.n_awards;
+                if (!sm->stale && h.n_groups != m->n_groups) {
+                    CORRUPT("corrupt state: %u groups for a model with %zu",
+                            (unsigned)h.n_groups, m->n_groups);
+                }
+                found[i] = start + 1;
+                size_t na = h.n_awards + m->max_rules_per_event;
+                if (spill || gu + m->n_groups > STATE_STACK_GROUPS ||
+                    au + na > STATE_STACK_AWARDS) {
+                    spill = true;
+                    rc = walk(&r, &h, NULL, NULL, err, errlen);
+                } else {
+                    place(sm, m, st->g_stack + gu, st->a_stack + au);
+                    rc = walk(&r, &h, sm->stale ? NULL : sm->groups,
+                              sm->awards, err, errlen);
+                    gu += m->n_groups;
+                    au += na;
                 }
             }
-            if (!loaded &&
-                (rc = check_foreign(b + off + sizeof sh, &sh, err, errlen)) !=
-                    LSC_OK) {
+            if (rc != LSC_OK) {
                 return rc;
             }
-            off += size;
         }
-        if (off != len) {
-            CORRUPT("corrupt state: %zu trailing bytes", len - off);
+        if (r.p != r.end) {
+            CORRUPT("corrupt state: %zu trailing bytes",
+                    (size_t)(r.end - r.p));
         }
     }
-    /* one block for every model's groups and awards */
+    for (size_t i = 0; i < n && !spill; i++) {
+        const struct model *m = models[i];
+        size_t na = m->max_rules_per_event;
+        if (!st->m[i].fresh) {
+            continue;
+        }
+        if (gu + m->n_groups > STATE_STACK_GROUPS ||
+            au + na > STATE_STACK_AWARDS) {
+            spill = true;
+        } else {
+            place(&st->m[i], m, st->g_stack + gu, st->a_stack + au);
+            gu += m->n_groups;
+            au += na;
+        }
+    }
+    if (!spill) {
+        return LSC_OK;
+    }
+    /* too big for the stack: one block for every model, read again */
     size_t ng = 0, na = 0;
     for (size_t i = 0; i < n; i++) {
         ng += models[i]->n_groups;
-        na += models[i]->max_rules_per_event + (found[i] ? fh[i].n_awards : 0);
+        na += st->m[i].n_awards + models[i]->max_rules_per_event;
     }
-    struct state_group *g = st->g_stack;
-    struct state_award *a = st->a_stack;
-    if (ng > STATE_STACK_GROUPS || na > STATE_STACK_AWARDS) {
-        st->heap = malloc(ng * sizeof *g + na * sizeof *a);
-        if (st->heap == NULL) {
-            log_err(err, errlen, "out of memory decoding the state");
-            return LSC_ERR_NOMEM;
-        }
-        a = st->heap;
-        g = (struct state_group *)(a + na);
+    st->heap = malloc(ng * sizeof(struct state_group) +
+                      na * sizeof(struct state_award));
+    if (st->heap == NULL) {
+        log_err(err, errlen, "out of memory decoding the state");
+        return LSC_ERR_NOMEM;
     }
+    struct state_award *a = st->heap;
+    struct state_group *g = (struct state_group *)(a + na);
     for (size_t i = 0; i < n; i++) {
-        const struct model *m = models[i];
         struct state_model *sm = &st->m[i];
-        memset(sm, 0, sizeof *sm);
-        sm->groups = g;
-        sm->awards = a;
-        sm->cap_awards = (uint32_t)m->max_rules_per_event;
-        g += m->n_groups;
-        if (!found[i]) {
-            sm->fresh = true;
-            sm->need_fit = true;
-            fresh_groups(sm->groups, m->n_groups);
-            a += sm->cap_awards;
-            continue;
-        }
-        const struct section_header *h = &fh[i];
-        const unsigned char *p = b + found[i] - 1 + sizeof *h;
-        sm->tier_key = h->tier_key;
-        sm->score = h->score;
-        sm->n_awards = h->n_awards;
-        sm->cap_awards += h->n_awards;
+        place(sm, models[i], g, a);
+        g += models[i]->n_groups;
         a += sm->cap_awards;
-        if (h->fingerprint == m->fingerprint) {
-            if (h->n_groups != m->n_groups) {
+        if (found[i] != 0) {
+            struct rd r = {b + found[i] - 1, b + len};
+            struct sec h;
+            enum lsc_status rc = walk(&r, &h, sm->stale ? NULL : sm->groups,
+                                      sm->awards, err, errlen);
+            if (rc != LSC_OK) {
                 state_finish(st);
-                CORRUPT("corrupt state: %u groups for a model with %zu",
-                        (unsigned)h->n_groups, m->n_groups);
+                return rc;
             }
-            memcpy(sm->groups, p, m->n_groups * sizeof *sm->groups);
-        } else {
-            sm->stale = true;
-            sm->need_fit = true;
-            fresh_groups(sm->groups, m->n_groups);
-        }
-        memcpy(sm->awards, p + (size_t)h->n_groups * sizeof(struct state_group),
-               (size_t)h->n_awards * sizeof *sm->awards);
-        /* validated in place, after the copy: one pass over the blob */
-        enum lsc_status rc =
-            sm->stale ? check_foreign(p, h, err, errlen)
-                      : check_records(sm->groups, m->n_groups, sm->awards,
-                                      sm->n_awards, err, errlen);
-        if (rc != LSC_OK) {
-            state_finish(st);
-            return rc;
         }
     }
     return LSC_OK;
 }
 
-size_t state_size(const struct state *st, const struct model *const *models)
+/* ---- encoding ------------------------------------------------------------ */
+
+/* The tag of x: 0 for +0.0, 1 when a float holds it bit for bit, else 2. */
+static unsigned val_tag(double x)
 {
-    size_t size = sizeof(struct blob_header);
+    uint64_t bx, by;
+    memcpy(&bx, &x, sizeof bx);
+    if (bx == 0) {
+        return 0;
+    }
+    if (!(fabs(x) <= FLT_MAX)) {
+        return 2;
+    }
+    double y = (float)x;
+    memcpy(&by, &y, sizeof by);
+    return by == bx ? 1 : 2;
+}
+
+static unsigned char *put_val(unsigned char *p, unsigned tag, double x)
+{
+    if (tag == 1) {
+        float f = (float)x;
+        memcpy(p, &f, sizeof f);
+        return p + sizeof f;
+    }
+    if (tag == 2) {
+        memcpy(p, &x, sizeof x);
+        return p + sizeof x;
+    }
+    return p;
+}
+
+static unsigned char *put_time(unsigned char *p, const struct sec *h,
+                               int64_t t)
+{
+    if (h->width == TW_OFF32) {
+        uint32_t v = t == INT64_MIN
+                         ? UINT32_MAX
+                         : (uint32_t)((uint64_t)t - (uint64_t)h->base);
+        memcpy(p, &v, sizeof v);
+        return p + sizeof v;
+    }
+    if (h->width == TW_I48) {
+        uint64_t u = (uint64_t)(t == INT64_MIN ? TIME_NONE48 : t);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(p, &u, 6);
+#else
+        for (int i = 0; i < 6; i++) {
+            p[i] = (unsigned char)(u >> (8 * i));
+        }
+#endif
+        return p + 6;
+    }
+    memcpy(p, &t, sizeof t);
+    return p + sizeof t;
+}
+
+/* The narrowest time width holding every time of sm (and its base). */
+static void pick_width(const struct model *m, const struct state_model *sm,
+                       struct sec *h)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_groups; i++) {
+        int64_t t = sm->groups[i].ref;
+        if (t != INT64_MIN) {
+            lo = t < lo ? t : lo;
+            hi = t > hi ? t : hi;
+            n++;
+        }
+    }
+    for (size_t i = 0; i < sm->n_awards; i++) {
+        int64_t t = sm->awards[i].last;
+        if (t != INT64_MIN) {
+            lo = t < lo ? t : lo;
+            hi = t > hi ? t : hi;
+        }
+        n++;
+    }
+    h->base = 0;
+    h->width = TW_I64;
+    if (n == 0 || (lo > TIME_NONE48 && hi < -TIME_NONE48)) {
+        h->width = TW_I48;
+    }
+    if (n > 0 && lo <= hi && (uint64_t)hi - (uint64_t)lo < UINT32_MAX &&
+        (h->width == TW_I64 || 8 + 4 * n < 6 * n)) {
+        h->width = TW_OFF32;
+        h->base = lo;
+    }
+}
+
+size_t state_max_size(const struct state *st,
+                      const struct model *const *models)
+{
+    size_t size = BLOB_HEADER;
     for (size_t i = 0; i < st->n; i++) {
-        size += sizeof(struct section_header) +
-                models[i]->n_groups * sizeof(struct state_group) +
-                st->m[i].n_awards * sizeof(struct state_award);
+        size += SECTION_HEADER + 8 + models[i]->n_groups * (1 + 3 * 8) +
+                st->m[i].n_awards * (4 + 1 + 4 + 3 * 8);
     }
     return size;
 }
 
-void state_encode(const struct state *st, const struct model *const *models,
-                  void *out)
+size_t state_encode(const struct state *st, const struct model *const *models,
+                    void *out)
 {
     unsigned char *p = out;
-    struct blob_header h = {
-        .magic = STATE_MAGIC,
-        .version = STATE_VERSION,
-        .n_sections = (uint16_t)st->n,
-        .total_len = (uint32_t)state_size(st, models),
-    };
-    memcpy(p, &h, sizeof h);
-    p += sizeof h;
+    uint32_t magic = STATE_MAGIC;
+    uint16_t version = STATE_VERSION, n_sections = (uint16_t)st->n;
+    memcpy(p, &magic, 4);
+    memcpy(p + 4, &version, 2);
+    memcpy(p + 6, &n_sections, 2);
+    p += BLOB_HEADER;
     for (size_t i = 0; i < st->n; i++) {
+        const struct model *m = models[i];
         const struct state_model *sm = &st->m[i];
-        struct section_header sh = {
-            .model_key = models[i]->key,
-            .fingerprint = models[i]->fingerprint,
-            .tier_key = sm->tier_key,
-            .score = sm->score,
-            .n_groups = (uint16_t)models[i]->n_groups,
-            .n_awards = sm->n_awards,
-        };
-        memcpy(p, &sh, sizeof sh);
-        p += sizeof sh;
-        size_t gsz = models[i]->n_groups * sizeof(struct state_group);
-        memcpy(p, sm->groups, gsz);
-        p += gsz;
-        size_t asz = sm->n_awards * sizeof(struct state_award);
-        if (asz > 0) {
-            memcpy(p, sm->awards, asz);
+        struct sec h;
+        pick_width(m, sm, &h);
+        uint16_t n_awards = (uint16_t)sm->n_awards;
+        memcpy(p, &m->key, 8);
+        memcpy(p + 8, &m->fingerprint, 8);
+        memcpy(p + 16, &sm->tier_key, 4);
+        memcpy(p + 20, &sm->score, 4);
+        memcpy(p + 24, &n_awards, 2);
+        p[26] = (unsigned char)m->n_groups;
+        p[27] = h.width;
+        p += SECTION_HEADER;
+        if (h.width == TW_OFF32) {
+            memcpy(p, &h.base, 8);
+            p += 8;
         }
-        p += asz;
+        for (size_t k = 0; k < m->n_groups; k++) {
+            const struct state_group *g = &sm->groups[k];
+            unsigned tf = val_tag(g->fit), ta = val_tag(g->acc);
+            bool ref = g->ref != INT64_MIN;
+            *p++ = (unsigned char)(tf | ta << 2 | (ref ? 0x10u : 0));
+            p = put_val(p, tf, g->fit);
+            p = put_val(p, ta, g->acc);
+            if (ref) {
+                p = put_time(p, &h, g->ref);
+            }
+        }
+        for (size_t k = 0; k < sm->n_awards; k++) {
+            const struct state_award *a = &sm->awards[k];
+            unsigned ts = val_tag(a->sum), ta = val_tag(a->acc);
+            if (memcmp(&a->acc, &a->sum, sizeof a->acc) == 0) {
+                ta = 0; /* the usual single award or undecayed group */
+            } else if (ta == 0) {
+                ta = 1; /* +0.0 but not the sum: 0 means "the sum" here */
+            }
+            unsigned tc = a->count == 1 ? 0
+                          : a->count <= UINT8_MAX ? 1
+                          : a->count <= UINT16_MAX ? 2
+                                                   : 3;
+            memcpy(p, &a->hash, 4);
+            p[4] = (unsigned char)(ts | ta << 2 | tc << 4);
+            p += 5;
+            if (tc == 1) {
+                *p++ = (unsigned char)a->count;
+            } else if (tc == 2) {
+                uint16_t c = (uint16_t)a->count;
+                memcpy(p, &c, 2);
+                p += 2;
+            } else if (tc == 3) {
+                memcpy(p, &a->count, 4);
+                p += 4;
+            }
+            p = put_val(p, ts, a->sum);
+            if (ta != 0) {
+                p = put_val(p, ta, a->acc);
+            }
+            p = put_time(p, &h, a->last);
+        }
     }
+    return (size_t)(p - (unsigned char *)out);
 }
 
 void state_finish(struct state *st)

@@ -1,19 +1,25 @@
-/* The per-contact state blob: versioned, compact, read without parsing.
+/* The per-contact state blob: versioned, compact, decoded in one pass.
  *
- * Layout (native byte order; a foreign-endian blob fails the magic):
- *   header  16 bytes: u32 magic "LSC1", u16 version, u16 n_sections,
- *                     u32 total length, u32 reserved (0)
+ * Layout, version 2 (native byte order, no padding, no alignment; a
+ * foreign-endian blob fails the magic):
+ *   header 8 bytes: u32 magic "LSC1", u16 version, u16 n_sections
  *   per loaded model, one section:
- *     header 40 bytes: u64 model key (hash of the name), u64 fingerprint
- *                      (hash of the model file), u64 tier key (hash of the
- *                      tier name, 0: none), i32 last score, u16 n_groups,
- *                      u16 flags (0), u32 n_awards, u32 reserved (0)
- *     n_groups x 24 bytes: f64 fit sum, f64 award accumulator, i64 its
- *                          reference time (ms)
- *     n_awards x 40 bytes: u64 rule id hash, u32 awards, u32 reserved,
- *                          f64 points awarded (undecayed), i64 latest award
- *                          time, f64 accumulator at that time
- *   award records sorted by strictly increasing hash.
+ *     u64 model key (hash of the name), u64 fingerprint (hash of the model
+ *     file), u32 tier key (0: none), i32 last score, u16 n_awards,
+ *     u8 n_groups, u8 flags (bits 0-1: time width, see below; others 0)
+ *     [i64 base time, only with time width 0]
+ *     n_groups group records: u8 tags, then fit, acc (as tagged), ref
+ *     n_awards award records: u32 rule key, u8 tags, count, sum, acc,
+ *     latest award time (as tagged); sorted by strictly increasing key
+ *   A value is tagged 0: +0.0 (omitted), 1: f32 (when exact), 2: f64.
+ *   Group tags: bits 0-1 fit, 2-3 acc, bit 4: ref present (else none).
+ *   Award tags: bits 0-1 sum, 2-3 acc (0 here: same bits as sum), 4-5
+ *   count (0: 1, 1: u8, 2: u16, 3: u32).
+ *   Times: width 0: u32 ms after the base (UINT32_MAX: none), 1: i48
+ *   (-2^47: none), 2: i64 (INT64_MIN: none); the encoder picks the
+ *   smallest that holds every time of the section.
+ * Every value is stored bit-exactly, so a restored blob continues
+ * exactly like an uninterrupted run.
  */
 #ifndef LSC_STATE_H
 #define LSC_STATE_H
@@ -23,7 +29,7 @@
 #include "model.h"
 
 #define STATE_MAGIC 0x3143534Cu /* "LSC1" little-endian */
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 #define STATE_MAX_MODELS 16
 
 struct state_group {
@@ -33,9 +39,8 @@ struct state_group {
 };
 
 struct state_award {
-    uint64_t hash;     /* model_hash(rule id) */
+    uint32_t hash;     /* rule key: model_rule.id_hash */
     uint32_t count;
-    uint32_t reserved;
     double sum;        /* points awarded, undecayed */
     int64_t last;      /* latest award timestamp (cooldown reference) */
     double acc;        /* worth of the rule's awards at `last` */
@@ -43,7 +48,7 @@ struct state_award {
 
 /* One model's state for one contact, decoded into caller memory. */
 struct state_model {
-    uint64_t tier_key;  /* 0: no tier yet */
+    uint32_t tier_key;  /* 0: no tier yet */
     int32_t score;      /* score last written */
     bool fresh;         /* no stored section: nothing known yet */
     bool stale;         /* stored by another version of the model: awards
@@ -77,12 +82,14 @@ enum lsc_status state_decode(struct state *st,
                              const void *blob, size_t len, char *err,
                              size_t errlen);
 
-/* Size of the encoded blob. */
-size_t state_size(const struct state *st, const struct model *const *models);
+/* An upper bound of the encoded blob's size. */
+size_t state_max_size(const struct state *st,
+                      const struct model *const *models);
 
-/* Writes the blob into out (caller-owned, state_size() bytes). */
-void state_encode(const struct state *st, const struct model *const *models,
-                  void *out);
+/* Writes the blob into out (caller-owned, state_max_size() bytes) and
+ * returns its length. */
+size_t state_encode(const struct state *st, const struct model *const *models,
+                    void *out);
 
 /* Frees what state_decode allocated.  Accepts NULL. */
 void state_finish(struct state *st);

@@ -66,8 +66,13 @@ static void test_state_layout(void **state)
 {
     struct testhost *th = *state;
     struct th_contact *c = th_contact(th, "c");
-    /* header + one section (3 groups, 2 awards) */
-    assert_int_equal(c->state_len, 16 + 40 + 3 * 24 + 2 * 40);
+    /* header + one section: fit 21 (tag + f32), two groups with an f32
+     * accumulator and an i48 time, two single awards (key, tag, f32 sum,
+     * i48 time); 208 bytes in version 1 */
+    assert_int_equal(c->state_len, 8 + 28 + (5 + 11 + 11) + 2 * 15);
+    uint16_t version;
+    memcpy(&version, c->state + 4, 2);
+    assert_int_equal(version, 2);
     uint32_t magic;
     memcpy(&magic, c->state, 4);
     assert_int_equal(magic, STATE_MAGIC);
@@ -89,10 +94,8 @@ static void test_state_truncations_refused(void **state)
     for (size_t n = 1; n < len; n++) {
         assert_int_equal(with_blob(th, b, n), LSC_ERR_CORRUPT);
     }
-    /* a trailing byte, even with a matching length field */
+    /* a trailing byte */
     b[len] = 0;
-    uint32_t total = (uint32_t)len + 1;
-    memcpy(b + 8, &total, 4);
     assert_int_equal(with_blob(th, b, len + 1), LSC_ERR_CORRUPT);
     free(b);
     assert_true(strstr(th->err, "corrupt") != NULL);
@@ -104,44 +107,48 @@ static void test_state_damaged_fields_refused(void **state)
     struct th_contact *c = th_contact(th, "c");
     size_t len = c->state_len;
     unsigned char *b = malloc(len);
-    const size_t sec = 16, grp = sec + 40, awd = grp + 3 * 24;
+    const size_t sec = 8, grp = sec + 28, awd = grp + 5 + 11 + 11;
     struct {
         size_t off;
         unsigned char val;
     } cases[] = {
         {0, 'X'},            /* magic */
-        {4, 2},              /* version 2 */
+        {4, 1},              /* version 1: the old layout is refused */
+        {4, 3},              /* version 3 */
         {6, 2},              /* two sections announced */
-        {8, 0xff},           /* total length */
-        {12, 1},             /* reserved */
-        {sec + 28, 200},     /* n_groups 200 > 64 */
-        {sec + 30, 1},       /* flags */
-        {sec + 32, 0xff},    /* n_awards overruns */
-        {sec + 36, 1},       /* reserved */
-        {awd + 8, 0},        /* first award count 0 */
-        {awd + 12, 1},       /* award reserved */
+        {sec + 26, 200},     /* n_groups 200 > 64 */
+        {sec + 27, 3},       /* time width 3 */
+        {sec + 27, 4},       /* flags */
+        {sec + 24, 0xff},    /* n_awards overruns */
+        {grp, 0x21},         /* group tag: reserved bit */
+        {grp, 0x03},         /* group tag: fit tag 3 */
+        {awd + 4, 0x41},     /* award tag: reserved bit */
+        {awd + 4, 0x03},     /* award tag: sum tag 3 */
+        {awd + 4, 0x0d},     /* award tag: acc tag 3 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(b, c->state, len);
         b[cases[i].off] = cases[i].val;
-        if (cases[i].off == sec + 32) {
-            b[sec + 33] = 0xff;
-        }
         assert_int_equal(with_blob(th, b, len), LSC_ERR_CORRUPT);
     }
     /* unsorted award records */
     memcpy(b, c->state, len);
-    memcpy(b + awd, c->state + awd + 40, 40);
-    memcpy(b + awd + 40, c->state + awd, 40);
+    memcpy(b + awd, c->state + awd + 15, 15);
+    memcpy(b + awd + 15, c->state + awd, 15);
     assert_int_equal(with_blob(th, b, len), LSC_ERR_CORRUPT);
-    /* a NaN in a group accumulator */
+    /* a NaN in a group accumulator (the f32 of group 1) */
     memcpy(b, c->state, len);
-    double nan = NAN;
-    memcpy(b + grp + 8, &nan, 8);
+    float nan = NAN;
+    memcpy(b + grp + 6, &nan, 4);
+    assert_int_equal(with_blob(th, b, len), LSC_ERR_CORRUPT);
+    /* an award count of 0 (tag: one count byte, then the sum's first
+     * byte read as the count, and the record one byte too long) */
+    memcpy(b, c->state, len);
+    b[awd + 4] = 0x11;
     assert_int_equal(with_blob(th, b, len), LSC_ERR_CORRUPT);
     /* same fingerprint, different group count */
     memcpy(b, c->state, len);
-    b[sec + 28] = 2;
+    b[sec + 26] = 2;
     assert_int_equal(with_blob(th, b, len), LSC_ERR_CORRUPT);
     free(b);
 }
@@ -176,13 +183,60 @@ static void test_state_foreign_model_section_dropped(void **state)
     size_t len = c->state_len;
     unsigned char *b = malloc(len);
     memcpy(b, c->state, len);
-    b[16] ^= 1; /* another model's key: its section is not ours to read */
+    b[8] ^= 1; /* another model's key: its section is not ours to read */
     size_t n_t = th->n_t;
     assert_int_equal(with_blob(th, b, len), LSC_OK);
     /* the loaded model starts from nothing: a transition from null */
     assert_int_equal(th->n_t, n_t + 1);
     assert_true(th->t[n_t].from_null);
     free(b);
+}
+
+/* Times far apart or far out take the wider encodings; every one reads
+ * back exactly (the award times come back in the report). */
+static void test_state_time_widths(void **state)
+{
+    struct testhost *th = *state;
+    static const int64_t far[][2] = {
+        {T0, T0 + 40 * T_DAY},                   /* u32 offsets */
+        {T0, T0 + 60 * T_DAY},                   /* i48 */
+        {-((int64_t)1 << 46), (int64_t)1 << 46}, /* i48, negative */
+        {-((int64_t)1 << 50), (int64_t)1 << 50}, /* i64 */
+        {INT64_MIN + 1, INT64_MAX - 1},          /* i64, the extremes */
+    };
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "w%zu", i);
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(
+                th_activity(th, id, "ping", far[i][0] + k, NULL, 0), LSC_OK);
+            assert_int_equal(
+                th_activity(th, id, "email_open", far[i][1] - k, NULL, 0),
+                LSC_OK);
+        }
+        /* five times (two groups, three rules): u32 offsets and their
+         * base are smaller than i48 when they fit */
+        assert_int_equal(th_activity(th, id, "half", far[i][0], NULL, 0),
+                         LSC_OK);
+        static const unsigned char width[] = {0, 1, 1, 2, 2};
+        assert_int_equal(th_contact(th, id)->state[8 + 27], width[i]);
+        assert_int_equal(th_restart(th), LSC_OK);
+        assert_int_equal(th_report(th, id, far[i][1]), LSC_OK);
+        const struct th_report *r = th_rep(th, 0);
+        bool open = false, ping = false;
+        for (size_t k = 0; k < r->n_rules; k++) {
+            if (strcmp(r->rule_ids[k], "open") == 0) {
+                assert_int_equal(r->rules[k].last_award_ms, far[i][1]);
+                assert_int_equal(r->rules[k].awards, 3);
+                open = true;
+            } else if (strcmp(r->rule_ids[k], "ping") == 0) {
+                assert_int_equal(r->rules[k].last_award_ms, far[i][0] + 2);
+                assert_true(r->rules[k].awarded == 4.5);
+                ping = true;
+            }
+        }
+        assert_true(open && ping);
+    }
 }
 
 static void test_state_evaluate_and_report_refuse_corrupt(void **state)
@@ -211,6 +265,8 @@ int main(void)
             test_state_foreign_model_section_dropped, setup_t, teardown),
         cmocka_unit_test_setup_teardown(
             test_state_evaluate_and_report_refuse_corrupt, setup_t, teardown),
+        cmocka_unit_test_setup_teardown(test_state_time_widths, setup_t,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("engine_state", tests, NULL, NULL);
 }
