@@ -4,7 +4,11 @@
  * with a model, pre-builds typed struct lsc_event arrays (chunk by chunk,
  * untimed) from the synthetic workload, and times only their delivery:
  * the state lookup in a hash map, the property merge a host must do, the
- * handler call and the state copy.
+ * handler call and the state copies (state_put into a pending buffer,
+ * committed into the contact's slot when the handler succeeds).  The host
+ * keeps each contact's id and blob in one 256-byte slot (blobs up to 223
+ * bytes inline, bigger ones in a heap buffer) behind a table of (hash,
+ * slot) pairs, so that it is not itself the bottleneck.
  *
  *   engine_bench PLUGIN.so MODEL.json CONTACTS EVENTS SEED
  *
@@ -13,6 +17,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +30,24 @@
 
 #define CHUNK (1u << 20)
 #define KEYS 8 /* distinct contact property keys of the workload */
+#define INLINE 223 /* blob bytes kept in the slot itself */
 
+/* One contact: its id and committed state blob in one 256-byte slot, so
+ * that delivering an event touches one slot; blobs too big for it live
+ * in a heap buffer.  Properties, needed by contact events only, are kept
+ * aside (struct cprops). */
 struct slot {
     char id[16];
+    uint32_t len;          /* committed blob length, 0: none */
+    uint32_t heap_cap;
+    unsigned char *heap;   /* the blob when len > INLINE */
     bool live;
-    void *blob;               /* committed state */
-    size_t len, cap;
+    unsigned char blob[INLINE];
+};
+
+_Static_assert(sizeof(struct slot) == 256, "slot: four cache lines");
+
+struct cprops {
     struct lsc_prop props[KEYS];
     size_t n_props;
     char email[64];
@@ -38,9 +55,11 @@ struct slot {
 
 struct bench {
     struct slot *slots;
+    struct cprops *props;     /* parallel to slots */
     size_t n_slots;
-    uint32_t *table;          /* open addressing: slot index + 1, 0 empty */
+    uint64_t *table;          /* open addressing: id hash << 32 | slot + 1 */
     size_t mask;
+    struct slot *cur;         /* the contact being delivered */
     const char *model;
     int64_t clock;
     lsc_event_fn handlers[8];
@@ -62,24 +81,39 @@ static uint64_t hash(const char *s)
     return h;
 }
 
-/* The slot of `id`, created when absent (an unknown contact). */
+/* The slot of `id`, created when absent (an unknown contact).  Probes
+ * compare the stored hash first, so they touch the table only. */
 static struct slot *lookup(struct bench *b, const char *id)
 {
-    size_t i = (size_t)hash(id) & b->mask;
+    uint64_t h = hash(id);
+    uint64_t tag = (h >> 32) << 32;
+    size_t i = (size_t)h & b->mask;
     for (;; i = (i + 1) & b->mask) {
-        uint32_t v = b->table[i];
+        uint64_t v = b->table[i];
         if (v == 0) {
             break;
         }
-        if (strcmp(b->slots[v - 1].id, id) == 0) {
-            return &b->slots[v - 1];
+        struct slot *s = &b->slots[(uint32_t)v - 1];
+        if ((v & ~0xffffffffULL) == tag && strcmp(s->id, id) == 0) {
+            return s;
         }
     }
     struct slot *s = &b->slots[b->n_slots];
-    memset(s, 0, sizeof *s);
+    memset(s, 0, offsetof(struct slot, blob));
     snprintf(s->id, sizeof s->id, "%s", id);
-    b->table[i] = (uint32_t)++b->n_slots;
+    b->props[b->n_slots].n_props = 0;
+    b->table[i] = tag | (uint32_t)++b->n_slots;
     return s;
+}
+
+static struct cprops *props_of(struct bench *b, const struct slot *s)
+{
+    return &b->props[s - b->slots];
+}
+
+static const void *blob_of(const struct slot *s)
+{
+    return s->len > INLINE ? s->heap : s->blob;
 }
 
 /* ---- host services ------------------------------------------------------ */
@@ -116,11 +150,16 @@ static enum lsc_status svc_contact_props(void *host, const char *contact_id,
                                                     size_t n),
                                          void *ud)
 {
-    struct slot *s = lookup(host, contact_id);
+    struct bench *b = host;
+    /* the contact being delivered needs no lookup (the usual case) */
+    struct slot *s = b->cur != NULL && strcmp(b->cur->id, contact_id) == 0
+                         ? b->cur
+                         : lookup(b, contact_id);
     if (!s->live) {
         return LSC_ERR_NOT_FOUND;
     }
-    fn(ud, s->props, s->n_props);
+    struct cprops *p = props_of(b, s);
+    fn(ud, p->props, p->n_props);
     return LSC_OK;
 }
 
@@ -218,7 +257,7 @@ static enum lsc_status svc_register_shutdown(void *host, lsc_shutdown_fn fn)
 /* ---- the host's own work around each event ------------------------------ */
 
 /* Merge an update into the stored properties (a NULL value removes). */
-static void merge(struct slot *s, const struct lsc_prop *p, size_t n)
+static void merge(struct cprops *s, const struct lsc_prop *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
@@ -246,11 +285,31 @@ static void merge(struct slot *s, const struct lsc_prop *p, size_t n)
     }
 }
 
-static void reset(struct slot *s)
+static void reset(struct bench *b, struct slot *s)
 {
     s->len = 0;
-    s->n_props = 0;
     s->live = false;
+    props_of(b, s)->n_props = 0;
+}
+
+/* Stores the pending blob as the contact's committed state: a copy into
+ * the slot (or its heap buffer), which is the line just read anyway. */
+static bool commit(struct bench *b, struct slot *s)
+{
+    size_t len = b->pend_len;
+    if (len > INLINE && len > s->heap_cap) {
+        void *p = realloc(s->heap, len);
+        if (p == NULL) {
+            return false;
+        }
+        s->heap = p;
+        s->heap_cap = (uint32_t)len;
+    }
+    if (len > 0) {
+        memcpy(len > INLINE ? s->heap : s->blob, b->pend, len);
+    }
+    s->len = (uint32_t)len;
+    return true;
 }
 
 static double now_s(void)
@@ -268,33 +327,30 @@ static void deliver(struct bench *b, void *plugin, struct lsc_event *ev)
     }
     if (ev->kind == LSC_EVENT_CONTACT_CREATED ||
         ev->kind == LSC_EVENT_CONTACT_UPDATED) {
-        merge(s, ev->props, ev->n_props);
+        merge(props_of(b, s), ev->props, ev->n_props);
     }
     s->live = true;
-    ev->state = s->len > 0 ? s->blob : NULL;
+    ev->state = s->len > 0 ? blob_of(s) : NULL;
     ev->state_len = s->len;
     ev->now_ms = b->clock;
     b->pend_set = false;
+    b->cur = s;
     lsc_event_fn fn = b->handlers[ev->kind];
     enum lsc_status rc = fn != NULL ? fn(plugin, ev, b->last_err,
                                          sizeof b->last_err)
                                     : LSC_OK;
+    b->cur = NULL;
     if (rc != LSC_OK) {
         b->errors++;
         return;
     }
     if (ev->kind == LSC_EVENT_CONTACT_DELETED) {
-        reset(s);
+        reset(b, s);
         return;
     }
-    if (b->pend_set) { /* commit: swap the buffers, no second copy */
-        void *p = s->blob;
-        size_t cap = s->cap;
-        s->blob = b->pend;
-        s->cap = b->pend_cap;
-        s->len = b->pend_len;
-        b->pend = p;
-        b->pend_cap = cap;
+    if (b->pend_set && !commit(b, s)) {
+        b->errors++;
+        snprintf(b->last_err, sizeof b->last_err, "out of memory");
     }
 }
 
@@ -329,13 +385,15 @@ int main(int argc, char **argv)
     }
     b.table = calloc(cap, sizeof *b.table);
     b.slots = calloc(n_contacts + 1, sizeof *b.slots);
+    b.props = calloc(n_contacts + 1, sizeof *b.props);
     b.mask = cap - 1;
     char **ids = calloc(n_contacts, sizeof *ids);
     char *id_store = malloc(n_contacts * 12 + 1);
     struct lsc_event *evs = malloc(CHUNK * sizeof *evs);
     struct lsc_prop *props = malloc((size_t)CHUNK * WL_MAX_PROPS * sizeof *props);
     char (*emails)[64] = malloc((size_t)CHUNK * sizeof *emails);
-    if (b.table == NULL || b.slots == NULL || ids == NULL || id_store == NULL ||
+    if (b.table == NULL || b.slots == NULL || b.props == NULL || ids == NULL ||
+        id_store == NULL ||
         evs == NULL || props == NULL || emails == NULL) {
         fprintf(stderr, "engine_bench: out of memory\n");
         return 1;
@@ -473,10 +531,11 @@ int main(int argc, char **argv)
     desc->destroy(plugin);
     dlclose(dl);
     for (size_t i = 0; i < b.n_slots; i++) {
-        free(b.slots[i].blob);
+        free(b.slots[i].heap);
     }
     free(b.pend);
     free(b.slots);
+    free(b.props);
     free(b.table);
     free(ids);
     free(id_store);

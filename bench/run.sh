@@ -6,7 +6,8 @@
 #   quick: 10,000 contacts, 100,000 events (seconds)
 #   full:  1,000,000 contacts, 10,000,000 events (minutes, ~1.2 GB of data)
 #
-# Builds what it needs in build-bench (buildtype=release), writes the data
+# Builds what it needs in build-bench (buildtype=release; BENCH_BUILD_DIR
+# overrides the directory, e.g. to keep parallel builds apart), writes the data
 # under bench/data/ (git-ignored), pins every measured process to CPU 0.
 # Reports (a) engine-only events/s, (b) `leadscore score` wall time over
 # a parse-only jansson pass of the same file, (c) peak RSS of the score run.
@@ -20,7 +21,7 @@ full) contacts=1000000 events=10000000 ;;
 *) echo "usage: bench/run.sh [quick|full]" >&2; exit 2 ;;
 esac
 seed=42
-B=build-bench
+B=${BENCH_BUILD_DIR:-build-bench}
 model=bench/model-50.json
 data=bench/data/$mode.jsonl
 pin=(taskset -c 0)
