@@ -18,7 +18,7 @@
 
 struct cli_wake {
     int64_t at;
-    const char *id; /* in the contact store's arena: stable */
+    struct hl_contact *c; /* records never move; erased ones wake never */
 };
 
 static void heap_swap(struct cli_wake *v, size_t a, size_t b)
@@ -59,8 +59,7 @@ static void heap_compact(struct cli_session *s)
 {
     size_t k = 0;
     for (size_t i = 0; i < s->n_wakes; i++) {
-        struct hl_contact *c = hl_contacts_find(s->contacts, s->wakes[i].id);
-        if (c != NULL && hl_contact_wake(c) == s->wakes[i].at) {
+        if (hl_contact_wake(s->wakes[i].c) == s->wakes[i].at) {
             s->wakes[k++] = s->wakes[i];
         }
     }
@@ -70,7 +69,7 @@ static void heap_compact(struct cli_session *s)
     }
 }
 
-static bool heap_push(struct cli_session *s, int64_t at, const char *id)
+static bool heap_push(struct cli_session *s, int64_t at, struct hl_contact *c)
 {
     if (s->n_wakes == s->wakes_cap) {
         if (s->n_wakes > 1024 &&
@@ -87,7 +86,7 @@ static bool heap_push(struct cli_session *s, int64_t at, const char *id)
             s->wakes_cap = cap;
         }
     }
-    s->wakes[s->n_wakes] = (struct cli_wake){at, id};
+    s->wakes[s->n_wakes] = (struct cli_wake){at, c};
     heap_sift_up(s->wakes, s->n_wakes++);
     return true;
 }
@@ -337,7 +336,7 @@ static enum lsc_status deliver(struct cli_session *s, struct hl_contact *c,
             return st;
         }
         if (s->state_wake != INT64_MAX && s->state_wake != old_wake &&
-            !heap_push(s, s->state_wake, hl_contact_id(c))) {
+            !heap_push(s, s->state_wake, c)) {
             snprintf(err, errlen, "out of memory");
             return LSC_ERR_NOMEM;
         }
@@ -371,16 +370,17 @@ static void run_wakes(struct cli_session *s, int64_t until)
         struct cli_wake w = s->wakes[0];
         s->wakes[0] = s->wakes[--s->n_wakes];
         heap_sift_down(s->wakes, s->n_wakes, 0);
-        struct hl_contact *c = hl_contacts_find(s->contacts, w.id);
-        if (c == NULL || hl_contact_wake(c) != w.at) {
+        struct hl_contact *c = w.c;
+        if (hl_contact_wake(c) != w.at) {
             continue; /* stale: the contact moved on or was deleted */
         }
-        if (s->only_contact != NULL && strcmp(w.id, s->only_contact) != 0) {
+        if (s->only_contact != NULL &&
+            strcmp(hl_contact_id(c), s->only_contact) != 0) {
             continue;
         }
         if (evaluate(s, c, w.at, err, sizeof err) != LSC_OK) {
             cli_error("contact %s: evaluation at its wake time failed: %s",
-                      w.id, err);
+                      hl_contact_id(c), err);
         }
     }
 }
@@ -390,9 +390,11 @@ static void run_wakes(struct cli_session *s, int64_t until)
 static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
                              char *err, size_t errlen)
 {
-    size_t id_len = ev->event_id != NULL ? strlen(ev->event_id) : 0;
-    if (ev->event_id != NULL &&
-        hl_dedup_contains(s->dedup, ev->event_id, id_len)) {
+    /* Each id is hashed once: dedup check and add, contact lookup. */
+    uint64_t ev_hash = ev->event_id != NULL
+                           ? hl_dedup_hash(ev->event_id, strlen(ev->event_id))
+                           : 0;
+    if (ev->event_id != NULL && hl_dedup_contains_h(s->dedup, ev_hash)) {
         s->duplicates++;
         return LSC_OK;
     }
@@ -411,10 +413,12 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
     bool created = false;
     bool merged = false;
     enum lsc_status st = LSC_OK;
+    uint64_t c_hash = hl_contacts_hash(ev->contact_id);
     if (ev->kind == LSC_EVENT_CONTACT_DELETED) {
-        c = hl_contacts_find(s->contacts, ev->contact_id);
+        c = hl_contacts_find_h(s->contacts, ev->contact_id, c_hash);
     } else {
-        st = hl_contacts_upsert(s->contacts, ev->contact_id, &c, &created);
+        st = hl_contacts_upsert_h(s->contacts, ev->contact_id, c_hash, &c,
+                                  &created);
         if (st == LSC_OK && (ev->kind == LSC_EVENT_CONTACT_CREATED ||
                              ev->kind == LSC_EVENT_CONTACT_UPDATED)) {
             st = hl_contacts_merge(s->contacts, c, ev->props, ev->n_props);
@@ -447,12 +451,81 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
         hl_contacts_erase(s->contacts, c);
     }
     if (ev->event_id != NULL &&
-        hl_dedup_add(s->dedup, ev->event_id, id_len, NULL) != LSC_OK) {
+        hl_dedup_add_h(s->dedup, ev_hash, NULL) != LSC_OK) {
         snprintf(err, errlen, "out of memory");
         return LSC_ERR_NOMEM;
     }
     s->applied++;
     return LSC_OK;
+}
+
+/*
+ * The raw text of a top-level-looking `"key": "value"` in a line, without
+ * parsing it: a cache hint only (a wrong or missed one costs time, never
+ * a result).  Gives up on escapes.
+ */
+static const char *peek_string(const char *line, size_t n, const char *key,
+                               size_t *len)
+{
+    size_t klen = strlen(key); /* key starts with '"' */
+    const char *end = line + n;
+    const char *p = line;
+    while ((p = memchr(p, '"', (size_t)(end - p))) != NULL &&
+           ((size_t)(end - p) < klen || memcmp(p, key, klen) != 0)) {
+        p++;
+    }
+    if (p == NULL) {
+        return NULL;
+    }
+    p += klen;
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    if (p == end || *p++ != ':') {
+        return NULL;
+    }
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    if (p == end || *p++ != '"') {
+        return NULL;
+    }
+    const char *q = p;
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) {
+        q++;
+    }
+    if (q == end || *q != '"' || q == p) {
+        return NULL;
+    }
+    *len = (size_t)(q - p);
+    return p;
+}
+
+/* Hashes of the next line's contact and event ids, when peek_string finds
+ * them (the ids hash the same as the decoded strings). */
+struct hint {
+    bool contact, event;
+    uint64_t contact_hash, event_hash;
+};
+
+static struct hint hint_of(const char *line, ssize_t n)
+{
+    struct hint h = {0};
+    size_t len;
+    const char *v;
+    if (n <= 0) {
+        return h;
+    }
+    if ((v = peek_string(line, (size_t)n, "\"contact\"", &len)) != NULL &&
+        len <= HL_CONTACT_ID_MAX) {
+        h.contact = true;
+        h.contact_hash = hl_hash64(v, len);
+    }
+    if ((v = peek_string(line, (size_t)n, "\"id\"", &len)) != NULL) {
+        h.event = true;
+        h.event_hash = hl_dedup_hash(v, len);
+    }
+    return h;
 }
 
 int cli_session_feed(struct cli_session *s, const char *path)
@@ -464,47 +537,76 @@ int cli_session_feed(struct cli_session *s, const char *path)
         cli_error("cannot open %s: %s", path, strerror(errno));
         return CLI_EXIT_IO;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    /*
+     * One line of read-ahead: while line N is parsed and applied, the
+     * contact record and state of line N+1 are brought into the cache in
+     * three dependent steps (slot, record, state), each issued a parse or
+     * an apply after the previous one so that it has landed.  With a
+     * million contacts these loads are cache misses that otherwise stall
+     * the engine and the store.
+     */
+    char *line = NULL, *next = NULL;
+    size_t cap = 0, next_cap = 0;
+    ssize_t n = getline(&line, &cap, f);
     uint64_t lineno = 0;
     int rc = CLI_EXIT_OK;
     char err[1024];
-    while ((n = getline(&line, &cap, f)) >= 0) {
+    while (n >= 0) {
         lineno++;
+        ssize_t next_n = getline(&next, &next_cap, f);
+        struct hint h = hint_of(next, next_n);
+        if (h.contact) {
+            hl_contacts_prefetch(s->contacts, h.contact_hash, 0);
+        }
         /* Blank lines are not events; skip them quietly. */
         ssize_t k = 0;
         while (k < n && (line[k] == ' ' || line[k] == '\t' ||
                          line[k] == '\r' || line[k] == '\n')) {
             k++;
         }
-        if (k == n) {
-            continue;
+        if (k < n) {
+            s->lines++;
+            struct lsc_event ev;
+            enum lsc_status st = hl_event_decode(s->decoder, line, (size_t)n,
+                                                 &ev, err, sizeof err);
+            if (h.contact) {
+                hl_contacts_prefetch(s->contacts, h.contact_hash, 1);
+            }
+            if (h.event) {
+                hl_dedup_prefetch(s->dedup, h.event_hash);
+            }
+            if (st == LSC_OK) {
+                st = apply(s, &ev, err, sizeof err);
+            }
+            if (st == LSC_ERR_NOMEM) {
+                cli_error("%s:%llu: out of memory", name,
+                          (unsigned long long)lineno);
+                rc = CLI_EXIT_INTERNAL;
+                break;
+            }
+            if (st != LSC_OK) {
+                s->rejected++;
+                fprintf(stderr, "%s:%llu: %s\n", name,
+                        (unsigned long long)lineno, err);
+            }
         }
-        s->lines++;
-        struct lsc_event ev;
-        enum lsc_status st =
-            hl_event_decode(s->decoder, line, (size_t)n, &ev, err, sizeof err);
-        if (st == LSC_OK) {
-            st = apply(s, &ev, err, sizeof err);
+        if (h.contact) {
+            hl_contacts_prefetch(s->contacts, h.contact_hash, 2);
         }
-        if (st == LSC_ERR_NOMEM) {
-            cli_error("%s:%llu: out of memory", name,
-                      (unsigned long long)lineno);
-            rc = CLI_EXIT_INTERNAL;
-            break;
-        }
-        if (st != LSC_OK) {
-            s->rejected++;
-            fprintf(stderr, "%s:%llu: %s\n", name, (unsigned long long)lineno,
-                    err);
-        }
+        char *t = line;
+        line = next;
+        next = t;
+        size_t tc = cap;
+        cap = next_cap;
+        next_cap = tc;
+        n = next_n;
     }
     if (ferror(f)) {
         cli_error("cannot read %s: %s", name, strerror(errno));
         rc = CLI_EXIT_IO;
     }
     free(line);
+    free(next);
     if (!is_stdin) {
         fclose(f);
     }

@@ -1,9 +1,13 @@
 /*
  * In-memory contact store.
  *
- * Memory per contact: a 48-byte record, 8-byte hash slots at load <= 0.5..0.75
- * (about 12 bytes), the id in an arena, one packed property blob
- * (key number + type + value) and the state blob.  Keys are interned.
+ * Memory per contact: a 64-byte record (one cache line, the id inline
+ * when shorter than ID_INLINE bytes, else in an arena), 8-byte hash slots
+ * at load <= 0.75 (about 12 bytes), one packed property blob (key number
+ * + type + value) and the state blob.  Keys are interned.
+ *
+ * A lookup touches the slot and the record only: with millions of
+ * contacts each is a cache miss, so nothing else is chased.
  */
 #include "contacts.h"
 
@@ -14,17 +18,29 @@
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 #define ARENA_BLOCK (256u * 1024u)
 
+#define ID_INLINE 24
+
 struct hl_contact {
-    const char *id;         /* in the arena */
     unsigned char *props;   /* packed blob (owned) or NULL */
-    void *state;            /* owned or NULL */
+    void *state;            /* owned or NULL; capacity state_cap(len) */
     int64_t wake_ms;
     uint32_t props_len;
     uint32_t state_len;
     uint32_t n_props;
-    uint32_t hash;          /* low 32 bits of the id hash */
     bool live;
+    bool id_inline;
+    union {
+        char text[ID_INLINE]; /* id_inline: the id, NUL-terminated */
+        const char *arena;    /* else: the id in the arena */
+    } id;
 };
+
+_Static_assert(sizeof(struct hl_contact) == 64, "a record is a cache line");
+
+static const char *rec_id(const struct hl_contact *c)
+{
+    return c->id_inline ? c->id.text : c->id.arena;
+}
 
 struct slot {
     uint32_t rec;  /* record index + 1; 0 = empty */
@@ -179,7 +195,7 @@ static size_t find_slot(const struct hl_contacts *cs, const char *id,
             *found = false;
             return i;
         }
-        if (s->hash == h && strcmp(rec_at(cs, s->rec - 1)->id, id) == 0) {
+        if (s->hash == h && strcmp(rec_id(rec_at(cs, s->rec - 1)), id) == 0) {
             *found = true;
             return i;
         }
@@ -211,12 +227,64 @@ static bool grow_slots(struct hl_contacts *cs)
     return true;
 }
 
+uint64_t hl_contacts_hash(const char *id)
+{
+    return hl_hash64(id, strlen(id));
+}
+
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+/* Prefetch n bytes from p, at most `max`. */
+static void prefetch_bytes(const void *p, size_t n, size_t max)
+{
+    const char *c = p;
+    n = n < max ? n : max;
+    for (size_t off = 0; off < n; off += 64) {
+        PREFETCH(c + off);
+    }
+}
+
+void hl_contacts_prefetch(const struct hl_contacts *cs, uint64_t hash,
+                          int stage)
+{
+    uint32_t h = (uint32_t)hash;
+    size_t mask = cs->n_slots - 1;
+    size_t i = h & mask;
+    if (stage == 0) {
+        PREFETCH(&cs->slots[i]);
+        return;
+    }
+    /* The first slot with this hash: a hint needs no id comparison. */
+    for (; cs->slots[i].rec != 0; i = (i + 1) & mask) {
+        if (cs->slots[i].hash != h) {
+            continue;
+        }
+        const struct hl_contact *c = rec_at(cs, cs->slots[i].rec - 1);
+        if (stage == 1) {
+            PREFETCH(c);
+        } else {
+            prefetch_bytes(c->state, c->state_len, 1024);
+            prefetch_bytes(c->props, c->props_len, 256);
+        }
+        return;
+    }
+}
+
+struct hl_contact *hl_contacts_find_h(struct hl_contacts *cs, const char *id,
+                                      uint64_t hash)
+{
+    bool found;
+    size_t i = find_slot(cs, id, (uint32_t)hash, &found);
+    return found ? rec_at(cs, cs->slots[i].rec - 1) : NULL;
+}
+
 struct hl_contact *hl_contacts_find(struct hl_contacts *cs, const char *id)
 {
-    uint32_t h = (uint32_t)hl_hash64(id, strlen(id));
-    bool found;
-    size_t i = find_slot(cs, id, h, &found);
-    return found ? rec_at(cs, cs->slots[i].rec - 1) : NULL;
+    return hl_contacts_find_h(cs, id, hl_contacts_hash(id));
 }
 
 static bool new_record(struct hl_contacts *cs, uint32_t *idx)
@@ -232,21 +300,24 @@ static bool new_record(struct hl_contacts *cs, uint32_t *idx)
             return false;
         }
         cs->chunks = ch;
-        ch[cs->n_chunks] = calloc(CHUNK_SIZE, sizeof **ch);
+        /* Records on cache-line boundaries: a lookup misses once. */
+        size_t bytes = CHUNK_SIZE * sizeof **ch;
+        ch[cs->n_chunks] = aligned_alloc(64, bytes);
         if (ch[cs->n_chunks] == NULL) {
             return false;
         }
+        memset(ch[cs->n_chunks], 0, bytes);
         cs->n_chunks++;
     }
     *idx = cs->n_recs++;
     return true;
 }
 
-enum lsc_status hl_contacts_upsert(struct hl_contacts *cs, const char *id,
-                                   struct hl_contact **out, bool *created)
+enum lsc_status hl_contacts_upsert_h(struct hl_contacts *cs, const char *id,
+                                     uint64_t hash, struct hl_contact **out,
+                                     bool *created)
 {
-    size_t len = strlen(id);
-    uint32_t h = (uint32_t)hl_hash64(id, len);
+    uint32_t h = (uint32_t)hash;
     bool found;
     size_t i = find_slot(cs, id, h, &found);
     if (found) {
@@ -263,15 +334,24 @@ enum lsc_status hl_contacts_upsert(struct hl_contacts *cs, const char *id,
         }
         i = find_slot(cs, id, h, &found);
     }
+    size_t len = strlen(id);
     /* The id first: a failed record allocation only wastes arena bytes. */
-    const char *copy = arena_strdup(cs, id, len);
+    const char *copy = NULL;
+    if (len >= ID_INLINE && (copy = arena_strdup(cs, id, len)) == NULL) {
+        return LSC_ERR_NOMEM;
+    }
     uint32_t idx;
-    if (copy == NULL || !new_record(cs, &idx)) {
+    if (!new_record(cs, &idx)) {
         return LSC_ERR_NOMEM;
     }
     struct hl_contact *c = rec_at(cs, idx);
-    *c = (struct hl_contact){.id = copy, .wake_ms = INT64_MAX, .hash = h,
-                             .live = true};
+    *c = (struct hl_contact){.wake_ms = INT64_MAX, .live = true};
+    if (len < ID_INLINE) {
+        c->id_inline = true;
+        memcpy(c->id.text, id, len + 1);
+    } else {
+        c->id.arena = copy;
+    }
     cs->slots[i] = (struct slot){idx + 1, h};
     cs->live++;
     *out = c;
@@ -279,6 +359,12 @@ enum lsc_status hl_contacts_upsert(struct hl_contacts *cs, const char *id,
         *created = true;
     }
     return LSC_OK;
+}
+
+enum lsc_status hl_contacts_upsert(struct hl_contacts *cs, const char *id,
+                                   struct hl_contact **out, bool *created)
+{
+    return hl_contacts_upsert_h(cs, id, hl_contacts_hash(id), out, created);
 }
 
 static uint32_t rec_index(const struct hl_contacts *cs,
@@ -302,7 +388,8 @@ void hl_contacts_erase(struct hl_contacts *cs, struct hl_contact *c)
         hl_contacts_commit(cs);
     }
     bool found;
-    size_t i = find_slot(cs, c->id, c->hash, &found);
+    size_t i = find_slot(cs, rec_id(c), (uint32_t)hl_contacts_hash(rec_id(c)),
+                         &found);
     if (!found) {
         return;
     }
@@ -332,8 +419,9 @@ void hl_contacts_erase(struct hl_contacts *cs, struct hl_contact *c)
     c->props = NULL;
     c->state = NULL;
     c->props_len = c->state_len = c->n_props = 0;
+    c->wake_ms = INT64_MAX; /* stale wake entries pointing here expire */
     c->live = false;
-    /* The id stays in the arena (erase is rare in a batch run). */
+    /* A long id stays in the arena (erase is rare in a batch run). */
     uint32_t idx = rec_index(cs, c);
     if (cs->n_free == cs->free_cap) {
         size_t cap = cs->free_cap ? cs->free_cap * 2 : 64;
@@ -656,6 +744,14 @@ enum lsc_status hl_contacts_props(struct hl_contacts *cs,
     return LSC_OK;
 }
 
+/* Bytes allocated for a state of len bytes: glibc's usable size of
+ * malloc(len), so a state that grows by a few bytes is rewritten in place
+ * without costing memory. */
+static size_t state_cap(size_t len)
+{
+    return len <= 24 ? 24 : ((len + 8 + 15) & ~(size_t)15) - 8;
+}
+
 enum lsc_status hl_contacts_set_state(struct hl_contacts *cs,
                                       struct hl_contact *c, const void *blob,
                                       size_t len, int64_t wake_ms)
@@ -669,17 +765,20 @@ enum lsc_status hl_contacts_set_state(struct hl_contacts *cs,
         c->state = NULL;
         c->state_len = 0;
     } else {
-        if (len != c->state_len) {
-            void *s = realloc(c->state, len);
+        if (c->state == NULL || state_cap(len) != state_cap(c->state_len)) {
+            void *s = malloc(state_cap(len));
             if (s == NULL) {
                 return LSC_ERR_NOMEM;
             }
+            memcpy(s, blob, len);
+            free(c->state);
             c->state = s;
-            cs->blob_bytes += len;
-            cs->blob_bytes -= c->state_len;
-            c->state_len = (uint32_t)len;
+        } else {
+            memmove(c->state, blob, len);
         }
-        memcpy(c->state, blob, len);
+        cs->blob_bytes += len;
+        cs->blob_bytes -= c->state_len;
+        c->state_len = (uint32_t)len;
     }
     c->wake_ms = wake_ms;
     return LSC_OK;
@@ -687,7 +786,7 @@ enum lsc_status hl_contacts_set_state(struct hl_contacts *cs,
 
 const char *hl_contact_id(const struct hl_contact *c)
 {
-    return c->id;
+    return rec_id(c);
 }
 
 const void *hl_contact_state(const struct hl_contact *c, size_t *len)
@@ -710,7 +809,7 @@ static int by_id(const void *a, const void *b)
 {
     const struct hl_contact *x = *(const struct hl_contact *const *)a;
     const struct hl_contact *y = *(const struct hl_contact *const *)b;
-    return strcmp(x->id, y->id);
+    return strcmp(rec_id(x), rec_id(y));
 }
 
 enum lsc_status hl_contacts_sorted(struct hl_contacts *cs,

@@ -30,6 +30,28 @@ void hl_contacts_destroy(struct hl_contacts *cs);
 struct hl_contact *hl_contacts_find(struct hl_contacts *cs, const char *id);
 
 /*
+ * The hash the store files `id` under.  A host that looks the same id up
+ * several times (find, upsert, prefetch) computes it once and passes it
+ * to the _h variants, which behave like the plain ones.
+ */
+uint64_t hl_contacts_hash(const char *id);
+struct hl_contact *hl_contacts_find_h(struct hl_contacts *cs, const char *id,
+                                      uint64_t hash);
+enum lsc_status hl_contacts_upsert_h(struct hl_contacts *cs, const char *id,
+                                     uint64_t hash, struct hl_contact **out,
+                                     bool *created);
+
+/*
+ * Cache hints for a host that knows a coming contact's id early (with
+ * millions of contacts every step of a lookup is a cache miss): stage 0
+ * starts loading the table slot of `hash`, stage 1 (once that slot is
+ * cached) the record, stage 2 (once the record is cached) its properties
+ * and state.  Changes nothing; an unknown id only costs the time.
+ */
+void hl_contacts_prefetch(const struct hl_contacts *cs, uint64_t hash,
+                          int stage);
+
+/*
  * Find or create the contact (a new one has no properties, no state,
  * wake INT64_MAX).  *created (may be NULL) tells which.  *out is borrowed
  * from the store.  LSC_ERR_NOMEM on allocation failure.

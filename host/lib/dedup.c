@@ -38,7 +38,7 @@ void hl_dedup_destroy(struct hl_dedup *d)
     free(d);
 }
 
-static uint64_t key_of(const char *id, size_t len)
+uint64_t hl_dedup_hash(const char *id, size_t len)
 {
     uint64_t h = hl_hash64(id, len);
     return h != 0 ? h : 1; /* 0 marks an empty slot */
@@ -55,10 +55,14 @@ static size_t probe(const struct hl_dedup *d, uint64_t h)
     return i;
 }
 
+bool hl_dedup_contains_h(const struct hl_dedup *d, uint64_t h)
+{
+    return d->slots[probe(d, h)] == h;
+}
+
 bool hl_dedup_contains(const struct hl_dedup *d, const char *id, size_t len)
 {
-    uint64_t h = key_of(id, len);
-    return d->slots[probe(d, h)] == h;
+    return hl_dedup_contains_h(d, hl_dedup_hash(id, len));
 }
 
 static bool grow(struct hl_dedup *d)
@@ -88,7 +92,11 @@ static bool grow(struct hl_dedup *d)
 enum lsc_status hl_dedup_add(struct hl_dedup *d, const char *id, size_t len,
                              bool *added)
 {
-    uint64_t h = key_of(id, len);
+    return hl_dedup_add_h(d, hl_dedup_hash(id, len), added);
+}
+
+enum lsc_status hl_dedup_add_h(struct hl_dedup *d, uint64_t h, bool *added)
+{
     size_t i = probe(d, h);
     if (d->slots[i] == h) {
         if (added != NULL) {
@@ -110,6 +118,16 @@ enum lsc_status hl_dedup_add(struct hl_dedup *d, const char *id, size_t len,
         *added = true;
     }
     return LSC_OK;
+}
+
+void hl_dedup_prefetch(const struct hl_dedup *d, uint64_t h)
+{
+#if defined(__GNUC__)
+    __builtin_prefetch(&d->slots[(size_t)h & (d->n_slots - 1)]);
+#else
+    (void)d;
+    (void)h;
+#endif
 }
 
 size_t hl_dedup_count(const struct hl_dedup *d)

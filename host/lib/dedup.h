@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <leadscore/plugin.h>
 
@@ -27,6 +28,16 @@ bool hl_dedup_contains(const struct hl_dedup *d, const char *id, size_t len);
  * LSC_ERR_NOMEM when the table cannot grow. */
 enum lsc_status hl_dedup_add(struct hl_dedup *d, const char *id, size_t len,
                              bool *added);
+
+/* The same with the id's hash, hl_dedup_hash(id, len), computed once for
+ * a contains-then-add. */
+uint64_t hl_dedup_hash(const char *id, size_t len);
+bool hl_dedup_contains_h(const struct hl_dedup *d, uint64_t hash);
+enum lsc_status hl_dedup_add_h(struct hl_dedup *d, uint64_t hash,
+                               bool *added);
+
+/* A hint: start loading the slot of `hash` into the cache. */
+void hl_dedup_prefetch(const struct hl_dedup *d, uint64_t hash);
 
 /* Number of ids in the set. */
 size_t hl_dedup_count(const struct hl_dedup *d);

@@ -372,7 +372,27 @@ enum lsc_status hl_event_decode(struct hl_event_decoder *d, const char *line,
         snprintf(err, errlen, "expected a JSON object");
         return LSC_ERR_PARSE;
     }
-    json_t *v = json_object_get(d->root, "contact");
+    /* One pass over the members instead of a hashed lookup per field
+     * (jansson keeps one value per key, the one json_object_get() would
+     * return).  The length picks the only candidate name. */
+    enum { F_CONTACT, F_TYPE, F_TS, F_ID, F_PROPS, F_N };
+    static const char *const names[F_N] = {"contact", "type", "ts", "id",
+                                           "props"};
+    json_t *f[F_N] = {NULL};
+    for (void *it = json_object_iter(d->root); it != NULL;
+         it = json_object_iter_next(d->root, it)) {
+        const char *key = json_object_iter_key(it);
+        size_t klen = json_object_iter_key_len(it);
+        int k = klen == 7   ? F_CONTACT
+                : klen == 4 ? F_TYPE
+                : klen == 5 ? F_PROPS
+                : klen == 2 ? (key[0] == 't' ? F_TS : F_ID)
+                            : -1;
+        if (k >= 0 && memcmp(key, names[k], klen) == 0) {
+            f[k] = json_object_iter_value(it);
+        }
+    }
+    json_t *v = f[F_CONTACT];
     size_t n;
     if (v == NULL) {
         return fail(err, errlen, "field '%s': required", "contact");
@@ -384,7 +404,7 @@ enum lsc_status hl_event_decode(struct hl_event_decoder *d, const char *line,
                     "without NUL",
                     "contact");
     }
-    v = json_object_get(d->root, "type");
+    v = f[F_TYPE];
     if (v == NULL) {
         return fail(err, errlen, "field '%s': required", "type");
     }
@@ -402,7 +422,7 @@ enum lsc_status hl_event_decode(struct hl_event_decoder *d, const char *line,
                  ev->type);
         return LSC_ERR_PARSE;
     }
-    v = json_object_get(d->root, "ts");
+    v = f[F_TS];
     if (v == NULL) {
         return fail(err, errlen, "field '%s': required", "ts");
     }
@@ -421,7 +441,7 @@ enum lsc_status hl_event_decode(struct hl_event_decoder *d, const char *line,
                     "field '%s': expected an RFC 3339 time or Unix seconds",
                     "ts");
     }
-    v = json_object_get(d->root, "id");
+    v = f[F_ID];
     if (v != NULL && !json_is_null(v)) {
         ev->event_id = string_member(v, &n);
         if (ev->event_id == NULL || n == 0) {
@@ -429,7 +449,7 @@ enum lsc_status hl_event_decode(struct hl_event_decoder *d, const char *line,
                         "field '%s': expected a non-empty string", "id");
         }
     }
-    v = json_object_get(d->root, "props");
+    v = f[F_PROPS];
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_object(v)) {
             return fail(err, errlen, "field '%s': expected an object",

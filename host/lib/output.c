@@ -119,13 +119,33 @@ static void str(struct hl_buf *b, const char *s)
     hl_buf_json_str(b, s, s != NULL ? strlen(s) : 0);
 }
 
-void hl_buf_num2(struct hl_buf *b, double v)
+/* Decimal digits of v at the end of buf (no sign); returns the start. */
+static char *utoa_end(unsigned long long v, char *end)
 {
-    if (!isfinite(v)) {
-        hl_buf_puts(b, "null");
-        return;
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
+static void put_int(struct hl_buf *b, long long v)
+{
+    char tmp[24];
+    char *end = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+    char *p = utoa_end(u, end);
+    if (v < 0) {
+        *--p = '-';
     }
-    char tmp[64];
+    hl_buf_append(b, p, (size_t)(end - p));
+}
+
+/* The "%.2f" way, kept for values too large for the integer path. */
+static void num2_printf(struct hl_buf *b, double v)
+{
+    char tmp[64]; /* as before: huge values keep their old text */
     snprintf(tmp, sizeof tmp, "%.2f", round(v * 100.0) / 100.0);
     char *dot = strchr(tmp, '.');
     if (dot != NULL) {
@@ -138,6 +158,45 @@ void hl_buf_num2(struct hl_buf *b, double v)
         }
     }
     hl_buf_puts(b, strcmp(tmp, "-0") == 0 ? "0" : tmp);
+}
+
+void hl_buf_num2(struct hl_buf *b, double v)
+{
+    if (!isfinite(v)) {
+        hl_buf_puts(b, "null");
+        return;
+    }
+    /* For |k / 100| < 1e11 the double nearest to k / 100 is within
+     * 0.0001 of it, so "%.2f" prints k / 100 exactly: format k. */
+    double k = round(v * 100.0);
+    if (fabs(k) >= 1e13) {
+        num2_printf(b, v);
+        return;
+    }
+    long long h = (long long)k;
+    unsigned long long u = h < 0 ? 0ULL - (unsigned long long)h
+                                 : (unsigned long long)h;
+    char tmp[32];
+    char *end = tmp + sizeof tmp;
+    char *p;
+    unsigned frac = (unsigned)(u % 100);
+    if (frac == 0) {
+        p = utoa_end(u / 100, end);
+    } else {
+        char *e = end;
+        if (frac % 10 == 0) {
+            *--e = (char)('0' + frac / 10);
+        } else {
+            *--e = (char)('0' + frac % 10);
+            *--e = (char)('0' + frac / 10);
+        }
+        *--e = '.';
+        p = utoa_end(u / 100, e);
+    }
+    if (h < 0) {
+        *--p = '-'; /* -0 never gets here: h == 0 prints "0" */
+    }
+    hl_buf_append(b, p, (size_t)(end - p));
 }
 
 bool hl_buf_write(const struct hl_buf *b, FILE *f)
@@ -155,7 +214,9 @@ void hl_output_json_open(struct hl_buf *b, const struct lsc_report *r,
 {
     hl_buf_puts(b, "{\"contact\":");
     str(b, r->contact_id);
-    hl_buf_printf(b, ",\"score\":%d,\"tier\":", r->score);
+    hl_buf_puts(b, ",\"score\":");
+    put_int(b, r->score);
+    hl_buf_puts(b, ",\"tier\":");
     str(b, r->tier);
     hl_buf_puts(b, ",\"groups\":{");
     for (size_t i = 0; i < r->n_groups; i++) {
@@ -174,7 +235,8 @@ void hl_output_json_open(struct hl_buf *b, const struct lsc_report *r,
         hl_buf_puts(b, ",\"points\":");
         hl_buf_num2(b, rule->points);
         if (!rule->fit) {
-            hl_buf_printf(b, ",\"awards\":%u", (unsigned)rule->awards);
+            hl_buf_puts(b, ",\"awards\":");
+            put_int(b, rule->awards);
         }
         hl_buf_puts(b, "}");
     }

@@ -13,6 +13,8 @@
 #include "contacts.h"
 #include "dedup.h"
 
+#define HL_TEST_LONG 256
+
 static struct lsc_prop str_prop(const char *k, const char *v)
 {
     return (struct lsc_prop){k, {.type = LSC_VAL_STRING,
@@ -189,6 +191,86 @@ static void test_contacts_many_sorted_and_erased(void **state)
     hl_contacts_destroy(cs);
 }
 
+static void test_contacts_hashed_variants_and_long_ids(void **state)
+{
+    struct hl_contacts *cs = hl_contacts_create();
+    char long_id[HL_TEST_LONG + 1];
+    memset(long_id, 'x', HL_TEST_LONG);
+    long_id[HL_TEST_LONG] = '\0';
+    /* Ids around the inline limit and a 256-byte one. */
+    static const size_t lens[] = {1, 22, 23, 24, 25, 100, HL_TEST_LONG};
+    struct hl_contact *recs[7];
+    for (size_t i = 0; i < 7; i++) {
+        char id[HL_TEST_LONG + 1];
+        memcpy(id, long_id, lens[i]);
+        id[lens[i]] = '\0';
+        id[0] = (char)('a' + i);
+        uint64_t h = hl_contacts_hash(id);
+        hl_contacts_prefetch(cs, h, 0);
+        hl_contacts_prefetch(cs, h, 1);
+        hl_contacts_prefetch(cs, h, 2); /* unknown: a no-op */
+        bool created;
+        assert_int_equal(hl_contacts_upsert_h(cs, id, h, &recs[i], &created),
+                         LSC_OK);
+        assert_true(created);
+        assert_string_equal(hl_contact_id(recs[i]), id);
+        assert_ptr_equal(hl_contacts_find_h(cs, id, h), recs[i]);
+        assert_ptr_equal(hl_contacts_find(cs, id), recs[i]);
+        assert_int_equal(hl_contacts_set_state(cs, recs[i], "s", 1, 5),
+                         LSC_OK);
+        hl_contacts_prefetch(cs, h, 1);
+        hl_contacts_prefetch(cs, h, 2);
+    }
+    for (size_t i = 0; i < 7; i++) {
+        char id[HL_TEST_LONG + 1];
+        memcpy(id, long_id, lens[i]);
+        id[lens[i]] = '\0';
+        id[0] = (char)('a' + i);
+        struct hl_contact *c;
+        bool created;
+        assert_int_equal(hl_contacts_upsert(cs, id, &c, &created), LSC_OK);
+        assert_false(created);
+        assert_ptr_equal(c, recs[i]);
+    }
+    /* Erase a long and a short one; the others stay found. */
+    hl_contacts_erase(cs, recs[6]);
+    hl_contacts_erase(cs, recs[0]);
+    assert_int_equal(hl_contact_wake(recs[0]), INT64_MAX);
+    assert_null(hl_contacts_find(cs, "a"));
+    assert_int_equal(hl_contacts_count(cs), 5);
+    for (size_t i = 1; i < 6; i++) {
+        assert_ptr_equal(hl_contacts_find(cs, hl_contact_id(recs[i])),
+                         recs[i]);
+    }
+    hl_contacts_destroy(cs);
+}
+
+static void test_contacts_state_sizes(void **state)
+{
+    struct hl_contacts *cs = hl_contacts_create();
+    struct hl_contact *c;
+    hl_contacts_upsert(cs, "c-1", &c, NULL);
+    unsigned char blob[600];
+    for (size_t i = 0; i < sizeof blob; i++) {
+        blob[i] = (unsigned char)(i * 7);
+    }
+    /* Growing and shrinking by small and large steps, each read back. */
+    static const size_t sizes[] = {1, 2, 24, 25, 40, 41, 39, 400, 401, 405,
+                                   390, 600, 3, 599};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        blob[0] = (unsigned char)i;
+        assert_int_equal(hl_contacts_set_state(cs, c, blob, sizes[i],
+                                               (int64_t)i),
+                         LSC_OK);
+        size_t len;
+        const void *got = hl_contact_state(c, &len);
+        assert_int_equal(len, sizes[i]);
+        assert_memory_equal(got, blob, len);
+        assert_int_equal(hl_contact_wake(c), (int64_t)i);
+    }
+    hl_contacts_destroy(cs);
+}
+
 static void test_dedup_set(void **state)
 {
     struct hl_dedup *d = hl_dedup_create();
@@ -212,6 +294,15 @@ static void test_dedup_set(void **state)
         n = snprintf(id, sizeof id, "other-%d", i);
         assert_false(hl_dedup_contains(d, id, (size_t)n));
     }
+    /* The hashed variants agree with the plain ones. */
+    uint64_t h = hl_dedup_hash("evt-7", 5);
+    hl_dedup_prefetch(d, h);
+    assert_true(hl_dedup_contains_h(d, h));
+    h = hl_dedup_hash("new-1", 5);
+    assert_false(hl_dedup_contains_h(d, h));
+    assert_int_equal(hl_dedup_add_h(d, h, &added), LSC_OK);
+    assert_true(added);
+    assert_true(hl_dedup_contains(d, "new-1", 5));
     hl_dedup_destroy(d);
     hl_dedup_destroy(NULL);
 }
@@ -224,6 +315,8 @@ int main(void)
         cmocka_unit_test(test_contacts_rollback_restores),
         cmocka_unit_test(test_contacts_state_and_erase),
         cmocka_unit_test(test_contacts_many_sorted_and_erased),
+        cmocka_unit_test(test_contacts_hashed_variants_and_long_ids),
+        cmocka_unit_test(test_contacts_state_sizes),
         cmocka_unit_test(test_dedup_set),
     };
     return cmocka_run_group_tests_name("host_contacts", tests, NULL, NULL);

@@ -72,6 +72,31 @@ static void test_event_decode_activity_full(void **state)
     assert_int_equal(ev.now_ms, 0);
 }
 
+/* Fields are found by exact name only; a repeated key keeps its last
+ * value (as jansson's json_object_get answers). */
+static void test_event_decode_field_names(void **state)
+{
+    struct lsc_event ev;
+    char err[256];
+    const char *line =
+        "{\"contac\":\"no\",\"contact\":\"c-1\",\"tipe\":\"no\","
+        "\"type\":\"email_open\",\"tz\":\"no\",\"ts\":1793527200,"
+        "\"ix\":\"no\",\"propz\":{\"a\":1},\"contact\":\"c-2\","
+        "\"CONTACT\":\"no\"}";
+    assert_int_equal(decode(state, line, &ev, err), LSC_OK);
+    assert_string_equal(ev.contact_id, "c-2");
+    assert_string_equal(ev.type, "email_open");
+    assert_true(ev.ts_ms == 1793527200000LL);
+    assert_null(ev.event_id);
+    assert_int_equal(ev.n_props, 0);
+    expect_error(state, "{\"contac\":\"x\",\"type\":\"a\",\"ts\":1}",
+                 "field 'contact': required");
+    expect_error(state, "{\"contact\":\"x\",\"tipe\":\"a\",\"ts\":1}",
+                 "field 'type': required");
+    expect_error(state, "{\"contact\":\"x\",\"type\":\"a\",\"tz\":1}",
+                 "field 'ts': required");
+}
+
 static void test_event_decode_contact_kinds(void **state)
 {
     struct lsc_event ev;
@@ -261,6 +286,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_event_decode_activity_full,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_decode_field_names, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_event_decode_contact_kinds,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_decode_required_fields,

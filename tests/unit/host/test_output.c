@@ -54,6 +54,63 @@ static void test_output_num2(void **state)
     }
 }
 
+/* The "%.2f" definition hl_buf_num2 must match byte for byte. */
+static void num2_reference(char *out, size_t outlen, double v)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.2f", round(v * 100.0) / 100.0);
+    char *dot = strchr(tmp, '.');
+    if (dot != NULL) {
+        char *end = tmp + strlen(tmp);
+        while (end > dot + 1 && end[-1] == '0') {
+            *--end = '\0';
+        }
+        if (end == dot + 1) {
+            *dot = '\0';
+        }
+    }
+    snprintf(out, outlen, "%s", strcmp(tmp, "-0") == 0 ? "0" : tmp);
+}
+
+static void test_output_num2_matches_printf(void **state)
+{
+    static const double edges[] = {
+        0.005, -0.005, 0.015, 1.005, 2.675, -2.675, 0.125, 99.995,
+        -0.0, 1e-300, 99999999999.995, -99999999999.99, 1e11, 1e12,
+        123456789012.345, 1e300, -1e300, 4.35, 0.285, 1.115,
+    };
+    char want[80];
+    struct hl_buf b;
+    hl_buf_init(&b);
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        hl_buf_reset(&b);
+        hl_buf_num2(&b, edges[i]);
+        num2_reference(want, sizeof want, edges[i]);
+        assert_string_equal(b.data, want);
+    }
+    /* Scores, half-way cases and a spread of magnitudes. */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        switch (i % 4) {
+        case 0: v = (double)(int64_t)(x % 2000001) / 1000.0 - 1000.0; break;
+        case 1: v = (double)(int64_t)(x % 400001) * 0.005 - 1000.0; break;
+        case 2: v = ldexp((double)(x >> 11) / 9007199254740992.0 - 0.5,
+                          (int)(x % 80) - 30);
+                break;
+        default: v = (double)(x % 100000000) / 100.0; break;
+        }
+        hl_buf_reset(&b);
+        hl_buf_num2(&b, v);
+        num2_reference(want, sizeof want, v);
+        assert_string_equal(b.data, want);
+    }
+    hl_buf_finish(&b);
+}
+
 static void test_output_json_exact(void **state)
 {
     struct lsc_report r = report();
@@ -145,6 +202,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_num2),
+        cmocka_unit_test(test_output_num2_matches_printf),
         cmocka_unit_test(test_output_json_exact),
         cmocka_unit_test(test_output_json_shadows_and_escapes),
         cmocka_unit_test(test_output_csv_exact),
