@@ -284,19 +284,37 @@ static enum lsc_status on_event(void *plugin, const struct lsc_event *ev,
                 lsc_status_str(rc));
         goto out;
     }
+    /* An activity that awards nothing and changes no score or tier leaves
+     * the blob as it is: no state_put, so the host keeps the blob and the
+     * wake it has, which is still a lower bound (same groups, same tier). */
+    bool same = ev->kind == LSC_EVENT_ACTIVITY && !need && !st.dropped;
     if (ev->kind == LSC_EVENT_ACTIVITY && ev->type != NULL) {
         for (size_t i = 0; i < p->n_models; i++) {
-            engine_activity(p->models[i], &st.m[i], ev->type, ev->props,
-                            ev->props ? ev->n_props : 0, ev->ts_ms);
+            same &= !st.m[i].stale &&
+                    engine_activity(p->models[i], &st.m[i], ev->type,
+                                    ev->props, ev->props ? ev->n_props : 0,
+                                    ev->ts_ms) == 0;
         }
+    }
+    int scores[STATE_MAX_MODELS];
+    long prevs[STATE_MAX_MODELS], tiers[STATE_MAX_MODELS];
+    for (size_t i = 0; i < p->n_models; i++) {
+        const struct model *m = p->models[i];
+        struct state_model *sm = &st.m[i];
+        scores[i] = engine_score(m, engine_total(m, sm, at, NULL, NULL));
+        prevs[i] = sm->fresh ? -1 : engine_tier_index(m, sm->tier_key);
+        tiers[i] = engine_tier(m, scores[i], prevs[i]);
+        same &= !sm->fresh && scores[i] == sm->score && tiers[i] == prevs[i];
+    }
+    if (same) {
+        goto out;
     }
     int64_t wake = INT64_MAX;
     for (size_t i = 0; i < p->n_models; i++) {
         const struct model *m = p->models[i];
         struct state_model *sm = &st.m[i];
-        int score = engine_score(m, engine_total(m, sm, at, NULL, NULL));
-        long prev = sm->fresh ? -1 : engine_tier_index(m, sm->tier_key);
-        long tier = engine_tier(m, score, prev);
+        int score = scores[i];
+        long prev = prevs[i], tier = tiers[i];
         rc = announce(p, ev, i, sm, score, prev, tier, at);
         if (rc != LSC_OK) {
             log_err(err, errlen, "the host refused the score: %s",

@@ -253,6 +253,7 @@ enum lsc_status state_decode(struct state *st,
     }
     st->n = n;
     st->heap = NULL;
+    st->dropped = false;
     for (size_t i = 0; i < n; i++) {
         memset(&st->m[i], 0, sizeof st->m[i]);
         st->m[i].fresh = true;
@@ -287,7 +288,8 @@ enum lsc_status state_decode(struct state *st,
             }
             struct sec h;
             if (i == n) {
-                rc = walk(&r, &h, NULL, NULL, err, errlen); /* dropped */
+                rc = walk(&r, &h, NULL, NULL, err, errlen);
+                st->dropped = true;
             } else {
                 /* the header first, to know the room it needs */
                 struct rd hr = r;

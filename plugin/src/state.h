@@ -67,6 +67,7 @@ struct state_model {
 struct state {
     struct state_model m[STATE_MAX_MODELS];
     size_t n;
+    bool dropped;       /* the blob had sections of models not loaded */
     void *heap;
     struct state_group g_stack[STATE_STACK_GROUPS];
     struct state_award a_stack[STATE_STACK_AWARDS];
