@@ -13,7 +13,9 @@ static const struct lsc_value *lookup(const struct lsc_prop *props, size_t n,
                                       const char *field)
 {
     for (size_t i = 0; i < n; i++) {
-        if (props[i].key != NULL && strcmp(props[i].key, field) == 0) {
+        /* the first byte settles most mismatches without a call */
+        if (props[i].key != NULL && props[i].key[0] == field[0] &&
+            strcmp(props[i].key, field) == 0) {
             /* null means absent */
             return props[i].value.type == LSC_VAL_NULL ? NULL
                                                         : &props[i].value;
@@ -47,8 +49,12 @@ static bool icontains(const char *s, size_t sl, const char *l, size_t ll)
     if (ll > sl) {
         return false;
     }
+    if (ll == 0) {
+        return true;
+    }
     for (size_t i = 0; i + ll <= sl; i++) {
-        if (ieq(s + i, ll, l, ll)) {
+        /* the first byte rejects most positions */
+        if (lower(s[i]) == l[0] && ieq(s + i + 1, ll - 1, l + 1, ll - 1)) {
             return true;
         }
     }
@@ -688,6 +694,17 @@ int64_t engine_wake(const struct model *m, const struct state_model *sm,
 {
     if (tier < 0 || (size_t)tier >= m->n_tiers) {
         return INT64_MAX;
+    }
+    /* The usual cold contact: no drop below a floor <= 0 and no rising
+     * group to lift it; known without an exp2. */
+    if (m->tiers[tier].min - m->hysteresis <= 0) {
+        bool rising = false;
+        for (size_t i = 0; i < m->n_groups && !rising; i++) {
+            rising = m->groups[i].half_life_ms != 0 && sm->groups[i].acc < 0;
+        }
+        if (!rising || (size_t)tier + 1 == m->n_tiers) {
+            return INT64_MAX;
+        }
     }
     /* Inexact bounds (several decaying groups, caps) are tightened by
      * restarting from the bound while the tier still holds there: a few
