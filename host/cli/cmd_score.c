@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,8 @@ static void usage(FILE *f)
             "                      default: the latest event time)\n"
             "  --format FMT        json (default, one object per line), "
             "csv or table\n"
-            "  --top N             reasons listed per contact (default 3)\n"
+            "  --top N             rules listed in `top` per contact (default: all\n"
+            "                      for json and csv, 3 for table)\n"
             "  --transitions FILE  write every tier change as a JSON line\n"
             "  --stats             print a run summary on stderr\n"
             "  --plugin PATH       the plugin to load\n"
@@ -155,7 +157,10 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
     int64_t as_of = INT64_MIN;
     const char *transitions = NULL;
     bool stats = false;
-    struct score_out out = {.format = FMT_JSON, .max_top = 3};
+    /* The contract's `top` lists every rule; only the table for people is
+     * cut, to keep one row per contact readable. */
+    struct score_out out = {.format = FMT_JSON, .max_top = SIZE_MAX};
+    bool top_set = false;
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:f:vh", opts, NULL)) != -1) {
@@ -192,6 +197,7 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
                 return CLI_EXIT_USAGE;
             }
             out.max_top = (size_t)v;
+            top_set = true;
             break;
         }
         case 'T':
@@ -210,6 +216,9 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
             usage(stderr);
             return CLI_EXIT_USAGE;
         }
+    }
+    if (out.format == FMT_TABLE && !top_set) {
+        out.max_top = 3;
     }
     if (n_models == 0) {
         cli_error("score: --model is required");
