@@ -129,9 +129,6 @@ static void peek_connector(const char *path, char *out, size_t outlen)
 {
     json_t *j = json_load_file(path, 0, NULL);
     const char *c = json_string_value(json_object_get(j, "connector"));
-    if (c == NULL) {
-        c = json_string_value(json_object_get(j, "type")); /* mailchimp.json */
-    }
     snprintf(out, outlen, "%s", c ? c : "");
     json_decref(j);
 }
@@ -1049,9 +1046,9 @@ void connectors_status(struct connectors *c, char *out, size_t outlen)
     const char *state = st.state == OAUTH_CONNECTED       ? "connected"
                         : st.state == OAUTH_REAUTH_NEEDED ? "re-authorization needed (paused; queue kept)"
                                                           : "not connected";
-    char exp[64] = "";
+    char exp[WEBHOOK_TIME_MAX + 32] = "";
     if (st.state == OAUTH_CONNECTED && st.expires_at_ms != INT64_MAX) {
-        char t[40];
+        char t[WEBHOOK_TIME_MAX];
         webhook_format_time(st.expires_at_ms, t, sizeof t);
         snprintf(exp, sizeof exp, ", access token until %s", t);
     }

@@ -88,7 +88,7 @@ char *webhook_build_body(const char *contact, const char *from,
                          const char *const *reasons, size_t n_reasons,
                          int64_t at_ms, const char *delivery_id)
 {
-    char at[40];
+    char at[WEBHOOK_TIME_MAX];
     webhook_format_time(at_ms, at, sizeof at);
     json_t *r = json_array();
     for (size_t i = 0; r != NULL && i < n_reasons; i++) {

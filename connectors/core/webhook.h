@@ -50,7 +50,9 @@ enum lsc_status webhook_signature(const char *secret, int64_t ts_s,
                                   char *out, size_t outlen);
 
 /* RFC 3339 UTC with milliseconds ("2026-11-22T10:00:00.000Z") into out
- * (>= 25 bytes). */
+ * (25 bytes for years 0..9999; WEBHOOK_TIME_MAX fits any int fields, so
+ * the compiler can prove no truncation). */
+#define WEBHOOK_TIME_MAX 96
 void webhook_format_time(int64_t ms, char *out, size_t outlen);
 
 #endif

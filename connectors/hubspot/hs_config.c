@@ -678,7 +678,7 @@ enum lsc_status hubspot_config_parse(const char *path, const char *text,
         report(&v, LSC_LOG_ERROR, "", "the mapping must be a JSON object");
         goto done;
     }
-    static const char *const known[] = {"schema", "connector", "type", "api",
+    static const char *const known[] = {"schema", "connector", "api",
                                         "auth",
                                         "contacts", "inputs", "outputs",
                                         "tiers", "limits", "actions",
@@ -690,14 +690,10 @@ enum lsc_status hubspot_config_parse(const char *path, const char *text,
                "unsupported schema \"%s\"; hint: \"%s\"", schema,
                HUBSPOT_SCHEMA);
     }
-    /* "connector" names the connector; "type" is accepted as well (the
-     * Mailchimp mapping uses it) */
-    bool by_type = json_object_get(root, "connector") == NULL &&
-                   json_is_string(json_object_get(root, "type"));
-    const char *conn = get_str(&v, root, "", by_type ? "type" : "connector",
-                               true);
+    /* "connector" names the connector in every mapping. */
+    const char *conn = get_str(&v, root, "", "connector", true);
     if (conn != NULL && strcmp(conn, "hubspot") != 0) {
-        report(&v, LSC_LOG_ERROR, by_type ? "type" : "connector",
+        report(&v, LSC_LOG_ERROR, "connector",
                "this file is for connector \"%s\", not \"hubspot\"", conn);
     }
     out->path = dupv(&v, v.file);

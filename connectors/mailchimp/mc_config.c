@@ -1,6 +1,6 @@
 /*
  * Mailchimp connector mapping (config/connectors/mailchimp.json, schema
- * "leadscore.connector/1", "type": "mailchimp"): defaults, loading, and a
+ * "leadscore.connector/1", "connector": "mailchimp"): defaults, loading, and a
  * validator that reports every problem with file, line, column and JSON
  * path (struct lsc_diagnostic).  The format is documented in
  * docs/connectors/mailchimp.md.
@@ -510,7 +510,7 @@ static void check_base(struct vctx *v, json_t *o, const char *path,
 static void validate(struct vctx *v, json_t *root,
                      struct mailchimp_config *c)
 {
-    static const char *const top[] = {"schema", "type", "connector", "name",
+    static const char *const top[] = {"schema", "connector", "name",
                                       "auth", "audience", "fields",
                                       "contact", "unknown_members", "tiers",
                                       "tags", "activity", "limits", "api",
@@ -527,22 +527,15 @@ static void validate(struct vctx *v, json_t *root,
                strcmp(json_string_value(schema), MAILCHIMP_SCHEMA) != 0) {
         report(v, LSC_LOG_ERROR, "schema", "must be \"" MAILCHIMP_SCHEMA "\"");
     }
-    /* "type" (this connector's name for it) or "connector" (HubSpot's). */
-    const char *tkey = json_object_get(root, "type") != NULL ? "type"
-                                                             : "connector";
-    json_t *type = json_object_get(root, tkey);
+    /* "connector" names the connector in every mapping. */
+    json_t *type = json_object_get(root, "connector");
     if (type == NULL) {
-        report(v, LSC_LOG_ERROR, "", "missing required key \"type\"; hint: "
-                                     "\"type\": \"mailchimp\"");
+        report(v, LSC_LOG_ERROR, "", "missing required key \"connector\"; "
+                                     "hint: \"connector\": \"mailchimp\"");
     } else if (!json_is_string(type) ||
                strcmp(json_string_value(type), "mailchimp") != 0) {
-        report(v, LSC_LOG_ERROR, tkey,
+        report(v, LSC_LOG_ERROR, "connector",
                "must be \"mailchimp\" for this connector");
-    }
-    if (json_object_get(root, "type") != NULL &&
-        json_object_get(root, "connector") != NULL) {
-        report(v, LSC_LOG_WARN, "connector",
-               "both \"type\" and \"connector\" given; \"type\" is used");
     }
     if (json_object_get(root, "name") != NULL) {
         get_str(v, root, "", "name", NULL, false);

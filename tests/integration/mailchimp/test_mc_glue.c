@@ -134,7 +134,7 @@ static void test_open_enqueue_run(void **state)
     char mapping[256], text[1024], err[256];
     snprintf(mapping, sizeof mapping, "%s/mailchimp.json", h.dir);
     snprintf(text, sizeof text,
-             "{\"schema\":\"leadscore.connector/1\",\"type\":\"mailchimp\","
+             "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
              "\"audience\":{\"list_id\":\"L1\"},"
              "\"api\":{\"base_url\":\"%s\"}}",
              f.api_base);
@@ -187,7 +187,7 @@ static void test_open_enqueue_run(void **state)
 
     /* A broken mapping: every problem reaches host->diagnostic. */
     write_file(mapping, "{\"schema\":\"leadscore.connector/1\",\n"
-                        " \"type\":\"mailchimp\",\n"
+                        " \"connector\":\"mailchimp\",\n"
                         " \"audience\":{\"list_id\":\"L-1\"}}\n");
     h.n_diag = 0;
     assert_int_equal(mailchimp_open(&h.api, mapping, NULL, &mc, err,
@@ -306,7 +306,7 @@ static void test_connect_flow(void **state)
     char mapping[256], text[1024];
     snprintf(mapping, sizeof mapping, "%s/mailchimp.json", h.dir);
     snprintf(text, sizeof text,
-             "{\"schema\":\"leadscore.connector/1\",\"type\":\"mailchimp\","
+             "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
              "\"auth\":{\"type\":\"oauth\"},\"audience\":{\"list_id\":"
              "\"L1\"},\"api\":{\"base_url\":\"%s\"}}",
              f.api_base);

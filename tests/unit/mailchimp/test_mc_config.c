@@ -91,7 +91,7 @@ static void test_example_is_valid(void **state)
 static const char *bad =
     "{\n"
     "  \"schema\": \"leadscore.connector/2\",\n"
-    "  \"type\": \"hubspot\",\n"
+    "  \"connector\": \"hubspot\",\n"
     "  \"audience\": {\"list_id\": \"a1-b2\"},\n"
     "  \"fields\": {\n"
     "    \"score\": {\"tag\": \"LEADSCORE123\"},\n"
@@ -121,7 +121,7 @@ static void test_every_problem_reported(void **state)
     assert_int_equal(x.d[i].line, 2);
     assert_int_equal(x.d[i].col, 13);
     assert_string_equal(x.d[i].file, "m.json");
-    i = find(&x, "type");
+    i = find(&x, "connector");
     assert_true(i >= 0);
     assert_int_equal(x.d[i].line, 3);
     i = find(&x, "audience.list_id");
@@ -178,8 +178,8 @@ static void test_syntax_and_missing(void **state)
     assert_int_equal(mailchimp_config_parse(m, strlen(m), "m.json", on_diag,
                                             &y, &c, &nerr),
                      LSC_ERR_CONFIG);
-    assert_int_equal(nerr, 2); /* type and audience */
-    assert_non_null(strstr(y.d[0].msg, "\"type\""));
+    assert_int_equal(nerr, 2); /* connector and audience */
+    assert_non_null(strstr(y.d[0].msg, "\"connector\""));
     assert_int_equal(y.d[0].line, 1);
 
     struct diags z = {0};
@@ -194,7 +194,7 @@ static void test_create_mapping(void **state)
 {
     (void)state;
     const char *t =
-        "{\"schema\":\"leadscore.connector/1\",\"type\":\"mailchimp\","
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
         "\"audience\":{\"list_id\":\"L1\"},\"unknown_members\":"
         "{\"action\":\"create\",\"status_if_new\":\"pending\"},"
         "\"limits\":{\"max_connections\":3},\"tiers\":[\"cold\",\"hot\"],"
@@ -214,7 +214,13 @@ static void test_create_mapping(void **state)
     assert_string_equal(c.tiers[1].tag, "leadscore-hot");
     mailchimp_config_destroy(&c);
 
-    /* HubSpot's spelling of the connector key is accepted. */
+    /* "connector" is the one key naming the connector: "type" is not. */
+    const char *t2 = "{\"schema\":\"leadscore.connector/1\",\"type\":"
+                     "\"mailchimp\",\"audience\":{\"list_id\":\"L1\"}}";
+    assert_int_equal(mailchimp_config_parse(t2, strlen(t2), "t.json", NULL,
+                                            NULL, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(nerr, 1); /* missing "connector" ("type": a warning) */
     const char *h = "{\"schema\":\"leadscore.connector/1\",\"connector\":"
                     "\"mailchimp\",\"audience\":{\"list_id\":\"L1\"}}";
     assert_int_equal(mailchimp_config_parse(h, strlen(h), "h.json", NULL,
