@@ -173,7 +173,7 @@ enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
 {
     char kind[64];
     peek_connector(path, kind, sizeof kind);
-    if (kind[0] != '\0' && strcmp(kind, "hubspot") != 0) {
+    if (strcmp(kind, "mailchimp") == 0) {
         snprintf(err, errlen, "%s: connector \"%s\" is validated by its own "
                  "connector", path, kind);
         return LSC_ERR_UNSUPPORTED;
@@ -1033,6 +1033,19 @@ void connectors_connect_free(struct connectors_connect *h)
     }
     hubspot_connect_free(h->h);
     free(h);
+}
+
+bool connectors_has_hubspot(struct connectors *c, bool *connected)
+{
+    bool have = c != NULL && c->have_hubspot && c->hs != NULL;
+    if (connected != NULL) {
+        struct hubspot_status st = {0};
+        if (have) {
+            hubspot_status(c->hs, &st);
+        }
+        *connected = have && st.state != OAUTH_NOT_CONNECTED;
+    }
+    return have;
 }
 
 void connectors_status(struct connectors *c, char *out, size_t outlen)

@@ -133,6 +133,10 @@ enum lsc_status connectors_connect_finish(struct connectors *c,
                                           size_t errlen);
 void connectors_connect_free(struct connectors_connect *h); /* NULL ok */
 
+/* True when a HubSpot mapping is loaded; *connected (may be NULL) tells
+ * whether its credentials are usable (a static token, or OAuth done). */
+bool connectors_has_hubspot(struct connectors *c, bool *connected);
+
 /* `leadscore connect --status`: one line per connector into out. */
 void connectors_status(struct connectors *c, char *out, size_t outlen);
 

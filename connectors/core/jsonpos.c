@@ -204,7 +204,7 @@ static bool value(struct scan *sc, const char *path)
     return ok;
 }
 
-enum lsc_status jsonpos_scan(const char *text, size_t len,
+enum lsc_status conn_jsonpos_scan(const char *text, size_t len,
                              struct jsonpos *out)
 {
     memset(out, 0, sizeof *out);
@@ -215,7 +215,7 @@ enum lsc_status jsonpos_scan(const char *text, size_t len,
     return sc.oom ? LSC_ERR_NOMEM : LSC_OK;
 }
 
-void jsonpos_finish(struct jsonpos *p)
+void conn_jsonpos_finish(struct jsonpos *p)
 {
     if (p == NULL) {
         return;
@@ -227,7 +227,7 @@ void jsonpos_finish(struct jsonpos *p)
     memset(p, 0, sizeof *p);
 }
 
-bool jsonpos_find(const struct jsonpos *p, const char *path, int *line,
+bool conn_jsonpos_find(const struct jsonpos *p, const char *path, int *line,
                   int *column)
 {
     *line = 0;

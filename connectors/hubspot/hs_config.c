@@ -38,7 +38,7 @@ static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
     va_end(ap);
     int line = 0;
     int col = 0;
-    jsonpos_find(&v->pos, path, &line, &col);
+    conn_jsonpos_find(&v->pos, path, &line, &col);
     if (sev == LSC_LOG_ERROR) {
         if (v->errors == 0) {
             snprintf(v->first, sizeof v->first, "%.80s:%d:%d: %.60s: %.90s", v->file,
@@ -649,7 +649,7 @@ enum lsc_status hubspot_config_parse(const char *path, const char *text,
 {
     memset(out, 0, sizeof *out);
     struct vctx v = {.file = path ? path : "(mapping)", .fn = diag, .ud = ud};
-    if (jsonpos_scan(text, len, &v.pos) != LSC_OK) {
+    if (conn_jsonpos_scan(text, len, &v.pos) != LSC_OK) {
         snprintf(err, errlen, "out of memory");
         return LSC_ERR_NOMEM;
     }
@@ -738,7 +738,7 @@ done:
     }
 out:
     json_decref(root);
-    jsonpos_finish(&v.pos);
+    conn_jsonpos_finish(&v.pos);
     if (rc != LSC_OK) {
         hubspot_config_finish(out);
     }

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "model.h"
 #include "state.h"
+#include "sync.h"
 
 struct plugin {
     const struct lsc_host_api *host; /* borrowed until destroy */
@@ -17,6 +18,7 @@ struct plugin {
     size_t n_models;
     char *score_prop; /* owned */
     char *tier_prop;  /* owned */
+    struct sync *sync; /* connectors (owned), NULL when none: no cost */
 };
 
 /* Destroys models[0..n) (owned) and clears the slots. */
@@ -204,6 +206,26 @@ static enum lsc_status announce(struct plugin *p, const struct lsc_event *ev,
             .at_ms = at,
         };
         rc = h->emit_transition(h->host, &t);
+        if (rc == LSC_OK && i == 0 && p->sync != NULL) {
+            char e[256] = "";
+            rc = sync_on_transition(p->sync, &t, e, sizeof e);
+            if (rc != LSC_OK) {
+                PLOG_WARN(h, "contact %s: connectors: %s", ev->contact_id, e);
+            }
+        }
+    }
+    if (rc == LSC_OK && i == 0 && p->sync != NULL &&
+        (sm->fresh || score != sm->score || tier != prev)) {
+        /* only enqueues (committed with the event); never the shadows */
+        char e[256] = "";
+        rc = sync_on_change(p->sync, ev->contact_id, score,
+                            m->tiers[tier].name,
+                            tier != prev && prev >= 0 ? m->tiers[prev].name
+                                                      : NULL,
+                            at, e, sizeof e);
+        if (rc != LSC_OK) {
+            PLOG_WARN(h, "contact %s: connectors: %s", ev->contact_id, e);
+        }
     }
     if (rc == LSC_OK && i == 0 && h->props_write != NULL) {
         struct lsc_prop w[2];
@@ -523,10 +545,19 @@ void plugin_destroy(void *plugin)
     if (p == NULL) {
         return;
     }
+    sync_destroy(p->sync);
     models_free(p->models, p->n_models);
     free(p->score_prop);
     free(p->tier_prop);
     free(p);
+}
+
+/* Job handler: every connector job kind goes to the connector glue. */
+static enum lsc_status on_job(void *plugin, const struct lsc_job *jobs,
+                              struct lsc_job_result *results, size_t n)
+{
+    struct plugin *p = plugin;
+    return sync_run_jobs(p->sync, jobs, results, n);
 }
 
 enum lsc_status plugin_create(const struct lsc_host_api *h, void **out,
@@ -561,6 +592,18 @@ enum lsc_status plugin_create(const struct lsc_host_api *h, void **out,
         return LSC_ERR_NOMEM;
     }
     p->host = h;
+    const char *mv = h->config_get(h->host, "models");
+    if ((mv == NULL || mv[0] == '\0') &&
+        h->config_get(h->host, "model") == NULL && sync_configured(h)) {
+        /* mappings without a model: `leadscore validate MAPPING` */
+        enum lsc_status vrc = sync_validate(h, err, errlen);
+        if (vrc != LSC_OK) {
+            plugin_destroy(p);
+            return vrc;
+        }
+        *out = p;
+        return LSC_OK;
+    }
     enum lsc_status rc = models_load(h, p->models, &p->n_models, err, errlen);
     if (rc != LSC_OK) {
         goto fail;
@@ -598,6 +641,10 @@ enum lsc_status plugin_create(const struct lsc_host_api *h, void **out,
         rc != LSC_ERR_UNSUPPORTED) {
         log_err(err, errlen, "cannot register the reload handler: %s",
                 lsc_status_str(rc));
+        goto fail;
+    }
+    if ((rc = sync_create(h, p->models[0], &p->sync, err, errlen)) != LSC_OK ||
+        (p->sync != NULL && (rc = sync_register(p->sync, on_job)) != LSC_OK)) {
         goto fail;
     }
     models_log(h, p->models, p->n_models);

@@ -536,23 +536,23 @@ static void test_jsonpos(void **state)
     (void)state;
     const char *t = "{\n  \"a\": 1,\n  \"b\": [\n    {\"c\": \"x\"},\n    2\n  ]\n}";
     struct jsonpos p;
-    assert_int_equal(jsonpos_scan(t, strlen(t), &p), LSC_OK);
+    assert_int_equal(conn_jsonpos_scan(t, strlen(t), &p), LSC_OK);
     int l;
     int c;
-    assert_true(jsonpos_find(&p, "a", &l, &c));
+    assert_true(conn_jsonpos_find(&p, "a", &l, &c));
     assert_int_equal(l, 2);
     assert_int_equal(c, 3);
-    assert_true(jsonpos_find(&p, "b[0].c", &l, &c));
+    assert_true(conn_jsonpos_find(&p, "b[0].c", &l, &c));
     assert_int_equal(l, 4);
     assert_int_equal(c, 6);
-    assert_true(jsonpos_find(&p, "b[1]", &l, &c));
+    assert_true(conn_jsonpos_find(&p, "b[1]", &l, &c));
     assert_int_equal(l, 5);
     assert_int_equal(c, 5);
     /* an absent member falls back to its parent */
-    assert_true(jsonpos_find(&p, "b[0].zzz", &l, &c));
+    assert_true(conn_jsonpos_find(&p, "b[0].zzz", &l, &c));
     assert_int_equal(l, 4);
     assert_int_equal(c, 5);
-    jsonpos_finish(&p);
+    conn_jsonpos_finish(&p);
 }
 
 int main(void)

@@ -1,0 +1,342 @@
+/* Connector glue (see sync.h): the only plugin file that knows the
+ * connectors.  The event side only enqueues; the host's workers run the
+ * jobs through sync_run_jobs. */
+#include "sync.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "connectors.h"
+#include "log.h"
+#include "mailchimp/mailchimp.h"
+#include "model.h"
+
+/* Mailchimp jobs per handler call (the client runs up to
+ * max_connections of them at once). */
+#define SYNC_MAILCHIMP_BATCH 50
+
+struct sync {
+    const struct lsc_host_api *host; /* borrowed */
+    struct connectors *conn;         /* HubSpot + webhooks, or NULL */
+    struct mailchimp *mc;            /* or NULL */
+};
+
+/* The "connector" member of a mapping into out ("" when absent or the
+ * file is not JSON: the validators then explain, with positions). */
+static void peek_kind(const char *path, char *out, size_t outlen)
+{
+    json_t *j = json_load_file(path, 0, NULL);
+    const char *c = json_string_value(json_object_get(j, "connector"));
+    snprintf(out, outlen, "%s", c != NULL ? c : "");
+    json_decref(j);
+}
+
+/* Calls fn(ud, path) for each non-blank line of `files`; stops at the
+ * first status other than LSC_OK unless keep_going. */
+static enum lsc_status each_file(const char *files, bool keep_going,
+                                 enum lsc_status (*fn)(void *ud,
+                                                       const char *path),
+                                 void *ud)
+{
+    enum lsc_status worst = LSC_OK;
+    const char *p = files;
+    while (p != NULL && *p != '\0') {
+        size_t l = strcspn(p, "\n");
+        const char *b = p;
+        p += l;
+        if (*p == '\n') {
+            p++;
+        }
+        while (l > 0 && (*b == ' ' || *b == '\t')) {
+            b++;
+            l--;
+        }
+        while (l > 0 && (b[l - 1] == ' ' || b[l - 1] == '\t' ||
+                         b[l - 1] == '\r')) {
+            l--;
+        }
+        if (l == 0) {
+            continue;
+        }
+        char path[4096];
+        if (l >= sizeof path) {
+            return LSC_ERR_CONFIG;
+        }
+        memcpy(path, b, l);
+        path[l] = '\0';
+        enum lsc_status rc = fn(ud, path);
+        if (rc != LSC_OK) {
+            if (worst == LSC_OK) {
+                worst = rc;
+            }
+            if (!keep_going) {
+                break;
+            }
+        }
+    }
+    return worst;
+}
+
+bool sync_configured(const struct lsc_host_api *h)
+{
+    const char *v = h->config_get(h->host, "connectors");
+    return v != NULL && v[strspn(v, " \t\r\n")] != '\0';
+}
+
+/* ---- validation (no secrets, no network) -------------------------------- */
+
+struct vctx {
+    const struct lsc_host_api *h;
+    char *err;
+    size_t errlen;
+};
+
+static void mc_diag(void *ud, const struct lsc_diagnostic *d)
+{
+    const struct lsc_host_api *h = ud;
+    if (h->diagnostic != NULL) {
+        h->diagnostic(h->host, d);
+    }
+}
+
+static enum lsc_status validate_one(void *ud, const char *path)
+{
+    struct vctx *v = ud;
+    char kind[64];
+    char e[512] = "";
+    enum lsc_status rc;
+    peek_kind(path, kind, sizeof kind);
+    if (strcmp(kind, "mailchimp") == 0) {
+        struct mailchimp_config cfg;
+        size_t nerr = 0;
+        rc = mailchimp_config_load(path, mc_diag, (void *)v->h, &cfg, &nerr);
+        if (rc == LSC_OK) {
+            mailchimp_config_destroy(&cfg);
+        } else {
+            snprintf(e, sizeof e, "%s: %zu problem(s) in the mapping", path,
+                     nerr);
+        }
+    } else {
+        rc = connectors_validate_file(v->h, path, e, sizeof e);
+    }
+    if (rc == LSC_OK) {
+        PLOG_INFO(v->h, "connector mapping '%s' (%s): valid", path, kind);
+    } else if (v->err[0] == '\0') {
+        log_err(v->err, v->errlen, "%s", e);
+    }
+    return rc == LSC_ERR_IO || rc == LSC_ERR_NOMEM ? rc : rc == LSC_OK
+                                                              ? LSC_OK
+                                                              : LSC_ERR_CONFIG;
+}
+
+enum lsc_status sync_validate(const struct lsc_host_api *h, char *err,
+                              size_t errlen)
+{
+    struct vctx v = {h, err, errlen};
+    if (err != NULL && errlen > 0) {
+        err[0] = '\0';
+    }
+    return each_file(h->config_get(h->host, "connectors"), true, validate_one,
+                     &v);
+}
+
+/* ---- create / destroy --------------------------------------------------- */
+
+struct cctx {
+    struct sync *s;
+    const char *const *tiers;
+    size_t n_tiers;
+    size_t n_hubspot;
+    char *err;
+    size_t errlen;
+};
+
+static enum lsc_status open_one(void *ud, const char *path)
+{
+    struct cctx *c = ud;
+    const struct lsc_host_api *h = c->s->host;
+    char kind[64];
+    peek_kind(path, kind, sizeof kind);
+    if (strcmp(kind, "hubspot") == 0) {
+        if (++c->n_hubspot > 1) {
+            log_err(c->err, c->errlen,
+                    "%s: a second HubSpot mapping; one per plugin", path);
+            return LSC_ERR_CONFIG;
+        }
+        return LSC_OK; /* connectors_create() loads it */
+    }
+    if (strcmp(kind, "mailchimp") != 0) {
+        /* unknown or missing connector: the validator reports it */
+        struct vctx v = {h, c->err, c->errlen};
+        validate_one(&v, path);
+        if (c->err[0] == '\0') {
+            log_err(c->err, c->errlen, "%s: unknown connector \"%s\"", path,
+                    kind);
+        }
+        return LSC_ERR_CONFIG;
+    }
+    if (c->s->mc != NULL) {
+        log_err(c->err, c->errlen,
+                "%s: a second Mailchimp mapping; one per plugin", path);
+        return LSC_ERR_CONFIG;
+    }
+    char e[512];
+    enum lsc_status rc = mailchimp_open(h, path, NULL, &c->s->mc, e, sizeof e);
+    if (rc == LSC_ERR_AUTH) {
+        PLOG_WARN(h, "Mailchimp (%s) is not connected yet, running without "
+                  "it; hint: leadscore connect mailchimp --config %s",
+                  path, path);
+        return LSC_OK;
+    }
+    if (rc != LSC_OK) {
+        log_err(c->err, c->errlen, "%s", e);
+        return rc;
+    }
+    rc = mailchimp_add_tiers(c->s->mc, c->tiers, c->n_tiers);
+    if (rc != LSC_OK) {
+        log_err(c->err, c->errlen, "out of memory");
+    }
+    return rc;
+}
+
+enum lsc_status sync_create(const struct lsc_host_api *h,
+                            const struct model *primary, struct sync **out,
+                            char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!sync_configured(h)) {
+        return LSC_OK;
+    }
+    if (h->job_enqueue == NULL || h->register_job == NULL) {
+        log_err(err, errlen, "connectors are configured but the host has no "
+                "job queue (job_enqueue, register_job)");
+        return LSC_ERR_UNSUPPORTED;
+    }
+    struct sync *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        log_err(err, errlen, "out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    s->host = h;
+    if (err != NULL && errlen > 0) {
+        err[0] = '\0';
+    }
+    const char **tiers = calloc(primary->n_tiers + 1, sizeof *tiers);
+    if (tiers == NULL) {
+        free(s);
+        log_err(err, errlen, "out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < primary->n_tiers; i++) {
+        tiers[i] = primary->tiers[i].name;
+    }
+    const char *files = h->config_get(h->host, "connectors");
+    struct cctx c = {s, tiers, primary->n_tiers, 0, err, errlen};
+    enum lsc_status rc = each_file(files, false, open_one, &c);
+    free(tiers);
+    if (rc == LSC_OK && c.n_hubspot > 0) {
+        rc = connectors_create(h, files, NULL, &s->conn, err, errlen);
+        bool connected = false;
+        if (rc == LSC_OK && connectors_has_hubspot(s->conn, &connected) &&
+            !connected) {
+            PLOG_WARN(h, "HubSpot is not connected yet, running without it; "
+                      "hint: leadscore connect hubspot --config MAPPING");
+            connectors_destroy(s->conn);
+            s->conn = NULL;
+        }
+    }
+    if (rc != LSC_OK) {
+        sync_destroy(s);
+        return rc;
+    }
+    PLOG_INFO(h, "connectors: HubSpot %s, Mailchimp %s",
+              s->conn ? "on" : "off", s->mc ? "on" : "off");
+    if (s->conn == NULL && s->mc == NULL) {
+        sync_destroy(s); /* nothing to forward: zero cost per event */
+        return LSC_OK;
+    }
+    *out = s;
+    return LSC_OK;
+}
+
+void sync_destroy(struct sync *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    connectors_destroy(s->conn);
+    mailchimp_destroy(s->mc);
+    free(s);
+}
+
+enum lsc_status sync_register(struct sync *s, lsc_job_fn fn)
+{
+    enum lsc_status rc = LSC_OK;
+    if (s->conn != NULL) {
+        rc = connectors_register_jobs(s->conn, fn);
+    }
+    if (rc == LSC_OK && s->mc != NULL) {
+        rc = s->host->register_job(s->host->host, MAILCHIMP_JOB_KIND, fn,
+                                   SYNC_MAILCHIMP_BATCH);
+    }
+    return rc;
+}
+
+/* ---- jobs and events ---------------------------------------------------- */
+
+enum lsc_status sync_run_jobs(struct sync *s, const struct lsc_job *jobs,
+                              struct lsc_job_result *results, size_t n)
+{
+    if (n == 0) {
+        return LSC_OK;
+    }
+    if (strcmp(jobs[0].kind, MAILCHIMP_JOB_KIND) == 0) {
+        if (s->mc == NULL) {
+            return LSC_ERR_UNSUPPORTED;
+        }
+        return mailchimp_job_run(s->mc, jobs, results, n);
+    }
+    if (s->conn == NULL) {
+        return LSC_ERR_UNSUPPORTED;
+    }
+    return connectors_run_jobs(s->conn, jobs, results, n);
+}
+
+enum lsc_status sync_on_change(struct sync *s, const char *contact_id,
+                               int score, const char *tier, const char *from,
+                               int64_t at_ms, char *err, size_t errlen)
+{
+    enum lsc_status rc = LSC_OK;
+    if (s->conn != NULL) {
+        struct connectors_score cs = {
+            .contact_id = contact_id,
+            .score = score,
+            .tier = tier,
+            .fit = NAN,
+            .engagement = NAN,
+            .at_ms = at_ms,
+        };
+        rc = connectors_on_score(s->conn, &cs, err, errlen);
+    }
+    if (rc == LSC_OK && s->mc != NULL) {
+        /* the tier on every call keeps the tags right; `from` on a change
+         * flips the previous tier's tag off */
+        rc = mailchimp_enqueue(s->host, s->mc, contact_id, score, tier, from,
+                               at_ms, NULL, err, errlen);
+    }
+    return rc;
+}
+
+enum lsc_status sync_on_transition(struct sync *s,
+                                   const struct lsc_transition *t, char *err,
+                                   size_t errlen)
+{
+    if (s->conn == NULL || !t->primary) {
+        return LSC_OK;
+    }
+    return connectors_on_transition(s->conn, t, NULL, 0, err, errlen);
+}
