@@ -1035,6 +1035,13 @@ void connectors_connect_free(struct connectors_connect *h)
     free(h);
 }
 
+enum lsc_status connectors_confirm(struct connectors *c, char *err,
+                                   size_t errlen)
+{
+    enum lsc_status rc = need_hubspot(c, err, errlen);
+    return rc == LSC_OK ? hubspot_confirm(c->hs, err, errlen) : rc;
+}
+
 bool connectors_has_hubspot(struct connectors *c, bool *connected)
 {
     bool have = c != NULL && c->have_hubspot && c->hs != NULL;

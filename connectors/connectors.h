@@ -137,6 +137,11 @@ void connectors_connect_free(struct connectors_connect *h); /* NULL ok */
  * whether its credentials are usable (a static token, or OAuth done). */
 bool connectors_has_hubspot(struct connectors *c, bool *connected);
 
+/* Confirms the HubSpot credentials by reading one contact with the
+ * mapped properties (`leadscore connect hubspot` with a static token). */
+enum lsc_status connectors_confirm(struct connectors *c, char *err,
+                                   size_t errlen);
+
 /* `leadscore connect --status`: one line per connector into out. */
 void connectors_status(struct connectors *c, char *out, size_t outlen);
 

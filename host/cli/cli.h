@@ -44,6 +44,9 @@ int cmd_validate(int argc, char **argv, struct cli_global *g);
 int cmd_score(int argc, char **argv, struct cli_global *g);
 int cmd_explain(int argc, char **argv, struct cli_global *g);
 int cmd_compare(int argc, char **argv, struct cli_global *g);
+int cmd_sync(int argc, char **argv, struct cli_global *g);
+int cmd_connect(int argc, char **argv, struct cli_global *g);
+int cmd_setup(int argc, char **argv, struct cli_global *g);
 
 /* "leadscore: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -107,6 +110,16 @@ struct cli_session {
     cli_report_fn report_fn;
     void *report_ud;
     size_t report_index;
+
+    /* sync, backfill: the plugin's job queue and data directory (NULL:
+     * not offered to the plugin).  event_done(job_ud, applied) follows
+     * every delivery, so jobs enqueued by a refused event are dropped. */
+    enum lsc_status (*job_enqueue)(void *ud, const char *kind,
+                                   const char *key, const void *payload,
+                                   size_t len, int64_t not_before_ms);
+    void (*event_done)(void *ud, bool applied);
+    void *job_ud;
+    const char *data_dir;
 };
 
 /* Zero the session and create its store, dedup set and decoder.  Returns

@@ -23,6 +23,9 @@ static const struct cli_command commands[] = {
     {"score", cmd_score, "score an event stream, one report per contact"},
     {"explain", cmd_explain, "why does a contact have its score?"},
     {"compare", cmd_compare, "two models on the same events, side by side"},
+    {"sync", cmd_sync, "score events and write them back through connectors"},
+    {"connect", cmd_connect, "authorize a connector; --status shows its state"},
+    {"setup", cmd_setup, "create the CRM fields leadscore writes"},
 };
 
 void cli_error(const char *fmt, ...)

@@ -238,6 +238,20 @@ static enum lsc_status svc_emit_transition(void *ud,
     return b->oom ? LSC_ERR_NOMEM : LSC_OK;
 }
 
+static enum lsc_status svc_job_enqueue(void *ud, const char *kind,
+                                       const char *key, const void *payload,
+                                       size_t len, int64_t not_before_ms)
+{
+    struct cli_session *s = ud;
+    return s->job_enqueue(s->job_ud, kind, key, payload, len, not_before_ms);
+}
+
+static const char *svc_data_dir(void *ud)
+{
+    struct cli_session *s = ud;
+    return s->data_dir;
+}
+
 /* ---- Session ------------------------------------------------------------ */
 
 bool cli_session_init(struct cli_session *s, struct cli_global *g)
@@ -291,6 +305,8 @@ int cli_session_load(struct cli_session *s, enum lsc_status *create_status)
         .props_write = svc_props_write,
         .state_put = svc_state_put,
         .emit_transition = svc_emit_transition,
+        .job_enqueue = s->job_enqueue != NULL ? svc_job_enqueue : NULL,
+        .data_dir = s->data_dir != NULL ? svc_data_dir : NULL,
     };
     st = hl_plugin_create(s->plugin, &svc, err, sizeof err);
     if (create_status != NULL) {
@@ -323,6 +339,9 @@ static enum lsc_status deliver(struct cli_session *s, struct hl_contact *c,
     hl_buf_reset(&s->transitions_pending);
     enum lsc_status st = hl_plugin_event(s->plugin, ev, err, errlen);
     s->cur = NULL;
+    if (s->event_done != NULL) {
+        s->event_done(s->job_ud, st == LSC_OK); /* its jobs commit or go */
+    }
     if (st != LSC_OK) {
         return st;
     }

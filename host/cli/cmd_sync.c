@@ -1,0 +1,189 @@
+/*
+ * leadscore sync: score an event stream like `score` does, with the
+ * connector mappings loaded, then deliver the queued write-backs (a
+ * durable outbox in the data directory) until the queue is drained.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync_queue.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: leadscore sync --model MODEL [--model SHADOW...] "
+            "--config MAPPING[,MAPPING...]\n"
+            "                      [OPTIONS] [EVENTS.jsonl | -]\n"
+            "\n"
+            "Score JSON Lines events (default: stdin) with the connector "
+            "mappings\n"
+            "loaded, queue every changed score, tier and tier action of the "
+            "primary\n"
+            "model in a durable queue, and deliver the queue (HubSpot, "
+            "Mailchimp,\n"
+            "webhooks) until it is drained.  Jobs left by an interrupted run "
+            "are\n"
+            "delivered too.  Exit status 0 when nothing was dead-lettered "
+            "and the\n"
+            "queue is empty, 1 otherwise.\n"
+            "\n"
+            "  --model FILE          a model; the first is primary (only it "
+            "is synced)\n"
+            "  --config FILE[,FILE]  connector mapping(s) "
+            "(config/connectors/*.json)\n"
+            "  --data-dir DIR        queue, credentials, checkpoints "
+            "(default " CLI_DATA_DIR_DEFAULT ")\n"
+            "  --max-attempts N      runs of a job before it is "
+            "dead-lettered (default 10)\n"
+            "  --max-wait SECONDS    longest wait for a retry before "
+            "leaving the rest\n"
+            "                        queued for the next run (default 60)\n"
+            "  --stats               print the scoring summary on stderr\n"
+            "  --plugin PATH         the plugin to load\n"
+            "  -v, --verbose         the plugin's info lines, each retry\n"
+            "  -h, --help            this help\n");
+}
+
+static void no_report(void *ud, size_t index, const struct lsc_report *r)
+{
+    (void)ud;
+    (void)index;
+    (void)r;
+}
+
+int cmd_sync(int argc, char **argv, struct cli_global *g)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"config", required_argument, NULL, 'c'},
+        {"data-dir", required_argument, NULL, 'd'},
+        {"max-attempts", required_argument, NULL, 'A'},
+        {"max-wait", required_argument, NULL, 'W'},
+        {"stats", no_argument, NULL, 's'},
+        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    char *models = NULL, *mappings = NULL;
+    const char *data_dir = CLI_DATA_DIR_DEFAULT;
+    long max_attempts = 10, max_wait = 60;
+    bool stats = false;
+    int c;
+    int rc = CLI_EXIT_USAGE;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "m:c:vh", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'm':
+            if (!cli_join_paths(&models, optarg)) {
+                goto oom;
+            }
+            break;
+        case 'c':
+            if (!cli_join_paths(&mappings, optarg)) {
+                goto oom;
+            }
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'A':
+            max_attempts = strtol(optarg, &end, 10);
+            if (*end != '\0' || max_attempts < 1 || max_attempts > 1000) {
+                cli_error("sync: --max-attempts must be 1..1000");
+                goto out_args;
+            }
+            break;
+        case 'W':
+            max_wait = strtol(optarg, &end, 10);
+            if (*end != '\0' || max_wait < 0 || max_wait > 86400) {
+                cli_error("sync: --max-wait must be 0..86400 seconds");
+                goto out_args;
+            }
+            break;
+        case 's':
+            stats = true;
+            break;
+        case 'h':
+            usage(stdout);
+            rc = CLI_EXIT_OK;
+            goto out_args;
+        default:
+            if (cli_global_option(g, c, optarg)) {
+                break;
+            }
+            usage(stderr);
+            goto out_args;
+        }
+    }
+    if (models == NULL || mappings == NULL) {
+        cli_error("sync: --model and --config are required");
+        usage(stderr);
+        goto out_args;
+    }
+    if (argc - optind > 1) {
+        cli_error("sync: one events file at most (or - for stdin)");
+        goto out_args;
+    }
+    const char *events = optind < argc ? argv[optind] : "-";
+
+    struct cli_session s;
+    struct cli_jobq q;
+    memset(&q, 0, sizeof q);
+    if (!cli_session_init(&s, g)) {
+        cli_session_finish(&s);
+        goto oom;
+    }
+    rc = cli_jobq_open(&q, &s, data_dir);
+    if (rc != CLI_EXIT_OK) {
+        goto out;
+    }
+    q.max_attempts = (uint32_t)max_attempts;
+    q.max_wait_ms = max_wait * 1000;
+    cli_session_config(&s, "models", models);
+    cli_session_config(&s, "connectors", mappings);
+    rc = cli_session_load(&s, NULL);
+    if (rc != CLI_EXIT_OK) {
+        rc = CLI_EXIT_PLUGIN;
+        goto out;
+    }
+    if ((rc = cli_jobq_begin(&q)) != CLI_EXIT_OK) {
+        goto out;
+    }
+    rc = cli_session_feed(&s, events);
+    if (rc == CLI_EXIT_OK) {
+        /* the final evaluation, as `score` does: decayed tiers count */
+        rc = cli_session_report(&s, INT64_MIN, no_report, NULL);
+    }
+    int crc = cli_jobq_commit(&q);
+    if (rc == CLI_EXIT_OK) {
+        rc = crc;
+    }
+    if (rc != CLI_EXIT_OK) {
+        goto out;
+    }
+    rc = cli_jobq_drain(&q, &s);
+    cli_jobq_summary(&q, stdout);
+    if (stats || s.rejected > 0) {
+        cli_session_stats(&s);
+    }
+    if (rc == CLI_EXIT_OK && (q.dead > 0 || q.left > 0 || s.rejected > 0)) {
+        rc = CLI_EXIT_INPUT;
+    }
+out:
+    cli_session_finish(&s); /* the plugin first: it may still enqueue */
+    cli_jobq_close(&q);
+out_args:
+    free(models);
+    free(mappings);
+    return rc;
+oom:
+    cli_error("out of memory");
+    free(models);
+    free(mappings);
+    return CLI_EXIT_INTERNAL;
+}

@@ -1,0 +1,402 @@
+/*
+ * The CLI's durable job queue (see sync_queue.h).
+ */
+#include "sync_queue.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "store.h"
+
+struct cli_jobq_pending {
+    char *kind;
+    char *key;
+    void *payload;
+    size_t len;
+};
+
+int64_t cli_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+bool cli_join_paths(char **joined, const char *arg)
+{
+    size_t old = *joined != NULL ? strlen(*joined) : 0;
+    char *s = realloc(*joined, old + strlen(arg) + 2);
+    if (s == NULL) {
+        return false;
+    }
+    *joined = s;
+    char *o = s + old;
+    if (old > 0) {
+        *o++ = '\n';
+    }
+    for (const char *p = arg; *p != '\0'; p++) {
+        *o++ = *p == ',' ? '\n' : *p;
+    }
+    *o = '\0';
+    return true;
+}
+
+static void pend_clear(struct cli_jobq *q)
+{
+    for (size_t i = 0; i < q->n_pend; i++) {
+        free(q->pend[i].kind);
+        free(q->pend[i].key);
+        free(q->pend[i].payload);
+    }
+    q->n_pend = 0;
+}
+
+/* job_enqueue service: held until the event is applied.  The batch
+ * host's clock is the stream's (often the past), so not_before is the
+ * wall clock: the job is due now. */
+static enum lsc_status q_enqueue(void *ud, const char *kind, const char *key,
+                                 const void *payload, size_t len,
+                                 int64_t not_before_ms)
+{
+    (void)not_before_ms;
+    struct cli_jobq *q = ud;
+    if (kind == NULL || (payload == NULL && len > 0)) {
+        return LSC_ERR_INVALID_ARG;
+    }
+    if (q->n_pend == q->cap_pend) {
+        size_t cap = q->cap_pend ? q->cap_pend * 2 : 8;
+        struct cli_jobq_pending *v = realloc(q->pend, cap * sizeof *v);
+        if (v == NULL) {
+            return LSC_ERR_NOMEM;
+        }
+        q->pend = v;
+        q->cap_pend = cap;
+    }
+    struct cli_jobq_pending *p = &q->pend[q->n_pend];
+    p->kind = strdup(kind);
+    p->key = key != NULL ? strdup(key) : NULL;
+    p->payload = malloc(len + 1);
+    p->len = len;
+    if (p->kind == NULL || (key != NULL && p->key == NULL) ||
+        p->payload == NULL) {
+        free(p->kind);
+        free(p->key);
+        free(p->payload);
+        return LSC_ERR_NOMEM;
+    }
+    if (len > 0) {
+        memcpy(p->payload, payload, len);
+    }
+    q->n_pend++;
+    return LSC_OK;
+}
+
+static void q_event_done(void *ud, bool applied)
+{
+    struct cli_jobq *q = ud;
+    int64_t now = cli_wall_ms();
+    for (size_t i = 0; applied && i < q->n_pend; i++) {
+        struct cli_jobq_pending *p = &q->pend[i];
+        if (store_job_enqueue(q->store, p->kind, p->key, p->payload, p->len,
+                              now, now, NULL) != LSC_OK) {
+            if (!q->failed) {
+                cli_error("cannot queue a %s job: %s", p->kind,
+                          store_errmsg(q->store));
+            }
+            q->failed = true;
+        } else {
+            q->enqueued++;
+        }
+    }
+    pend_clear(q);
+}
+
+int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
+                  const char *data_dir)
+{
+    memset(q, 0, sizeof *q);
+    q->max_attempts = 10;
+    q->max_wait_ms = 60000;
+    char err[512];
+    struct store_options opt = {.durable = true};
+    if (store_open(data_dir, &opt, &q->store, err, sizeof err) != LSC_OK) {
+        cli_error("cannot open the job queue in %s: %s", data_dir, err);
+        return CLI_EXIT_IO;
+    }
+    uint64_t n = 0;
+    store_job_requeue_started(q->store, &n); /* left by an interrupted run */
+    s->job_enqueue = q_enqueue;
+    s->event_done = q_event_done;
+    s->job_ud = q;
+    s->data_dir = data_dir;
+    return CLI_EXIT_OK;
+}
+
+int cli_jobq_begin(struct cli_jobq *q)
+{
+    if (store_begin(q->store) != LSC_OK) {
+        cli_error("job queue: %s", store_errmsg(q->store));
+        return CLI_EXIT_IO;
+    }
+    q->in_tx = true;
+    return CLI_EXIT_OK;
+}
+
+int cli_jobq_commit(struct cli_jobq *q)
+{
+    q->in_tx = false;
+    if (store_commit(q->store) != LSC_OK) {
+        cli_error("job queue: cannot commit: %s", store_errmsg(q->store));
+        return CLI_EXIT_IO;
+    }
+    return q->failed ? CLI_EXIT_IO : CLI_EXIT_OK;
+}
+
+/* Claims and runs the due jobs of one kind, batch after batch.  Returns
+ * how many ran, or -1 on a store error. */
+static long run_kind(struct cli_jobq *q, struct cli_session *s,
+                     const struct hl_job_kind *k)
+{
+    long ran = 0;
+    for (;;) {
+        struct store_job *sj = NULL;
+        size_t n = 0;
+        int64_t now = cli_wall_ms();
+        if (store_job_claim(q->store, k->kind, k->max_batch, now, &sj, &n) !=
+            LSC_OK) {
+            cli_error("job queue: %s", store_errmsg(q->store));
+            return -1;
+        }
+        if (n == 0) {
+            store_jobs_free(sj, n);
+            return ran;
+        }
+        struct lsc_job *jobs = calloc(n, sizeof *jobs);
+        struct lsc_job_result *res = calloc(n, sizeof *res);
+        if (jobs == NULL || res == NULL) {
+            free(jobs);
+            free(res);
+            store_jobs_free(sj, n);
+            cli_error("out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            jobs[i] = (struct lsc_job){
+                .struct_size = sizeof jobs[i],
+                .id = sj[i].id,
+                .kind = sj[i].kind,
+                .key = sj[i].key,
+                .payload = sj[i].payload,
+                .payload_len = sj[i].payload_len,
+                .attempt = sj[i].attempt,
+                .enqueued_ms = sj[i].enqueued_ms,
+            };
+        }
+        enum lsc_status rc = hl_plugin_run_jobs(s->plugin, k->kind, jobs, res,
+                                                n);
+        now = cli_wall_ms();
+        for (size_t i = 0; i < n; i++) {
+            struct lsc_job_result *r = &res[i];
+            if (rc != LSC_OK) {
+                /* the handler failed as a whole: every job retries */
+                r->status = LSC_ERR_RETRYABLE;
+                r->retry_after_ms = 1000;
+                snprintf(r->reason, sizeof r->reason, "job handler: %s",
+                         lsc_status_str(rc));
+            }
+            r->reason[sizeof r->reason - 1] = '\0';
+            int64_t after = r->retry_after_ms > 0 ? r->retry_after_ms : 0;
+            bool dead = r->status != LSC_OK &&
+                        (r->status != LSC_ERR_RETRYABLE ||
+                         sj[i].attempt >= q->max_attempts);
+            if (store_job_finish(q->store, sj[i].id, r->status, after,
+                                 r->reason, q->max_attempts, now) != LSC_OK) {
+                cli_error("job queue: %s", store_errmsg(q->store));
+            }
+            q->runs++;
+            if (r->status == LSC_OK) {
+                q->sent++;
+            } else if (dead) {
+                q->dead++;
+                fprintf(stderr, "leadscore: dead-lettered %s job %llu (%s) "
+                        "after %u attempt(s): %s\n", k->kind,
+                        (unsigned long long)sj[i].id,
+                        sj[i].key != NULL ? sj[i].key : "no key",
+                        (unsigned)sj[i].attempt, r->reason);
+            } else {
+                q->retried++;
+                if (s->g->verbose > 0) {
+                    fprintf(stderr, "leadscore: %s job %llu retries in %lld "
+                            "ms: %s\n", k->kind, (unsigned long long)sj[i].id,
+                            (long long)after, r->reason);
+                }
+            }
+        }
+        ran += (long)n;
+        free(jobs);
+        free(res);
+        store_jobs_free(sj, n);
+        if (q->progress) {
+            fprintf(stderr, "\rleadscore: %llu jobs sent, %llu retried, "
+                    "%llu dead-lettered ",
+                    (unsigned long long)q->sent,
+                    (unsigned long long)q->retried,
+                    (unsigned long long)q->dead);
+        }
+    }
+}
+
+int cli_jobq_drain(struct cli_jobq *q, struct cli_session *s)
+{
+    size_t nk = 0;
+    const struct hl_job_kind *kinds = hl_plugin_job_kinds(s->plugin, &nk);
+    int64_t deadline = cli_wall_ms() + q->max_wait_ms;
+    int rc = CLI_EXIT_OK;
+    for (;;) {
+        long ran = 0;
+        for (size_t i = 0; i < nk; i++) {
+            long r = run_kind(q, s, &kinds[i]);
+            if (r < 0) {
+                rc = CLI_EXIT_IO;
+                goto out;
+            }
+            ran += r;
+        }
+        int64_t pending = 0, dead = 0, next = INT64_MAX;
+        if (store_outbox_depth(q->store, &pending, &dead) != LSC_OK ||
+            store_outbox_next_due(q->store, &next) != LSC_OK) {
+            cli_error("job queue: %s", store_errmsg(q->store));
+            rc = CLI_EXIT_IO;
+            goto out;
+        }
+        q->left = (uint64_t)pending;
+        if (pending == 0) {
+            break;
+        }
+        int64_t now = cli_wall_ms();
+        if (ran == 0 && next <= now) {
+            cli_error("%lld queued job(s) are of kinds this configuration "
+                      "does not run; they stay queued", (long long)pending);
+            break;
+        }
+        if (next > deadline) {
+            cli_error("%lld job(s) stay queued for a later retry; run "
+                      "`leadscore sync` again to resume", (long long)pending);
+            break;
+        }
+        if (next > now) {
+            sleep_ms(next - now);
+        }
+    }
+out:
+    if (q->progress) {
+        fputc('\n', stderr);
+    }
+    return rc;
+}
+
+void cli_jobq_summary(const struct cli_jobq *q, FILE *f)
+{
+    fprintf(f, "sync: %llu jobs enqueued, %llu sent, %llu retried, %llu "
+            "dead-lettered, %llu left queued\n",
+            (unsigned long long)q->enqueued, (unsigned long long)q->sent,
+            (unsigned long long)q->retried, (unsigned long long)q->dead,
+            (unsigned long long)q->left);
+}
+
+void cli_jobq_close(struct cli_jobq *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    if (q->in_tx) {
+        store_rollback(q->store);
+    }
+    pend_clear(q);
+    free(q->pend);
+    store_close(q->store);
+    memset(q, 0, sizeof *q);
+}
+
+/* ---- The admin host ------------------------------------------------------ */
+
+static void admin_log(void *host, enum lsc_log_level level, const char *msg)
+{
+    struct cli_admin *a = host;
+    if (level <= LSC_LOG_WARN ||
+        a->verbose >= (level == LSC_LOG_INFO ? 1 : 2)) {
+        fprintf(stderr, "leadscore: %s%s\n",
+                level == LSC_LOG_ERROR  ? "error: "
+                : level == LSC_LOG_WARN ? "warning: "
+                                        : "",
+                msg);
+    }
+}
+
+static void admin_diag(void *host, const struct lsc_diagnostic *d)
+{
+    struct cli_admin *a = host;
+    if (d->severity <= LSC_LOG_ERROR) {
+        a->diag_errors++;
+    }
+    if (d->line > 0) {
+        fprintf(stderr, "%s:%d:%d: ", d->file ? d->file : "", d->line,
+                d->column);
+    } else {
+        fprintf(stderr, "%s: ", d->file ? d->file : "");
+    }
+    if (d->severity > LSC_LOG_ERROR) {
+        fputs("warning: ", stderr);
+    }
+    if (d->json_path != NULL && d->json_path[0] != '\0') {
+        fprintf(stderr, "%s: ", d->json_path);
+    }
+    fprintf(stderr, "%s\n", d->message ? d->message : "");
+}
+
+static const char *admin_data_dir(void *host)
+{
+    return ((struct cli_admin *)host)->data_dir;
+}
+
+static int64_t admin_now(void *host)
+{
+    (void)host;
+    return cli_wall_ms();
+}
+
+void cli_admin_init(struct cli_admin *a, const char *data_dir, int verbose)
+{
+    memset(a, 0, sizeof *a);
+    a->data_dir = data_dir;
+    a->verbose = verbose;
+    a->api.struct_size = sizeof a->api;
+    a->api.abi_major = LSC_PLUGIN_ABI_MAJOR;
+    a->api.abi_minor = LSC_PLUGIN_ABI_MINOR;
+    a->api.host = a;
+    a->api.host_name = "leadscore-cli";
+    a->api.log = admin_log;
+    a->api.data_dir = admin_data_dir;
+    a->api.now_ms = admin_now;
+    a->api.diagnostic = admin_diag;
+}
+
+void cli_mapping_kind(const char *path, char *out, size_t outlen)
+{
+    json_t *j = json_load_file(path, 0, NULL);
+    const char *c = json_string_value(json_object_get(j, "connector"));
+    snprintf(out, outlen, "%s", c != NULL ? c : "");
+    json_decref(j);
+}

@@ -1,0 +1,84 @@
+/*
+ * The CLI's durable job queue for `sync` and `backfill`: the plugin's
+ * job_enqueue service backed by the SQLite outbox of host/store (a file
+ * in the data directory), and a runner that hands due jobs to the
+ * plugin's job handlers until the queue is drained.
+ *
+ * Jobs enqueued while an event is delivered are held until the session
+ * says the event was applied (cli_session.event_done), then written to
+ * the outbox; a refused event's jobs are dropped.  Coalescing by (kind,
+ * key) is the store's: a queued job not started yet is replaced.
+ */
+#ifndef LSC_CLI_SYNC_QUEUE_H
+#define LSC_CLI_SYNC_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+#define CLI_DATA_DIR_DEFAULT "./leadscore-data"
+
+struct store;
+struct cli_jobq_pending;
+
+struct cli_jobq {
+    struct store *store;
+    struct cli_jobq_pending *pend; /* jobs of the event being delivered */
+    size_t n_pend, cap_pend;
+    bool in_tx;
+    bool failed;           /* an enqueue could not be stored */
+    uint32_t max_attempts; /* per job, across runs */
+    int64_t max_wait_ms;   /* longest the runner waits for a retry */
+    bool progress;         /* a progress line on stderr (a terminal) */
+    /* figures of this run */
+    uint64_t enqueued, runs, sent, retried, dead, left;
+};
+
+/* Open the outbox in data_dir (created when missing) and hook it into
+ * the session (job_enqueue, event_done, data_dir).  Returns a CLI exit
+ * code; prints the reason. */
+int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
+                  const char *data_dir);
+
+/* Group the enqueues that follow into one transaction (speed); commit
+ * makes them durable. */
+int cli_jobq_begin(struct cli_jobq *q);
+int cli_jobq_commit(struct cli_jobq *q);
+
+/* Run due jobs through the plugin's handlers, honouring retry_after_ms
+ * and max_attempts, until the queue is empty, only unrunnable jobs
+ * remain, or the next retry is more than max_wait_ms away.  Dead-lettered
+ * jobs are printed on stderr with their reason.  Returns a CLI exit
+ * code (CLI_EXIT_OK even when jobs were dead-lettered). */
+int cli_jobq_drain(struct cli_jobq *q, struct cli_session *s);
+
+/* "sync: N jobs sent, R retried, D dead-lettered, L left queued". */
+void cli_jobq_summary(const struct cli_jobq *q, FILE *f);
+
+void cli_jobq_close(struct cli_jobq *q); /* rolls back an open tx */
+
+/* A minimal host for the admin commands that call the connectors
+ * directly (connect, setup, backfill, import): logs and diagnostics on
+ * stderr, the data directory.  `api.host` points back to the struct. */
+struct cli_admin {
+    struct lsc_host_api api;
+    const char *data_dir;
+    int verbose;
+    size_t diag_errors;
+};
+void cli_admin_init(struct cli_admin *a, const char *data_dir, int verbose);
+
+/* The "connector" of a mapping file ("" when absent or not JSON). */
+void cli_mapping_kind(const char *path, char *out, size_t outlen);
+
+/* Wall-clock Unix milliseconds. */
+int64_t cli_wall_ms(void);
+
+/* Append the comma-separated paths of `arg` to *joined as lines
+ * (malloc()ed, grows).  False when out of memory. */
+bool cli_join_paths(char **joined, const char *arg);
+
+#endif
