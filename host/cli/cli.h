@@ -47,6 +47,8 @@ int cmd_compare(int argc, char **argv, struct cli_global *g);
 int cmd_sync(int argc, char **argv, struct cli_global *g);
 int cmd_connect(int argc, char **argv, struct cli_global *g);
 int cmd_setup(int argc, char **argv, struct cli_global *g);
+int cmd_backfill(int argc, char **argv, struct cli_global *g);
+int cmd_import(int argc, char **argv, struct cli_global *g);
 
 /* "leadscore: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -143,6 +145,13 @@ int cli_session_load(struct cli_session *s, enum lsc_status *create_status);
  * on stderr as "NAME:LINE: message".  Returns CLI_EXIT_OK or
  * CLI_EXIT_IO / CLI_EXIT_INTERNAL. */
 int cli_session_feed(struct cli_session *s, const char *path);
+
+/* Apply one event built by the caller (backfill): dedup, merge, deliver,
+ * as a line of cli_session_feed.  LSC_OK when applied, else the refusal
+ * with its reason in err. */
+enum lsc_status cli_session_apply(struct cli_session *s,
+                                  struct lsc_event *ev, char *err,
+                                  size_t errlen);
 
 /*
  * For each contact sorted by id (or only `only_contact`): deliver an

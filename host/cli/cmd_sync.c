@@ -138,7 +138,7 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
         cli_session_finish(&s);
         goto oom;
     }
-    rc = cli_jobq_open(&q, &s, data_dir);
+    rc = cli_jobq_open(&q, &s, data_dir, true);
     if (rc != CLI_EXIT_OK) {
         goto out;
     }

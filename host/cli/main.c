@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
     {"sync", cmd_sync, "score events and write them back through connectors"},
     {"connect", cmd_connect, "authorize a connector; --status shows its state"},
     {"setup", cmd_setup, "create the CRM fields leadscore writes"},
+    {"backfill", cmd_backfill, "score every existing CRM contact (hubspot)"},
+    {"import", cmd_import, "email activity as events (mailchimp-activity)"},
 };
 
 void cli_error(const char *fmt, ...)

@@ -547,6 +547,18 @@ static struct hint hint_of(const char *line, ssize_t n)
     return h;
 }
 
+enum lsc_status cli_session_apply(struct cli_session *s,
+                                  struct lsc_event *ev, char *err,
+                                  size_t errlen)
+{
+    s->lines++;
+    enum lsc_status st = apply(s, ev, err, errlen);
+    if (st != LSC_OK) {
+        s->rejected++;
+    }
+    return st;
+}
+
 int cli_session_feed(struct cli_session *s, const char *path)
 {
     bool is_stdin = strcmp(path, "-") == 0;

@@ -13,6 +13,9 @@
 
 #include "store.h"
 
+/* Extra wait before a retry round, to batch jittered retries. */
+#define CLI_JOBQ_GATHER_MS 150
+
 struct cli_jobq_pending {
     char *kind;
     char *key;
@@ -124,13 +127,13 @@ static void q_event_done(void *ud, bool applied)
 }
 
 int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
-                  const char *data_dir)
+                  const char *data_dir, bool durable)
 {
     memset(q, 0, sizeof *q);
     q->max_attempts = 10;
     q->max_wait_ms = 60000;
     char err[512];
-    struct store_options opt = {.durable = true};
+    struct store_options opt = {.durable = durable};
     if (store_open(data_dir, &opt, &q->store, err, sizeof err) != LSC_OK) {
         cli_error("cannot open the job queue in %s: %s", data_dir, err);
         return CLI_EXIT_IO;
@@ -296,9 +299,9 @@ int cli_jobq_drain(struct cli_jobq *q, struct cli_session *s)
                       "`leadscore sync` again to resume", (long long)pending);
             break;
         }
-        if (next > now) {
-            sleep_ms(next - now);
-        }
+        /* wait a little past the next due job so retries spread by
+         * jitter go out together: fewer, fuller batches */
+        sleep_ms((next > now ? next - now : 0) + CLI_JOBQ_GATHER_MS);
     }
 out:
     if (q->progress) {

@@ -38,10 +38,12 @@ struct cli_jobq {
 };
 
 /* Open the outbox in data_dir (created when missing) and hook it into
- * the session (job_enqueue, event_done, data_dir).  Returns a CLI exit
- * code; prints the reason. */
+ * the session (job_enqueue, event_done, data_dir).  durable false: a
+ * commit survives a crash or an interrupt, not a power failure (cheap
+ * per-event commits for backfill).  Returns a CLI exit code; prints the
+ * reason. */
 int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
-                  const char *data_dir);
+                  const char *data_dir, bool durable);
 
 /* Group the enqueues that follow into one transaction (speed); commit
  * makes them durable. */

@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# End to end: the real `leadscore` CLI with the real plugin against the
+# fake HubSpot and Mailchimp servers.  One scenario per run (TAP).
+# Arguments: LEADSCORE FAKE_HUBSPOT FAKE_MAILCHIMP SCENARIO
+set -euo pipefail
+LEADSCORE=$1
+FAKE_HS=$2
+FAKE_MC=$3
+SCENARIO=$4
+TMP=$(mktemp -d /tmp/lsc-sync-test.XXXXXX)
+FPID=""
+MPID=""
+n_ok=0
+cleanup() {
+    for p in $FPID $MPID; do
+        kill "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() {
+    echo "not ok - $*"
+    for f in "$TMP"/*.out "$TMP"/*.err; do
+        [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
+    done
+    exit 1
+}
+ok() { n_ok=$((n_ok + 1)); echo "ok $n_ok - $*"; }
+L() { "$LEADSCORE" "$@"; }
+
+# start_fake EXE VAR ARGS...: runs it with a pipe on stdin, sets VAR to
+# http://127.0.0.1:PORT
+start_fake() {
+    local exe=$1 name=$2
+    shift 2
+    mkfifo "$TMP/$name.in"
+    "$exe" "$@" <"$TMP/$name.in" >"$TMP/$name.port" 2>"$TMP/$name.log" &
+    local pid=$!
+    exec {fd}>"$TMP/$name.in" # hold the pipe open: EOF stops the fake
+    local i
+    for i in $(seq 1 200); do
+        grep -q PORT "$TMP/$name.port" 2>/dev/null && break
+        sleep 0.05
+    done
+    local port
+    port=$(awk '/PORT/ {print $2}' "$TMP/$name.port")
+    [ -n "$port" ] || fail "$name did not start"
+    eval "${name}_URL=http://127.0.0.1:$port"
+    if [ "$name" = hs ]; then FPID=$pid; else MPID=$pid; fi
+}
+
+cat >"$TMP/model.json" <<'JSON'
+{
+  "schema": "leadscore.model/1",
+  "name": "sync-test",
+  "scale_max": 100,
+  "groups": [
+    {"name": "fit", "max": 40},
+    {"name": "engagement", "max": 60}
+  ],
+  "rules": [
+    {"id": "exec", "group": "fit", "points": 20,
+     "when": [{"field": "title", "op": "contains_any", "value": ["ceo", "vp"]}]},
+    {"id": "open", "group": "engagement", "points": 5, "event": "email_open"},
+    {"id": "demo", "group": "engagement", "points": 50, "event": "demo_request", "once": true}
+  ],
+  "tiers": [
+    {"name": "cold", "min": 0},
+    {"name": "warm", "min": 20},
+    {"name": "hot", "min": 60}
+  ]
+}
+JSON
+
+hs_mapping() { # hs_mapping FILE [extra limits json]
+    cat >"$1" <<JSON
+{
+  "schema": "leadscore.connector/1",
+  "connector": "hubspot",
+  "api": {"base_url": "$hs_URL", "authorize_url": "$hs_URL/oauth/authorize"},
+  "auth": {"type": "service_key", "token_env": "LSC_TEST_HS_TOKEN"},
+  "inputs": {"jobtitle": "title"},
+  "outputs": {"score": "leadscore_score", "tier": "leadscore_tier",
+              "tags": "leadscore_tags"},
+  "tiers": ["hot", "warm", "cold"],
+  "limits": {"backoff_base_ms": 50, "backoff_cap_ms": 200,
+             "max_attempts": 10},
+  "actions": [
+    {"on": "enter", "tier": "hot", "write_tier": true, "tag": "hot-lead",
+     "webhook": {"url": "$hs_URL/hook", "secret_env": "LSC_TEST_HOOK_SECRET"}},
+    {"on": "leave", "tier": "hot", "tag": "hot-lead"}
+  ]
+}
+JSON
+}
+
+export LSC_TEST_HS_TOKEN=pat-na1-test-secret-token
+export LSC_TEST_HOOK_SECRET=whsec-test-secret
+export LSC_TEST_MC_KEY=fakekey0123456789-us1
+DATA="$TMP/data"
+
+# Events: contacts 101..250 (150: two batch updates), 101 reaches hot.
+events() {
+    local i
+    for i in $(seq 101 250); do
+        echo "{\"contact\":\"$i\",\"type\":\"contact.created\",\"ts\":\"2026-11-01T10:00:00Z\",\"props\":{\"title\":\"VP Sales\",\"email\":\"c$i@example.com\"}}"
+    done
+    echo '{"contact":"101","type":"demo_request","ts":"2026-11-01T11:00:00Z","id":"d-1"}'
+}
+
+requests() { curl -sf "$hs_URL/_fake/requests"; }
+
+hs_start() {
+    start_fake "$FAKE_HS" hs --static-token "$LSC_TEST_HS_TOKEN" --contacts "${1:-250}"
+    hs_mapping "$TMP/hs.json"
+    L setup --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/setup.out" 2>"$TMP/setup.err" ||
+        fail "setup"
+    curl -sf -XPOST "$hs_URL/_fake/clear" >/dev/null
+}
+
+case "$SCENARIO" in
+hubspot_write)
+    hs_start
+    events >"$TMP/ev.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
+    grep -q "0 dead-lettered, 0 left queued" "$TMP/sync.out" || fail "summary"
+    ok "sync exits 0 with nothing dead-lettered"
+    requests | jq -e '[.requests[] | select(.path | endswith("/contacts/batch/update"))
+        | .body | fromjson | .inputs | length] | (max <= 100) and (add >= 150)' >/dev/null ||
+        fail "batch update sizes"
+    ok "batch updates carry <= 100 inputs, all 150 contacts"
+    requests | jq -e '[.requests[] | select(.path | endswith("/contacts/batch/update"))
+        | .body | fromjson | .inputs[] | .properties[] | type] | all(. == "string")' >/dev/null ||
+        fail "values not strings"
+    ok "every property value is sent as a string"
+    c=$(curl -sf "$hs_URL/_fake/contact?id=101")
+    echo "$c" | jq -e '.properties.leadscore_score == "70" and .properties.leadscore_tier == "hot"' >/dev/null ||
+        fail "contact 101: $c"
+    c=$(curl -sf "$hs_URL/_fake/contact?id=180")
+    echo "$c" | jq -e '.properties.leadscore_score == "20" and .properties.leadscore_tier == "warm"' >/dev/null ||
+        fail "contact 180: $c"
+    ok "score and tier properties on the contact records"
+    # the same events again: nothing new to send (coalesced, acknowledged)
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        - </dev/null >"$TMP/again.out" 2>"$TMP/again.err" || fail "empty sync"
+    grep -q "0 jobs enqueued" "$TMP/again.out" || fail "empty sync enqueued"
+    ok "an empty stream drains an empty queue"
+    ;;
+webhook)
+    hs_start
+    events >"$TMP/ev.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
+    hook=$(requests | jq -c '[.requests[] | select(.path == "/hook")]')
+    [ "$(echo "$hook" | jq length)" = 1 ] || fail "one webhook expected: $hook"
+    body=$(echo "$hook" | jq -r '.[0].body')
+    sig=$(echo "$hook" | jq -r '.[0].headers | to_entries[] | select(.key | ascii_downcase == "x-leadscore-signature") | .value')
+    echo "$body" | jq -e '.contact == "101" and .to == "hot" and .from == "warm"' >/dev/null ||
+        fail "webhook body $body"
+    python3 - "$sig" "$body" "$LSC_TEST_HOOK_SECRET" <<'PY' || fail "bad signature $sig"
+import hmac, hashlib, sys
+sig, body, secret = sys.argv[1], sys.argv[2], sys.argv[3]
+parts = dict(p.split("=", 1) for p in sig.split(","))
+want = hmac.new(secret.encode(), (parts["t"] + "." + body).encode(), hashlib.sha256).hexdigest()
+sys.exit(0 if hmac.compare_digest(want, parts["v1"]) else 1)
+PY
+    ok "entering hot sends one signed webhook (HMAC verified)"
+    c=$(curl -sf "$hs_URL/_fake/contact?id=101")
+    echo "$c" | jq -e '.properties.leadscore_tags == "hot-lead"' >/dev/null || fail "tag: $c"
+    ok "the hot-lead tag action is applied"
+    ;;
+recover)
+    hs_start
+    events >"$TMP/ev.jsonl"
+    # 12 failing calls: more than one job run absorbs in its own retries
+    curl -sf -XPOST -d '{"count":12,"status":503}' "$hs_URL/_fake/fail" >/dev/null
+    L -v sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
+    grep -q "0 dead-lettered, 0 left queued" "$TMP/sync.out" || fail "summary"
+    [ "$(requests | jq '[.requests[] | select(.status == 503)] | length')" -ge 1 ] ||
+        fail "no failure was injected"
+    for id in 101 150 250; do
+        curl -sf "$hs_URL/_fake/contact?id=$id" | jq -e '.properties.leadscore_score != null' >/dev/null ||
+            fail "contact $id lost"
+    done
+    n=$(for id in $(seq 101 250); do curl -sf "$hs_URL/_fake/contact?id=$id"; done |
+        jq -s '[.[] | select(.properties.leadscore_tier != null)] | length')
+    [ "$n" = 150 ] || fail "only $n of 150 contacts written"
+    ok "503s then recovery: all 150 contacts written, nothing dead-lettered"
+    # a server that stays down: with a first retry later than --max-wait
+    # the job stays queued (not dead-lettered) for the next run
+    sed 's/"backoff_base_ms": 50, "backoff_cap_ms": 200/"backoff_base_ms": 1500, "backoff_cap_ms": 3000/' \
+        "$TMP/hs.json" >"$TMP/hs-slow.json"
+    mv "$TMP/hs-slow.json" "$TMP/hs.json"
+    curl -sf -XPOST -d '{"count":100000,"status":503}' "$hs_URL/_fake/fail" >/dev/null
+    echo '{"contact":"102","type":"demo_request","ts":"2026-11-02T11:00:00Z","id":"d-2"}' >"$TMP/ev2.jsonl"
+    set +e
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        --max-wait 1 "$TMP/ev2.jsonl" >"$TMP/down.out" 2>"$TMP/down.err"
+    rc=$?
+    set -e
+    [ $rc = 1 ] || fail "down: exit $rc"
+    grep -q "left queued" "$TMP/down.out" || fail "down summary"
+    grep -q "0 dead-lettered" "$TMP/down.out" || fail "down: dead-lettered"
+    curl -sf -XPOST -d '{"count":0}' "$hs_URL/_fake/fail" >/dev/null
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        - </dev/null >"$TMP/up.out" 2>"$TMP/up.err" || fail "resume exit $?"
+    grep -q "0 left queued" "$TMP/up.out" || fail "resume summary"
+    curl -sf "$hs_URL/_fake/contact?id=102" | jq -e '.properties.leadscore_score == "50"' >/dev/null ||
+        fail "queued write lost across runs"
+    ok "jobs left by a run against a dead server go out on the next run"
+    ;;
+mailchimp_tags)
+    start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY"
+    curl -sf -XPOST -d '{"lists":["L1"],"members":[{"list":"L1","email":"c101@example.com","status":"subscribed"},{"list":"L1","email":"c102@example.com","status":"subscribed"}]}' \
+        "$mc_URL/_fake/seed" >/dev/null
+    cat >"$TMP/mc.json" <<JSON
+{
+  "schema": "leadscore.connector/1",
+  "connector": "mailchimp",
+  "api": {"base_url": "$mc_URL/3.0"},
+  "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
+  "audience": {"list_id": "L1"},
+  "tiers": {"cold": "leadscore-cold", "warm": "leadscore-warm", "hot": "leadscore-hot"}
+}
+JSON
+    L setup --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/setup.out" 2>"$TMP/setup.err" ||
+        fail "mailchimp setup"
+    ok "setup creates the merge fields"
+    printf '%s\n' \
+        '{"contact":"101","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"Intern","email":"c101@example.com"}}' \
+        '{"contact":"102","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c102@example.com"}}' \
+        >"$TMP/ev1.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev1.jsonl" >"$TMP/s1.out" 2>"$TMP/s1.err" || fail "sync 1"
+    m=$(curl -sf "$mc_URL/_fake/member?list=L1&email=c101@example.com")
+    echo "$m" | jq -e '[.tags[].name] | index("leadscore-cold") != null' >/dev/null || fail "cold tag: $m"
+    ok "a new contact gets its tier tag"
+    printf '%s\n' \
+        '{"contact":"101","type":"contact.updated","ts":"2026-11-01T10:30:00Z","props":{"title":"CEO"}}' \
+        '{"contact":"101","type":"demo_request","ts":"2026-11-01T11:00:00Z","id":"d-1"}' >"$TMP/ev2.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev1.jsonl" "$TMP/ev2.jsonl" >"$TMP/s2.out" 2>"$TMP/s2.err" && fail "two files accepted"
+    cat "$TMP/ev1.jsonl" "$TMP/ev2.jsonl" | L sync --model "$TMP/model.json" \
+        --config "$TMP/mc.json" --data-dir "$DATA" - >"$TMP/s2.out" 2>"$TMP/s2.err" || fail "sync 2"
+    m=$(curl -sf "$mc_URL/_fake/member?list=L1&email=c101@example.com")
+    echo "$m" | jq -e '[.tags[].name] | (index("leadscore-hot") != null) and (index("leadscore-cold") == null)' >/dev/null ||
+        fail "tier tags not flipped: $m"
+    echo "$m" | jq -e '.merge_fields.LTIER == "hot"' >/dev/null || fail "merge field: $m"
+    ok "a transition to hot flips the tier tags and the merge field"
+    ;;
+validate)
+    start_fake "$FAKE_HS" hs --static-token x
+    hs_mapping "$TMP/good.json"
+    L validate "$TMP/good.json" >"$TMP/good.out" 2>"$TMP/good.err" || fail "valid mapping refused"
+    printf '{\n  "schema": "leadscore.connector/1",\n  "connector": "hubspot",\n  "auth": {"type": "service_key"},\n  "tiers": ["hot"]\n}\n' >"$TMP/bad.json"
+    set +e
+    L validate "$TMP/bad.json" >"$TMP/bad.out" 2>"$TMP/bad.err"
+    rc=$?
+    set -e
+    [ $rc = 1 ] || fail "exit $rc"
+    grep -q "bad.json:4:3: auth: " "$TMP/bad.err" || fail "no line:col: $(cat "$TMP/bad.err")"
+    ok "validate on a broken HubSpot mapping: file:line:col: path: message, exit 1"
+    printf '{\n "schema": "leadscore.connector/1",\n "type": "mailchimp",\n "audience": {"list_id": "a-b"}\n}\n' >"$TMP/badmc.json"
+    set +e
+    L validate "$TMP/badmc.json" >"$TMP/badmc.out" 2>"$TMP/badmc.err"
+    rc=$?
+    set -e
+    [ $rc = 1 ] || fail "mailchimp exit $rc"
+    grep -q 'missing "connector"\|"connector"' "$TMP/badmc.err" || fail "type alias accepted"
+    ok "\"type\" no longer names the connector"
+    ;;
+status)
+    start_fake "$FAKE_HS" hs --static-token "$LSC_TEST_HS_TOKEN" --contacts 5
+    hs_mapping "$TMP/hs.json"
+    cat >"$TMP/mc.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "mailchimp",
+ "api": {"base_url": "http://127.0.0.1:9/3.0"},
+ "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
+ "audience": {"list_id": "L1"}}
+JSON
+    L connect hubspot --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/connect.out" 2>"$TMP/connect.err" ||
+        fail "connect"
+    grep -q "confirmed" "$TMP/connect.out" || fail "not confirmed"
+    ok "connect hubspot with a static token confirms and sets up"
+    L connect --status --config "$TMP/hs.json,$TMP/mc.json" --data-dir "$DATA" \
+        >"$TMP/status.out" 2>&1 || fail "status"
+    grep -q "^hubspot: connected" "$TMP/status.out" || fail "status hubspot"
+    grep -q "^mailchimp: API key" "$TMP/status.out" || fail "status mailchimp"
+    if grep -q -e "$LSC_TEST_HS_TOKEN" -e "$LSC_TEST_MC_KEY" -e "0123456789" "$TMP/status.out"; then
+        fail "a secret in the status output"
+    fi
+    ok "connect --status shows both connectors and no secret"
+    ;;
+oauth)
+    start_fake "$FAKE_HS" hs --client-id cid --client-secret csecret --contacts 5
+    port=$((20000 + RANDOM % 20000))
+    cat >"$TMP/hs.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "hubspot",
+ "api": {"base_url": "$hs_URL", "authorize_url": "$hs_URL/oauth/authorize"},
+ "auth": {"type": "oauth", "client_id": "cid", "client_secret_env": "LSC_TEST_CS",
+          "redirect_port": $port, "credentials_file": "hs-cred.json"},
+ "outputs": {"score": "leadscore_score", "tier": "leadscore_tier"},
+ "tiers": ["hot", "warm", "cold"]}
+JSON
+    export LSC_TEST_CS=csecret
+    L connect hubspot --config "$TMP/hs.json" --data-dir "$DATA" --timeout 20 \
+        >"$TMP/connect.out" 2>"$TMP/connect.err" &
+    cpid=$!
+    for i in $(seq 1 100); do
+        grep -q "^http" "$TMP/connect.out" 2>/dev/null && break
+        sleep 0.05
+    done
+    url=$(grep "^http" "$TMP/connect.out")
+    [ -n "$url" ] || fail "no authorize URL"
+    curl -s -L "$url" >/dev/null || true # the browser
+    wait $cpid || fail "connect exit $?"
+    [ "$(stat -c %a "$DATA/hs-cred.json")" = 600 ] || fail "credentials mode"
+    ok "OAuth connect: state checked, code exchanged, tokens stored 0600"
+    L connect --status --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/status.out" 2>&1 ||
+        fail "status"
+    grep -q "connected (OAuth" "$TMP/status.out" || fail "status: $(cat "$TMP/status.out")"
+    tok=$(jq -r '.access_token // empty' "$DATA/hs-cred.json")
+    if [ -n "$tok" ] && grep -qF "$tok" "$TMP/status.out" "$TMP/connect.out" "$TMP/connect.err"; then
+        fail "the access token was printed"
+    fi
+    ok "status says connected (OAuth) and prints no token"
+    ;;
+backfill)
+    hs_start 250
+    # 3 pages; the first two answers are slow so the run can be killed
+    # while page 2 is on the wire
+    curl -sf -XPOST -d '{"count":2,"status":0,"delay_ms":700}' "$hs_URL/_fake/fail" >/dev/null
+    L backfill hubspot --model "$TMP/model.json" --config "$TMP/hs.json" \
+        --data-dir "$DATA" >"$TMP/bf1.out" 2>"$TMP/bf1.err" &
+    bpid=$!
+    sleep 1.0
+    kill -9 $bpid 2>/dev/null || true
+    wait $bpid 2>/dev/null || true
+    L connect --status --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/st1.out" 2>&1 || true
+    grep -q "backfill: in progress, 1 pages, 100 contacts" "$TMP/st1.out" ||
+        fail "after the kill: $(cat "$TMP/st1.out")"
+    ok "killed after page 1: the checkpoint says 1 page, 100 contacts"
+    L backfill hubspot --model "$TMP/model.json" --config "$TMP/hs.json" \
+        --data-dir "$DATA" >"$TMP/bf2.out" 2>"$TMP/bf2.err" || fail "resume exit $?"
+    grep -q "150 contacts scored in 2 pages" "$TMP/bf2.out" || fail "resume: $(cat "$TMP/bf2.out")"
+    ok "the second run resumes at page 2 (150 contacts)"
+    n=$(for id in $(seq 101 350); do curl -sf "$hs_URL/_fake/contact?id=$id" || true; done |
+        jq -s '[.[] | select(.properties.leadscore_score != null)] | length')
+    [ "$n" = 250 ] || fail "only $n of 250 contacts scored"
+    ok "all 250 contacts carry a score (page 1 writes from the queue)"
+    L backfill hubspot --model "$TMP/model.json" --config "$TMP/hs.json" \
+        --data-dir "$DATA" --restart >"$TMP/bf3.out" 2>"$TMP/bf3.err" || fail "restart exit $?"
+    grep -q "250 contacts scored in 3 pages" "$TMP/bf3.out" || fail "restart: $(cat "$TMP/bf3.out")"
+    ok "--restart pages from the first contact again"
+    ;;
+*)
+    fail "unknown scenario $SCENARIO"
+    ;;
+esac
+echo "1..$n_ok"
