@@ -414,11 +414,20 @@ static enum lsc_status on_report(void *plugin, const struct lsc_event *ev,
         }
         st.m[i].need_fit = true; /* the report reads the current props */
     }
-    bool *holds = calloc(n_rules + 1, sizeof *holds);
-    double *value = calloc(2 * n_groups, sizeof *value);
-    struct lsc_report_group *groups = calloc(n_groups, sizeof *groups);
-    struct lsc_report_rule *lines = calloc(n_lines + 1, sizeof *lines);
-    if (holds == NULL || value == NULL || groups == NULL || lines == NULL) {
+    /* Stack buffers for the usual model (no allocation per report, and
+     * safe when reports run concurrently); the heap for big ones. */
+    bool holds_stack[1024];
+    struct lsc_report_rule lines_stack[128];
+    double value[2 * MODEL_MAX_GROUPS];
+    struct lsc_report_group groups[MODEL_MAX_GROUPS];
+    bool *holds = n_rules < 1024 ? holds_stack
+                                 : malloc((n_rules + 1) * sizeof *holds);
+    struct lsc_report_rule *lines =
+        n_lines < 128 ? lines_stack : malloc((n_lines + 1) * sizeof *lines);
+    if (holds != NULL) {
+        memset(holds, 0, (n_rules + 1) * sizeof *holds);
+    }
+    if (holds == NULL || lines == NULL) {
         rc = LSC_ERR_NOMEM;
         log_err(err, errlen, "out of memory");
         goto out;
@@ -500,10 +509,12 @@ static enum lsc_status on_report(void *plugin, const struct lsc_event *ev,
         off += m->n_rules;
     }
 out:
-    free(holds);
-    free(value);
-    free(groups);
-    free(lines);
+    if (holds != holds_stack) {
+        free(holds);
+    }
+    if (lines != lines_stack) {
+        free(lines);
+    }
     state_finish(&st);
     return rc;
 }
