@@ -493,7 +493,9 @@ enum lsc_status mailchimp_add_tiers(struct mailchimp *mc,
  * contact.email_property) through host->contact_props and enqueues a
  * MAILCHIMP_JOB_KIND job with key "mailchimp:<contact_id>" (coalesced:
  * only the latest value is sent).  Pass the tier on every call (the job
- * then also sets the tier tags) and `from_tier` on a transition.  A
+ * then also sets the tier tags) and `from_tier` on a transition.  With
+ * contact.id_from "email", a contact id with an '@' and no email property
+ * (made by the activity import) is its own email.  A
  * contact without an email is skipped (*enqueued false, LSC_OK).  Never
  * blocks on the network. */
 enum lsc_status mailchimp_enqueue(const struct lsc_host_api *host,

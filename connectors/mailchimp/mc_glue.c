@@ -183,6 +183,13 @@ enum lsc_status mailchimp_enqueue(const struct lsc_host_api *host,
         return st;
     }
     char norm[320];
+    if (l.email[0] == '\0' && mc->cfg.contact_id_from != NULL &&
+        strcmp(mc->cfg.contact_id_from, "email") == 0 &&
+        strchr(contact_id, '@') != NULL) {
+        /* a contact made by the activity import is named by its email
+         * and has no properties yet */
+        snprintf(l.email, sizeof l.email, "%s", contact_id);
+    }
     if (l.email[0] == '\0' ||
         mailchimp_email_normalize(l.email, norm, sizeof norm) != LSC_OK) {
         mc_count(mc, &mc->stats.skipped_unknown);
