@@ -120,10 +120,93 @@ static int compare(const struct lsc_value *v, const struct model_value *lit)
     return -1;
 }
 
-bool engine_cond_holds(const struct model_cond *c,
-                       const struct lsc_prop *props, size_t n)
+/* The properties of one event, each model field looked up at most once
+ * (conditions of many rules often test the same field). */
+struct pview {
+    const struct lsc_prop *props;
+    size_t n;
+    uint64_t known; /* bit f: v[f] is looked up */
+    uint64_t lowered; /* bit f: low[f] holds v[f] lowered */
+    const struct lsc_value *v[64];
+    const char *low[64];
+    size_t used;      /* bytes of buf taken by low[] */
+    char buf[1024];
+};
+
+static void pview_init(struct pview *pv, const struct lsc_prop *props,
+                       size_t n)
 {
-    const struct lsc_value *v = lookup(props, n, c->field);
+    pv->props = props;
+    pv->n = n;
+    pv->known = 0;
+    pv->lowered = 0;
+    pv->used = 0;
+}
+
+static const struct lsc_value *field_value(struct pview *pv,
+                                           const struct model_cond *c)
+{
+    uint32_t f = c->field_id;
+    if (f >= 64) {
+        return lookup(pv->props, pv->n, c->field);
+    }
+    if ((pv->known >> f & 1u) == 0) {
+        pv->v[f] = lookup(pv->props, pv->n, c->field);
+        pv->known |= (uint64_t)1 << f;
+    }
+    return pv->v[f];
+}
+
+/* The string value v of c's field ASCII-lowered, kept for the other
+ * conditions on that field; NULL when it does not fit the buffer. */
+static const char *field_lower(struct pview *pv, const struct model_cond *c,
+                               const struct lsc_value *v)
+{
+    uint32_t f = c->field_id;
+    if (f >= 64) {
+        return NULL;
+    }
+    if ((pv->lowered >> f & 1u) == 0) {
+        size_t len = v->u.str.len;
+        if (len > sizeof pv->buf - pv->used) {
+            return NULL;
+        }
+        char *d = pv->buf + pv->used;
+        for (size_t i = 0; i < len; i++) {
+            d[i] = lower(v->u.str.ptr[i]);
+        }
+        pv->used += len;
+        pv->low[f] = d;
+        pv->lowered |= (uint64_t)1 << f;
+    }
+    return pv->low[f];
+}
+
+/* lowered s contains lowered literal l: memchr finds the candidates */
+static bool contains(const char *s, size_t sl, const char *l, size_t ll)
+{
+    if (ll == 0) {
+        return true;
+    }
+    if (ll > sl) {
+        return false;
+    }
+    const char *p = s, *last = s + (sl - ll);
+    while (p <= last &&
+           (p = memchr(p, l[0], (size_t)(last - p) + 1)) != NULL) {
+        if (memcmp(p + 1, l + 1, ll - 1) == 0) {
+            return true;
+        }
+        p++;
+    }
+    return false;
+}
+
+/* Condition c on the value v of its field (NULL: missing or null); `low`:
+ * v's string lowered, or NULL. */
+static bool cond_on(const struct model_cond *c, const struct lsc_value *v,
+                    const char *low)
+{
     if (c->op == MOP_NOT_EXISTS) {
         return v == NULL;
     }
@@ -164,8 +247,10 @@ bool engine_cond_holds(const struct model_cond *c,
             return false;
         }
         for (size_t i = 0; i < c->n_vals; i++) {
-            if (icontains(v->u.str.ptr, v->u.str.len, c->vals[i].str,
-                          c->vals[i].len)) {
+            if (low != NULL ? contains(low, v->u.str.len, c->vals[i].str,
+                                       c->vals[i].len)
+                            : icontains(v->u.str.ptr, v->u.str.len,
+                                        c->vals[i].str, c->vals[i].len)) {
                 return true;
             }
         }
@@ -216,15 +301,35 @@ bool engine_cond_holds(const struct model_cond *c,
     return false;
 }
 
-bool engine_rule_holds(const struct model_rule *r,
+bool engine_cond_holds(const struct model_cond *c,
                        const struct lsc_prop *props, size_t n)
 {
+    return cond_on(c, lookup(props, n, c->field), NULL);
+}
+
+static bool rule_holds(const struct model_rule *r, struct pview *pv)
+{
     for (size_t i = 0; i < r->n_conds; i++) {
-        if (!engine_cond_holds(&r->conds[i], props, n)) {
+        const struct model_cond *c = &r->conds[i];
+        const struct lsc_value *v = field_value(pv, c);
+        const char *low = NULL;
+        if (c->op == MOP_CONTAINS_ANY && v != NULL &&
+            v->type == LSC_VAL_STRING) {
+            low = field_lower(pv, c, v);
+        }
+        if (!cond_on(c, v, low)) {
             return false;
         }
     }
     return true;
+}
+
+bool engine_rule_holds(const struct model_rule *r,
+                       const struct lsc_prop *props, size_t n)
+{
+    struct pview pv;
+    pview_init(&pv, props, n);
+    return rule_holds(r, &pv);
 }
 
 /* ---- awards and decay ---------------------------------------------------- */
@@ -264,9 +369,11 @@ void engine_fit(const struct model *m, struct state_model *sm,
     for (size_t g = 0; g < m->n_groups; g++) {
         sm->groups[g].fit = 0;
     }
+    struct pview pv;
+    pview_init(&pv, props, n);
     for (size_t i = 0; i < m->n_fit_rules; i++) {
         const struct model_rule *r = &m->rules[m->fit_rules[i]];
-        if (engine_rule_holds(r, props, n)) {
+        if (rule_holds(r, &pv)) {
             sm->groups[r->group].fit += r->points;
         }
     }
@@ -325,9 +432,11 @@ unsigned engine_activity(const struct model *m, struct state_model *sm,
         return 0;
     }
     unsigned made = 0;
+    struct pview pv;
+    pview_init(&pv, props, n);
     for (uint32_t i = 0; i < et->n_rules; i++) {
         const struct model_rule *r = &m->rules[et->rules[i]];
-        if (!engine_rule_holds(r, props, n)) {
+        if (!rule_holds(r, &pv)) {
             continue;
         }
         uint32_t pos = find_award(sm, r->id_hash);

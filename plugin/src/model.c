@@ -834,6 +834,30 @@ static bool index_rules(struct model *m)
         m->evtab[s].n_rules++;
     }
     qsort(m->by_hash, k, sizeof *m->by_hash, cmp_byhash);
+    /* number the distinct condition fields (load time: a scan of the
+     * distinct names so far) */
+    size_t n_conds = 0;
+    for (size_t i = 0; i < m->n_rules; i++) {
+        n_conds += m->rules[i].n_conds;
+    }
+    const char **names = calloc(n_conds + 1, sizeof *names);
+    if (names == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < m->n_rules; i++) {
+        for (size_t j = 0; j < m->rules[i].n_conds; j++) {
+            struct model_cond *c = &m->rules[i].conds[j];
+            size_t f = 0;
+            while (f < m->n_fields && strcmp(names[f], c->field) != 0) {
+                f++;
+            }
+            if (f == m->n_fields) {
+                names[m->n_fields++] = c->field;
+            }
+            c->field_id = (uint32_t)f;
+        }
+    }
+    free(names);
     /* slice the shared store, then fill in rule order */
     size_t off = 0;
     for (size_t s = 0; s < cap; s++) {

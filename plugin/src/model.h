@@ -42,6 +42,8 @@ struct model_value {
 
 struct model_cond {
     char *field;
+    uint32_t field_id;        /* same id for the same field name in the
+                                 model: one property lookup per event */
     enum model_op op;
     struct model_value *vals; /* one for eq/ne/prefix/..., n for lists */
     size_t n_vals;
@@ -109,6 +111,7 @@ struct model {
     size_t max_rules_per_event;
     uint32_t *evtab_store;
     struct model_byhash *by_hash; /* sorted by hash, activity rules only */
+    size_t n_fields;        /* distinct condition fields (field_id range) */
 };
 
 /* Reads and compiles the model file `file` (borrowed).  Every problem is
