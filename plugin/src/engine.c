@@ -364,7 +364,7 @@ double engine_worth(double acc, int64_t ref, int64_t at, int64_t hl)
 }
 
 void engine_fit(const struct model *m, struct state_model *sm,
-                const struct lsc_prop *props, size_t n)
+                const struct lsc_prop *props, size_t n, bool *holds)
 {
     for (size_t g = 0; g < m->n_groups; g++) {
         sm->groups[g].fit = 0;
@@ -373,8 +373,12 @@ void engine_fit(const struct model *m, struct state_model *sm,
     pview_init(&pv, props, n);
     for (size_t i = 0; i < m->n_fit_rules; i++) {
         const struct model_rule *r = &m->rules[m->fit_rules[i]];
-        if (rule_holds(r, &pv)) {
+        bool h = rule_holds(r, &pv);
+        if (h) {
             sm->groups[r->group].fit += r->points;
+        }
+        if (holds != NULL) {
+            holds[m->fit_rules[i]] = h;
         }
     }
     sm->need_fit = false;

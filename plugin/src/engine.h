@@ -18,9 +18,10 @@ bool engine_cond_holds(const struct model_cond *c,
                        const struct lsc_prop *props, size_t n);
 
 /* Recomputes sm's fit sums from the contact's properties; clears
- * need_fit. */
+ * need_fit.  holds (optional, m->n_rules entries) receives, for each fit
+ * rule, whether it holds. */
 void engine_fit(const struct model *m, struct state_model *sm,
-                const struct lsc_prop *props, size_t n);
+                const struct lsc_prop *props, size_t n, bool *holds);
 
 /* After a reload changed the model: drops awards of rules that are gone
  * and rebuilds the group accumulators from the rule records. */

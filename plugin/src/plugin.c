@@ -155,9 +155,10 @@ static void fit_cb(void *ud, const struct lsc_prop *props, size_t n)
     for (size_t i = 0; i < c->p->n_models; i++) {
         const struct model *m = c->p->models[i];
         if (c->st->m[i].need_fit) {
-            engine_fit(m, &c->st->m[i], props, n);
-        }
-        if (c->holds != NULL) {
+            /* the sums and which rules hold in one pass */
+            engine_fit(m, &c->st->m[i], props, n,
+                       c->holds != NULL ? c->holds + off : NULL);
+        } else if (c->holds != NULL) {
             for (size_t k = 0; k < m->n_fit_rules; k++) {
                 uint32_t r = m->fit_rules[k];
                 c->holds[off + r] = engine_rule_holds(&m->rules[r], props, n);
