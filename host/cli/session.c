@@ -489,8 +489,10 @@ static const char *peek_string(const char *line, size_t n, const char *key,
     size_t klen = strlen(key); /* key starts with '"' */
     const char *end = line + n;
     const char *p = line;
+    /* the byte after the quote rejects most quotes without a call */
     while ((p = memchr(p, '"', (size_t)(end - p))) != NULL &&
-           ((size_t)(end - p) < klen || memcmp(p, key, klen) != 0)) {
+           ((size_t)(end - p) < klen || p[1] != key[1] ||
+            memcmp(p, key, klen) != 0)) {
         p++;
     }
     if (p == NULL) {
