@@ -805,28 +805,57 @@ size_t hl_contacts_count(const struct hl_contacts *cs)
     return cs->live;
 }
 
+/* A sort entry: the id's first 8 bytes, big-endian (NUL-padded), order
+ * like strcmp on them; ties are settled by strcmp.  Comparing keys in the
+ * array avoids two record cache misses per comparison. */
+struct sort_ent {
+    uint64_t key;
+    struct hl_contact *c;
+};
+
 static int by_id(const void *a, const void *b)
 {
-    const struct hl_contact *x = *(const struct hl_contact *const *)a;
-    const struct hl_contact *y = *(const struct hl_contact *const *)b;
-    return strcmp(rec_id(x), rec_id(y));
+    const struct sort_ent *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return strcmp(rec_id(x->c), rec_id(y->c));
 }
 
 enum lsc_status hl_contacts_sorted(struct hl_contacts *cs,
                                    struct hl_contact ***out, size_t *n)
 {
-    struct hl_contact **v = malloc((cs->live ? cs->live : 1) * sizeof *v);
-    if (v == NULL) {
+    size_t cap = cs->live ? cs->live : 1;
+    struct sort_ent *e = malloc(cap * sizeof *e);
+    if (e == NULL) {
         return LSC_ERR_NOMEM;
     }
     size_t k = 0;
     for (uint32_t i = 0; i < cs->n_recs; i++) {
         struct hl_contact *c = rec_at(cs, i);
         if (c->live) {
-            v[k++] = c;
+            const unsigned char *id = (const unsigned char *)rec_id(c);
+            uint64_t key = 0;
+            size_t j = 0;
+            for (; j < 8 && id[j] != '\0'; j++) {
+                key = key << 8 | id[j];
+            }
+            if (j > 0 && j < 8) {
+                key <<= 8 * (8 - j); /* NUL padding */
+            }
+            e[k].key = key;
+            e[k].c = c;
+            k++;
         }
     }
-    qsort(v, k, sizeof *v, by_id);
+    qsort(e, k, sizeof *e, by_id);
+    /* the pointers, in place: entry i is read before slot i is written
+     * over entries i / 2 and below, already read */
+    struct hl_contact **v = (struct hl_contact **)(void *)e;
+    for (size_t i = 0; i < k; i++) {
+        struct hl_contact *c = e[i].c;
+        memcpy((char *)e + i * sizeof c, &c, sizeof c);
+    }
     *out = v;
     *n = k;
     return LSC_OK;
