@@ -223,7 +223,14 @@ static bool cond_on(const struct model_cond *c, const struct lsc_value *v,
         return c->n_vals == 1 && compare(v, &c->vals[0]) == 0;
     case MOP_IN:
         for (size_t i = 0; i < c->n_vals; i++) {
-            if (compare(v, &c->vals[i]) == 1) {
+            const struct model_value *l = &c->vals[i];
+            if (l->type == LSC_VAL_STRING) {
+                /* the usual list of strings: the length settles most */
+                if (v->type == LSC_VAL_STRING && v->u.str.len == l->len &&
+                    ieq(v->u.str.ptr, v->u.str.len, l->str, l->len)) {
+                    return true;
+                }
+            } else if (compare(v, l) == 1) {
                 return true;
             }
         }
