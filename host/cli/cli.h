@@ -49,6 +49,7 @@ int cmd_connect(int argc, char **argv, struct cli_global *g);
 int cmd_setup(int argc, char **argv, struct cli_global *g);
 int cmd_backfill(int argc, char **argv, struct cli_global *g);
 int cmd_import(int argc, char **argv, struct cli_global *g);
+int cmd_rescore(int argc, char **argv, struct cli_global *g);
 
 /* "leadscore: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

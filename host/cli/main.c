@@ -28,6 +28,7 @@ static const struct cli_command commands[] = {
     {"setup", cmd_setup, "create the CRM fields leadscore writes"},
     {"backfill", cmd_backfill, "score every existing CRM contact (hubspot)"},
     {"import", cmd_import, "email activity as events (mailchimp-activity)"},
+    {"rescore", cmd_rescore, "make a running leadscored rescore every contact"},
 };
 
 void cli_error(const char *fmt, ...)
