@@ -489,10 +489,16 @@ static const char *peek_string(const char *line, size_t n, const char *key,
     size_t klen = strlen(key); /* key starts with '"' */
     const char *end = line + n;
     const char *p = line;
-    /* the byte after the quote rejects most quotes without a call */
+    /* The byte after the quote rejects most quotes without a call.  The
+     * scan stops at "props" (usually last, and nested): a key after it
+     * only goes without its hint. */
     while ((p = memchr(p, '"', (size_t)(end - p))) != NULL &&
            ((size_t)(end - p) < klen || p[1] != key[1] ||
             memcmp(p, key, klen) != 0)) {
+        if ((size_t)(end - p) >= 7 && p[1] == 'p' &&
+            memcmp(p, "\"props\"", 7) == 0) {
+            return NULL;
+        }
         p++;
     }
     if (p == NULL) {
