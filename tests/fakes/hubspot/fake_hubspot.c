@@ -35,12 +35,14 @@
  *   POST /_fake/revoke    refresh and access tokens stop working
  *   POST /_fake/expire    access tokens expire now
  *   GET  /_fake/requests  {"requests":[{method,path,query,headers,body,
- *                          status,delivered}],"throttled":N,
+ *                          status,delivered,ms}],"throttled":N,
  *                          "max_in_window":N}; delivered: the client
  *                          received the whole answer (false when it
- *                          timed out or the connection was dropped)
+ *                          timed out or the connection was dropped);
+ *                          ms: wall-clock arrival time (epoch ms)
  *   POST /_fake/clear     forget recorded requests
  *   GET  /_fake/contact?id=ID   the stored contact
+ *   GET  /_fake/contacts        {"contacts":[...]}: every stored contact
  *   GET  /_fake/property?name=N the stored property definition
  */
 #include <ctype.h>
@@ -96,6 +98,7 @@ struct fake {
     long fail_retry_after;
     json_t *fail_ids;       /* object id -> {category,status} */
     json_t *contacts;       /* array of {id, properties{}} */
+    json_t *by_id;          /* object id -> the same contact (borrowed) */
     json_t *properties;     /* object name -> definition */
     json_t *groups;         /* object name -> definition */
     json_t *access;         /* object token -> expires_at_ms */
@@ -381,17 +384,14 @@ static json_t *find_contact(const char *id, const char *id_property)
 {
     size_t i;
     json_t *c;
+    if (id_property == NULL || strcmp(id_property, "hs_object_id") == 0) {
+        return json_object_get(F.by_id, id);
+    }
     json_array_foreach(F.contacts, i, c) {
-        if (id_property == NULL || strcmp(id_property, "hs_object_id") == 0) {
-            if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0) {
-                return c;
-            }
-        } else {
-            const char *v = json_string_value(json_object_get(
-                json_object_get(c, "properties"), id_property));
-            if (v != NULL && strcasecmp(v, id) == 0) {
-                return c;
-            }
+        const char *v = json_string_value(json_object_get(
+            json_object_get(c, "properties"), id_property));
+        if (v != NULL && strcasecmp(v, id) == 0) {
+            return c;
         }
     }
     return NULL;
@@ -846,6 +846,8 @@ static void handle_control(struct MHD_Connection *conn, const char *url,
         F.throttled = 0;
         F.max_in_window = 0;
         reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+    } else if (strcmp(url, "/_fake/contacts") == 0) {
+        reply_json(r, 200, json_pack("{s:O}", "contacts", F.contacts));
     } else if (strcmp(url, "/_fake/contact") == 0) {
         const char *id = MHD_lookup_connection_value(
             conn, MHD_GET_ARGUMENT_KIND, "id");
@@ -888,9 +890,10 @@ static bool route(struct MHD_Connection *conn, const char *method,
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect, hdrs);
     json_t *query = json_object();
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect, query);
-    json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:s#}", "method", method,
-                            "path", url, "query", query, "headers", hdrs,
-                            "body", raw ? raw : "", (int)rawlen);
+    json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:s#, s:I}", "method",
+                            method, "path", url, "query", query, "headers",
+                            hdrs, "body", raw ? raw : "", (int)rawlen, "ms",
+                            (json_int_t)now_ms());
     json_array_append(F.requests, rec);
     json_object_set_new(rec, "delivered", json_false());
     *rec_out = json_incref(rec);
@@ -1113,13 +1116,13 @@ static void seed(int n)
         snprintf(id, sizeof id, "%d", 101 + i);
         snprintf(email, sizeof email, "c%d@example.com", 101 + i);
         snprintf(emp, sizeof emp, "%d", (i * 37) % 900 + 5);
-        json_array_append_new(
-            F.contacts,
-            json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "id", id,
-                      "properties", "email", email, "firstname", "Contact",
-                      "jobtitle", titles[i % 5], "numemployees", emp,
-                      "lifecyclestage", "lead", "createdate",
-                      "2026-01-01T00:00:00.000Z"));
+        json_t *c = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "id",
+                              id, "properties", "email", email, "firstname",
+                              "Contact", "jobtitle", titles[i % 5],
+                              "numemployees", emp, "lifecyclestage", "lead",
+                              "createdate", "2026-01-01T00:00:00.000Z");
+        json_object_set(F.by_id, id, c);
+        json_array_append_new(F.contacts, c);
     }
     static const char *const builtin[] = {"email", "firstname", "lastname",
                                           "jobtitle", "numemployees",
@@ -1181,6 +1184,7 @@ int main(int argc, char **argv)
         i++;
     }
     F.contacts = json_array();
+    F.by_id = json_object();
     F.properties = json_object();
     F.groups = json_object();
     F.access = json_object();
@@ -1228,6 +1232,7 @@ int main(int argc, char **argv)
         fclose(F.log);
     }
     json_decref(F.contacts);
+    json_decref(F.by_id);
     json_decref(F.properties);
     json_decref(F.groups);
     json_decref(F.access);
