@@ -13,11 +13,11 @@
 #include <jansson.h>
 
 #include "core/http.h"
-#include "core/jsonpos.h"
+#include "jsonpos.h"
 
 struct vctx {
     const char *file;
-    struct jsonpos pos;
+    struct jsonpos *pos; /* NULL: positions unknown (not JSON, or no memory) */
     hubspot_diag_fn fn;
     void *ud;
     int errors;
@@ -38,7 +38,7 @@ static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
     va_end(ap);
     int line = 0;
     int col = 0;
-    conn_jsonpos_find(&v->pos, path, &line, &col);
+    jsonpos_find_nearest(v->pos, path, true, &line, &col);
     if (sev == LSC_LOG_ERROR) {
         if (v->errors == 0) {
             snprintf(v->first, sizeof v->first, "%.80s:%d:%d: %.60s: %.90s", v->file,
@@ -649,10 +649,7 @@ enum lsc_status hubspot_config_parse(const char *path, const char *text,
 {
     memset(out, 0, sizeof *out);
     struct vctx v = {.file = path ? path : "(mapping)", .fn = diag, .ud = ud};
-    if (conn_jsonpos_scan(text, len, &v.pos) != LSC_OK) {
-        snprintf(err, errlen, "out of memory");
-        return LSC_ERR_NOMEM;
-    }
+    v.pos = jsonpos_create(text, len);
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     enum lsc_status rc = LSC_OK;
@@ -738,7 +735,7 @@ done:
     }
 out:
     json_decref(root);
-    conn_jsonpos_finish(&v.pos);
+    jsonpos_destroy(v.pos);
     if (rc != LSC_OK) {
         hubspot_config_finish(out);
     }

@@ -10,6 +10,8 @@
  */
 #include "mailchimp.h"
 
+#include "jsonpos.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -163,159 +165,13 @@ const char *mailchimp_config_campaign_type(const struct mailchimp_config *c,
     return type;
 }
 
-/* ---- position scanner --------------------------------------------------- */
-
-struct pos {
-    char *path;
-    int line;
-    int col;
-};
-
-struct scan {
-    const char *s;
-    size_t len;
-    size_t i;
-    int line;
-    int col;
-    struct pos *v;
-    size_t n;
-    size_t cap;
-    int depth;
-};
-
-/* Moves the scanner one byte, tracking line and column (UTF-8 aware). */
-static void adv(struct scan *sc)
-{
-    if (sc->i < sc->len) {
-        if (sc->s[sc->i] == '\n') {
-            sc->line++;
-            sc->col = 1;
-        } else if (((unsigned char)sc->s[sc->i] & 0xC0) != 0x80) {
-            sc->col++;
-        }
-        sc->i++;
-    }
-}
-
-/* Skips JSON whitespace. */
-static void ws(struct scan *sc)
-{
-    while (sc->i < sc->len && isspace((unsigned char)sc->s[sc->i])) {
-        adv(sc);
-    }
-}
-
-/* Remembers where `path` (copied) starts; allocation failures only
- * lose the position (diagnostics then say line 0). */
-static void record(struct scan *sc, const char *path)
-{
-    if (sc->n == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 64;
-        struct pos *nv = realloc(sc->v, cap * sizeof *nv);
-        if (nv == NULL) {
-            return;
-        }
-        sc->v = nv;
-        sc->cap = cap;
-    }
-    char *p = strdup(path);
-    if (p != NULL) {
-        sc->v[sc->n++] = (struct pos){p, sc->line, sc->col};
-    }
-}
-
-/* Reads a JSON string at sc->i into buf (escapes kept simple: \" and \\
- * decoded, others copied). */
-static void scan_string(struct scan *sc, char *buf, size_t n)
-{
-    size_t o = 0;
-    adv(sc); /* opening quote */
-    while (sc->i < sc->len && sc->s[sc->i] != '"') {
-        char ch = sc->s[sc->i];
-        if (ch == '\\' && sc->i + 1 < sc->len) {
-            adv(sc);
-            ch = sc->s[sc->i];
-        }
-        if (buf != NULL && o + 1 < n) {
-            buf[o++] = ch;
-        }
-        adv(sc);
-    }
-    adv(sc);
-    if (buf != NULL && n > 0) {
-        buf[o] = '\0';
-    }
-}
-
-/* Walks one JSON value at sc->i, recording the position of it and of
- * everything inside; `path` is borrowed. */
-static void scan_value(struct scan *sc, const char *path)
-{
-    ws(sc);
-    record(sc, path);
-    if (sc->i >= sc->len || ++sc->depth > 64) {
-        return;
-    }
-    char c = sc->s[sc->i];
-    char sub[512];
-    if (c == '{') {
-        adv(sc);
-        for (;;) {
-            ws(sc);
-            if (sc->i >= sc->len || sc->s[sc->i] == '}') {
-                adv(sc);
-                break;
-            }
-            if (sc->s[sc->i] != '"') {
-                break; /* syntax error: jansson reports it */
-            }
-            char key[256];
-            scan_string(sc, key, sizeof key);
-            ws(sc);
-            adv(sc); /* ':' */
-            snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "",
-                     key);
-            scan_value(sc, sub);
-            ws(sc);
-            if (sc->i < sc->len && sc->s[sc->i] == ',') {
-                adv(sc);
-            }
-        }
-    } else if (c == '[') {
-        adv(sc);
-        for (size_t k = 0;; k++) {
-            ws(sc);
-            if (sc->i >= sc->len || sc->s[sc->i] == ']') {
-                adv(sc);
-                break;
-            }
-            snprintf(sub, sizeof sub, "%s[%zu]", path, k);
-            size_t before = sc->i;
-            scan_value(sc, sub);
-            ws(sc);
-            if (sc->i < sc->len && sc->s[sc->i] == ',') {
-                adv(sc);
-            } else if (sc->i == before) {
-                break;
-            }
-        }
-    } else if (c == '"') {
-        scan_string(sc, NULL, 0);
-    } else {
-        while (sc->i < sc->len && strchr(",}] \t\r\n", sc->s[sc->i]) == NULL) {
-            adv(sc);
-        }
-    }
-    sc->depth--;
-}
-
 /* ---- validation --------------------------------------------------------- */
 
 struct vctx {
     const char *file;
     mailchimp_diag_fn diag;
     void *ud;
-    struct scan *sc;
+    struct jsonpos *pos; /* NULL: positions unknown */
     size_t errors;
 };
 
@@ -323,15 +179,7 @@ struct vctx {
 static void where(const struct vctx *v, const char *path, int *line,
                   int *col)
 {
-    *line = 0;
-    *col = 0;
-    for (size_t i = 0; i < v->sc->n; i++) {
-        if (strcmp(v->sc->v[i].path, path) == 0) {
-            *line = v->sc->v[i].line;
-            *col = v->sc->v[i].col;
-            return;
-        }
-    }
+    jsonpos_find(v->pos, path, false, line, col);
 }
 
 #if defined(__GNUC__)
@@ -844,9 +692,8 @@ enum lsc_status mailchimp_config_parse(const char *text, size_t len,
                                        struct mailchimp_config *out,
                                        size_t *n_errors)
 {
-    struct scan sc = {.s = text, .len = len, .line = 1, .col = 1};
     struct vctx v = {.file = file != NULL ? file : "", .diag = diag,
-                     .ud = ud, .sc = &sc};
+                     .ud = ud};
     struct mailchimp_config c;
     enum lsc_status st = mailchimp_config_init(&c);
     if (st != LSC_OK) {
@@ -872,17 +719,14 @@ enum lsc_status mailchimp_config_parse(const char *text, size_t len,
             diag(ud, &d);
         }
     } else if (!json_is_object(root)) {
-        scan_value(&sc, "");
+        v.pos = jsonpos_create(text, len);
         report(&v, LSC_LOG_ERROR, "", "the mapping must be a JSON object");
     } else {
-        scan_value(&sc, "");
+        v.pos = jsonpos_create(text, len);
         validate(&v, root, &c);
     }
     json_decref(root);
-    for (size_t i = 0; i < sc.n; i++) {
-        free(sc.v[i].path);
-    }
-    free(sc.v);
+    jsonpos_destroy(v.pos);
     if (n_errors != NULL) {
         *n_errors = v.errors;
     }

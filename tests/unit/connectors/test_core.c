@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "core/http.h"
-#include "core/jsonpos.h"
+#include "jsonpos.h"
 #include "core/oauth.h"
 #include "core/outcome.h"
 #include "core/ratelimit.h"
@@ -535,24 +535,30 @@ static void test_jsonpos(void **state)
 {
     (void)state;
     const char *t = "{\n  \"a\": 1,\n  \"b\": [\n    {\"c\": \"x\"},\n    2\n  ]\n}";
-    struct jsonpos p;
-    assert_int_equal(conn_jsonpos_scan(t, strlen(t), &p), LSC_OK);
+    struct jsonpos *p = jsonpos_create(t, strlen(t));
+    assert_non_null(p);
     int l;
     int c;
-    assert_true(conn_jsonpos_find(&p, "a", &l, &c));
+    /* Validators locate a member at its key. */
+    assert_true(jsonpos_find_nearest(p, "a", true, &l, &c));
     assert_int_equal(l, 2);
     assert_int_equal(c, 3);
-    assert_true(conn_jsonpos_find(&p, "b[0].c", &l, &c));
+    assert_true(jsonpos_find_nearest(p, "b[0].c", true, &l, &c));
     assert_int_equal(l, 4);
     assert_int_equal(c, 6);
-    assert_true(conn_jsonpos_find(&p, "b[1]", &l, &c));
+    assert_true(jsonpos_find_nearest(p, "b[1]", true, &l, &c));
     assert_int_equal(l, 5);
     assert_int_equal(c, 5);
     /* an absent member falls back to its parent */
-    assert_true(conn_jsonpos_find(&p, "b[0].zzz", &l, &c));
+    assert_true(jsonpos_find_nearest(p, "b[0].zzz", true, &l, &c));
     assert_int_equal(l, 4);
     assert_int_equal(c, 5);
-    conn_jsonpos_finish(&p);
+    /* ... and an absent top-level member at the root. */
+    assert_true(jsonpos_find_nearest(p, "nope", true, &l, &c));
+    assert_int_equal(l, 1);
+    assert_int_equal(c, 1);
+    assert_false(jsonpos_find(p, "nope", true, &l, &c));
+    jsonpos_destroy(p);
 }
 
 int main(void)

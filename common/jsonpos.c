@@ -265,3 +265,23 @@ bool jsonpos_find(const struct jsonpos *jp, const char *path, bool key,
     }
     return false;
 }
+
+bool jsonpos_find_nearest(const struct jsonpos *jp, const char *path,
+                          bool key, int *line, int *col)
+{
+    char p[PATH_MAX_LEN];
+    snprintf(p, sizeof p, "%s", path);
+    for (;;) {
+        if (jsonpos_find(jp, p, key, line, col)) {
+            return true;
+        }
+        /* Drop the last component: ".name" or "[i]". */
+        char *dot = strrchr(p, '.');
+        char *br = strrchr(p, '[');
+        char *cut = dot > br ? dot : br;
+        if (cut == NULL) {
+            return p[0] != '\0' && jsonpos_find(jp, "", key, line, col);
+        }
+        *cut = '\0';
+    }
+}

@@ -1,7 +1,9 @@
 /* Positions of JSON values: jansson keeps no line:column for values, so
  * this small tokenizer maps every JSON path ("rules[3].when[0].op") of an
- * already valid document to where its value (and its key) starts.  Only
- * built when a model has problems to report. */
+ * already valid document to where its value (and its key) starts.  Shared
+ * by the model loader and the connector mapping validators; built only
+ * when a file has problems to report.  Columns count code points, like
+ * jansson's error columns. */
 #ifndef LSC_JSONPOS_H
 #define LSC_JSONPOS_H
 
@@ -23,5 +25,11 @@ void jsonpos_destroy(struct jsonpos *jp);
  * false (and 0:0) when the path is unknown. */
 bool jsonpos_find(const struct jsonpos *jp, const char *path, bool key,
                   int *line, int *col);
+
+/* As jsonpos_find(), but a path that is not in the document (a missing
+ * member) falls back to its nearest existing parent ("auth.type" to
+ * "auth", then to the root).  False only when nothing matched. */
+bool jsonpos_find_nearest(const struct jsonpos *jp, const char *path,
+                          bool key, int *line, int *col);
 
 #endif
