@@ -1,4 +1,9 @@
 /*
+ * leadscore backfill mailchimp: score an event history and write every
+ * contact's final score and tier to the audience in bulk through
+ * mailchimp_backfill() (POST /batches; never subscribes anyone under the
+ * default unknown_members "skip").
+ *
  * leadscore backfill hubspot: page through every HubSpot contact, feed
  * its mapped properties to the plugin as a contact.updated event, and
  * write the resulting scores back through the durable queue.  The
@@ -12,11 +17,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "connectors.h"
+#include "contacts.h"
+#include "mailchimp/mailchimp.h"
 #include "lsc_config.h"
 #include "sync_queue.h"
 
 #define DEFAULT_MODEL LSC_DATADIR "/models/b2b-saas.json"
+#define MC_CHUNK 2000 /* writes per POST /batches */
+#define MC_CHUNK_STR "2000"
+#define MC_WAIT_MS (30 * 60 * 1000) /* per batch, polled to completion */
 
 static void usage(FILE *f)
 {
@@ -43,7 +55,23 @@ static void usage(FILE *f)
             "dead-lettered (default 10)\n"
             "  --max-wait SECONDS  longest wait for a retry (default 60)\n"
             "  -v, --verbose       the plugin's info lines\n"
-            "  -h, --help          this help\n");
+            "  -h, --help          this help\n"
+            "\n"
+            "usage: leadscore backfill mailchimp --config MAPPING [--model "
+            "MODEL]\n"
+            "                                    [--data-dir DIR] "
+            "[EVENTS.jsonl | -]\n"
+            "\n"
+            "Score the event history (default: stdin) and write every "
+            "contact's\n"
+            "final score and tier to the Mailchimp audience in bulk "
+            "(batch\n"
+            "operations, " MC_CHUNK_STR " members per batch).  Members "
+            "not in the audience\n"
+            "are skipped unless the mapping says unknown_members "
+            "\"create\";\n"
+            "nobody is subscribed.  Contacts without an email are "
+            "skipped.\n");
 }
 
 struct bf {
@@ -78,6 +106,209 @@ static enum lsc_status on_contact(void *ud, const char *id,
         fprintf(stderr, "leadscore: contact %s refused: %s\n", id, err);
     }
     return LSC_OK;
+}
+
+/* ---- backfill mailchimp ------------------------------------------------ */
+
+struct mcbf {
+    struct cli_session *s;
+    const struct mailchimp_config *cfg;
+    struct mailchimp_write *w; /* strings malloc()ed */
+    size_t n, cap, no_email;
+    bool oom;
+};
+
+/* The contact's email: the mapped property, else (id_from "email") an id
+ * with an '@'.  Copied into out; false when none. */
+static bool contact_email(struct mcbf *b, const char *id, char *out,
+                          size_t outlen)
+{
+    struct hl_contact *c = hl_contacts_find(b->s->contacts, id);
+    const struct lsc_prop *props = NULL;
+    size_t n = 0;
+    if (c != NULL && hl_contacts_props(b->s->contacts, c, &props, &n) ==
+                         LSC_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(props[i].key, b->cfg->email_property) == 0 &&
+                props[i].value.type == LSC_VAL_STRING &&
+                props[i].value.u.str.ptr != NULL &&
+                props[i].value.u.str.len > 0) {
+                snprintf(out, outlen, "%s", props[i].value.u.str.ptr);
+                return true;
+            }
+        }
+    }
+    if (strcmp(b->cfg->contact_id_from, "email") == 0 &&
+        strchr(id, '@') != NULL) {
+        snprintf(out, outlen, "%s", id);
+        return true;
+    }
+    return false;
+}
+
+/* The model's tier names, so a member's tier tag flips even when the
+ * mapping lists no tags (the plugin does the same in create()).  A model
+ * the plugin accepted has them; an unreadable one only loses the flip. */
+static enum lsc_status add_model_tiers(struct mailchimp *mc,
+                                       const char *model)
+{
+    json_t *root = json_load_file(model, 0, NULL);
+    json_t *tiers = json_object_get(root, "tiers");
+    enum lsc_status st = LSC_OK;
+    size_t n = json_array_size(tiers);
+    const char **names = n != 0 ? calloc(n, sizeof *names) : NULL;
+    if (n != 0 && names == NULL) {
+        st = LSC_ERR_NOMEM;
+    } else if (n != 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *name = json_string_value(
+                json_object_get(json_array_get(tiers, i), "name"));
+            if (name != NULL) {
+                names[k++] = name;
+            }
+        }
+        st = mailchimp_add_tiers(mc, names, k);
+    }
+    free(names);
+    json_decref(root);
+    return st;
+}
+
+/* Primary report of each contact: one write. */
+static void on_mc_report(void *ud, size_t index, const struct lsc_report *r)
+{
+    struct mcbf *b = ud;
+    if (index != 0 || r == NULL || b->oom) {
+        return;
+    }
+    char email[512];
+    if (!contact_email(b, r->contact_id, email, sizeof email)) {
+        b->no_email++;
+        return;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap != 0 ? b->cap * 2 : 256;
+        struct mailchimp_write *w = realloc(b->w, cap * sizeof *w);
+        if (w == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->w = w;
+        b->cap = cap;
+    }
+    struct mailchimp_write *w = &b->w[b->n];
+    w->email = strdup(email);
+    w->score = r->score;
+    w->tier = r->tier != NULL ? strdup(r->tier) : NULL;
+    w->from_tier = NULL;
+    if (w->email == NULL || (r->tier != NULL && w->tier == NULL)) {
+        free((char *)w->email);
+        free((char *)w->tier);
+        b->oom = true;
+        return;
+    }
+    b->n++;
+}
+
+static int backfill_mailchimp(struct cli_global *g, const char *mapping,
+                              const char *model, const char *data_dir,
+                              const char *events)
+{
+    struct cli_session s;
+    struct cli_admin a;
+    struct mailchimp *mc = NULL;
+    struct mcbf b = {.s = &s};
+    char err[1024] = "";
+    int rc = CLI_EXIT_INTERNAL;
+    if (!cli_session_init(&s, g)) {
+        cli_error("out of memory");
+        goto out;
+    }
+    cli_admin_init(&a, data_dir, g->verbose);
+    enum lsc_status st = mailchimp_open(&a.api, mapping, data_dir, &mc, err,
+                                        sizeof err);
+    if (st == LSC_ERR_AUTH) {
+        cli_error("mailchimp: not connected; hint: leadscore connect "
+                  "mailchimp --config %s", mapping);
+        rc = CLI_EXIT_INPUT;
+        goto out;
+    }
+    if (st != LSC_OK) {
+        cli_error("%s", err);
+        rc = st == LSC_ERR_IO ? CLI_EXIT_IO : CLI_EXIT_INPUT;
+        goto out;
+    }
+    b.cfg = mailchimp_config_of(mc);
+    if (add_model_tiers(mc, model) != LSC_OK) {
+        cli_error("out of memory");
+        goto out;
+    }
+    /* The mapping is not given to the plugin: no per-contact jobs, the
+     * scores go out in bulk below. */
+    cli_session_config(&s, "models", model);
+    if ((rc = cli_session_load(&s, NULL)) != CLI_EXIT_OK) {
+        rc = CLI_EXIT_PLUGIN;
+        goto out;
+    }
+    if ((rc = cli_session_feed(&s, events)) != CLI_EXIT_OK) {
+        goto out;
+    }
+    if ((rc = cli_session_report(&s, INT64_MIN, on_mc_report, &b)) !=
+        CLI_EXIT_OK) {
+        goto out;
+    }
+    if (b.oom) {
+        cli_error("out of memory");
+        rc = CLI_EXIT_INTERNAL;
+        goto out;
+    }
+    long errored_total = 0;
+    size_t batches = 0;
+    for (size_t i = 0; i < b.n; i += MC_CHUNK) {
+        size_t k = b.n - i < MC_CHUNK ? b.n - i : MC_CHUNK;
+        char batch_id[64] = "";
+        long errored = 0;
+        st = mailchimp_backfill(mc, &b.w[i], k, batch_id, sizeof batch_id,
+                                &errored, MC_WAIT_MS, err, sizeof err);
+        if (st != LSC_OK) {
+            cli_error("backfill: batch %zu (%zu members%s%s): %s", batches + 1,
+                      k, batch_id[0] != '\0' ? ", id " : "", batch_id, err);
+            rc = st == LSC_ERR_AUTH || st == LSC_ERR_CONFIG ? CLI_EXIT_INPUT
+                                                            : CLI_EXIT_IO;
+            break;
+        }
+        batches++;
+        errored_total += errored;
+        if (g->verbose) {
+            fprintf(stderr, "leadscore: backfill: batch %s: %zu members, "
+                    "%ld errored\n", batch_id, k, errored);
+        }
+    }
+    printf("backfill: %zu members written in %zu batches (%ld errored "
+           "operations), %zu contacts without an email skipped\n",
+           b.n, batches, errored_total, b.no_email);
+    /* Under "skip" a member not in the audience is an errored operation
+     * (404) by design: the batch cannot tell it from a real failure
+     * without its result archive, so only "create" turns errors into a
+     * failed run. */
+    if (errored_total > 0 &&
+        b.cfg->unknown_members == MAILCHIMP_UNKNOWN_SKIP) {
+        printf("backfill: members not in the audience are among the errored "
+               "operations (unknown_members \"skip\"); the batch's "
+               "response_body_url lists each one\n");
+    } else if (rc == CLI_EXIT_OK && errored_total > 0) {
+        rc = CLI_EXIT_INPUT;
+    }
+out:
+    for (size_t i = 0; i < b.n; i++) {
+        free((char *)b.w[i].email);
+        free((char *)b.w[i].tier);
+    }
+    free(b.w);
+    mailchimp_destroy(mc);
+    cli_session_finish(&s);
+    return rc;
 }
 
 int cmd_backfill(int argc, char **argv, struct cli_global *g)
@@ -140,9 +371,19 @@ int cmd_backfill(int argc, char **argv, struct cli_global *g)
             return CLI_EXIT_USAGE;
         }
     }
+    if (optind < argc && strcmp(argv[optind], "mailchimp") == 0 &&
+        mapping != NULL && argc - optind <= 2) {
+        if (model == NULL) {
+            model = DEFAULT_MODEL;
+            fprintf(stderr, "leadscore: backfill: scoring with %s\n", model);
+        }
+        return backfill_mailchimp(g, mapping, model, data_dir,
+                                  optind + 1 < argc ? argv[optind + 1] : "-");
+    }
     if (optind + 1 != argc || strcmp(argv[optind], "hubspot") != 0 ||
         mapping == NULL) {
-        cli_error("backfill: usage: backfill hubspot --config MAPPING");
+        cli_error("backfill: usage: backfill hubspot|mailchimp --config "
+                  "MAPPING");
         usage(stderr);
         return CLI_EXIT_USAGE;
     }

@@ -282,6 +282,54 @@ JSON
         fail "member after import | sync: $m"
     ok "import | sync writes the score back to the member"
     ;;
+backfill_mailchimp)
+    start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY"
+    # c201 was hot and has cooled; c203 is not in the audience
+    curl -sf -XPOST -d '{"lists":["L1"],"members":[{"list":"L1","email":"c201@example.com","status":"subscribed","tags":["leadscore-hot"]},{"list":"L1","email":"c202@example.com","status":"subscribed"}]}' \
+        "$mc_URL/_fake/seed" >/dev/null
+    # no "tiers" section: the tags come from the model's tier names
+    cat >"$TMP/mc.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "mailchimp",
+ "api": {"base_url": "$mc_URL/3.0"},
+ "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
+ "audience": {"list_id": "L1"}}
+JSON
+    L setup --config "$TMP/mc.json" --data-dir "$DATA" >/dev/null 2>&1 || fail "setup"
+    curl -sf -XPOST "$mc_URL/_fake/clear" >/dev/null
+    printf '%s\n' \
+        '{"contact":"201","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"Intern","email":"C201@Example.com "}}' \
+        '{"contact":"202","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c202@example.com"}}' \
+        '{"contact":"202","type":"demo_request","ts":"2026-11-01T11:00:00Z","id":"d-1"}' \
+        '{"contact":"203","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"VP","email":"c203@example.com"}}' \
+        '{"contact":"204","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"VP"}}' \
+        >"$TMP/ev.jsonl"
+    set +e
+    L backfill mailchimp --model "$TMP/model.json" --config "$TMP/mc.json" \
+        --data-dir "$DATA" "$TMP/ev.jsonl" >"$TMP/bf.out" 2>"$TMP/bf.err"
+    rc=$?
+    set -e
+    [ $rc = 0 ] || fail "backfill exit $rc"
+    grep -q "3 members written in 1 batches (2 errored operations), 1 contacts without an email skipped" "$TMP/bf.out" ||
+        fail "summary: $(cat "$TMP/bf.out")"
+    grep -q "members not in the audience are among the errored" "$TMP/bf.out" || fail "no skip note"
+    ok "backfill mailchimp: one batch; the unknown member's 2 operations errored, exit 0 under skip"
+    reqs=$(curl -sf "$mc_URL/_fake/requests")
+    echo "$reqs" | jq -e '[.requests[] | select(.method == "POST" and .path == "/3.0/batches")] | length == 1' >/dev/null ||
+        fail "not one POST /batches: $reqs"
+    echo "$reqs" | jq -e '[.requests[] | select(.path | test("/members/"))] | length == 0' >/dev/null ||
+        fail "per-member calls besides the batch: $reqs"
+    ok "the writes go out as one batch operation, no per-member calls"
+    m=$(curl -sf "$mc_URL/_fake/member?list=L1&email=c202@example.com")
+    echo "$m" | jq -e '.merge_fields.LSCORE == 70 and .merge_fields.LTIER == "hot" and ([.tags[].name] | index("leadscore-hot") != null)' >/dev/null ||
+        fail "c202: $m"
+    m=$(curl -sf "$mc_URL/_fake/member?list=L1&email=c201@example.com")
+    echo "$m" | jq -e '.merge_fields.LSCORE == 0 and .merge_fields.LTIER == "cold" and ([.tags[].name] | (index("leadscore-cold") != null and index("leadscore-hot") == null))' >/dev/null ||
+        fail "c201: $m"
+    ok "merge fields written; the old tier tag of a cooled member is cleared"
+    curl -sf "$mc_URL/_fake/member?list=L1&email=c203@example.com" >/dev/null &&
+        fail "unknown member c203 was created"
+    ok "a contact not in the audience is skipped, nobody subscribed"
+    ;;
 validate)
     start_fake "$FAKE_HS" hs --static-token x
     hs_mapping "$TMP/good.json"
