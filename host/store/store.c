@@ -101,6 +101,15 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  dead_ms INTEGER NOT NULL,"
     "  reason TEXT NOT NULL"
     ");",
+    /* 1 -> 2: the claim walks the due jobs of a kind in id order through
+     * an index instead of sorting every due job (a temp B-tree per claim,
+     * ~5 ms per 100k queued); the next-due lookup gets its own.  Both are
+     * partial on started = 0, so starting and finishing a job touch
+     * fewer index entries than outbox_due did. */
+    "DROP INDEX outbox_due;"
+    "CREATE INDEX outbox_claim ON outbox(kind, id, not_before_ms)"
+    "  WHERE started = 0;"
+    "CREATE INDEX outbox_next ON outbox(not_before_ms) WHERE started = 0;",
 };
 
 /* Prepared statements, indexes into struct store.stmt. */
@@ -131,6 +140,8 @@ enum stmt_id {
     ST_JOB_DELETE,
     ST_JOB_RETRY,
     ST_JOB_TO_DEAD,
+    ST_JOB_ATTEMPTS,
+    ST_JOB_SUPERSEDED,
     ST_OUTBOX_DEPTH,
     ST_OUTBOX_DEAD,
     ST_OUTBOX_NEXT,
@@ -195,6 +206,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "enqueued_ms, attempts, dead_ms, reason) "
                        "SELECT id, kind, key, payload, enqueued_ms, attempts, "
                        "?2, ?3 FROM outbox WHERE id = ?1",
+    [ST_JOB_ATTEMPTS] = "SELECT attempts FROM outbox WHERE id = ?1",
+    [ST_JOB_SUPERSEDED] = "SELECT 1 FROM outbox AS o, outbox AS p "
+                          "WHERE o.id = ?1 AND o.key IS NOT NULL AND "
+                          "p.kind = o.kind AND p.key = o.key AND "
+                          "p.started = 0 AND p.id != o.id",
     [ST_OUTBOX_DEPTH] = "SELECT count(*) FROM outbox",
     [ST_OUTBOX_DEAD] = "SELECT count(*) FROM outbox_dead",
     [ST_OUTBOX_NEXT] = "SELECT min(not_before_ms) FROM outbox "
@@ -1183,15 +1199,15 @@ enum lsc_status store_job_requeue_started(struct store *s, uint64_t *n)
     return LSC_OK;
 }
 
-enum lsc_status store_job_finish(struct store *s, uint64_t id,
-                                 enum lsc_status status,
-                                 int64_t retry_after_ms, const char *reason,
-                                 uint32_t max_attempts, int64_t now_ms)
+/* One job's outcome (see store_job_finish), inside the caller's
+ * transaction.  *dead (may be NULL) tells whether it was dead-lettered. */
+static enum lsc_status finish_one(struct store *s, uint64_t id,
+                                  enum lsc_status status,
+                                  int64_t retry_after_ms, const char *reason,
+                                  uint32_t max_attempts, int64_t now_ms,
+                                  bool *dead_out)
 {
-    enum lsc_status ret = store_begin(s);
-    if (ret != LSC_OK) {
-        return ret;
-    }
+    enum lsc_status ret = LSC_OK;
     bool dead = false;
     char why[300];
     snprintf(why, sizeof why, "%s",
@@ -1205,18 +1221,16 @@ enum lsc_status store_job_finish(struct store *s, uint64_t id,
         }
     } else if (status == LSC_ERR_RETRYABLE) {
         /* Attempts so far. */
-        sqlite3_stmt *q = NULL;
+        sqlite3_stmt *q = stmt(s, ST_JOB_ATTEMPTS);
         int attempts = 0;
-        if (sqlite3_prepare_v2(s->db,
-                               "SELECT attempts, kind, key FROM outbox "
-                               "WHERE id = ?1",
-                               -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-            if (sqlite3_step(q) == SQLITE_ROW) {
-                attempts = sqlite3_column_int(q, 0);
-            }
+        if (q == NULL) {
+            return LSC_ERR_IO;
         }
-        sqlite3_finalize(q);
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            attempts = sqlite3_column_int(q, 0);
+        }
+        sqlite3_reset(q);
         if (max_attempts > 0 && (uint32_t)attempts >= max_attempts) {
             dead = true;
             char tmp[sizeof why];
@@ -1226,18 +1240,13 @@ enum lsc_status store_job_finish(struct store *s, uint64_t id,
         } else {
             /* A newer unstarted job with the same kind+key supersedes
              * this one: the retry would send stale data. */
-            sqlite3_stmt *sup = NULL;
-            bool superseded = false;
-            if (sqlite3_prepare_v2(
-                    s->db,
-                    "SELECT 1 FROM outbox AS o, outbox AS p WHERE o.id = ?1 "
-                    "AND o.key IS NOT NULL AND p.kind = o.kind AND "
-                    "p.key = o.key AND p.started = 0 AND p.id != o.id",
-                    -1, &sup, NULL) == SQLITE_OK) {
-                sqlite3_bind_int64(sup, 1, (sqlite3_int64)id);
-                superseded = sqlite3_step(sup) == SQLITE_ROW;
+            sqlite3_stmt *sup = stmt(s, ST_JOB_SUPERSEDED);
+            if (sup == NULL) {
+                return LSC_ERR_IO;
             }
-            sqlite3_finalize(sup);
+            sqlite3_bind_int64(sup, 1, (sqlite3_int64)id);
+            bool superseded = sqlite3_step(sup) == SQLITE_ROW;
+            sqlite3_reset(sup);
             sqlite3_stmt *st =
                 stmt(s, superseded ? ST_JOB_DELETE : ST_JOB_RETRY);
             ret = st ? LSC_OK : LSC_ERR_IO;
@@ -1274,11 +1283,59 @@ enum lsc_status store_job_finish(struct store *s, uint64_t id,
             }
         }
     }
+    if (dead_out != NULL) {
+        *dead_out = ret == LSC_OK && dead;
+    }
+    return ret;
+}
+
+enum lsc_status store_job_finish(struct store *s, uint64_t id,
+                                 enum lsc_status status,
+                                 int64_t retry_after_ms, const char *reason,
+                                 uint32_t max_attempts, int64_t now_ms)
+{
+    enum lsc_status ret = store_begin(s);
+    if (ret != LSC_OK) {
+        return ret;
+    }
+    ret = finish_one(s, id, status, retry_after_ms, reason, max_attempts,
+                     now_ms, NULL);
     if (ret == LSC_OK) {
         ret = store_commit(s);
     }
     if (ret != LSC_OK) {
         store_rollback(s);
+    }
+    return ret;
+}
+
+enum lsc_status store_job_finish_many(struct store *s,
+                                      struct store_job_result *res, size_t n,
+                                      uint32_t max_attempts, int64_t now_ms)
+{
+    if (n == 0) {
+        return LSC_OK;
+    }
+    if (res == NULL) {
+        return LSC_ERR_INVALID_ARG;
+    }
+    enum lsc_status ret = store_begin(s);
+    if (ret != LSC_OK) {
+        return ret;
+    }
+    for (size_t i = 0; ret == LSC_OK && i < n; i++) {
+        ret = finish_one(s, res[i].id, res[i].status, res[i].retry_after_ms,
+                         res[i].reason, max_attempts, now_ms, &res[i].dead);
+    }
+    if (ret == LSC_OK) {
+        ret = store_commit(s);
+    }
+    if (ret != LSC_OK) {
+        /* all or nothing: every job stays started, as claimed */
+        store_rollback(s);
+        for (size_t i = 0; i < n; i++) {
+            res[i].dead = false;
+        }
     }
     return ret;
 }

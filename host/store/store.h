@@ -22,7 +22,7 @@
 #include <leadscore/plugin.h>
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* The database file name inside the data directory. */
 #define STORE_DB_NAME "leadscored.db"
@@ -245,6 +245,22 @@ enum lsc_status store_job_finish(struct store *s, uint64_t id,
                                  enum lsc_status status,
                                  int64_t retry_after_ms, const char *reason,
                                  uint32_t max_attempts, int64_t now_ms);
+
+/* One job's outcome for store_job_finish_many. */
+struct store_job_result {
+    uint64_t id;
+    enum lsc_status status;
+    int64_t retry_after_ms;
+    const char *reason; /* or NULL */
+    bool dead;          /* out: the job was dead-lettered */
+};
+
+/* store_job_finish for each of n results, all in one transaction: every
+ * outcome is recorded or (on error, rolled back) none, and the jobs stay
+ * started until requeued.  Fills res[i].dead. */
+enum lsc_status store_job_finish_many(struct store *s,
+                                      struct store_job_result *res, size_t n,
+                                      uint32_t max_attempts, int64_t now_ms);
 
 /* Jobs waiting or running, and dead-lettered jobs. */
 enum lsc_status store_outbox_depth(struct store *s, int64_t *pending,

@@ -251,6 +251,151 @@ static void test_store_outbox_requeues_after_crash(void **state)
     store_close(s);
 }
 
+
+/* Claims every due job of `kind` at now; returns how many (ids in ids). */
+static size_t claim_ids(struct store *s, const char *kind, int64_t now,
+                        uint64_t *ids, size_t max)
+{
+    struct store_job *jobs = NULL;
+    size_t n = 0;
+    assert_int_equal(store_job_claim(s, kind, max, now, &jobs, &n), LSC_OK);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = jobs[i].id;
+    }
+    store_jobs_free(jobs, n);
+    return n;
+}
+
+static int64_t count_where(struct store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void test_store_outbox_finish_many_mixed(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = open_store(f);
+    uint64_t ok = 0, retry = 0, perm = 0, spent = 0, stale = 0, newer = 0;
+    uint64_t ids[8];
+    /* `spent` has one attempt behind it when the batch runs. */
+    assert_int_equal(store_job_enqueue(s, "k", "spent", "s", 1, 0, 0, &spent),
+                     LSC_OK);
+    assert_int_equal(claim_ids(s, "k", 1, ids, 8), 1);
+    assert_int_equal(store_job_finish(s, spent, LSC_ERR_RETRYABLE, 0, "503",
+                                      2, 1),
+                     LSC_OK);
+    assert_int_equal(store_job_enqueue(s, "k", "ok", "o", 1, 0, 2, &ok),
+                     LSC_OK);
+    assert_int_equal(store_job_enqueue(s, "k", "retry", "r", 1, 0, 2, &retry),
+                     LSC_OK);
+    assert_int_equal(store_job_enqueue(s, "k", NULL, "p", 1, 0, 2, &perm),
+                     LSC_OK);
+    assert_int_equal(store_job_enqueue(s, "k", "stale", "v1", 2, 0, 2,
+                                       &stale),
+                     LSC_OK);
+    assert_int_equal(claim_ids(s, "k", 10, ids, 8), 5);
+    /* a newer value for `stale` arrives while the batch is out */
+    assert_int_equal(store_job_enqueue(s, "k", "stale", "v2", 2, 0, 11,
+                                       &newer),
+                     LSC_OK);
+    assert_true(newer != stale);
+
+    struct store_job_result res[] = {
+        {.id = ok, .status = LSC_OK, .dead = true},
+        {.id = retry, .status = LSC_ERR_RETRYABLE, .retry_after_ms = 500,
+         .reason = "HTTP 503"},
+        {.id = perm, .status = LSC_ERR_PERMANENT, .reason = "HTTP 400: bad"},
+        {.id = spent, .status = LSC_ERR_RETRYABLE, .reason = "HTTP 502"},
+        {.id = stale, .status = LSC_ERR_RETRYABLE, .retry_after_ms = 10},
+    };
+    assert_int_equal(store_job_finish_many(s, res, 5, 2, 100), LSC_OK);
+    assert_false(res[0].dead);
+    assert_false(res[1].dead);
+    assert_true(res[2].dead);
+    assert_true(res[3].dead); /* second attempt of 2 */
+    assert_false(res[4].dead); /* superseded: dropped, not dead */
+
+    int64_t pending = 0, dead = 0;
+    assert_int_equal(store_outbox_depth(s, &pending, &dead), LSC_OK);
+    assert_int_equal(pending, 2); /* retry and newer */
+    assert_int_equal(dead, 2);
+    assert_int_equal(count_where(s, "SELECT count(*) FROM outbox_dead WHERE "
+                                    "reason = 'HTTP 400: bad' OR reason = "
+                                    "'gave up after 2 attempts: HTTP 502'"),
+                     2);
+    /* the retry is due at 100 + 500, the newer value at once */
+    assert_int_equal(claim_ids(s, "k", 599, ids, 8), 1);
+    assert_int_equal(ids[0], newer);
+    assert_int_equal(claim_ids(s, "k", 600, ids, 8), 1);
+    assert_int_equal(ids[0], retry);
+    assert_int_equal(count_where(s, "SELECT attempts FROM outbox WHERE "
+                                    "last_error = 'HTTP 503'"),
+                     2);
+    store_close(s);
+}
+
+static void test_store_outbox_finish_many_atomic(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = open_store(f);
+    uint64_t a = 0, b = 0, c = 0;
+    uint64_t ids[4];
+    assert_int_equal(store_job_enqueue(s, "k", "a", "a", 1, 0, 0, &a), LSC_OK);
+    assert_int_equal(store_job_enqueue(s, "k", "b", "b", 1, 0, 0, &b), LSC_OK);
+    assert_int_equal(store_job_enqueue(s, "k", "c", "c", 1, 0, 0, &c), LSC_OK);
+    assert_int_equal(claim_ids(s, "k", 10, ids, 4), 3);
+    /* A dead letter already filed under b's id makes b's step fail after
+     * a's delete ran: nothing of the batch may stay recorded. */
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO outbox_dead(id, kind, payload, enqueued_ms, "
+             "attempts, dead_ms, reason) VALUES (%llu, 'x', '', 0, 1, 0, "
+             "'in the way')",
+             (unsigned long long)b);
+    assert_int_equal(sqlite3_exec(store_db(s), sql, NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct store_job_result res[] = {
+        {.id = a, .status = LSC_OK},
+        {.id = b, .status = LSC_ERR_PERMANENT, .reason = "HTTP 400"},
+        {.id = c, .status = LSC_OK},
+    };
+    assert_int_equal(store_job_finish_many(s, res, 3, 5, 1), LSC_ERR_IO);
+    assert_false(res[1].dead);
+    assert_int_equal(count_where(s, "SELECT count(*) FROM outbox WHERE "
+                                    "started = 1"),
+                     3);
+    assert_int_equal(count_where(s, "SELECT count(*) FROM outbox_dead"), 1);
+    /* the connection is usable (no transaction left open) */
+    assert_int_equal(store_job_finish(s, c, LSC_OK, 0, NULL, 5, 2), LSC_OK);
+    /* a crash now: the rest is requeued, none lost, none acknowledged */
+    store_close(s);
+    s = open_store(f);
+    uint64_t requeued = 0;
+    assert_int_equal(store_job_requeue_started(s, &requeued), LSC_OK);
+    assert_int_equal(requeued, 2);
+    assert_int_equal(claim_ids(s, "k", 10, ids, 4), 2);
+    assert_int_equal(ids[0], a);
+    assert_int_equal(ids[1], b);
+    assert_int_equal(sqlite3_exec(store_db(s),
+                                  "DELETE FROM outbox_dead", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    res[0].status = LSC_OK;
+    assert_int_equal(store_job_finish_many(s, res, 2, 5, 3), LSC_OK);
+    assert_true(res[1].dead);
+    int64_t pending = 0, dead = 0;
+    assert_int_equal(store_outbox_depth(s, &pending, &dead), LSC_OK);
+    assert_int_equal(pending, 0);
+    assert_int_equal(dead, 1);
+    assert_int_equal(store_job_finish_many(s, NULL, 0, 5, 3), LSC_OK);
+    store_close(s);
+}
 static void test_store_dedup_retention(void **state)
 {
     struct fx *f = *state;
@@ -346,6 +491,10 @@ int main(void)
             test_store_outbox_retry_and_dead_letter, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_store_outbox_requeues_after_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_outbox_finish_many_mixed, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_outbox_finish_many_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_dedup_retention, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_props_state_history, setup,
