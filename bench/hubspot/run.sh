@@ -71,29 +71,25 @@ JSON
 
 # Contacts 101..100+N (the fake's ids).  Contact i: a VP when i % 3 != 0
 # (20 points), i % 4 email opens (5 points each, one hour apart): every
-# contact gets a score; 3 in 4 change more than once.
-python3 - "$contacts" "$W/events.jsonl" "$W/expected.json" <<'PY'
-import json, sys
-n, out, exp = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-ids = range(101, 101 + n)
-want = {}
-with open(out, "w") as f:
-    for i in ids:
-        title = "VP Sales" if i % 3 else "Engineer"
-        f.write(json.dumps({"contact": str(i), "type": "contact.created",
-                            "ts": "2026-11-01T10:00:00Z",
-                            "props": {"title": title}}) + "\n")
-    for r in range(3):
-        for i in ids:
-            if r < i % 4:
-                f.write(json.dumps({"contact": str(i), "type": "email_open",
-                                    "ts": "2026-11-01T%02d:00:00Z" % (11 + r),
-                                    "id": "o-%d-%d" % (i, r)}) + "\n")
-    for i in ids:
-        s = (20 if i % 3 else 0) + 5 * (i % 4)
-        want[str(i)] = [str(s), "hot" if s >= 60 else "warm" if s >= 20 else "cold"]
-json.dump(want, open(exp, "w"))
-PY
+# contact gets a score; 3 in 4 change more than once.  expected.tsv: id,
+# score, tier of the stream's last value.
+awk -v n="$contacts" -v expf="$W/expected.tsv" 'BEGIN {
+    for (i = 101; i < 101 + n; i++)
+        printf "{\"contact\": \"%d\", \"type\": \"contact.created\", " \
+               "\"ts\": \"2026-11-01T10:00:00Z\", \"props\": " \
+               "{\"title\": \"%s\"}}\n", i, i % 3 ? "VP Sales" : "Engineer"
+    for (r = 0; r < 3; r++)
+        for (i = 101; i < 101 + n; i++)
+            if (r < i % 4)
+                printf "{\"contact\": \"%d\", \"type\": \"email_open\", " \
+                       "\"ts\": \"2026-11-01T%02d:00:00Z\", " \
+                       "\"id\": \"o-%d-%d\"}\n", i, 11 + r, i, r
+    for (i = 101; i < 101 + n; i++) {
+        s = (i % 3 ? 20 : 0) + 5 * (i % 4)
+        tier = s >= 60 ? "hot" : s >= 20 ? "warm" : "cold"
+        printf "%d\t%d\t%s\n", i, s, tier >expf
+    }
+}' >"$W/events.jsonl"
 
 mkfifo "$W/fake.in"
 "$FAKE" --static-token pat-na1-hsbench-token --contacts "$contacts" \
@@ -146,41 +142,52 @@ cat "$W/sync.out"
 [ "$src" = 0 ] || { echo "sync exit $src" >&2; tail -n 5 "$W/sync.err" >&2; }
 curl -sf "$URL/_fake/contacts" >"$W/contacts.json"
 
-python3 - "$W/requests.log" "$skip" "$W/contacts.json" "$W/expected.json" \
-    "$rate_max" "$interval_ms" "$(( (t1 - t0) / 1000000 ))" <<'PY'
-import json, sys
-log, skip, cpath, epath = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-rate_max, interval, total_ms = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-reqs = [json.loads(l) for l in open(log).read().splitlines()[skip:]]
-api = [r for r in reqs if r["path"].startswith("/crm/")]
-upd = [r for r in api if r["path"].endswith("/contacts/batch/update")]
-ok = [r for r in upd if r["status"] in (200, 207)]
-n429 = sum(1 for r in api if r["status"] == 429)
-inputs = sum(len(json.loads(r["body"])["inputs"]) for r in ok)
-t_first, t_last = upd[0]["ms"], upd[-1]["ms"]
-span = max(t_last - t_first, 1)
-ceiling = 100 * rate_max * 1000.0 / interval          # contacts per second
-# every request after the first window's burst is paced by the limit:
-# (requests - rate_max) requests in `span` ms is the steady rate
-steady = (len(ok) - rate_max) * 100 * 1000.0 / span
-# the limit admits at most rate_max requests in any window: from the first
-# to the last request that is rate_max * (span / interval + 1) requests
-whole = inputs * 1000.0 / (span + interval)
-want = json.load(open(epath))
-have = {c["id"]: c["properties"] for c in json.load(open(cpath))["contacts"]}
-lost = sum(1 for i, (s, t) in want.items()
-           if have.get(i, {}).get("leadscore_score") != s
-           or have.get(i, {}).get("leadscore_tier") != t)
-print("hsbench: sync wall time %.2f s; write phase %.2f s (first to last "
-      "batch update)" % (total_ms / 1000, span / 1000))
-print("hsbench: %d batch updates (%d accepted, mean %.1f inputs), %d inputs; "
-      "%d API requests, %d answered 429 (%.2f %%)"
-      % (len(upd), len(ok), inputs / max(len(ok), 1), inputs, len(api), n429,
-         100.0 * n429 / max(len(api), 1)))
-print("hsbench: ceiling %.0f contacts/s; achieved %.0f contacts/s over the "
-      "write phase -> ratio %.3f; steady state (after the first window) "
-      "%.0f contacts/s -> ratio %.3f" % (ceiling, whole, whole / ceiling,
-                                         steady, steady / ceiling))
-print("hsbench: lost updates %d of %d contacts" % (lost, len(want)))
-sys.exit(0 if lost == 0 else 1)
-PY
+# The run's API requests (after setup's): one TSV line per request:
+# path, status, arrival ms, inputs (batch updates).
+tail -n +"$((skip + 1))" "$W/requests.log" |
+    jq -r 'select(.path | startswith("/crm/")) |
+           [.path, .status, .ms,
+            (if (.path | endswith("/contacts/batch/update"))
+             then (.body | fromjson | .inputs | length) else 0 end)] | @tsv' \
+    >"$W/requests.tsv"
+# Contacts whose stored score or tier differ from the stream's last value.
+jq -r '.contacts[] | [.id, .properties.leadscore_score // "",
+                      .properties.leadscore_tier // ""] | @tsv' \
+    "$W/contacts.json" >"$W/have.tsv"
+lost=$(awk -F'\t' 'NR == FNR { s[$1] = $2; t[$1] = $3; next }
+                   !(($1 in s) && s[$1] == $2 && t[$1] == $3) { n++ }
+                   END { print n + 0 }' "$W/have.tsv" "$W/expected.tsv")
+
+awk -F'\t' -v rate_max="$rate_max" -v interval="$interval_ms" \
+    -v total_ms="$(( (t1 - t0) / 1000000 ))" -v lost="$lost" \
+    -v want="$(wc -l <"$W/expected.tsv")" '
+    { api++ }
+    $2 == 429 { n429++ }
+    $1 ~ /\/contacts\/batch\/update$/ {
+        if (!upd++) t_first = $3
+        t_last = $3
+        if ($2 == 200 || $2 == 207) { ok++; inputs += $4 }
+    }
+    END {
+        span = t_last - t_first; if (span < 1) span = 1
+        ceiling = 100 * rate_max * 1000.0 / interval  # contacts per second
+        # every request after the first window burst is paced by the
+        # limit: (requests - rate_max) requests in span ms is the steady rate
+        steady = (ok - rate_max) * 100 * 1000.0 / span
+        # the limit admits at most rate_max requests in any window: from
+        # the first to the last request that is rate_max * (span / interval
+        # + 1) requests
+        whole = inputs * 1000.0 / (span + interval)
+        printf "hsbench: sync wall time %.2f s; write phase %.2f s (first " \
+               "to last batch update)\n", total_ms / 1000, span / 1000
+        printf "hsbench: %d batch updates (%d accepted, mean %.1f inputs), " \
+               "%d inputs; %d API requests, %d answered 429 (%.2f %%)\n",
+               upd, ok, inputs / (ok > 0 ? ok : 1), inputs, api, n429,
+               100.0 * n429 / (api > 0 ? api : 1)
+        printf "hsbench: ceiling %.0f contacts/s; achieved %.0f contacts/s " \
+               "over the write phase -> ratio %.3f; steady state (after the " \
+               "first window) %.0f contacts/s -> ratio %.3f\n", ceiling,
+               whole, whole / ceiling, steady, steady / ceiling
+        printf "hsbench: lost updates %d of %d contacts\n", lost, want
+    }' "$W/requests.tsv"
+[ "$lost" = 0 ]
