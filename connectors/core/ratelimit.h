@@ -5,10 +5,18 @@
  * back `interval_ms` after it was spent.  Unlike a bucket refilled at a
  * constant rate (which lets 2x capacity through in one window), this
  * never exceeds `capacity` requests in any rolling window of
- * `interval_ms`: exactly HubSpot's TEN_SECONDLY_ROLLING policy.  A token
+ * `interval_ms`: exactly HubSpot's TEN_SECONDLY_ROLLING policy.
+ *
+ * When a token is taken, the request has not reached the server yet, and
+ * the time it takes to get there varies (scheduling, network): a token
  * comes back after interval_ms plus a 5 % margin (at least 20 ms), so
- * network jitter between our spend and the server's count cannot push a
- * request into the server's previous window.
+ * that jitter cannot push a request into the server's previous window.
+ * Once its response is back (ratelimit_observe) and no other request is
+ * in flight, the token is re-dated to the response's arrival, which is
+ * no earlier than the server's count: it then comes back interval_ms
+ * (+ 2 ms of clock rounding) after that, without the margin.  A client
+ * sending one request at a time so gets `capacity` requests through
+ * every interval_ms plus one round trip.
  *
  * It is fed by the provider's headers (X-HubSpot-RateLimit-Max,
  * -Remaining, -Interval-Milliseconds): the capacity follows Max, and when
@@ -41,7 +49,9 @@ int64_t ratelimit_try(struct ratelimit *rl, int64_t now_ms);
  * LSC_OK or LSC_ERR_TIMEOUT. */
 enum lsc_status ratelimit_acquire(struct ratelimit *rl, int64_t max_wait_ms);
 
-/* Feeds the server's view; any value < 0 means the header was absent. */
+/* Feeds the server's view; any value < 0 means the header was absent.
+ * Call it after every request that took a token, when its response (or
+ * its failure) is back, with now_ms of ratelimit_now_ms(). */
 void ratelimit_observe(struct ratelimit *rl, long max, long remaining,
                        long interval_ms, int64_t now_ms);
 

@@ -204,6 +204,54 @@ static void test_retry_fill_result(void **state)
     assert_int_equal(r.status, LSC_OK);
 }
 
+
+static void test_token_bucket_settles_on_response(void **state)
+{
+    (void)state;
+    struct ratelimit *rl = ratelimit_create(10, 1000);
+    assert_non_null(rl);
+    int64_t t = 5000;
+    /* one request at a time: each token is re-dated to its response
+     * (3 ms later) and comes back 1000 + 2 ms after that */
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(ratelimit_try(rl, t + 10 * i), 0);
+        ratelimit_observe(rl, -1, -1, -1, t + 10 * i + 3);
+    }
+    assert_int_equal(ratelimit_try(rl, t + 100), 905);
+    assert_int_equal(ratelimit_try(rl, t + 1004), 1);
+    assert_int_equal(ratelimit_try(rl, t + 1005), 0);
+    assert_int_equal(ratelimit_try(rl, t + 1006), 9);
+    ratelimit_destroy(rl);
+
+    /* two in flight: a response cannot be told apart, both keep the
+     * margin (1000 + 50 ms from the spend) */
+    rl = ratelimit_create(2, 1000);
+    assert_int_equal(ratelimit_try(rl, 0), 0);
+    assert_int_equal(ratelimit_try(rl, 1), 0);
+    ratelimit_observe(rl, -1, -1, -1, 10);
+    ratelimit_observe(rl, -1, -1, -1, 11);
+    assert_int_equal(ratelimit_try(rl, 20), 1030);
+    assert_int_equal(ratelimit_try(rl, 1050), 0);
+    /* the new spend is alone in flight again: settled */
+    ratelimit_observe(rl, -1, -1, -1, 1060);
+    assert_int_equal(ratelimit_try(rl, 1061), 0);
+    ratelimit_observe(rl, -1, -1, -1, 1070);
+    assert_int_equal(ratelimit_try(rl, 1100), 962);
+    assert_int_equal(ratelimit_try(rl, 2062), 0);
+    ratelimit_destroy(rl);
+
+    /* a token taken whose request never went out (no observe) stays
+     * unsettled: later responses do not settle anything while it counts */
+    rl = ratelimit_create(3, 1000);
+    assert_int_equal(ratelimit_try(rl, 0), 0);  /* lost */
+    assert_int_equal(ratelimit_try(rl, 5), 0);
+    ratelimit_observe(rl, -1, -1, -1, 8);
+    assert_int_equal(ratelimit_try(rl, 9), 0);
+    assert_int_equal(ratelimit_try(rl, 10), 1040); /* the lost one: 0+1050 */
+    assert_int_equal(ratelimit_available(rl, 1050), 1);
+    assert_int_equal(ratelimit_available(rl, 1055), 2);
+    ratelimit_destroy(rl);
+}
 static void test_token_bucket_rolling(void **state)
 {
     (void)state;
@@ -570,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_retry_fill_result),
         cmocka_unit_test(test_token_bucket_rolling),
+        cmocka_unit_test(test_token_bucket_settles_on_response),
         cmocka_unit_test(test_pkce_rfc7636_vector),
         cmocka_unit_test(test_state),
         cmocka_unit_test(test_authorize_url_and_forms),
