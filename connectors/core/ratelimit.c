@@ -177,20 +177,22 @@ enum lsc_status ratelimit_acquire(struct ratelimit *rl, int64_t max_wait_ms)
     }
 }
 
-/* A response came back at now: with a single spend in flight it is that
- * spend's, which moves to now (the ring's newest: the ring stays in time
- * order).  With several in flight we cannot tell which; they keep the
- * margin until they leave the window. Lock held. */
-static void settle(struct ratelimit *rl, int64_t now)
+/* A response came back at now: with a single spend in flight (not
+ * settled, still in its window) it is that spend's, which moves to now
+ * (the ring's newest: the ring stays in time order) and *spent_at gets
+ * its spend time.  With several in flight we cannot tell which; they keep
+ * the margin until they leave the window. Lock held. */
+static void settle(struct ratelimit *rl, int64_t now, int64_t *spent_at)
 {
-    if (rl->unsettled != 1) {
-        return;
+    int j = -1, n = 0;
+    for (int i = 0; i < rl->count && rl->unsettled > 0; i++) {
+        int k = slot(rl->head + i);
+        if (!rl->settled[k] && expiry(rl, k) > now) {
+            j = i;
+            n++;
+        }
     }
-    int j = rl->count - 1;
-    while (j >= 0 && rl->settled[slot(rl->head + j)]) {
-        j--;
-    }
-    if (j < 0) {
+    if (n != 1) {
         return;
     }
     int64_t t = rl->spent[slot(rl->head + j)];
@@ -202,6 +204,7 @@ static void settle(struct ratelimit *rl, int64_t now)
     rl->spent[last] = now > t ? now : t;
     rl->settled[last] = true;
     rl->unsettled--;
+    *spent_at = t;
 }
 
 void ratelimit_observe(struct ratelimit *rl, long max, long remaining,
@@ -215,15 +218,20 @@ void ratelimit_observe(struct ratelimit *rl, long max, long remaining,
         rl->capacity = max > RATELIMIT_MAX_CAPACITY ? RATELIMIT_MAX_CAPACITY
                                                      : (int)max;
     }
-    expire(rl, now_ms);
-    settle(rl, now_ms);
+    int64_t asof = now_ms;
+    settle(rl, now_ms, &asof);
     if (remaining >= 0) {
-        int ours = rl->capacity - active(rl, now_ms);
+        /* Remaining is the server's count when the request arrived, no
+         * earlier than its spend: compare it with ours then, not now (a
+         * spend that left our window since would look like a request
+         * of another app, and hold a token for a window). */
+        int ours = rl->capacity - active(rl, asof);
         /* the server counts requests we did not make (other apps) */
         for (int i = (int)remaining; i < ours; i++) {
             push(rl, now_ms, true);
         }
     }
+    expire(rl, now_ms);
     pthread_mutex_unlock(&rl->lock);
 }
 

@@ -251,6 +251,27 @@ static void test_token_bucket_settles_on_response(void **state)
     assert_int_equal(ratelimit_available(rl, 1050), 1);
     assert_int_equal(ratelimit_available(rl, 1055), 2);
     ratelimit_destroy(rl);
+
+    /* Remaining is compared as of the spend: a spend that left our window
+     * between the request's spend and its response is no other app's */
+    rl = ratelimit_create(2, 1000);
+    assert_int_equal(ratelimit_try(rl, 0), 0);
+    ratelimit_observe(rl, 2, 1, 1000, 2);  /* back in 1004 */
+    assert_int_equal(ratelimit_try(rl, 10), 0);
+    ratelimit_observe(rl, 2, 0, 1000, 12); /* back in 1014 */
+    assert_int_equal(ratelimit_try(rl, 1004), 0);
+    /* the server counted the second request too (0 left) when this one
+     * arrived; it left our window at 1014, before the response at 1016 */
+    ratelimit_observe(rl, 2, 0, 1000, 1016);
+    assert_int_equal(ratelimit_try(rl, 1017), 0);
+    ratelimit_destroy(rl);
+    /* requests of another app still count */
+    rl = ratelimit_create(3, 1000);
+    assert_int_equal(ratelimit_try(rl, 0), 0);
+    ratelimit_observe(rl, 3, 0, 1000, 5);
+    assert_int_equal(ratelimit_available(rl, 6), 0);
+    assert_int_equal(ratelimit_available(rl, 1007), 3);
+    ratelimit_destroy(rl);
 }
 static void test_token_bucket_rolling(void **state)
 {
