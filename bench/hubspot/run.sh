@@ -18,6 +18,7 @@
 #   - achieved/ceiling, the share of requests answered 429;
 #   - lost updates: contacts whose stored score/tier differ from the last
 #     value of the stream (read back from the fake).
+# Needs the build tools, jq, curl and awk (no Python).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
