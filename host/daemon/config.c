@@ -273,13 +273,14 @@ static char *find_mailchimp_mapping(const struct dconfig *c)
     return NULL;
 }
 
-/* mailchimp.activity_import: {"mapping", "interval", "checkpoint",
- * "batch"}; the mapping defaults to the Mailchimp one of "connectors". */
+/* mailchimp.activity_import: {"enabled", "mapping", "interval",
+ * "checkpoint", "batch"}; the mapping defaults to the Mailchimp one of
+ * "connectors".  "enabled": false leaves mc_import_mapping NULL. */
 static bool get_activity_import(struct dconfig *c, json_t *ai,
                                 const char *base, char *why, size_t whylen)
 {
-    static const char *const keys[] = {"mapping", "interval", "checkpoint",
-                                       "batch", NULL};
+    static const char *const keys[] = {"enabled", "mapping", "interval",
+                                       "checkpoint", "batch", NULL};
     if (!json_is_object(ai)) {
         snprintf(why, whylen, "'mailchimp.activity_import' must be an object");
         return false;
@@ -297,7 +298,13 @@ static bool get_activity_import(struct dconfig *c, json_t *ai,
             return false;
         }
     }
-    bool ok = true;
+    bool ok = true, enabled = true;
+    if (!get_bool(ai, "enabled", &enabled, why, whylen)) {
+        return false;
+    }
+    if (!enabled) {
+        return true;
+    }
     char *s = get_str(ai, "mapping", &ok, why, whylen);
     if (!ok) {
         return false;
