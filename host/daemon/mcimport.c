@@ -382,6 +382,12 @@ static void run_once(struct mcimport *m)
                     r.accepted + r.duplicates + r.rejected);
             return;
         }
+        if (!r.failed && ended &&
+            (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)) {
+            run_fail(&r, MCIMPORT_ERR_FINAL, "the import process failed "
+                     "after its result (status %d)",
+                     WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+        }
         if (!r.failed && !ended) {
             if (WIFSIGNALED(ws)) {
                 run_fail(&r, MCIMPORT_ERR_FINAL, "the import process died "

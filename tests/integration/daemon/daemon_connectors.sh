@@ -336,6 +336,29 @@ import_sigterm)
     [ ! -e "$DATA/mailchimp-activity.checkpoint" ] || fail "checkpoint moved"
     ok "the import process is gone and the checkpoint did not move"
     ;;
+import_reload)
+    mc_start
+    mc_seed_activity
+    daemon_config "[\"$TMP/mc.json\"]" '{"activity_import": {"enabled": false}}'
+    start_daemon "$TMP/config.json"
+    sleep 1
+    [ "$(sql "SELECT count(*) FROM events")" = 0 ] || fail "import ran while disabled"
+    curl -s "$URL/metrics" | grep -q leadscored_import_runs_total && fail "import metrics while off"
+    ok "\"enabled\": false: no import, no import metrics"
+    daemon_config "[\"$TMP/mc.json\"]" '{"activity_import": {"interval": "1h"}}'
+    kill -HUP "$DPID"
+    wait_long metric_ge 'leadscored_import_runs_total{connector="mailchimp",result="ok"}' 1 ||
+        fail "no import after SIGHUP"
+    [ "$(sql "SELECT count(*) FROM events WHERE source = 'mailchimp_activity'")" = 4 ] || fail "events"
+    ok "SIGHUP with the import enabled starts it at once"
+    echo '{"schema": "leadscore.connector/1", "connector": "mailchimp", "audience": {"list_id": "L1"}, "limits": {"max_connections": 11}}' >"$TMP/bad-mc.json"
+    daemon_config "[\"$TMP/mc.json\"]" "{\"activity_import\": {\"mapping\": \"$TMP/bad-mc.json\"}}"
+    kill -HUP "$DPID"
+    wait_for metric_ge 'leadscored_reloads_total{result="failed"}' 1 || fail "broken mapping reloaded"
+    expect "the daemon still answers" "$(curl -s "$URL/healthz")" '"status":"ok"'
+    ok "a reload with a broken import mapping is refused; the old import stays"
+    stop_daemon
+    ;;
 config)
     mc_start
     daemon_config "[]" '{"activity_import": {"interval": "1s"}}'
