@@ -1044,6 +1044,12 @@ static enum lsc_status imports_start(struct core *c, const struct dconfig *cfg,
         .batch = cfg->mc_import_batch < cfg->batch_max ? cfg->mc_import_batch
                                                        : cfg->batch_max,
     };
+    int64_t cp_ms = INT64_MIN;
+    char cerr[256];
+    if (mailchimp_checkpoint_read(cp, &cp_ms, cerr, sizeof cerr) == LSC_OK &&
+        cp_ms != INT64_MIN) {
+        atomic_store(&c->istats.checkpoint_ms, cp_ms); /* from a past run */
+    }
     st = mcimport_start(c, &s, &c->istats, &c->imp, err, errlen);
     if (st == LSC_OK) {
         atomic_store(&c->imp_configured, true);

@@ -260,7 +260,9 @@ import)
     cp=$(cat "$DATA/mailchimp-activity.checkpoint")
     want=$(date -u -d "$BOUNCE_TS" +%s)000
     [ "$cp" = "$want" ] || fail "checkpoint $cp, expected $want"
-    ok "the checkpoint is the latest activity time"
+    [ "$(metric 'leadscored_import_checkpoint_seconds{connector="mailchimp"}')" = $((cp / 1000)) ] ||
+        fail "checkpoint metric"
+    ok "the checkpoint (file and metric) is the latest activity time"
     wait_long metric_ge 'leadscored_import_runs_total{connector="mailchimp",result="ok"}' 2 ||
         fail "no second import"
     [ "$(sql "SELECT count(*) FROM events WHERE source = 'mailchimp_activity'")" = 4 ] ||
