@@ -1060,6 +1060,14 @@ static enum lsc_status imports_start(struct core *c, const struct dconfig *cfg,
     return st;
 }
 
+enum lsc_status core_start_imports(struct core *c, char *err, size_t errlen)
+{
+    if (c->imp != NULL) {
+        return LSC_OK;
+    }
+    return imports_start(c, c->cfg, err, errlen);
+}
+
 void core_stop_imports(struct core *c)
 {
     mcimport_stop(c->imp);
@@ -1177,9 +1185,6 @@ enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
                 st = LSC_ERR_INTERNAL;
             }
         }
-    }
-    if (st == LSC_OK) {
-        st = imports_start(c, cfg, err, errlen);
     }
     if (st != LSC_OK) {
         c->cfg = NULL; /* still the caller's */

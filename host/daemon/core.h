@@ -77,6 +77,12 @@ enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
  * Accepts NULL. */
 void core_destroy(struct core *c);
 
+/* Start the periodic connector imports (mailchimp.activity_import) after
+ * core_create() (not for an offline rescore): checks the mapping (a
+ * refused one is LSC_ERR_CONFIG with the reason in err) and starts the
+ * import thread.  Main thread. */
+enum lsc_status core_start_imports(struct core *c, char *err, size_t errlen);
+
 /* Stop the periodic connector imports (mailchimp.activity_import):
  * a running one is interrupted, its checkpoint stays.  Idempotent; main
  * thread.  core_destroy() calls it too. */

@@ -176,6 +176,12 @@ int main(int argc, char **argv)
         free(host);
         return 0;
     }
+    if (core_start_imports(c, err, sizeof err) != LSC_OK) {
+        log_msg(LSC_LOG_ERROR, "cannot start: %s", err);
+        core_destroy(c);
+        free(host);
+        return 1;
+    }
     struct http *h = NULL;
     if (http_start(c, host, port, threads, &h, err, sizeof err) != LSC_OK) {
         log_msg(LSC_LOG_ERROR, "cannot start: %s", err);
