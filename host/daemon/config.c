@@ -213,6 +213,8 @@ void dconfig_destroy(struct dconfig *c)
     free_strv(c->models, c->n_models);
     free(c->models_joined);
     free(c->connectors);
+    free(c->mc_import_mapping);
+    free(c->mc_import_checkpoint);
     free_strv(c->tokens, c->n_tokens);
     free(c->hubspot_secret);
     free(c->hubspot_public_url);
@@ -220,6 +222,128 @@ void dconfig_destroy(struct dconfig *c)
     free(c->mc_signing_secret);
     free_strv(c->kv, c->n_kv);
     free(c);
+}
+
+/* "connectors": one mapping path or an array of them, resolved, joined
+ * with newlines (the plugin reads one path per line). */
+static bool get_connectors(struct dconfig *c, json_t *root, const char *base,
+                           char *why, size_t whylen)
+{
+    char **v = NULL;
+    size_t n = 0;
+    if (!get_strv(root, "connectors", base, &v, &n, why, whylen)) {
+        return false;
+    }
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) {
+        len += strlen(v[i]) + 1;
+    }
+    if (n > 0) {
+        c->connectors = calloc(1, len);
+        for (size_t i = 0; c->connectors != NULL && i < n; i++) {
+            if (i > 0) {
+                strcat(c->connectors, "\n");
+            }
+            strcat(c->connectors, v[i]);
+        }
+    }
+    free_strv(v, n);
+    return n == 0 || c->connectors != NULL;
+}
+
+/* The first mapping in c->connectors whose "connector" is "mailchimp",
+ * malloc'ed, or NULL. */
+static char *find_mailchimp_mapping(const struct dconfig *c)
+{
+    const char *p = c->connectors;
+    while (p != NULL && *p != '\0') {
+        size_t l = strcspn(p, "\n");
+        char *path = strndup(p, l);
+        json_t *j = path ? json_load_file(path, 0, NULL) : NULL;
+        const char *k = json_string_value(json_object_get(j, "connector"));
+        bool mc = k != NULL && strcmp(k, "mailchimp") == 0;
+        json_decref(j);
+        if (mc) {
+            return path;
+        }
+        free(path);
+        p += l;
+        p += *p == '\n';
+    }
+    return NULL;
+}
+
+/* mailchimp.activity_import: {"enabled", "mapping", "interval",
+ * "checkpoint", "batch"}; the mapping defaults to the Mailchimp one of
+ * "connectors".  "enabled": false leaves mc_import_mapping NULL. */
+static bool get_activity_import(struct dconfig *c, json_t *ai,
+                                const char *base, char *why, size_t whylen)
+{
+    static const char *const keys[] = {"enabled", "mapping", "interval",
+                                       "checkpoint", "batch", NULL};
+    if (!json_is_object(ai)) {
+        snprintf(why, whylen, "'mailchimp.activity_import' must be an object");
+        return false;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(ai, key, val) {
+        bool known = false;
+        for (size_t i = 0; keys[i] != NULL; i++) {
+            known = known || strcmp(keys[i], key) == 0;
+        }
+        if (!known) {
+            snprintf(why, whylen, "unknown key 'mailchimp.activity_import.%s'",
+                     key);
+            return false;
+        }
+    }
+    bool ok = true, enabled = true;
+    if (!get_bool(ai, "enabled", &enabled, why, whylen)) {
+        return false;
+    }
+    if (!enabled) {
+        return true;
+    }
+    char *s = get_str(ai, "mapping", &ok, why, whylen);
+    if (!ok) {
+        return false;
+    }
+    if (s != NULL) {
+        c->mc_import_mapping = resolve(base, s);
+        free(s);
+    } else {
+        c->mc_import_mapping = find_mailchimp_mapping(c);
+        if (c->mc_import_mapping == NULL) {
+            snprintf(why, whylen, "'mailchimp.activity_import.mapping' is "
+                     "required: no Mailchimp mapping in 'connectors'");
+            return false;
+        }
+    }
+    c->mc_import_interval_ms = 15 * 60000;
+    if (!get_dur(ai, "interval", &c->mc_import_interval_ms, why, whylen)) {
+        return false;
+    }
+    if (c->mc_import_interval_ms < 1000) {
+        snprintf(why, whylen, "'mailchimp.activity_import.interval' must be "
+                 "at least 1s");
+        return false;
+    }
+    double b = 500;
+    if (!get_num(ai, "batch", &b, 1, 100000, why, whylen)) {
+        return false;
+    }
+    c->mc_import_batch = (size_t)b;
+    s = get_str(ai, "checkpoint", &ok, why, whylen);
+    if (!ok) {
+        return false;
+    }
+    /* Kept as written: a relative path is under data_dir, which
+     * --data-dir may still change (the importer resolves it). */
+    c->mc_import_checkpoint = s != NULL ? s
+                                        : strdup("mailchimp-activity."
+                                                 "checkpoint");
+    return c->mc_import_checkpoint != NULL;
 }
 
 static bool parse_listen(struct dconfig *c, const char *s, char *why,
@@ -315,11 +439,7 @@ enum lsc_status dconfig_load(const char *path, struct dconfig **out,
         c->plugin = resolve(base, s);
         free(s);
     }
-    if (ok && (s = get_str(root, "connectors", &ok, why, sizeof why)) !=
-                  NULL) {
-        c->connectors = resolve(base, s);
-        free(s);
-    }
+    ok = ok && get_connectors(c, root, base, why, sizeof why);
     ok = ok && get_strv(root, "models", base, &c->models, &c->n_models, why,
                         sizeof why);
     ok = ok && get_strv(root, "tokens", NULL, &c->tokens, &c->n_tokens, why,
@@ -376,6 +496,10 @@ enum lsc_status dconfig_load(const char *path, struct dconfig **out,
                     ok = false;
                 }
                 free(s);
+            }
+            json_t *ai = json_object_get(mc, "activity_import");
+            if (ok && ai != NULL) {
+                ok = get_activity_import(c, ai, base, why, sizeof why);
             }
             if (ok && c->mc_require_signature && !c->mc_signing_secret) {
                 snprintf(why, sizeof why, "'mailchimp.require_signature' "

@@ -22,7 +22,13 @@ struct dconfig {
     char **models;       /* absolute or config-relative resolved paths */
     size_t n_models;
     char *models_joined; /* one path per line: config_get("models") */
-    char *connectors;    /* connectors config path, or NULL */
+    char *connectors;    /* connector mapping paths, one per line, or NULL */
+    /* Periodic Mailchimp email-activity import (mailchimp.activity_import);
+     * mc_import_mapping NULL: off. */
+    char *mc_import_mapping;    /* resolved mapping path */
+    char *mc_import_checkpoint; /* checkpoint file; relative: in data_dir */
+    int64_t mc_import_interval_ms;
+    size_t mc_import_batch;     /* events per submitted batch */
     char **tokens;       /* bearer tokens of /v1/... */
     size_t n_tokens;
     char *hubspot_secret; /* app client secret, or NULL: webhook off */

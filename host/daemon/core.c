@@ -35,6 +35,8 @@
 #include "event_json.h"
 #include "loader.h"
 #include "log.h"
+#include "mailchimp/mailchimp.h"
+#include "mcimport.h"
 #include "store.h"
 
 #define N_STRIPES 64
@@ -119,6 +121,11 @@ struct core {
     atomic_uint_fast64_t rescores_ok, rescores_failed;
     struct histo scoring, commit, request;
     int64_t started_ms;
+
+    /* The periodic Mailchimp activity import, or NULL. */
+    struct mcimport *imp;
+    struct mcimport_stats istats;
+    atomic_bool imp_configured;
 };
 
 int64_t core_now_ms(void)
@@ -361,8 +368,8 @@ static size_t rtrim(const char *s, size_t n)
     return n;
 }
 
-static const char *const src_name[CORE_SRC_COUNT] = {"api", "hubspot",
-                                                     "mailchimp", "replay"};
+static const char *const src_name[CORE_SRC_COUNT] = {
+    "api", "hubspot", "mailchimp", "mailchimp_activity", "replay"};
 
 /*
  * Apply one event line on store `s` with plugin `p` (inside an open
@@ -979,6 +986,107 @@ static void *checkpointer_main(void *arg)
     return NULL;
 }
 
+/* ---- Periodic imports --------------------------------------------------- */
+
+static void mapping_diag(void *ud, const struct lsc_diagnostic *d)
+{
+    (void)ud;
+    svc_diagnostic(NULL, d);
+}
+
+/* Check the import's mapping (no network): *enabled false when the
+ * config has no import or the mapping turns it off. */
+static enum lsc_status import_check(const struct dconfig *cfg, bool *enabled,
+                                    char *err, size_t errlen)
+{
+    *enabled = false;
+    if (cfg->mc_import_mapping == NULL) {
+        return LSC_OK;
+    }
+    struct mailchimp_config mc;
+    size_t nerr = 0;
+    if (mailchimp_config_load(cfg->mc_import_mapping, mapping_diag, NULL, &mc,
+                              &nerr) != LSC_OK) {
+        snprintf(err, errlen, "mailchimp.activity_import: %zu problem(s) in "
+                 "the mapping %s", nerr, cfg->mc_import_mapping);
+        return LSC_ERR_CONFIG;
+    }
+    *enabled = mc.activity_import;
+    if (!mc.activity_import) {
+        log_msg(LSC_LOG_INFO, "mailchimp activity import: off "
+                "(\"activity\": {\"import\": false} in %s)",
+                cfg->mc_import_mapping);
+    }
+    mailchimp_config_destroy(&mc);
+    return LSC_OK;
+}
+
+static enum lsc_status imports_start(struct core *c, const struct dconfig *cfg,
+                                     char *err, size_t errlen)
+{
+    bool on = false;
+    enum lsc_status st = import_check(cfg, &on, err, errlen);
+    if (st != LSC_OK || !on) {
+        return st;
+    }
+    char cp[4096];
+    if (cfg->mc_import_checkpoint[0] == '/') {
+        snprintf(cp, sizeof cp, "%s", cfg->mc_import_checkpoint);
+    } else {
+        snprintf(cp, sizeof cp, "%s/%s", cfg->data_dir,
+                 cfg->mc_import_checkpoint);
+    }
+    struct mcimport_settings s = {
+        .mapping = cfg->mc_import_mapping,
+        .checkpoint = cp,
+        .data_dir = cfg->data_dir,
+        .interval_ms = cfg->mc_import_interval_ms,
+        .batch = cfg->mc_import_batch < cfg->batch_max ? cfg->mc_import_batch
+                                                       : cfg->batch_max,
+    };
+    int64_t cp_ms = INT64_MIN;
+    char cerr[256];
+    if (mailchimp_checkpoint_read(cp, &cp_ms, cerr, sizeof cerr) == LSC_OK &&
+        cp_ms != INT64_MIN) {
+        atomic_store(&c->istats.checkpoint_ms, cp_ms); /* from a past run */
+    }
+    st = mcimport_start(c, &s, &c->istats, &c->imp, err, errlen);
+    if (st == LSC_OK) {
+        atomic_store(&c->imp_configured, true);
+        log_msg(LSC_LOG_INFO, "mailchimp activity import every %.0f s from "
+                "%s (checkpoint %s)", (double)s.interval_ms / 1000.0,
+                s.mapping, cp);
+    }
+    return st;
+}
+
+enum lsc_status core_start_imports(struct core *c, char *err, size_t errlen)
+{
+    if (c->imp != NULL) {
+        return LSC_OK;
+    }
+    return imports_start(c, c->cfg, err, errlen);
+}
+
+void core_stop_imports(struct core *c)
+{
+    mcimport_stop(c->imp);
+    c->imp = NULL;
+}
+
+static bool str_differ(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static bool import_changed(const struct dconfig *a, const struct dconfig *b)
+{
+    return str_differ(a->mc_import_mapping, b->mc_import_mapping) ||
+           str_differ(a->mc_import_checkpoint, b->mc_import_checkpoint) ||
+           a->mc_import_interval_ms != b->mc_import_interval_ms ||
+           a->mc_import_batch != b->mc_import_batch;
+}
+
 enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
                             struct core **out, char *err, size_t errlen)
 {
@@ -1092,6 +1200,8 @@ void core_destroy(struct core *c)
     if (c == NULL) {
         return;
     }
+    /* Before the writer stops: the importer may wait for a commit. */
+    core_stop_imports(c);
     pthread_mutex_lock(&c->qmu);
     c->refusing = true;
     c->stopping = true;
@@ -1159,6 +1269,13 @@ enum lsc_status core_reload(struct core *c, char *err, size_t errlen)
 {
     struct dconfig *next = NULL;
     enum lsc_status st = dconfig_load(c->cfg->path, &next, err, errlen);
+    bool imp_on = false;
+    if (st == LSC_OK) {
+        st = import_check(next, &imp_on, err, errlen);
+        if (st != LSC_OK) {
+            dconfig_destroy(next);
+        }
+    }
     if (st != LSC_OK) {
         atomic_fetch_add(&c->reloads_failed, 1);
         return st;
@@ -1202,6 +1319,16 @@ enum lsc_status core_reload(struct core *c, char *err, size_t errlen)
     pthread_mutex_unlock(&c->cfg_mu);
     pthread_mutex_unlock(&c->qmu);
     pthread_rwlock_unlock(&c->plock);
+    if (st == LSC_OK && (import_changed(old, c->cfg) ||
+                         (c->imp != NULL) != imp_on)) {
+        /* The import thread reads nothing of the config: restart it. */
+        core_stop_imports(c);
+        char ierr[512] = "";
+        if (imports_start(c, c->cfg, ierr, sizeof ierr) != LSC_OK) {
+            log_msg(LSC_LOG_ERROR, "reload: the mailchimp activity import "
+                    "did not start: %s", ierr);
+        }
+    }
     dconfig_destroy(old);
     log_set_level(c->cfg->log_level);
     atomic_fetch_add(st == LSC_OK ? &c->reloads_ok : &c->reloads_failed, 1);
@@ -1516,6 +1643,9 @@ char *core_metrics(struct core *c)
             "a bad token or signature.\n# TYPE leadscored_auth_failures_total"
             " counter\n");
     for (int s = 0; s < CORE_SRC_REPLAY; s++) {
+        if (s == CORE_SRC_MAILCHIMP_ACTIVITY) {
+            continue; /* no request to authenticate */
+        }
         bprintf(&b, "leadscored_auth_failures_total{source=\"%s\"} %" PRIu64
                 "\n", src_name[s],
                 (uint64_t)atomic_load(&c->auth_failures[s]));
@@ -1559,6 +1689,36 @@ char *core_metrics(struct core *c)
                 "error=\"final\"} %" PRIu64 "\n", k->kind, k->failed);
     }
     pthread_mutex_unlock(&c->kstat_mu);
+    bool imp = atomic_load(&c->imp_configured);
+    for (int e = 0; imp && e < MCIMPORT_ERR_COUNT; e++) {
+        bprintf(&b, "leadscored_connector_errors_total{kind=\"mailchimp."
+                "import\",error=\"%s\"} %" PRIu64 "\n",
+                mcimport_err_name((enum mcimport_err)e),
+                (uint64_t)atomic_load(&c->istats.errors[e]));
+    }
+    if (imp) {
+        bprintf(&b, "# HELP leadscored_import_runs_total Periodic connector "
+                "imports by result.\n"
+                "# TYPE leadscored_import_runs_total counter\n"
+                "leadscored_import_runs_total{connector=\"mailchimp\","
+                "result=\"ok\"} %" PRIu64 "\n"
+                "leadscored_import_runs_total{connector=\"mailchimp\","
+                "result=\"failed\"} %" PRIu64 "\n"
+                "# HELP leadscored_import_last_success_seconds End of the "
+                "last successful import (0: none yet).\n"
+                "# TYPE leadscored_import_last_success_seconds gauge\n"
+                "leadscored_import_last_success_seconds{connector="
+                "\"mailchimp\"} %" PRId64 "\n"
+                "# HELP leadscored_import_checkpoint_seconds Time of the "
+                "latest imported activity (0: none yet).\n"
+                "# TYPE leadscored_import_checkpoint_seconds gauge\n"
+                "leadscored_import_checkpoint_seconds{connector="
+                "\"mailchimp\"} %" PRId64 "\n",
+                (uint64_t)atomic_load(&c->istats.runs_ok),
+                (uint64_t)atomic_load(&c->istats.runs_failed),
+                (int64_t)atomic_load(&c->istats.last_success_ms) / 1000,
+                (int64_t)atomic_load(&c->istats.checkpoint_ms) / 1000);
+    }
     bprintf(&b, "# TYPE leadscored_transitions_total counter\n"
             "leadscored_transitions_total %" PRIu64 "\n"
             "# TYPE leadscored_evaluations_total counter\n"

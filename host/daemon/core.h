@@ -20,8 +20,11 @@
 
 struct core;
 
+/* CORE_SRC_MAILCHIMP: its webhook; CORE_SRC_MAILCHIMP_ACTIVITY: the
+ * periodic email-activity import (mcimport.h). */
 enum core_source { CORE_SRC_API, CORE_SRC_HUBSPOT, CORE_SRC_MAILCHIMP,
-                   CORE_SRC_REPLAY, CORE_SRC_COUNT };
+                   CORE_SRC_MAILCHIMP_ACTIVITY, CORE_SRC_REPLAY,
+                   CORE_SRC_COUNT };
 
 enum core_line_status { CORE_LINE_ACCEPTED, CORE_LINE_DUPLICATE,
                         CORE_LINE_REJECTED };
@@ -73,6 +76,17 @@ enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
  * call the plugin's shutdown handler, destroy it, close the store.
  * Accepts NULL. */
 void core_destroy(struct core *c);
+
+/* Start the periodic connector imports (mailchimp.activity_import) after
+ * core_create() (not for an offline rescore): checks the mapping (a
+ * refused one is LSC_ERR_CONFIG with the reason in err) and starts the
+ * import thread.  Main thread. */
+enum lsc_status core_start_imports(struct core *c, char *err, size_t errlen);
+
+/* Stop the periodic connector imports (mailchimp.activity_import):
+ * a running one is interrupted, its checkpoint stays.  Idempotent; main
+ * thread.  core_destroy() calls it too. */
+void core_stop_imports(struct core *c);
 
 /* Queue a batch for the writer. */
 void core_submit(struct core *c, struct core_batch *b);

@@ -27,6 +27,7 @@
 #include "http.h"
 #include "log.h"
 #include "lsc_config.h"
+#include "mcimport.h"
 
 static pthread_t main_thread;
 
@@ -116,6 +117,9 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    if (argc > 1 && strcmp(argv[1], MCIMPORT_CHILD_FLAG) == 0) {
+        return mcimport_child_main(argc, argv);
+    }
     const char *config = NULL, *listen = NULL, *data_dir = NULL;
     const char *plugin = NULL, *port_file = NULL;
     bool rescore = false;
@@ -172,6 +176,12 @@ int main(int argc, char **argv)
         free(host);
         return 0;
     }
+    if (core_start_imports(c, err, sizeof err) != LSC_OK) {
+        log_msg(LSC_LOG_ERROR, "cannot start: %s", err);
+        core_destroy(c);
+        free(host);
+        return 1;
+    }
     struct http *h = NULL;
     if (http_start(c, host, port, threads, &h, err, sizeof err) != LSC_OK) {
         log_msg(LSC_LOG_ERROR, "cannot start: %s", err);
@@ -221,6 +231,7 @@ int main(int argc, char **argv)
     }
     log_msg(LSC_LOG_INFO, "stopping: draining requests");
     http_quiesce(h);
+    core_stop_imports(c);
     bool idle = core_drain(c, 10000);
     /* Give resumed connections a moment to send their answers. */
     for (int i = 0; i < 200 && http_connections(h) > 0; i++) {

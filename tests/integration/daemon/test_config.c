@@ -122,6 +122,86 @@ static void test_config_refusals_name_the_key(void **state)
     }
 }
 
+/* "connectors" as an array (joined one per line for the plugin) and the
+ * activity import, whose mapping defaults to the Mailchimp one. */
+static void test_config_connectors_and_activity_import(void **state)
+{
+    (void)state;
+    char mc[96];
+    snprintf(mc, sizeof mc, "%s-mc.json", path);
+    FILE *f = fopen(mc, "w");
+    assert_non_null(f);
+    fputs("{\"connector\": \"mailchimp\"}", f);
+    fclose(f);
+    const char *base = strrchr(mc, '/') + 1;
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"data_dir\": \"/d\", \"connectors\": [\"hs.json\", \"%s\"],"
+             " \"mailchimp\": {\"activity_import\": {\"interval\": \"90s\"}}}",
+             base);
+    write_file(text);
+    struct dconfig *c = NULL;
+    char err[256] = "";
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    char want[192];
+    snprintf(want, sizeof want, "/tmp/hs.json\n%s", mc);
+    assert_string_equal(dconfig_get(c, "connectors"), want);
+    assert_string_equal(c->mc_import_mapping, mc);
+    assert_int_equal(c->mc_import_interval_ms, 90000);
+    assert_string_equal(c->mc_import_checkpoint,
+                        "mailchimp-activity.checkpoint");
+    assert_int_equal(c->mc_import_batch, 500);
+    dconfig_destroy(c);
+
+    /* An explicit mapping; the default interval; no import without the
+     * key. */
+    write_file("{\"data_dir\": \"/d\", \"connectors\": \"a.json\","
+               " \"mailchimp\": {\"activity_import\": {\"mapping\": \"m.json\","
+               " \"checkpoint\": \"/var/cp\", \"batch\": 7}}}");
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    assert_string_equal(dconfig_get(c, "connectors"), "/tmp/a.json");
+    assert_string_equal(c->mc_import_mapping, "/tmp/m.json");
+    assert_int_equal(c->mc_import_interval_ms, 15 * 60000);
+    assert_string_equal(c->mc_import_checkpoint, "/var/cp");
+    assert_int_equal(c->mc_import_batch, 7);
+    dconfig_destroy(c);
+    write_file("{\"data_dir\": \"/d\", \"connectors\": [\"a.json\"]}");
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    assert_null(c->mc_import_mapping);
+    dconfig_destroy(c);
+    write_file("{\"data_dir\": \"/d\", \"mailchimp\": {\"activity_import\":"
+               " {\"enabled\": false, \"interval\": \"1h\"}}}");
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    assert_null(c->mc_import_mapping);
+    dconfig_destroy(c);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"{\"data_dir\": \"/d\", \"mailchimp\": {\"activity_import\": {}}}",
+         "'mailchimp.activity_import.mapping' is required"},
+        {"{\"data_dir\": \"/d\", \"mailchimp\": {\"activity_import\": "
+         "{\"mapping\": \"m\", \"interval\": \"500ms\"}}}", "at least 1s"},
+        {"{\"data_dir\": \"/d\", \"mailchimp\": {\"activity_import\": "
+         "{\"mapping\": \"m\", \"every\": \"1m\"}}}",
+         "unknown key 'mailchimp.activity_import.every'"},
+        {"{\"data_dir\": \"/d\", \"mailchimp\": {\"activity_import\": true}}",
+         "must be an object"},
+        {"{\"data_dir\": \"/d\", \"connectors\": [1]}", "'connectors[0]'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(bad[i].text);
+        c = NULL;
+        assert_int_equal(dconfig_load(path, &c, err, sizeof err),
+                         LSC_ERR_CONFIG);
+        assert_null(c);
+        if (strstr(err, bad[i].want) == NULL) {
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].want);
+        }
+    }
+    unlink(mc);
+}
+
 static void test_config_durations(void **state)
 {
     (void)state;
@@ -144,6 +224,8 @@ int main(void)
             test_config_env_secrets_and_plugin_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_refusals_name_the_key,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_config_connectors_and_activity_import, setup, teardown),
         cmocka_unit_test(test_config_durations),
     };
     return cmocka_run_group_tests_name("daemon_config", tests, NULL, NULL);
