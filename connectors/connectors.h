@@ -19,12 +19,15 @@
  *   "hubspot.write"   key "hubspot:<contact>": latest score/tier/fit/
  *                     engagement/reasons/scored_at of a contact (coalesced
  *                     by the host: only the latest value is sent), up to
- *                     100 per batch update;
+ *                     100 per batch update; the payload holds the strings
+ *                     sent (version 2; version 1 numbers still accepted);
  *   "hubspot.action"  key "hubspot:action:<delivery id>": tier write and
  *                     tag add/remove of one transition;
  *   "webhook.deliver" key "webhook:<delivery id>": one signed POST.
  * A value equal to the last one HubSpot acknowledged for the contact is
- * not enqueued again (while nothing else is pending for it).
+ * not enqueued again (while nothing else is pending for it); the value is
+ * score, tier and the fit, engagement and reasons strings, not the
+ * scoring time (a new scored_at alone is no reason to write).
  *
  * Ownership: `host` is borrowed and must outlive the connectors; every
  * other argument is borrowed for the call.  Error text goes into
