@@ -297,16 +297,205 @@ static enum lsc_status enqueue(struct connectors *c, const char *kind,
     return rc;
 }
 
-static uint64_t value_hash(const struct connectors_score *s)
+void connectors_format_num(double v, char *out, size_t outlen)
 {
-    char buf[128];
-    uint64_t h = 0xcbf29ce484222325ULL;
-    int n = snprintf(buf, sizeof buf, "%d|%s|%.6g|%.6g|", s->score,
-                     s->tier ? s->tier : "", s->fit, s->engagement);
-    h = fnv(buf, (size_t)n, h);
-    for (size_t i = 0; i < s->n_reasons; i++) {
-        h = fnv(s->reasons[i], strlen(s->reasons[i]) + 1, h);
+    double x = v * 100.0;
+    if (!(x < 1e15 && x > -1e15)) { /* also NaN; no libm in this library */
+        snprintf(out, outlen, "%.2f", isfinite(v) ? v : 0.0);
+        return;
     }
+    long long h = (long long)(x < 0 ? x - 0.5 : x + 0.5);
+    unsigned long long u = h < 0 ? 0ULL - (unsigned long long)h
+                                 : (unsigned long long)h;
+    const char *sign = h < 0 ? "-" : "";
+    unsigned frac = (unsigned)(u % 100);
+    if (frac == 0) {
+        snprintf(out, outlen, "%s%llu", sign, u / 100);
+    } else if (frac % 10 == 0) {
+        snprintf(out, outlen, "%s%llu.%u", sign, u / 100, frac / 10);
+    } else {
+        snprintf(out, outlen, "%s%llu.%02u", sign, u / 100, frac);
+    }
+}
+
+/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character
+ * boundary. */
+static size_t utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+        n--;
+    }
+    return n;
+}
+
+size_t connectors_format_reasons(const struct connectors_reason *r, size_t n,
+                                 char *out, size_t outlen)
+{
+    size_t cap = outlen - 1 < CONNECTORS_REASONS_MAX ? outlen - 1
+                                                     : CONNECTORS_REASONS_MAX;
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < CONNECTORS_TOP_REASONS; i++) {
+        char num[48], tail[96];
+        connectors_format_num(r[i].points, num, sizeof num);
+        if (r[i].awards > 0) {
+            snprintf(tail, sizeof tail, " %s%s (%u award%s)",
+                     r[i].points < 0 ? "" : "+", num, (unsigned)r[i].awards,
+                     r[i].awards == 1 ? "" : "s");
+        } else {
+            snprintf(tail, sizeof tail, " %s%s", r[i].points < 0 ? "" : "+",
+                     num);
+        }
+        const char *sep = i > 0 ? "; " : "";
+        size_t il = strlen(r[i].rule);
+        size_t need = strlen(sep) + il + strlen(tail);
+        if (o + need > cap) {
+            if (i > 0) {
+                break; /* whole rules only */
+            }
+            /* one rule id longer than the cap: keep its head */
+            size_t room = cap > strlen(tail) + 3 ? cap - strlen(tail) - 3 : 0;
+            il = utf8_cut(r[i].rule, room < il ? room : il);
+            o += (size_t)snprintf(out + o, outlen - o, "%.*s...%s", (int)il,
+                                  r[i].rule, tail);
+            if (o > cap) { /* a tail longer than the cap: cannot happen */
+                o = utf8_cut(out, cap);
+                out[o] = '\0';
+            }
+            break;
+        }
+        o += (size_t)snprintf(out + o, outlen - o, "%s%s%s", sep, r[i].rule,
+                              tail);
+    }
+    return o;
+}
+
+unsigned connectors_needs(const struct connectors *c)
+{
+    unsigned need = 0;
+    if (c == NULL || !c->have_hubspot) {
+        return 0;
+    }
+    if (c->cfg.sync_scores &&
+        (c->cfg.prop_fit != NULL || c->cfg.prop_engagement != NULL)) {
+        need |= CONNECTORS_NEED_GROUPS;
+    }
+    if (c->cfg.sync_scores && c->cfg.prop_reasons != NULL) {
+        need |= CONNECTORS_NEED_REASONS;
+    }
+    for (size_t i = 0; i < c->cfg.n_actions; i++) {
+        if (c->cfg.actions[i].webhook_url != NULL) {
+            need |= CONNECTORS_NEED_HOOK_REASONS;
+        }
+    }
+    return need;
+}
+
+static bool has_group(const char *const *groups, size_t n, const char *g)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(groups[i], g) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void connectors_check_groups(struct connectors *c, const char *model,
+                             const char *const *groups, size_t n)
+{
+    if (c == NULL || !c->have_hubspot) {
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *prop = k == 0 ? c->cfg.prop_fit : c->cfg.prop_engagement;
+        char **want = k == 0 ? c->cfg.fit_groups : c->cfg.engagement_groups;
+        size_t nw = k == 0 ? c->cfg.n_fit_groups : c->cfg.n_engagement_groups;
+        bool expl = k == 0 ? c->cfg.fit_groups_explicit
+                           : c->cfg.engagement_groups_explicit;
+        const char *out = k == 0 ? "fit" : "engagement";
+        if (prop == NULL) {
+            continue;
+        }
+        size_t found = 0;
+        for (size_t i = 0; i < nw; i++) {
+            if (has_group(groups, n, want[i])) {
+                found++;
+            } else if (expl) {
+                CLOG_WARN(&c->log, "%s: outputs.%s names group \"%s\" that "
+                          "model '%s' does not have; it is skipped",
+                          c->cfg.path, out, want[i], model);
+            }
+        }
+        if (found == 0) {
+            CLOG_WARN(&c->log, "%s: model '%s' has none of the groups of "
+                      "outputs.%s; %s is not written; hint: \"%s\": "
+                      "{\"property\": \"%s\", \"groups\": [...]}",
+                      c->cfg.path, model, out, prop, out, prop);
+        }
+    }
+}
+
+/* Sum of the named groups' contributions; NAN when none is present. */
+static double sum_groups(const struct connectors_score *s, char **names,
+                         size_t n)
+{
+    double sum = 0;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t g = 0; s->groups != NULL && g < s->n_groups; g++) {
+            if (strcmp(s->groups[g].name, names[i]) == 0) {
+                sum += s->groups[g].value;
+                any = true;
+                break;
+            }
+        }
+    }
+    return any ? sum : NAN;
+}
+
+/* The written value of a score, as the strings sent.  The scoring time
+ * is left out: a new time alone is not a new value. */
+struct written {
+    char fit[48], eng[48];  /* "" when not written */
+    char reasons[CONNECTORS_REASONS_MAX + 1];
+    bool has_reasons;
+};
+
+static void written_of(const struct connectors *c,
+                       const struct connectors_score *s, struct written *w)
+{
+    w->fit[0] = w->eng[0] = '\0';
+    double f = c->cfg.prop_fit ? sum_groups(s, c->cfg.fit_groups,
+                                            c->cfg.n_fit_groups)
+                               : NAN;
+    double e = c->cfg.prop_engagement
+                   ? sum_groups(s, c->cfg.engagement_groups,
+                                c->cfg.n_engagement_groups)
+                   : NAN;
+    if (!isnan(f)) {
+        connectors_format_num(f, w->fit, sizeof w->fit);
+    }
+    if (!isnan(e)) {
+        connectors_format_num(e, w->eng, sizeof w->eng);
+    }
+    w->has_reasons = c->cfg.prop_reasons != NULL;
+    w->reasons[0] = '\0';
+    if (w->has_reasons && s->reasons != NULL) {
+        connectors_format_reasons(s->reasons, s->n_reasons, w->reasons,
+                                  sizeof w->reasons);
+    }
+}
+
+static uint64_t value_hash(const struct connectors_score *s,
+                           const struct written *w)
+{
+    char buf[160];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int n = snprintf(buf, sizeof buf, "%d|%s|%s|%s|", s->score,
+                     s->tier ? s->tier : "", w->fit, w->eng);
+    h = fnv(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1, h);
+    h = fnv(w->reasons, strlen(w->reasons), h);
     return (h >> 2) | 1; /* non-zero, fits a JSON integer */
 }
 
@@ -321,7 +510,9 @@ enum lsc_status connectors_on_score(struct connectors *c,
         snprintf(err, errlen, "a score needs a contact id and a tier");
         return LSC_ERR_INVALID_ARG;
     }
-    uint64_t h = value_hash(s);
+    struct written w;
+    written_of(c, s, &w);
+    uint64_t h = value_hash(s, &w);
     pthread_mutex_lock(&c->ack_lock);
     struct ack_entry *e = ack_slot(c, s->contact_id, true);
     bool skip = e != NULL && e->pending == 0 && e->acked == h;
@@ -329,19 +520,18 @@ enum lsc_status connectors_on_score(struct connectors *c,
     if (skip) {
         return LSC_OK; /* HubSpot already has exactly this */
     }
-    json_t *r = json_array();
-    for (size_t i = 0; r != NULL && i < s->n_reasons; i++) {
-        json_array_append_new(r, json_string(s->reasons[i]));
+    /* the payload carries the strings to send: what was hashed */
+    json_t *p = json_pack("{s:i, s:s, s:i, s:s, s:I, s:I}", "v", 2, "c",
+                          s->contact_id, "s", s->score, "t", s->tier, "at",
+                          (json_int_t)s->at_ms, "h", (json_int_t)h);
+    if (p != NULL && w.fit[0] != '\0') {
+        json_object_set_new(p, "f", json_string(w.fit));
     }
-    json_t *p = json_pack("{s:i, s:s, s:i, s:s, s:o, s:I, s:I}", "v", 1, "c",
-                          s->contact_id, "s", s->score, "t", s->tier, "r",
-                          r ? r : json_array(), "at", (json_int_t)s->at_ms,
-                          "h", (json_int_t)h);
-    if (p != NULL && !isnan(s->fit)) {
-        json_object_set_new(p, "f", json_real(s->fit));
+    if (p != NULL && w.eng[0] != '\0') {
+        json_object_set_new(p, "e", json_string(w.eng));
     }
-    if (p != NULL && !isnan(s->engagement)) {
-        json_object_set_new(p, "e", json_real(s->engagement));
+    if (p != NULL && w.has_reasons) {
+        json_object_set_new(p, "r", json_string(w.reasons));
     }
     char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
     json_decref(p);
@@ -371,10 +561,18 @@ enum lsc_status connectors_on_score(struct connectors *c,
 
 enum lsc_status connectors_on_transition(struct connectors *c,
                                          const struct lsc_transition *t,
-                                         const char *const *reasons,
+                                         const struct connectors_reason *reasons,
                                          size_t n_reasons, char *err,
                                          size_t errlen)
 {
+    struct webhook_reason wr[CONNECTORS_TOP_REASONS];
+    size_t nwr = 0;
+    for (; reasons != NULL && nwr < n_reasons && nwr < CONNECTORS_TOP_REASONS;
+         nwr++) {
+        wr[nwr] = (struct webhook_reason){reasons[nwr].rule,
+                                          reasons[nwr].points,
+                                          reasons[nwr].awards};
+    }
     if (!c->have_hubspot || !t->primary || t->to == NULL) {
         return LSC_OK;
     }
@@ -402,8 +600,8 @@ enum lsc_status connectors_on_transition(struct connectors *c,
         }
         if (a->webhook_url != NULL) {
             char *body = webhook_build_body(t->contact_id, t->from, t->to,
-                                            t->score, reasons, n_reasons,
-                                            t->at_ms, did);
+                                            t->score, wr, nwr, t->at_ms,
+                                            did);
             json_t *p = body ? json_pack("{s:s, s:s, s:s, s:s}", "url",
                                          a->webhook_url, "secret_env",
                                          a->webhook_secret_env, "body", body,
@@ -478,19 +676,24 @@ struct write_item {
     json_t *p;             /* payload */
     const char *contact;   /* borrowed from p */
     uint64_t hash;
-    char score[24], fit[32], eng[32], at[24];
+    char score[24], fit[48], eng[48], at[24];
     char *reasons;
     struct hubspot_kv kv[HUBSPOT_PROP_COUNT];
     size_t n_kv;
 };
 
-static void fmt_num(char *out, size_t n, double v)
+/* A payload value as the string to send: version 2 payloads carry
+ * strings; version 1 (queued by an older build) numbers. */
+static const char *num_str(json_t *x, char *buf, size_t n)
 {
-    if (v == (double)(long long)v) {
-        snprintf(out, n, "%lld", (long long)v);
-    } else {
-        snprintf(out, n, "%.2f", v);
+    if (json_is_string(x)) {
+        return json_string_value(x);
     }
+    if (json_is_number(x)) {
+        connectors_format_num(json_number_value(x), buf, n);
+        return buf;
+    }
+    return NULL;
 }
 
 static void build_item(const struct hubspot_config *cfg, struct write_item *w)
@@ -502,18 +705,19 @@ static void build_item(const struct hubspot_config *cfg, struct write_item *w)
     w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_score, w->score};
     w->kv[w->n_kv++] = (struct hubspot_kv){
         cfg->prop_tier, json_string_value(json_object_get(p, "t"))};
-    json_t *f = json_object_get(p, "f");
-    if (cfg->prop_fit != NULL && json_is_number(f)) {
-        fmt_num(w->fit, sizeof w->fit, json_number_value(f));
-        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_fit, w->fit};
+    const char *f = num_str(json_object_get(p, "f"), w->fit, sizeof w->fit);
+    if (cfg->prop_fit != NULL && f != NULL) {
+        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_fit, f};
     }
-    json_t *e = json_object_get(p, "e");
-    if (cfg->prop_engagement != NULL && json_is_number(e)) {
-        fmt_num(w->eng, sizeof w->eng, json_number_value(e));
-        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_engagement, w->eng};
+    const char *e = num_str(json_object_get(p, "e"), w->eng, sizeof w->eng);
+    if (cfg->prop_engagement != NULL && e != NULL) {
+        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_engagement, e};
     }
-    if (cfg->prop_reasons != NULL) {
-        json_t *r = json_object_get(p, "r");
+    json_t *r = json_object_get(p, "r");
+    if (cfg->prop_reasons != NULL && json_is_string(r)) {
+        w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_reasons,
+                                               json_string_value(r)};
+    } else if (cfg->prop_reasons != NULL && json_is_array(r)) {
         size_t len = 1;
         size_t i;
         json_t *x;
@@ -533,6 +737,7 @@ static void build_item(const struct hubspot_config *cfg, struct write_item *w)
         }
     }
     if (cfg->prop_scored_at != NULL) {
+        /* HubSpot datetime values are epoch-millisecond strings */
         snprintf(w->at, sizeof w->at, "%lld",
                  (long long)json_integer_value(json_object_get(p, "at")));
         w->kv[w->n_kv++] = (struct hubspot_kv){cfg->prop_scored_at, w->at};

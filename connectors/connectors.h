@@ -19,12 +19,15 @@
  *   "hubspot.write"   key "hubspot:<contact>": latest score/tier/fit/
  *                     engagement/reasons/scored_at of a contact (coalesced
  *                     by the host: only the latest value is sent), up to
- *                     100 per batch update;
+ *                     100 per batch update; the payload holds the strings
+ *                     sent (version 2; version 1 numbers still accepted);
  *   "hubspot.action"  key "hubspot:action:<delivery id>": tier write and
  *                     tag add/remove of one transition;
  *   "webhook.deliver" key "webhook:<delivery id>": one signed POST.
  * A value equal to the last one HubSpot acknowledged for the contact is
- * not enqueued again (while nothing else is pending for it).
+ * not enqueued again (while nothing else is pending for it); the value is
+ * score, tier and the fit, engagement and reasons strings, not the
+ * scoring time (a new scored_at alone is no reason to write).
  *
  * Ownership: `host` is borrowed and must outlive the connectors; every
  * other argument is borrowed for the call.  Error text goes into
@@ -51,17 +54,65 @@
 
 struct connectors;
 
-/* One computed score of the primary model, borrowed for the call. */
+/* A model group's contribution (after its max) at the evaluation time. */
+struct connectors_group {
+    const char *name;
+    double value;
+};
+
+/* One contributing rule: its current points (fit points, or the worth of
+ * its awards after decay) and number of awards (0: a fit rule). */
+struct connectors_reason {
+    const char *rule;
+    double points;
+    uint32_t awards;
+};
+
+/* Rules listed in the reasons property and the webhook body. */
+#define CONNECTORS_TOP_REASONS 3
+/* Bytes of the reasons property at most: well below HubSpot's limit for
+ * a string property, and short enough to read on a contact record. */
+#define CONNECTORS_REASONS_MAX 1000
+
+/* One computed score of the primary model, borrowed for the call.  The
+ * connector sums the groups its mapping names into fit and engagement. */
 struct connectors_score {
     const char *contact_id;
     int score;
     const char *tier;
-    double fit;              /* NAN: not written */
-    double engagement;       /* NAN: not written */
-    const char *const *reasons; /* top reasons, may be NULL */
+    const struct connectors_group *groups; /* every group, may be NULL */
+    size_t n_groups;
+    /* top contributors, most important first (|points| descending), at
+     * most CONNECTORS_TOP_REASONS used; may be NULL */
+    const struct connectors_reason *reasons;
     size_t n_reasons;
     int64_t at_ms;           /* evaluation time */
 };
+
+/* What the configured outputs and actions need from the plugin. */
+#define CONNECTORS_NEED_GROUPS 0x1u      /* fit/engagement mapped */
+#define CONNECTORS_NEED_REASONS 0x2u     /* the reasons property mapped */
+#define CONNECTORS_NEED_HOOK_REASONS 0x4u /* a webhook action exists */
+unsigned connectors_needs(const struct connectors *c);
+
+/* `groups` (borrowed) are the primary model's group names: logs a warning
+ * for every fit/engagement group the mapping names that the model lacks,
+ * and for a mapped fit/engagement property none of whose groups exist
+ * (it is then not written). */
+void connectors_check_groups(struct connectors *c, const char *model,
+                             const char *const *groups, size_t n);
+
+/* The reasons property's text: "rule +15; rule +14.11 (2 awards); ..."
+ * (at most CONNECTORS_TOP_REASONS rules, points rounded to 2 decimals,
+ * cut to CONNECTORS_REASONS_MAX bytes at a rule boundary, a single
+ * over-long rule id at a UTF-8 boundary).  out needs outlen >= 1.
+ * Returns strlen(out). */
+size_t connectors_format_reasons(const struct connectors_reason *r, size_t n,
+                                 char *out, size_t outlen);
+
+/* A number with at most 2 decimals and no trailing zeros ("40", "40.5",
+ * "-3.25"), as written to HubSpot number properties. */
+void connectors_format_num(double v, char *out, size_t outlen);
 
 /* Builds the connectors from `mapping_files`: the plugin's `connectors`
  * configuration value, file paths one per line (NULL or "": no
@@ -96,7 +147,7 @@ enum lsc_status connectors_on_score(struct connectors *c,
  * (t->primary false: ignored). */
 enum lsc_status connectors_on_transition(struct connectors *c,
                                          const struct lsc_transition *t,
-                                         const char *const *reasons,
+                                         const struct connectors_reason *reasons,
                                          size_t n_reasons, char *err,
                                          size_t errlen);
 

@@ -3,6 +3,7 @@
  */
 #include "webhook.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -83,16 +84,35 @@ void webhook_format_time(int64_t ms, char *out, size_t outlen)
              tm.tm_min, tm.tm_sec, frac);
 }
 
+/* points rounded to 2 decimals: an integer when whole, else a real that
+ * prints with at most 2 decimals (JSON_REAL_PRECISION at dump time). */
+static json_t *points_json(double v)
+{
+    double x = v * 100.0;
+    if (!(x < 1e15 && x > -1e15)) { /* also NaN */
+        return json_real(isfinite(v) ? v : 0.0);
+    }
+    long long k = (long long)(x < 0 ? x - 0.5 : x + 0.5);
+    if (k % 100 == 0) {
+        return json_integer((json_int_t)(k / 100));
+    }
+    return json_real((double)k / 100.0);
+}
+
 char *webhook_build_body(const char *contact, const char *from,
                          const char *to, int score,
-                         const char *const *reasons, size_t n_reasons,
-                         int64_t at_ms, const char *delivery_id)
+                         const struct webhook_reason *reasons,
+                         size_t n_reasons, int64_t at_ms,
+                         const char *delivery_id)
 {
     char at[WEBHOOK_TIME_MAX];
     webhook_format_time(at_ms, at, sizeof at);
     json_t *r = json_array();
     for (size_t i = 0; r != NULL && i < n_reasons; i++) {
-        json_array_append_new(r, json_string(reasons[i]));
+        json_array_append_new(
+            r, json_pack("{s:s, s:o, s:I}", "rule", reasons[i].rule, "points",
+                         points_json(reasons[i].points), "awards",
+                         (json_int_t)reasons[i].awards));
     }
     json_t *o = json_pack("{s:s, s:o, s:s, s:i, s:o, s:s, s:s}", "contact",
                           contact, "from",
@@ -103,7 +123,9 @@ char *webhook_build_body(const char *contact, const char *from,
     if (o == NULL) {
         return NULL;
     }
-    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    /* 15 significant digits: 14.11 prints as 14.11, not 14.109999... */
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS |
+                                JSON_REAL_PRECISION(15));
     json_decref(o);
     return s;
 }

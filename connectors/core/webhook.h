@@ -7,7 +7,8 @@
  *   X-Leadscore-Delivery: <delivery_id>
  *   X-Leadscore-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
  *                          "<t>.<raw body>")>
- *   {"contact":..,"from":..|null,"to":..,"score":n,"reasons":[..],
+ *   {"contact":..,"from":..|null,"to":..,"score":n,
+ *    "reasons":[{"rule":..,"points":x,"awards":n},..],
  *    "at":"<RFC 3339 UTC>","delivery_id":".."}
  *
  * delivery_id is stable for one transition (hex SHA-256 of contact,
@@ -37,12 +38,21 @@ void webhook_delivery_id(const char *contact, const char *model,
                          const char *from, const char *to, int64_t at_ms,
                          char *out, size_t outlen);
 
+/* A contributing rule: current points and number of awards (0: fit). */
+struct webhook_reason {
+    const char *rule;
+    double points;
+    uint32_t awards;
+};
+
 /* Body as documented above; reasons may be NULL when n_reasons is 0.
+ * points are rounded to 2 decimals (an integer when whole).
  * malloc()ed compact JSON with sorted keys, caller frees; NULL on NOMEM. */
 char *webhook_build_body(const char *contact, const char *from,
                          const char *to, int score,
-                         const char *const *reasons, size_t n_reasons,
-                         int64_t at_ms, const char *delivery_id);
+                         const struct webhook_reason *reasons,
+                         size_t n_reasons, int64_t at_ms,
+                         const char *delivery_id);
 
 /* Header value "t=<ts_s>,v1=<hex>" into out (>= 96 bytes). */
 enum lsc_status webhook_signature(const char *secret, int64_t ts_s,

@@ -336,6 +336,73 @@ static void parse_inputs(struct vctx *v, json_t *root,
 static const char *const out_keys[HUBSPOT_PROP_COUNT] = {
     "score", "tier", "fit", "engagement", "reasons", "scored_at", "tags"};
 
+/* Group names of an object-form fit/engagement output ("groups": [..])
+ * into *out (caller frees with the config).  Returns the property name. */
+static const char *parse_group_output(struct vctx *v, json_t *x,
+                                      const char *path, char ***out,
+                                      size_t *n, bool *explicit_groups)
+{
+    static const char *const known[] = {"property", "groups", NULL};
+    unknown_keys(v, x, path, known);
+    const char *name = get_str(v, x, path, "property", true);
+    json_t *g = json_object_get(x, "groups");
+    char p[96];
+    snprintf(p, sizeof p, "%s.groups", path);
+    if (g == NULL) {
+        return name;
+    }
+    if (!json_is_array(g) || json_array_size(g) == 0) {
+        report(v, LSC_LOG_ERROR, p,
+               "must be a non-empty array of model group names; hint: "
+               "[\"fit\"]");
+        return name;
+    }
+    *out = calloc(json_array_size(g), sizeof **out);
+    if (*out == NULL) {
+        v->oom = true;
+        return name;
+    }
+    *explicit_groups = true;
+    size_t i;
+    json_t *e;
+    json_array_foreach(g, i, e) {
+        char q[128];
+        snprintf(q, sizeof q, "%s[%zu]", p, i);
+        if (!json_is_string(e) || json_string_length(e) == 0 ||
+            json_string_length(e) > 100) {
+            report(v, LSC_LOG_ERROR, q,
+                   "must be a model group name (1..100 characters)");
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < *n; j++) {
+            dup = dup || strcmp((*out)[j], json_string_value(e)) == 0;
+        }
+        if (dup) {
+            report(v, LSC_LOG_ERROR, q, "group \"%s\" is listed twice",
+                   json_string_value(e));
+            continue;
+        }
+        (*out)[(*n)++] = dupv(v, json_string_value(e));
+    }
+    return name;
+}
+
+/* The default group list {name} when the mapping gave none. */
+static void default_groups(struct vctx *v, char ***out, size_t *n,
+                           const char *name)
+{
+    if (*out != NULL) {
+        return;
+    }
+    *out = calloc(1, sizeof **out);
+    if (*out == NULL || ((*out)[0] = dupv(v, name)) == NULL) {
+        v->oom = true;
+        return;
+    }
+    *n = 1;
+}
+
 static void parse_outputs(struct vctx *v, json_t *root,
                           struct hubspot_config *c)
 {
@@ -353,10 +420,30 @@ static void parse_outputs(struct vctx *v, json_t *root,
         &c->prop_score, &c->prop_tier, &c->prop_fit, &c->prop_engagement,
         &c->prop_reasons, &c->prop_scored_at, &c->prop_tags};
     for (int k = 0; k < HUBSPOT_PROP_COUNT; k++) {
-        const char *name = get_str(v, o, "outputs", out_keys[k],
-                                   k <= HUBSPOT_PROP_TIER);
         char p[64];
         snprintf(p, sizeof p, "outputs.%s", out_keys[k]);
+        json_t *x = json_object_get(o, out_keys[k]);
+        const char *name;
+        if ((k == HUBSPOT_PROP_FIT || k == HUBSPOT_PROP_ENGAGEMENT) &&
+            json_is_object(x)) {
+            /* {"property": .., "groups": [..]}: which model groups */
+            bool fit = k == HUBSPOT_PROP_FIT;
+            name = parse_group_output(
+                v, x, p, fit ? &c->fit_groups : &c->engagement_groups,
+                fit ? &c->n_fit_groups : &c->n_engagement_groups,
+                fit ? &c->fit_groups_explicit
+                    : &c->engagement_groups_explicit);
+            snprintf(p, sizeof p, "outputs.%s.property", out_keys[k]);
+        } else if ((k == HUBSPOT_PROP_FIT || k == HUBSPOT_PROP_ENGAGEMENT) &&
+                   x != NULL && !json_is_null(x) && !json_is_string(x)) {
+            report(v, LSC_LOG_ERROR, p,
+                   "must be a property name or {\"property\": NAME, "
+                   "\"groups\": [GROUP, ...]}");
+            name = NULL;
+        } else {
+            name = get_str(v, o, "outputs", out_keys[k],
+                           k <= HUBSPOT_PROP_TIER);
+        }
         if (name == NULL) {
             continue;
         }
@@ -389,6 +476,9 @@ static void parse_outputs(struct vctx *v, json_t *root,
         }
         *slots[k] = dupv(v, name);
     }
+    default_groups(v, &c->fit_groups, &c->n_fit_groups, "fit");
+    default_groups(v, &c->engagement_groups, &c->n_engagement_groups,
+                   "engagement");
     json_t *sync = json_object_get(o, "sync_scores");
     c->sync_scores = true;
     if (sync != NULL) {
@@ -816,6 +906,15 @@ void hubspot_config_finish(struct hubspot_config *c)
     free(c->prop_reasons);
     free(c->prop_scored_at);
     free(c->prop_tags);
+    for (size_t i = 0; c->fit_groups && i < c->n_fit_groups; i++) {
+        free(c->fit_groups[i]);
+    }
+    free(c->fit_groups);
+    for (size_t i = 0; c->engagement_groups && i < c->n_engagement_groups;
+         i++) {
+        free(c->engagement_groups[i]);
+    }
+    free(c->engagement_groups);
     for (size_t i = 0; c->tiers && i < c->n_tiers; i++) {
         free(c->tiers[i]);
     }

@@ -86,6 +86,15 @@ struct hubspot_config {
     char *prop_tier;         /* required */
     char *prop_fit;          /* optional (NULL) */
     char *prop_engagement;
+    /* Model groups whose contributions add up to the fit and engagement
+     * values (defaults {"fit"} and {"engagement"}); groups the model does
+     * not have are skipped. */
+    char **fit_groups;
+    size_t n_fit_groups;
+    char **engagement_groups;
+    size_t n_engagement_groups;
+    bool fit_groups_explicit;        /* named in the mapping */
+    bool engagement_groups_explicit;
     char *prop_reasons;
     char *prop_scored_at;
     char *prop_tags;         /* multi-checkbox for tag actions, optional */

@@ -209,7 +209,7 @@ static enum lsc_status announce(struct plugin *p, const struct lsc_event *ev,
         rc = h->emit_transition(h->host, &t);
         if (rc == LSC_OK && i == 0 && p->sync != NULL) {
             char e[256] = "";
-            rc = sync_on_transition(p->sync, &t, e, sizeof e);
+            rc = sync_on_transition(p->sync, m, sm, &t, e, sizeof e);
             if (rc != LSC_OK) {
                 PLOG_WARN(h, "contact %s: connectors: %s", ev->contact_id, e);
             }
@@ -219,7 +219,7 @@ static enum lsc_status announce(struct plugin *p, const struct lsc_event *ev,
         (sm->fresh || score != sm->score || tier != prev)) {
         /* only enqueues (committed with the event); never the shadows */
         char e[256] = "";
-        rc = sync_on_change(p->sync, ev->contact_id, score,
+        rc = sync_on_change(p->sync, m, sm, ev->contact_id, score,
                             m->tiers[tier].name,
                             tier != prev && prev >= 0 ? m->tiers[prev].name
                                                       : NULL,

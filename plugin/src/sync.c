@@ -11,9 +11,11 @@
 #include <jansson.h>
 
 #include "connectors.h"
+#include "engine.h"
 #include "log.h"
 #include "mailchimp/mailchimp.h"
 #include "model.h"
+#include "state.h"
 
 /* Mailchimp jobs per handler call (the client runs up to
  * max_connections of them at once). */
@@ -23,6 +25,7 @@ struct sync {
     const struct lsc_host_api *host; /* borrowed */
     struct connectors *conn;         /* HubSpot + webhooks, or NULL */
     struct mailchimp *mc;            /* or NULL */
+    unsigned need;                   /* CONNECTORS_NEED_* of conn */
 };
 
 /* The "connector" member of a mapping into out ("" when absent or the
@@ -253,6 +256,16 @@ enum lsc_status sync_create(const struct lsc_host_api *h,
         sync_destroy(s);
         return rc;
     }
+    if (s->conn != NULL) {
+        s->need = connectors_needs(s->conn);
+        const char *names[MODEL_MAX_GROUPS];
+        size_t ng = primary->n_groups < MODEL_MAX_GROUPS ? primary->n_groups
+                                                         : MODEL_MAX_GROUPS;
+        for (size_t i = 0; i < ng; i++) {
+            names[i] = primary->groups[i].name;
+        }
+        connectors_check_groups(s->conn, primary->name, names, ng);
+    }
     PLOG_INFO(h, "connectors: HubSpot %s, Mailchimp %s",
               s->conn ? "on" : "off", s->mc ? "on" : "off");
     if (s->conn == NULL && s->mc == NULL) {
@@ -306,18 +319,140 @@ enum lsc_status sync_run_jobs(struct sync *s, const struct lsc_job *jobs,
     return connectors_run_jobs(s->conn, jobs, results, n);
 }
 
-enum lsc_status sync_on_change(struct sync *s, const char *contact_id,
-                               int score, const char *tier, const char *from,
+/* ---- what a score shows: group values and top reasons --------------------- */
+
+/* The primary model's view of a contact at `at`, for the connectors:
+ * the same numbers as the report handler (docs/plugin-api.md) without
+ * building the whole report. */
+struct view {
+    struct connectors_group groups[MODEL_MAX_GROUPS];
+    size_t n_groups;
+    struct connectors_reason top[CONNECTORS_TOP_REASONS];
+    size_t n_top;
+};
+
+/* The report's order: |points| descending, then rule id. */
+static bool before(const char *rule, double points,
+                   const struct connectors_reason *r)
+{
+    double a = fabs(points), b = fabs(r->points);
+    return a != b ? a > b : strcmp(rule, r->rule) < 0;
+}
+
+/* Keeps the CONNECTORS_TOP_REASONS best lines, sorted.  A line worth
+ * less than 0.005 (it would print as 0) says nothing and is left out. */
+static void top_add(struct view *v, const char *rule, double points,
+                    uint32_t awards)
+{
+    if (!(fabs(points) >= 0.005)) {
+        return;
+    }
+    size_t pos = v->n_top;
+    while (pos > 0 && before(rule, points, &v->top[pos - 1])) {
+        pos--;
+    }
+    if (pos >= CONNECTORS_TOP_REASONS) {
+        return;
+    }
+    size_t last = v->n_top < CONNECTORS_TOP_REASONS
+                      ? v->n_top
+                      : CONNECTORS_TOP_REASONS - 1;
+    memmove(&v->top[pos + 1], &v->top[pos], (last - pos) * sizeof v->top[0]);
+    v->top[pos] = (struct connectors_reason){rule, points, awards};
+    if (v->n_top < CONNECTORS_TOP_REASONS) {
+        v->n_top++;
+    }
+}
+
+struct holds_ctx {
+    const struct model *m;
+    struct view *v;
+};
+
+/* contact_props callback: the fit rules that hold (props borrowed). */
+static void holds_cb(void *ud, const struct lsc_prop *props, size_t n)
+{
+    struct holds_ctx *c = ud;
+    const struct model *m = c->m;
+    for (size_t k = 0; k < m->n_fit_rules; k++) {
+        const struct model_rule *r = &m->rules[m->fit_rules[k]];
+        if (engine_rule_holds(r, props, n)) {
+            top_add(c->v, r->id, r->points, 0);
+        }
+    }
+}
+
+/* Fills what `need` asks for.  Group values come from the state alone;
+ * reasons read the contact's properties once (fit rules) and the awards. */
+static enum lsc_status view_build(struct sync *s, const struct model *m,
+                                  const struct state_model *sm,
+                                  const char *contact, int64_t at,
+                                  bool groups, bool reasons, struct view *v)
+{
+    v->n_groups = 0;
+    v->n_top = 0;
+    if (groups && m->n_groups <= MODEL_MAX_GROUPS) {
+        double value[MODEL_MAX_GROUPS];
+        engine_total(m, sm, at, value, NULL);
+        for (size_t g = 0; g < m->n_groups; g++) {
+            v->groups[g] = (struct connectors_group){m->groups[g].name,
+                                                     value[g]};
+        }
+        v->n_groups = m->n_groups;
+    }
+    if (!reasons) {
+        return LSC_OK;
+    }
+    const struct lsc_host_api *h = s->host;
+    struct holds_ctx hc = {m, v};
+    enum lsc_status rc = LSC_ERR_NOT_FOUND;
+    if (m->n_fit_rules > 0 && h->contact_props != NULL) {
+        rc = h->contact_props(h->host, contact, holds_cb, &hc);
+    }
+    if (rc == LSC_ERR_NOT_FOUND) {
+        holds_cb(&hc, NULL, 0); /* no properties: as the engine sees it */
+        rc = LSC_OK;
+    }
+    for (uint32_t k = 0; rc == LSC_OK && k < sm->n_awards; k++) {
+        const struct state_award *a = &sm->awards[k];
+        long ri = model_rule_by_hash(m, a->hash);
+        if (ri < 0) {
+            continue;
+        }
+        const struct model_rule *r = &m->rules[ri];
+        top_add(v, r->id,
+                engine_worth(a->acc, a->last, at,
+                             m->groups[r->group].half_life_ms),
+                a->count);
+    }
+    return rc;
+}
+
+enum lsc_status sync_on_change(struct sync *s, const struct model *m,
+                               const struct state_model *sm,
+                               const char *contact_id, int score,
+                               const char *tier, const char *from,
                                int64_t at_ms, char *err, size_t errlen)
 {
     enum lsc_status rc = LSC_OK;
     if (s->conn != NULL) {
+        struct view v;
+        rc = view_build(s, m, sm, contact_id, at_ms,
+                        (s->need & CONNECTORS_NEED_GROUPS) != 0,
+                        (s->need & CONNECTORS_NEED_REASONS) != 0, &v);
+        if (rc != LSC_OK) {
+            log_err(err, errlen, "cannot read the contact's properties: %s",
+                    lsc_status_str(rc));
+            return rc;
+        }
         struct connectors_score cs = {
             .contact_id = contact_id,
             .score = score,
             .tier = tier,
-            .fit = NAN,
-            .engagement = NAN,
+            .groups = v.groups,
+            .n_groups = v.n_groups,
+            .reasons = v.top,
+            .n_reasons = v.n_top,
             .at_ms = at_ms,
         };
         rc = connectors_on_score(s->conn, &cs, err, errlen);
@@ -331,12 +466,23 @@ enum lsc_status sync_on_change(struct sync *s, const char *contact_id,
     return rc;
 }
 
-enum lsc_status sync_on_transition(struct sync *s,
+enum lsc_status sync_on_transition(struct sync *s, const struct model *m,
+                                   const struct state_model *sm,
                                    const struct lsc_transition *t, char *err,
                                    size_t errlen)
 {
     if (s->conn == NULL || !t->primary) {
         return LSC_OK;
     }
-    return connectors_on_transition(s->conn, t, NULL, 0, err, errlen);
+    struct view v = {.n_top = 0};
+    if (s->need & CONNECTORS_NEED_HOOK_REASONS) {
+        enum lsc_status rc = view_build(s, m, sm, t->contact_id, t->at_ms,
+                                        false, true, &v);
+        if (rc != LSC_OK) {
+            log_err(err, errlen, "cannot read the contact's properties: %s",
+                    lsc_status_str(rc));
+            return rc;
+        }
+    }
+    return connectors_on_transition(s->conn, t, v.top, v.n_top, err, errlen);
 }

@@ -39,15 +39,23 @@ enum lsc_status sync_register(struct sync *s, lsc_job_fn fn);
 enum lsc_status sync_run_jobs(struct sync *s, const struct lsc_job *jobs,
                               struct lsc_job_result *results, size_t n);
 
+struct state_model;
+
 /* The primary model's score or tier of a contact changed (from: the
- * previous tier when the tier changed, else NULL); called from the event
+ * previous tier when the tier changed, else NULL); m and sm (borrowed) are
+ * the model and the contact's current state, from which the fit and
+ * engagement values and the top reasons are taken.  Called from the event
  * handler, only enqueues.  A failure refuses the event. */
-enum lsc_status sync_on_change(struct sync *s, const char *contact_id,
-                               int score, const char *tier, const char *from,
+enum lsc_status sync_on_change(struct sync *s, const struct model *m,
+                               const struct state_model *sm,
+                               const char *contact_id, int score,
+                               const char *tier, const char *from,
                                int64_t at_ms, char *err, size_t errlen);
 
-/* A transition of the primary model (actions, webhooks). */
-enum lsc_status sync_on_transition(struct sync *s,
+/* A transition of the primary model (actions, webhooks); m and sm as
+ * above give the webhook's reasons. */
+enum lsc_status sync_on_transition(struct sync *s, const struct model *m,
+                                   const struct state_model *sm,
                                    const struct lsc_transition *t, char *err,
                                    size_t errlen);
 

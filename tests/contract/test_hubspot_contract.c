@@ -335,9 +335,12 @@ static void score(struct connectors *c, const char *id, int s, const char *t,
                   int64_t at)
 {
     char err[256];
-    const char *reasons[] = {"title: CTO", "visited pricing"};
+    const struct connectors_reason reasons[] = {{"title-cto", 15, 0},
+                                                {"pricing-page", 14.11, 2}};
+    const struct connectors_group groups[] = {{"fit", 40.5},
+                                              {"engagement", 47}};
     struct connectors_score cs = {.contact_id = id, .score = s, .tier = t,
-                                  .fit = 40.5, .engagement = 47,
+                                  .groups = groups, .n_groups = 2,
                                   .reasons = reasons, .n_reasons = 2,
                                   .at_ms = at};
     assert_int_equal(connectors_on_score(c, &cs, err, sizeof err), LSC_OK);
@@ -452,7 +455,12 @@ static void run_lifecycle(const char *ver, bool oauth)
     assert_string_equal(json_string_value(json_object_get(pr, "leadscore_tags")),
                         "hot-lead");
     assert_string_equal(json_string_value(json_object_get(pr, "leadscore_fit")),
-                        "40.50");
+                        "40.5");
+    assert_string_equal(
+        json_string_value(json_object_get(pr, "leadscore_engagement")), "47");
+    assert_string_equal(
+        json_string_value(json_object_get(pr, "leadscore_reasons")),
+        "title-cto +15; pricing-page +14.11 (2 awards)");
     json_decref(ct);
     connectors_destroy(c);
     harness_stop(h);

@@ -183,11 +183,12 @@ static void enqueue_score(struct connectors *c, const char *id, int score,
                           const char *tier, int64_t at)
 {
     char err[256];
-    const char *reasons[] = {"title: CTO"};
+    const struct connectors_reason reasons[] = {{"title-cto", 15, 0}};
+    const struct connectors_group groups[] = {{"fit", 40}, {"engagement", 47}};
     struct connectors_score s = {.contact_id = id, .score = score,
-                                 .tier = tier, .fit = 40, .engagement = 47,
-                                 .reasons = reasons, .n_reasons = 1,
-                                 .at_ms = at};
+                                 .tier = tier, .groups = groups,
+                                 .n_groups = 2, .reasons = reasons,
+                                 .n_reasons = 1, .at_ms = at};
     assert_int_equal(connectors_on_score(c, &s, err, sizeof err), LSC_OK);
 }
 
@@ -639,6 +640,9 @@ static void test_outage_then_recovery(void **state)
     int before = harness_queued(h);
     enqueue_score(c, "101", expected[0], "warm", at++);
     assert_int_equal(harness_queued(h), before);
+    /* a new scoring time alone is not a new value */
+    enqueue_score(c, "101", expected[0], "warm", at + 3600 * 1000);
+    assert_int_equal(harness_queued(h), before);
     enqueue_score(c, "101", expected[0] + 1, "warm", at++);
     assert_int_equal(harness_queued(h), before + 1);
     connectors_destroy(c);
@@ -669,7 +673,7 @@ static void test_webhook_action(void **state)
     assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
                                        sizeof err),
                      LSC_OK);
-    const char *reasons[] = {"title: CTO"};
+    const struct connectors_reason reasons[] = {{"title-cto", 15, 0}};
     struct lsc_transition t = {.struct_size = sizeof t, .contact_id = "101",
                                .model = "b2b", .primary = true,
                                .from = "warm", .to = "hot", .score = 88,
@@ -723,6 +727,14 @@ static void test_webhook_action(void **state)
         assert_int_equal(json_integer_value(json_object_get(b, "score")), 88);
         assert_string_equal(json_string_value(json_object_get(b, "at")),
                             "2025-11-22T10:00:00.123Z");
+        json_t *rs = json_object_get(b, "reasons");
+        assert_int_equal(json_array_size(rs), 1);
+        json_t *r0 = json_array_get(rs, 0);
+        assert_string_equal(json_string_value(json_object_get(r0, "rule")),
+                            "title-cto");
+        assert_int_equal(json_integer_value(json_object_get(r0, "points")),
+                         15);
+        assert_int_equal(json_integer_value(json_object_get(r0, "awards")), 0);
         json_decref(b);
         if (first_id == NULL) {
             first_id = did;

@@ -82,6 +82,9 @@ hs_mapping() { # hs_mapping FILE [extra limits json]
   "auth": {"type": "service_key", "token_env": "LSC_TEST_HS_TOKEN"},
   "inputs": {"jobtitle": "title"},
   "outputs": {"score": "leadscore_score", "tier": "leadscore_tier",
+              "fit": {"property": "leadscore_fit", "groups": ["fit"]},
+              "engagement": "leadscore_engagement",
+              "reasons": "leadscore_reasons", "scored_at": "leadscore_scored_at",
               "tags": "leadscore_tags"},
   "tiers": ["hot", "warm", "cold"],
   "limits": {"backoff_base_ms": 50, "backoff_cap_ms": 200,
@@ -142,6 +145,29 @@ hubspot_write)
     echo "$c" | jq -e '.properties.leadscore_score == "20" and .properties.leadscore_tier == "warm"' >/dev/null ||
         fail "contact 180: $c"
     ok "score and tier properties on the contact records"
+    # By hand from the model: 101 is a VP (exec: fit 20) with a demo at
+    # 11:00 (engagement 50), scored when the demo arrived; 180 only holds
+    # exec, scored at its creation (10:00); nothing decays.
+    # 2026-11-01T11:00:00Z = 1793530800 s, 10:00 = 1793527200 s.
+    c=$(curl -sf "$hs_URL/_fake/contact?id=101")
+    echo "$c" | jq -e '.properties | .leadscore_fit == "20" and .leadscore_engagement == "50"
+        and .leadscore_reasons == "demo +50 (1 award); exec +20"
+        and .leadscore_scored_at == "1793530800000"' >/dev/null ||
+        fail "contact 101 outputs: $c"
+    c=$(curl -sf "$hs_URL/_fake/contact?id=180")
+    echo "$c" | jq -e '.properties | .leadscore_fit == "20" and .leadscore_engagement == "0"
+        and .leadscore_reasons == "exec +20"
+        and .leadscore_scored_at == "1793527200000"' >/dev/null ||
+        fail "contact 180 outputs: $c"
+    ok "fit, engagement, top reasons and scored-at (epoch ms) on the contact records"
+    # 101 was written twice (warm at 10:00, hot at 11:00): the last batch
+    # update of 101 carries the latest value, every output a string
+    requests | jq -e '[.requests[] | select(.path | endswith("/contacts/batch/update"))
+        | .body | fromjson | .inputs[] | select(.id == "101") | .properties
+        | select(.leadscore_score != null)] | last
+        | .leadscore_score == "70" and .leadscore_reasons == "demo +50 (1 award); exec +20"' >/dev/null ||
+        fail "last write of 101"
+    ok "the latest value of 101 is the one written last"
     # the same events again: nothing new to send (coalesced, acknowledged)
     L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
         - </dev/null >"$TMP/again.out" 2>"$TMP/again.err" || fail "empty sync"
@@ -157,8 +183,13 @@ webhook)
     [ "$(echo "$hook" | jq length)" = 1 ] || fail "one webhook expected: $hook"
     body=$(echo "$hook" | jq -r '.[0].body')
     sig=$(echo "$hook" | jq -r '.[0].headers | to_entries[] | select(.key | ascii_downcase == "x-leadscore-signature") | .value')
-    echo "$body" | jq -e '.contact == "101" and .to == "hot" and .from == "warm"' >/dev/null ||
+    echo "$body" | jq -e '.contact == "101" and .to == "hot" and .from == "warm" and .score == 70' >/dev/null ||
         fail "webhook body $body"
+    # the top contributors at the change, by hand: the demo award, then exec
+    echo "$body" | jq -e '.reasons == [{"rule": "demo", "points": 50, "awards": 1},
+                                       {"rule": "exec", "points": 20, "awards": 0}]' >/dev/null ||
+        fail "webhook reasons: $body"
+    ok "the webhook body carries the top reasons {rule, points, awards}"
     # X-Leadscore-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">
     sig_t=$(echo "$sig" | tr ',' '\n' | sed -n 's/^t=//p')
     sig_v1=$(echo "$sig" | tr ',' '\n' | sed -n 's/^v1=//p')

@@ -558,16 +558,26 @@ static void test_webhook_body_and_id(void **state)
     assert_int_equal(strlen(a), WEBHOOK_DELIVERY_ID_LEN);
     webhook_delivery_id("101", "b2b", NULL, "hot", 1763805600000, b, sizeof b);
     assert_string_not_equal(a, b);
-    const char *reasons[] = {"title: CTO", "visited pricing"};
-    char *body = webhook_build_body("101", NULL, "hot", 87, reasons, 2,
+    /* points rounded to 2 decimals: whole ones as integers, 14.109999..
+     * printed as 14.11, a negative fit rule kept */
+    const struct webhook_reason reasons[] = {{"demo-request", 25, 1},
+                                             {"pricing-page", 14.109999, 2},
+                                             {"free-mail", -10, 0}};
+    char *body = webhook_build_body("101", NULL, "hot", 87, reasons, 3,
                                     1763805600123, a);
     char want[512];
     snprintf(want, sizeof want,
              "{\"at\":\"2025-11-22T10:00:00.123Z\",\"contact\":\"101\","
-             "\"delivery_id\":\"%s\",\"from\":null,\"reasons\":[\"title: "
-             "CTO\",\"visited pricing\"],\"score\":87,\"to\":\"hot\"}",
+             "\"delivery_id\":\"%s\",\"from\":null,\"reasons\":["
+             "{\"awards\":1,\"points\":25,\"rule\":\"demo-request\"},"
+             "{\"awards\":2,\"points\":14.11,\"rule\":\"pricing-page\"},"
+             "{\"awards\":0,\"points\":-10,\"rule\":\"free-mail\"}],"
+             "\"score\":87,\"to\":\"hot\"}",
              a);
     assert_string_equal(body, want);
+    free(body);
+    body = webhook_build_body("101", "warm", "hot", 87, NULL, 0, 0, a);
+    assert_non_null(strstr(body, "\"reasons\":[]"));
     free(body);
 }
 

@@ -418,6 +418,132 @@ static void test_mapping_diagnostics(void **state)
     assert_non_null(strstr(REC.diag[0], "s.json:2:"));
 }
 
+
+/* The fit/engagement object form and its diagnostics. */
+static void test_mapping_output_groups(void **state)
+{
+    (void)state;
+    memset(&REC, 0, sizeof REC);
+    const char *good =
+        "{\"schema\": \"leadscore.connector/1\", \"connector\": \"hubspot\",\n"
+        " \"auth\": {\"type\": \"service_key\", \"token_env\": \"T\"},\n"
+        " \"outputs\": {\"score\": \"s\", \"tier\": \"t\",\n"
+        "   \"fit\": {\"property\": \"lf\", \"groups\": [\"who\", \"where\"]},\n"
+        "   \"engagement\": \"le\"},\n"
+        " \"tiers\": [\"hot\"]}\n";
+    struct hubspot_config c;
+    char err[256];
+    assert_int_equal(hubspot_config_parse("g.json", good, strlen(good),
+                                          diag_cb, &REC, &c, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(REC.n_diag, 0);
+    assert_string_equal(c.prop_fit, "lf");
+    assert_int_equal(c.n_fit_groups, 2);
+    assert_string_equal(c.fit_groups[1], "where");
+    assert_true(c.fit_groups_explicit);
+    assert_string_equal(c.prop_engagement, "le");
+    assert_int_equal(c.n_engagement_groups, 1); /* the default */
+    assert_string_equal(c.engagement_groups[0], "engagement");
+    assert_false(c.engagement_groups_explicit);
+    hubspot_config_finish(&c);
+    const char *bad =
+        "{\"schema\": \"leadscore.connector/1\", \"connector\": \"hubspot\",\n"
+        " \"auth\": {\"type\": \"service_key\", \"token_env\": \"T\"},\n"
+        " \"outputs\": {\"score\": \"s\", \"tier\": \"t\",\n"
+        "   \"fit\": {\"groups\": [\"who\", 3, \"who\"], \"max\": 1},\n"
+        "   \"engagement\": {\"property\": \"le\", \"groups\": []},\n"
+        "   \"reasons\": 7},\n"
+        " \"tiers\": [\"hot\"]}\n";
+    memset(&REC, 0, sizeof REC);
+    assert_int_equal(hubspot_config_parse("b.json", bad, strlen(bad),
+                                          diag_cb, &REC, &c, err, sizeof err),
+                     LSC_ERR_CONFIG);
+    const char *want[] = {
+        "b.json:4:4: outputs.fit: missing \"property\"",
+        "b.json:4:30: outputs.fit.groups[1]: must be a model group name",
+        "b.json:4:33: outputs.fit.groups[2]: group \"who\" is listed twice",
+        "b.json:4:41: outputs.fit.max: unknown key",
+        "b.json:5:37: outputs.engagement.groups: must be a non-empty array",
+        "b.json:6:4: outputs.reasons: must be a non-empty string",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        bool found = false;
+        for (int k = 0; k < REC.n_diag; k++) {
+            found = found || strncmp(REC.diag[k], want[i], strlen(want[i])) == 0;
+        }
+        if (!found) {
+            for (int k = 0; k < REC.n_diag; k++) {
+                fprintf(stderr, "# got %s\n", REC.diag[k]);
+            }
+            fail_msg("missing diagnostic: %s", want[i]);
+        }
+    }
+}
+
+static void test_format_num(void **state)
+{
+    (void)state;
+    char b[48];
+    connectors_format_num(40, b, sizeof b);
+    assert_string_equal(b, "40");
+    connectors_format_num(40.5, b, sizeof b);
+    assert_string_equal(b, "40.5");
+    connectors_format_num(14.109999, b, sizeof b);
+    assert_string_equal(b, "14.11");
+    connectors_format_num(-3.254, b, sizeof b);
+    assert_string_equal(b, "-3.25");
+    connectors_format_num(0.004, b, sizeof b);
+    assert_string_equal(b, "0");
+    connectors_format_num(-0.001, b, sizeof b);
+    assert_string_equal(b, "0");
+    connectors_format_num(0.05, b, sizeof b);
+    assert_string_equal(b, "0.05");
+}
+
+static void test_format_reasons(void **state)
+{
+    (void)state;
+    char out[CONNECTORS_REASONS_MAX + 1];
+    const struct connectors_reason r[] = {{"decision-maker", 15, 0},
+                                          {"pricing-page", 14.1, 2},
+                                          {"free-mail", -10, 0},
+                                          {"email-open", 3, 1}};
+    size_t n = connectors_format_reasons(r, 4, out, sizeof out);
+    assert_string_equal(out, "decision-maker +15; pricing-page +14.1 "
+                             "(2 awards); free-mail -10");
+    assert_int_equal(n, strlen(out));
+    connectors_format_reasons(&r[3], 1, out, sizeof out);
+    assert_string_equal(out, "email-open +3 (1 award)");
+    connectors_format_reasons(NULL, 0, out, sizeof out);
+    assert_string_equal(out, "");
+    /* a second rule that would pass the limit is left out whole */
+    char big[CONNECTORS_REASONS_MAX];
+    memset(big, 'a', 600);
+    big[600] = '\0';
+    const struct connectors_reason two[] = {{big, 2, 0}, {big, 1, 0}};
+    n = connectors_format_reasons(two, 2, out, sizeof out);
+    assert_int_equal(n, 603);
+    assert_null(strchr(out, ';'));
+    /* one id longer than the limit: cut at a UTF-8 boundary, "..." */
+    char huge[1200];
+    size_t o = 0;
+    while (o + 2 < sizeof huge - 1) {
+        huge[o++] = (char)0xC3; /* "é" */
+        huge[o++] = (char)0xA9;
+    }
+    huge[o] = '\0';
+    const struct connectors_reason one[] = {{huge, 5, 0}};
+    n = connectors_format_reasons(one, 1, out, sizeof out);
+    assert_true(n <= CONNECTORS_REASONS_MAX);
+    assert_int_equal(n, strlen(out));
+    assert_non_null(strstr(out, "... +5"));
+    assert_int_equal((unsigned char)out[n - 7], 0xA9); /* whole "é" before */
+    /* a small buffer is never overrun */
+    char tiny[8];
+    n = connectors_format_reasons(r, 1, tiny, sizeof tiny);
+    assert_true(n < sizeof tiny);
+}
+
 /* ---- facade ------------------------------------------------------------- */
 
 static char tmpdir[128];
@@ -437,6 +563,8 @@ static int setup_facade(void **state)
             "\"api\":{\"base_url\":\"http://127.0.0.1:1\"},"
             "\"auth\":{\"type\":\"service_key\",\"token_env\":\"LSC_UT_TOKEN\"},"
             "\"outputs\":{\"score\":\"ls_score\",\"tier\":\"ls_tier\","
+            "\"fit\":{\"property\":\"ls_fit\",\"groups\":[\"fit\","
+            "\"firmographics\",\"absent\"]},\"engagement\":\"ls_eng\","
             "\"reasons\":\"ls_reasons\",\"tags\":\"ls_tags\"},"
             "\"tiers\":[\"hot\",\"warm\",\"cold\"],"
             "\"limits\":{\"max_attempts\":3,\"backoff_base_ms\":10,"
@@ -471,11 +599,19 @@ static void test_facade_jobs(void **state)
     assert_int_equal(connectors_create(&HOST, mapping, tmpdir, &c, err,
                                        sizeof err),
                      LSC_OK);
-    const char *reasons[] = {"title: CTO", "visited pricing"};
+    const struct connectors_reason reasons[] = {{"demo-request", 25, 1},
+                                                {"pricing-page", 14.109, 2},
+                                                {"title-exec", 15, 0},
+                                                {"email-open", 1, 1}};
+    /* fit = fit + firmographics ("absent" is not in the model) */
+    const struct connectors_group groups[] = {{"fit", 20},
+                                              {"firmographics", 10.5},
+                                              {"engagement", 47.256},
+                                              {"disqualifiers", -30}};
     struct connectors_score s = {.contact_id = "101", .score = 87,
-                                 .tier = "hot", .fit = 40, .engagement = NAN,
-                                 .reasons = reasons, .n_reasons = 2,
-                                 .at_ms = 1763805600000};
+                                 .tier = "hot", .groups = groups,
+                                 .n_groups = 4, .reasons = reasons,
+                                 .n_reasons = 4, .at_ms = 1763805600000};
     assert_int_equal(connectors_on_score(c, &s, err, sizeof err), LSC_OK);
     assert_int_equal(REC.n_jobs, 1);
     assert_string_equal(REC.kind[0], CONNECTORS_JOB_HUBSPOT_WRITE);
@@ -483,23 +619,58 @@ static void test_facade_jobs(void **state)
     json_t *p = json_loads(REC.payload[0], 0, NULL);
     assert_int_equal(json_integer_value(json_object_get(p, "s")), 87);
     assert_string_equal(json_string_value(json_object_get(p, "t")), "hot");
-    assert_null(json_object_get(p, "e"));
+    assert_string_equal(json_string_value(json_object_get(p, "f")), "30.5");
+    assert_string_equal(json_string_value(json_object_get(p, "e")), "47.26");
+    assert_string_equal(json_string_value(json_object_get(p, "r")),
+                        "demo-request +25 (1 award); pricing-page +14.11 "
+                        "(2 awards); title-exec +15");
+    assert_int_equal(json_integer_value(json_object_get(p, "at")),
+                     1763805600000);
     json_decref(p);
+    /* a model without any fit group: no fit value at all */
+    const struct connectors_group eng_only[] = {{"engagement", 5}};
+    s.contact_id = "102";
+    s.groups = eng_only;
+    s.n_groups = 1;
+    s.n_reasons = 0;
+    assert_int_equal(connectors_on_score(c, &s, err, sizeof err), LSC_OK);
+    p = json_loads(REC.payload[1], 0, NULL);
+    assert_null(json_object_get(p, "f"));
+    assert_string_equal(json_string_value(json_object_get(p, "e")), "5");
+    assert_string_equal(json_string_value(json_object_get(p, "r")), "");
+    json_decref(p);
+    REC.n_jobs = 1;
     /* a transition into hot: tag action + signed webhook */
     struct lsc_transition t = {.struct_size = sizeof t, .contact_id = "101",
                                .model = "b2b", .primary = true,
                                .from = "warm", .to = "hot", .score = 87,
                                .at_ms = 1763805600000};
-    assert_int_equal(connectors_on_transition(c, &t, reasons, 2, err,
+    assert_int_equal(connectors_on_transition(c, &t, reasons, 4, err,
                                               sizeof err),
                      LSC_OK);
     assert_int_equal(REC.n_jobs, 3);
     assert_string_equal(REC.kind[1], CONNECTORS_JOB_WEBHOOK);
+    /* the webhook body: the top 3 as {rule, points, awards} */
+    p = json_loads(REC.payload[1], 0, NULL);
+    json_t *body = json_loads(json_string_value(json_object_get(p, "body")),
+                              0, NULL);
+    json_t *rs = json_object_get(body, "reasons");
+    assert_int_equal(json_array_size(rs), 3);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(rs, 1), "rule")),
+                        "pricing-page");
+    assert_true(json_real_value(json_object_get(json_array_get(rs, 1),
+                                                "points")) == 14.11);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(rs, 2), "awards")),
+                     0);
+    json_decref(body);
+    json_decref(p);
     assert_string_equal(REC.kind[2], CONNECTORS_JOB_HUBSPOT_ACTION);
     assert_non_null(strstr(REC.payload[2], "\"add\":[\"hot-lead\"]"));
     assert_null(strstr(REC.payload[2], "\"t\":"));
     /* the same transition again: the same keys (the host coalesces) */
-    assert_int_equal(connectors_on_transition(c, &t, reasons, 2, err,
+    assert_int_equal(connectors_on_transition(c, &t, reasons, 4, err,
                                               sizeof err),
                      LSC_OK);
     assert_string_equal(REC.key[3], REC.key[1]);
@@ -527,6 +698,30 @@ static void test_facade_jobs(void **state)
     connectors_destroy(NULL);
 }
 
+
+/* Groups the mapping names that the model lacks are logged at start. */
+static void test_facade_check_groups(void **state)
+{
+    (void)state;
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&HOST, mapping, tmpdir, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    unsigned need = connectors_needs(c);
+    assert_true(need & CONNECTORS_NEED_GROUPS);
+    assert_true(need & CONNECTORS_NEED_REASONS);
+    assert_true(need & CONNECTORS_NEED_HOOK_REASONS);
+    const char *groups[] = {"fit", "firmographics", "intent"};
+    REC.n_log = 0;
+    connectors_check_groups(c, "m", groups, 3);
+    /* "absent" (fit), and no "engagement" group at all for ls_eng */
+    assert_int_equal(REC.n_log, 2);
+    assert_non_null(strstr(REC.log[0], "outputs.fit names group \"absent\""));
+    assert_non_null(strstr(REC.log[1], "ls_eng is not written"));
+    connectors_destroy(c);
+}
+
 /* Every log line, through failing jobs and an unreachable server, is
  * free of the token and the webhook secret. */
 static void test_facade_redaction(void **state)
@@ -538,8 +733,7 @@ static void test_facade_redaction(void **state)
                                        sizeof err),
                      LSC_OK);
     struct connectors_score s = {.contact_id = "101", .score = 5,
-                                 .tier = "cold", .fit = NAN,
-                                 .engagement = NAN, .at_ms = 1};
+                                 .tier = "cold", .at_ms = 1};
     assert_int_equal(connectors_on_score(c, &s, err, sizeof err), LSC_OK);
     struct lsc_transition t = {.struct_size = sizeof t, .contact_id = "101",
                                .model = "m", .primary = true, .from = "warm",
@@ -601,8 +795,7 @@ static void test_facade_mapping_list(void **state)
     connectors_status(c, status, sizeof status);
     assert_string_equal(status, "hubspot: not configured\n");
     struct connectors_score sc = {.contact_id = "1", .score = 1,
-                                  .tier = "cold", .fit = NAN,
-                                  .engagement = NAN};
+                                  .tier = "cold"};
     int before = REC.n_jobs;
     assert_int_equal(connectors_on_score(c, &sc, err, sizeof err), LSC_OK);
     assert_int_equal(REC.n_jobs, before);
@@ -622,6 +815,11 @@ int main(void)
         cmocka_unit_test(test_parse_contacts),
         cmocka_unit_test(test_shipped_mapping_valid),
         cmocka_unit_test(test_mapping_diagnostics),
+        cmocka_unit_test(test_mapping_output_groups),
+        cmocka_unit_test(test_format_num),
+        cmocka_unit_test(test_format_reasons),
+        cmocka_unit_test_setup_teardown(test_facade_check_groups,
+                                        setup_facade, teardown_facade),
         cmocka_unit_test_setup_teardown(test_facade_jobs, setup_facade,
                                         teardown_facade),
         cmocka_unit_test_setup_teardown(test_facade_redaction, setup_facade,
