@@ -204,7 +204,10 @@ static bool contains(const char *s, size_t sl, const char *l, size_t ll)
 
 /* Condition c on the value v of its field (NULL: missing or null); `low`:
  * v's string lowered, or NULL. */
-static bool cond_on(const struct model_cond *c, const struct lsc_value *v,
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v,
                     const char *low)
 {
     if (c->op == MOP_NOT_EXISTS) {
