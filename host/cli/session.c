@@ -404,15 +404,139 @@ static void run_wakes(struct cli_session *s, int64_t until)
     }
 }
 
-/* One decoded event: dedup, merge, deliver.  Returns LSC_OK when applied
- * (or skipped), else the refusal with err set. */
-static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
-                             char *err, size_t errlen)
+/* Hints of one line: the raw text of its top-level-looking "contact" and
+ * "id" string members and their hashes (the ids hash the same as the
+ * decoded strings).  Cache hints only: a wrong or missed one costs time,
+ * never a result, since apply() compares before it reuses a hash. */
+struct hint {
+    const char *contact, *event; /* NULL: not found */
+    size_t contact_len, event_len;
+    uint64_t contact_hash, event_hash;
+};
+
+/* The string value after a key ending at p (`: "value"`), or NULL; gives
+ * up on escapes and control characters. */
+static const char *hint_value(const char *p, const char *end, size_t *len)
 {
-    /* Each id is hashed once: dedup check and add, contact lookup. */
-    uint64_t ev_hash = ev->event_id != NULL
-                           ? hl_dedup_hash(ev->event_id, strlen(ev->event_id))
-                           : 0;
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    if (p == end || *p++ != ':') {
+        return NULL;
+    }
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    if (p == end || *p++ != '"') {
+        return NULL;
+    }
+    const char *q = p;
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) {
+        q++;
+    }
+    if (q == end || *q != '"' || q == p) {
+        return NULL;
+    }
+    *len = (size_t)(q - p);
+    return p;
+}
+
+/* The first '"' in [p, end), or NULL: eight bytes a step (most lines
+ * have a dozen quotes before the keys the hints want). */
+static const char *find_quote(const char *p, const char *end)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        uint64_t x = w ^ 0x2222222222222222ULL; /* '"' bytes become 0 */
+        uint64_t z = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+        if (z != 0) {
+            return p + (__builtin_ctzll(z) >> 3); /* lowest: the first */
+        }
+        p += 8;
+    }
+#endif
+    for (; p < end; p++) {
+        if (*p == '"') {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* One scan over the quotes of the line for both keys; the byte after a
+ * quote rejects most of them without a call.  It stops at "props"
+ * (usually last, and nested): a key after it only goes without its
+ * hint. */
+static struct hint hint_of(const char *line, ssize_t n)
+{
+    struct hint h = {0};
+    if (n <= 0) {
+        return h;
+    }
+    const char *end = line + n, *p = line;
+    while ((h.contact == NULL || h.event == NULL) &&
+           (p = find_quote(p, end)) != NULL) {
+        size_t left = (size_t)(end - p), len;
+        const char *v;
+        if (left >= 9 && p[1] == 'c' &&
+            memcmp(p, "\"contact\"", 9) == 0 && h.contact == NULL &&
+            (v = hint_value(p + 9, end, &len)) != NULL &&
+            len <= HL_CONTACT_ID_MAX) {
+            h.contact = v;
+            h.contact_len = len;
+            h.contact_hash = hl_hash64(v, len);
+            p = v + len + 1;
+            continue;
+        }
+        if (left >= 4 && p[1] == 'i' &&
+            memcmp(p, "\"id\"", 4) == 0 && h.event == NULL &&
+            (v = hint_value(p + 4, end, &len)) != NULL) {
+            h.event = v;
+            h.event_len = len;
+            h.event_hash = hl_dedup_hash(v, len);
+            p = v + len + 1;
+            continue;
+        }
+        if (left >= 7 && p[1] == 'p' &&
+            memcmp(p, "\"props\"", 7) == 0) {
+            break;
+        }
+        p++;
+    }
+    return h;
+}
+
+/* The hash of `s` (NUL-terminated), from the hint when it saw the same
+ * bytes. */
+static bool hint_hash(const char *hv, size_t hlen, uint64_t hh, const char *s,
+                      uint64_t *out)
+{
+    if (hv == NULL || strncmp(s, hv, hlen) != 0 || s[hlen] != '\0') {
+        return false;
+    }
+    *out = hh;
+    return true;
+}
+
+/* One decoded event: dedup, merge, deliver.  Returns LSC_OK when applied
+ * (or skipped), else the refusal with err set.  `hint`: the line's hints,
+ * or NULL. */
+static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
+                             const struct hint *hint, char *err,
+                             size_t errlen)
+{
+    /* Each id is hashed once (or not at all when the line's hint has it):
+     * dedup check and add, contact lookup. */
+    uint64_t ev_hash = 0;
+    if (ev->event_id != NULL &&
+        (hint == NULL || !hint_hash(hint->event, hint->event_len,
+                                    hint->event_hash, ev->event_id,
+                                    &ev_hash))) {
+        ev_hash = hl_dedup_hash(ev->event_id, strlen(ev->event_id));
+    }
     if (ev->event_id != NULL && hl_dedup_contains_h(s->dedup, ev_hash)) {
         s->duplicates++;
         return LSC_OK;
@@ -432,7 +556,12 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
     bool created = false;
     bool merged = false;
     enum lsc_status st = LSC_OK;
-    uint64_t c_hash = hl_contacts_hash(ev->contact_id);
+    uint64_t c_hash;
+    if (hint == NULL || !hint_hash(hint->contact, hint->contact_len,
+                                   hint->contact_hash, ev->contact_id,
+                                   &c_hash)) {
+        c_hash = hl_contacts_hash(ev->contact_id);
+    }
     if (ev->kind == LSC_EVENT_CONTACT_DELETED) {
         c = hl_contacts_find_h(s->contacts, ev->contact_id, c_hash);
     } else {
@@ -478,89 +607,12 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
     return LSC_OK;
 }
 
-/*
- * The raw text of a top-level-looking `"key": "value"` in a line, without
- * parsing it: a cache hint only (a wrong or missed one costs time, never
- * a result).  Gives up on escapes.
- */
-static const char *peek_string(const char *line, size_t n, const char *key,
-                               size_t *len)
-{
-    size_t klen = strlen(key); /* key starts with '"' */
-    const char *end = line + n;
-    const char *p = line;
-    /* The byte after the quote rejects most quotes without a call.  The
-     * scan stops at "props" (usually last, and nested): a key after it
-     * only goes without its hint. */
-    while ((p = memchr(p, '"', (size_t)(end - p))) != NULL &&
-           ((size_t)(end - p) < klen || p[1] != key[1] ||
-            memcmp(p, key, klen) != 0)) {
-        if ((size_t)(end - p) >= 7 && p[1] == 'p' &&
-            memcmp(p, "\"props\"", 7) == 0) {
-            return NULL;
-        }
-        p++;
-    }
-    if (p == NULL) {
-        return NULL;
-    }
-    p += klen;
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    if (p == end || *p++ != ':') {
-        return NULL;
-    }
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    if (p == end || *p++ != '"') {
-        return NULL;
-    }
-    const char *q = p;
-    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) {
-        q++;
-    }
-    if (q == end || *q != '"' || q == p) {
-        return NULL;
-    }
-    *len = (size_t)(q - p);
-    return p;
-}
-
-/* Hashes of the next line's contact and event ids, when peek_string finds
- * them (the ids hash the same as the decoded strings). */
-struct hint {
-    bool contact, event;
-    uint64_t contact_hash, event_hash;
-};
-
-static struct hint hint_of(const char *line, ssize_t n)
-{
-    struct hint h = {0};
-    size_t len;
-    const char *v;
-    if (n <= 0) {
-        return h;
-    }
-    if ((v = peek_string(line, (size_t)n, "\"contact\"", &len)) != NULL &&
-        len <= HL_CONTACT_ID_MAX) {
-        h.contact = true;
-        h.contact_hash = hl_hash64(v, len);
-    }
-    if ((v = peek_string(line, (size_t)n, "\"id\"", &len)) != NULL) {
-        h.event = true;
-        h.event_hash = hl_dedup_hash(v, len);
-    }
-    return h;
-}
-
 enum lsc_status cli_session_apply(struct cli_session *s,
                                   struct lsc_event *ev, char *err,
                                   size_t errlen)
 {
     s->lines++;
-    enum lsc_status st = apply(s, ev, err, errlen);
+    enum lsc_status st = apply(s, ev, NULL, err, errlen);
     if (st != LSC_OK) {
         s->rejected++;
     }
@@ -587,6 +639,7 @@ int cli_session_feed(struct cli_session *s, const char *path)
     char *line = NULL, *next = NULL;
     size_t cap = 0, next_cap = 0;
     ssize_t n = getline(&line, &cap, f);
+    struct hint cur = hint_of(line, n); /* points into `line` */
     uint64_t lineno = 0;
     int rc = CLI_EXIT_OK;
     char err[1024];
@@ -615,7 +668,7 @@ int cli_session_feed(struct cli_session *s, const char *path)
                 hl_dedup_prefetch(s->dedup, h.event_hash);
             }
             if (st == LSC_OK) {
-                st = apply(s, &ev, err, sizeof err);
+                st = apply(s, &ev, &cur, err, sizeof err);
             }
             if (st == LSC_ERR_NOMEM) {
                 cli_error("%s:%llu: out of memory", name,
@@ -639,6 +692,7 @@ int cli_session_feed(struct cli_session *s, const char *path)
         cap = next_cap;
         next_cap = tc;
         n = next_n;
+        cur = h; /* its text moved with the buffer to `line` */
     }
     if (ferror(f)) {
         cli_error("cannot read %s: %s", name, strerror(errno));

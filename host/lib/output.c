@@ -71,6 +71,24 @@ void hl_buf_puts(struct hl_buf *b, const char *s)
     hl_buf_append(b, s, strlen(s));
 }
 
+/* hl_buf_append with the usual case (room left) inline: a report is
+ * dozens of short pieces. */
+static inline void app(struct hl_buf *b, const void *p, size_t n)
+{
+    if (b->len + n < b->cap && !b->oom) {
+        if (n > 0) {
+            memcpy(b->data + b->len, p, n);
+        }
+        b->len += n;
+        b->data[b->len] = '\0';
+        return;
+    }
+    hl_buf_append(b, p, n);
+}
+
+/* A string literal, its length known at compile time. */
+#define LIT(b, s) app((b), (s), sizeof(s) - 1)
+
 void hl_buf_printf(struct hl_buf *b, const char *fmt, ...)
 {
     va_list ap;
@@ -89,29 +107,29 @@ void hl_buf_printf(struct hl_buf *b, const char *fmt, ...)
 void hl_buf_json_str(struct hl_buf *b, const char *s, size_t len)
 {
     if (s == NULL) {
-        hl_buf_puts(b, "null");
+        LIT(b, "null");
         return;
     }
-    hl_buf_append(b, "\"", 1);
+    app(b, "\"", 1);
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\') {
             continue;
         }
-        hl_buf_append(b, s + start, i - start);
+        app(b, s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': hl_buf_puts(b, "\\\""); break;
-        case '\\': hl_buf_puts(b, "\\\\"); break;
-        case '\n': hl_buf_puts(b, "\\n"); break;
-        case '\r': hl_buf_puts(b, "\\r"); break;
-        case '\t': hl_buf_puts(b, "\\t"); break;
+        case '"': LIT(b, "\\\""); break;
+        case '\\': LIT(b, "\\\\"); break;
+        case '\n': LIT(b, "\\n"); break;
+        case '\r': LIT(b, "\\r"); break;
+        case '\t': LIT(b, "\\t"); break;
         default: hl_buf_printf(b, "\\u%04x", c); break;
         }
     }
-    hl_buf_append(b, s + start, len - start);
-    hl_buf_append(b, "\"", 1);
+    app(b, s + start, len - start);
+    app(b, "\"", 1);
 }
 
 static void str(struct hl_buf *b, const char *s)
@@ -139,7 +157,7 @@ static void put_int(struct hl_buf *b, long long v)
     if (v < 0) {
         *--p = '-';
     }
-    hl_buf_append(b, p, (size_t)(end - p));
+    app(b, p, (size_t)(end - p));
 }
 
 /* The "%.2f" way, kept for values too large for the integer path. */
@@ -163,7 +181,7 @@ static void num2_printf(struct hl_buf *b, double v)
 void hl_buf_num2(struct hl_buf *b, double v)
 {
     if (!isfinite(v)) {
-        hl_buf_puts(b, "null");
+        LIT(b, "null");
         return;
     }
     /* For |k / 100| < 1e11 the double nearest to k / 100 is within
@@ -196,7 +214,7 @@ void hl_buf_num2(struct hl_buf *b, double v)
     if (h < 0) {
         *--p = '-'; /* -0 never gets here: h == 0 prints "0" */
     }
-    hl_buf_append(b, p, (size_t)(end - p));
+    app(b, p, (size_t)(end - p));
 }
 
 bool hl_buf_write(const struct hl_buf *b, FILE *f)
@@ -212,35 +230,38 @@ bool hl_buf_write(const struct hl_buf *b, FILE *f)
 void hl_output_json_open(struct hl_buf *b, const struct lsc_report *r,
                          size_t max_top)
 {
-    hl_buf_puts(b, "{\"contact\":");
+    LIT(b, "{\"contact\":");
     str(b, r->contact_id);
-    hl_buf_puts(b, ",\"score\":");
+    LIT(b, ",\"score\":");
     put_int(b, r->score);
-    hl_buf_puts(b, ",\"tier\":");
+    LIT(b, ",\"tier\":");
     str(b, r->tier);
-    hl_buf_puts(b, ",\"groups\":{");
+    LIT(b, ",\"groups\":{");
     for (size_t i = 0; i < r->n_groups; i++) {
         if (i > 0) {
-            hl_buf_puts(b, ",");
+            LIT(b, ",");
         }
         str(b, r->groups[i].name);
-        hl_buf_puts(b, ":");
+        LIT(b, ":");
         hl_buf_num2(b, r->groups[i].value);
     }
-    hl_buf_puts(b, "},\"top\":[");
+    LIT(b, "},\"top\":[");
     for (size_t i = 0; i < r->n_rules && i < max_top; i++) {
         const struct lsc_report_rule *rule = &r->rules[i];
-        hl_buf_puts(b, i > 0 ? ",{\"rule\":" : "{\"rule\":");
+        if (i > 0) {
+            LIT(b, ",");
+        }
+        LIT(b, "{\"rule\":");
         str(b, rule->rule);
-        hl_buf_puts(b, ",\"points\":");
+        LIT(b, ",\"points\":");
         hl_buf_num2(b, rule->points);
         if (!rule->fit) {
-            hl_buf_puts(b, ",\"awards\":");
+            LIT(b, ",\"awards\":");
             put_int(b, rule->awards);
         }
-        hl_buf_puts(b, "}");
+        LIT(b, "}");
     }
-    hl_buf_puts(b, "]");
+    LIT(b, "]");
 }
 
 void hl_output_json_shadow(struct hl_buf *b, size_t index,
@@ -250,7 +271,7 @@ void hl_output_json_shadow(struct hl_buf *b, size_t index,
     str(b, r->model);
     hl_buf_printf(b, ":{\"score\":%d,\"tier\":", r->score);
     str(b, r->tier);
-    hl_buf_puts(b, "}");
+    LIT(b, "}");
 }
 
 void hl_output_json_close(struct hl_buf *b, size_t n_shadows)
@@ -276,24 +297,24 @@ static void csv_field(struct hl_buf *b, const char *s)
         hl_buf_puts(b, s);
         return;
     }
-    hl_buf_puts(b, "\"");
+    LIT(b, "\"");
     for (const char *p = s; *p != '\0'; p++) {
-        hl_buf_append(b, p, 1);
+        app(b, p, 1);
         if (*p == '"') {
-            hl_buf_append(b, p, 1);
+            app(b, p, 1);
         }
     }
-    hl_buf_puts(b, "\"");
+    LIT(b, "\"");
 }
 
 void hl_output_csv_header(struct hl_buf *b, const struct lsc_report *r)
 {
-    hl_buf_puts(b, "contact,score,tier");
+    LIT(b, "contact,score,tier");
     for (size_t i = 0; i < r->n_groups; i++) {
-        hl_buf_puts(b, ",");
+        LIT(b, ",");
         csv_field(b, r->groups[i].name);
     }
-    hl_buf_puts(b, ",top");
+    LIT(b, ",top");
 }
 
 void hl_output_csv_header_shadow(struct hl_buf *b, const char *model)
@@ -301,11 +322,11 @@ void hl_output_csv_header_shadow(struct hl_buf *b, const char *model)
     struct hl_buf name;
     hl_buf_init(&name);
     hl_buf_printf(&name, "%s.score", model);
-    hl_buf_puts(b, ",");
+    LIT(b, ",");
     csv_field(b, name.data);
     hl_buf_reset(&name);
     hl_buf_printf(&name, "%s.tier", model);
-    hl_buf_puts(b, ",");
+    LIT(b, ",");
     csv_field(b, name.data);
     hl_buf_finish(&name);
 }
@@ -317,7 +338,7 @@ void hl_output_csv_row(struct hl_buf *b, const struct lsc_report *r,
     hl_buf_printf(b, ",%d,", r->score);
     csv_field(b, r->tier);
     for (size_t i = 0; i < r->n_groups; i++) {
-        hl_buf_puts(b, ",");
+        LIT(b, ",");
         hl_buf_num2(b, r->groups[i].value);
     }
     struct hl_buf top;
@@ -329,7 +350,7 @@ void hl_output_csv_row(struct hl_buf *b, const struct lsc_report *r,
         hl_buf_printf(&top, "%s:", r->rules[i].rule);
         hl_buf_num2(&top, r->rules[i].points);
     }
-    hl_buf_puts(b, ",");
+    LIT(b, ",");
     csv_field(b, top.data != NULL ? top.data : "");
     hl_buf_finish(&top);
 }
@@ -342,7 +363,7 @@ void hl_output_csv_shadow(struct hl_buf *b, const struct lsc_report *r)
 
 void hl_output_csv_end(struct hl_buf *b)
 {
-    hl_buf_puts(b, "\n");
+    LIT(b, "\n");
 }
 
 /* ---- Table -------------------------------------------------------------- */
@@ -359,7 +380,7 @@ void hl_output_table_row(struct hl_buf *b, const struct lsc_report *r,
     hl_buf_printf(b, "%-*s  %5d  %-*s  ", id_width, r->contact_id, r->score,
                   tier_width, r->tier != NULL ? r->tier : "-");
     if (r->n_rules == 0) {
-        hl_buf_puts(b, "-");
+        LIT(b, "-");
     }
     for (size_t i = 0; i < r->n_rules && i < 3; i++) {
         const struct lsc_report_rule *rule = &r->rules[i];
@@ -371,5 +392,5 @@ void hl_output_table_row(struct hl_buf *b, const struct lsc_report *r,
                           rule->awards == 1 ? "" : "s");
         }
     }
-    hl_buf_puts(b, "\n");
+    LIT(b, "\n");
 }

@@ -204,7 +204,10 @@ static bool contains(const char *s, size_t sl, const char *l, size_t ll)
 
 /* Condition c on the value v of its field (NULL: missing or null); `low`:
  * v's string lowered, or NULL. */
-static bool cond_on(const struct model_cond *c, const struct lsc_value *v,
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v,
                     const char *low)
 {
     if (c->op == MOP_NOT_EXISTS) {
@@ -793,20 +796,24 @@ static int64_t wake_falling(const struct model *m,
     }
     int64_t c = (int64_t)ceil(T);
     c = c > at ? c : at + 1;
-    for (int k = 0; k < 4 && !tier_changed(m, sm, c, tier); k++) {
-        c++;
+    /* Each time is evaluated once: usually c (changed) and c - 1 (not). */
+    bool ch = tier_changed(m, sm, c, tier);
+    for (int k = 0; k < 4 && !ch; k++) {
+        ch = tier_changed(m, sm, ++c, tier);
     }
-    if (!tier_changed(m, sm, c, tier)) {
+    if (!ch) {
         return 0;
     }
-    for (int k = 0; k < 4 && c - 1 > at && tier_changed(m, sm, c - 1, tier);
-         k++) {
+    for (int k = 0; k <= 4; k++) {
+        if (c - 1 <= at || !tier_changed(m, sm, c - 1, tier)) {
+            return c;
+        }
+        if (k == 4) {
+            return 0;
+        }
         c--;
     }
-    if (c - 1 > at && tier_changed(m, sm, c - 1, tier)) {
-        return 0;
-    }
-    return c;
+    return 0;
 }
 
 int64_t engine_wake(const struct model *m, const struct state_model *sm,

@@ -131,13 +131,17 @@ static enum lsc_status walk_header(struct rd *r, struct sec *h, char *err,
 
 /* Reads the section at r (header and records, validated whatever the
  * counts say) into *h, and its records into g / a when not NULL. */
-static enum lsc_status walk(struct rd *r, struct sec *h, struct state_group *g,
+static enum lsc_status walk(struct rd *rp, struct sec *h, struct state_group *g,
                             struct state_award *a, char *err, size_t errlen)
 {
-    enum lsc_status rc = walk_header(r, h, err, errlen);
+    enum lsc_status rc = walk_header(rp, h, err, errlen);
     if (rc != LSC_OK) {
         return rc;
     }
+    /* A local reader: its position stays in a register (through rp,
+     * which the record stores might alias, every read waited for the
+     * previous one's store). */
+    struct rd rl = *rp, *r = &rl;
     for (size_t i = 0; i < h->n_groups; i++) {
         unsigned char t;
         struct state_group x = {0, 0, INT64_MIN};
@@ -184,6 +188,7 @@ static enum lsc_status walk(struct rd *r, struct sec *h, struct state_group *g,
             a[i] = x;
         }
     }
+    *rp = rl;
     return LSC_OK;
 }
 
