@@ -38,21 +38,18 @@ static const char *const FIELD_TYPES[] = {
     "text", "textarea", "number", "date", "select", "radio", "checkbox",
     "booleancheckbox", "file", "html", "phonenumber", "calculation_equation",
     NULL};
-/* PropertyCreate (required: name, label, groupName, type, fieldType) */
+/* PropertyCreate (required: name, label, groupName, type, fieldType):
+ * the fields of the v3 schema, which the 2026-03 one also has (the
+ * connector talks to both, so a field only one of them knows, such as
+ * numberDisplayHint, is refused here) */
 static const char *const PROPERTY_CREATE_KEYS[] = {
     "name", "label", "groupName", "type", "fieldType", "description",
     "options", "displayOrder", "hasUniqueValue", "hidden", "formField",
-    "calculationFormula", "referencedObjectType", "externalOptions",
-    "numberDisplayHint", "dataSensitivity", "currencyPropertyName",
-    "showCurrencySymbol", NULL};
-static const char *const NUMBER_HINTS[] = {
-    "unformatted", "formatted", "currency", "percentage", "duration",
-    "probability", NULL};
+    "calculationFormula", "referencedObjectType", "externalOptions", NULL};
 /* PropertyUpdate: every field optional */
 static const char *const PROPERTY_UPDATE_KEYS[] = {
     "label", "groupName", "type", "fieldType", "description", "options",
-    "displayOrder", "hidden", "formField", "calculationFormula",
-    "numberDisplayHint", "currencyPropertyName", "showCurrencySymbol", NULL};
+    "displayOrder", "hidden", "formField", "calculationFormula", NULL};
 /* OptionInput (required: label, value, displayOrder, hidden) */
 static const char *const OPTION_KEYS[] = {"label", "value", "displayOrder",
                                           "hidden", "description", NULL};
@@ -244,14 +241,22 @@ static void check_request(json_t *r, const char *ver)
         required(b, PROPERTY_CREATE_KEYS, 5, "property");
         const char *type = json_string_value(json_object_get(b, "type"));
         const char *ft = json_string_value(json_object_get(b, "fieldType"));
+        /* internal names: a lowercase letter, then lowercase letters,
+         * digits and underscores; labels and group names non-empty */
+        const char *nm = json_string_value(json_object_get(b, "name"));
+        assert_non_null(nm);
+        assert_true(nm[0] >= 'a' && nm[0] <= 'z');
+        assert_int_equal(strspn(nm, "abcdefghijklmnopqrstuvwxyz0123456789_"),
+                         strlen(nm));
+        const char *lb = json_string_value(json_object_get(b, "label"));
+        assert_true(lb != NULL && lb[0] != '\0');
+        const char *gn = json_string_value(json_object_get(b, "groupName"));
+        assert_true(gn != NULL && gn[0] != '\0');
         assert_true(in(type, PROPERTY_TYPES));
         assert_true(in(ft, FIELD_TYPES));
         /* type/fieldType pairs HubSpot documents (crm-apis.md 1.4) */
         if (strcmp(type, "number") == 0) {
             assert_string_equal(ft, "number");
-            json_t *hint = json_object_get(b, "numberDisplayHint");
-            assert_true(hint == NULL || in(json_string_value(hint),
-                                           NUMBER_HINTS));
         } else if (strcmp(type, "enumeration") == 0) {
             assert_true(in(ft, (const char *const[]){"select", "radio",
                                                      "checkbox",
