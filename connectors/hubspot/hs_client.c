@@ -94,7 +94,7 @@ enum lsc_status hubspot_client_create(const struct hubspot_config *cfg,
     } else {
         char redirect[96];
         snprintf(redirect, sizeof redirect,
-                 "http://127.0.0.1:%d/oauth-callback", cfg->redirect_port);
+                 "http://localhost:%d/oauth-callback", cfg->redirect_port);
         struct oauth_config oc = {
             .token_url = cfg->token_url,
             .client_id = cfg->client_id,
@@ -623,7 +623,7 @@ enum lsc_status hubspot_connect_begin(struct hubspot_client *c,
     char challenge[OAUTH_CHALLENGE_LEN + 1];
     if (rc == LSC_OK) {
         snprintf(h->redirect_uri, sizeof h->redirect_uri,
-                 "http://127.0.0.1:%d/oauth-callback", port);
+                 "http://localhost:%d/oauth-callback", port);
         rc = oauth_random_string(h->state, OAUTH_STATE_LEN);
     }
     if (rc == LSC_OK) {

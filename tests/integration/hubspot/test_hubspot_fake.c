@@ -143,7 +143,7 @@ static void test_first_connect(void **state)
                                                               "code_verifier"))),
                      64);
     assert_non_null(strstr(json_string_value(json_object_get(f, "redirect_uri")),
-                           "http%3A%2F%2F127.0.0.1%3A"));
+                           "http%3A%2F%2Flocalhost%3A"));
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(r0, "headers"), "Content-Type")),
                         "application/x-www-form-urlencoded");
