@@ -67,6 +67,9 @@ static const char *const BATCH_UPDATE_INPUT_KEYS[] = {
 static const char *const LIST_QUERY[] = {
     "limit", "after", "properties", "propertiesWithHistory", "associations",
     "archived", NULL};
+/* GET properties/contacts query */
+static const char *const PROPS_LIST_QUERY[] = {"archived", "dataSensitivity",
+                                               "locale", "properties", NULL};
 static const char *const AUTHORIZE_QUERY[] = {
     "client_id", "redirect_uri", "scope", "optional_scope", "state",
     "code_challenge", "code_challenge_method", NULL};
@@ -146,7 +149,7 @@ static json_t *parse_form(const char *b)
 
 static int n_checked[16];
 enum { OP_AUTHORIZE, OP_TOKEN, OP_GROUP, OP_PROP_CREATE, OP_PROP_PATCH,
-       OP_BATCH_READ, OP_BATCH_UPDATE, OP_LIST, OP_COUNT };
+       OP_BATCH_READ, OP_BATCH_UPDATE, OP_LIST, OP_PROP_LIST, OP_COUNT };
 
 /* Checks one recorded request; `ver` is "2026-03" or "v3". */
 static void check_request(json_t *r, const char *ver)
@@ -183,6 +186,14 @@ static void check_request(json_t *r, const char *ver)
         assert_string_equal(json_string_value(json_object_get(
                                 q, "code_challenge_method")),
                             "S256");
+        /* HubSpot takes plain http redirect URIs for localhost only */
+        const char *ru = json_string_value(json_object_get(q, "redirect_uri"));
+        int port = 0;
+        char tail[64] = "";
+        assert_int_equal(sscanf(ru, "http://localhost:%d%63s", &port, tail),
+                         2);
+        assert_true(port > 0 && port < 65536);
+        assert_string_equal(tail, "/oauth-callback");
         assert_int_equal(strlen(json_string_value(json_object_get(
                              q, "code_challenge"))),
                          43);
@@ -235,6 +246,11 @@ static void check_request(json_t *r, const char *ver)
         assert_true(json_is_string(json_object_get(b, "name")));
         assert_true(json_is_string(json_object_get(b, "label")));
         n_checked[OP_GROUP]++;
+    } else if (strcmp(p, props) == 0 && strcmp(m, "GET") == 0) {
+        /* the properties list read by connect (no body, known query) */
+        assert_null(b);
+        only_keys(q, PROPS_LIST_QUERY, "properties list query");
+        n_checked[OP_PROP_LIST]++;
     } else if (strcmp(p, props) == 0) {
         assert_string_equal(m, "POST");
         only_keys(b, PROPERTY_CREATE_KEYS, "property");
@@ -451,6 +467,7 @@ static void run_lifecycle(const char *ver, bool oauth)
     if (oauth) {
         assert_int_equal(n_checked[OP_AUTHORIZE], 1);
         assert_int_equal(n_checked[OP_TOKEN], 2); /* code, refresh */
+        assert_int_equal(n_checked[OP_PROP_LIST], 1); /* connect confirms */
     } else {
         assert_int_equal(n_checked[OP_TOKEN], 0);
     }

@@ -149,8 +149,9 @@ static void test_first_connect(void **state)
                         "application/x-www-form-urlencoded");
     json_decref(f);
     json_decref(tok);
-    /* confirmed by reading contact properties with the new token */
-    json_t *reads = fake_requests(&h->fake, "/crm/objects/2026-03/contacts");
+    /* confirmed by reading the account's contact properties with the new
+     * token; the mapped inputs exist, so no warning */
+    json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
     assert_int_equal(json_array_size(reads), 1);
     const char *auth = json_string_value(json_object_get(
         json_object_get(json_array_get(reads, 0), "headers"), "Authorization"));
@@ -158,7 +159,13 @@ static void test_first_connect(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(reads, 0),
                                                         "status")),
                      200);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(reads, 0), "method")),
+                        "GET");
     json_decref(reads);
+    for (int i = 0; i < h->n_logs; i++) {
+        assert_null(strstr(h->logs[i], "does not exist in this HubSpot"));
+    }
 
     /* the tokens are stored 0600 and not in any log line */
     char path[300];
@@ -806,6 +813,59 @@ static void test_http_policy(void **state)
     free(h);
 }
 
+/* connect warns about mapped inputs the account does not have */
+static void test_confirm_warns_missing_inputs(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "5", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, NULL);
+    /* add two inputs the fake's account lacks */
+    FILE *f = fopen(h->mapping, "r");
+    char *text = calloc(1, 8192);
+    assert_true(fread(text, 1, 8000, f) > 0);
+    fclose(f);
+    char *at = strstr(text, "\"numemployees\": \"employees\"");
+    assert_non_null(at);
+    char *rest = strdup(at + strlen("\"numemployees\": \"employees\""));
+    snprintf(at, 8192 - (size_t)(at - text),
+             "\"numemployees\": \"employees\", \"annual_budget\": \"budget\", "
+             "\"hs_lead_sourc\": \"source\"%s", rest);
+    free(rest);
+    f = fopen(h->mapping, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_confirm(c, err, sizeof err), LSC_OK);
+    int budget = 0, source = 0, known = 0;
+    for (int i = 0; i < h->n_logs; i++) {
+        if (strstr(h->logs[i], "does not exist in this HubSpot") == NULL) {
+            continue;
+        }
+        budget += strstr(h->logs[i], "'annual_budget' (model field "
+                                     "'budget')") != NULL;
+        source += strstr(h->logs[i], "'hs_lead_sourc'") != NULL;
+        known += strstr(h->logs[i], "'jobtitle'") != NULL ||
+                 strstr(h->logs[i], "'numemployees'") != NULL;
+    }
+    assert_int_equal(budget, 1);
+    assert_int_equal(source, 1);
+    assert_int_equal(known, 0);
+    json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
+    assert_int_equal(json_array_size(reads), 1);
+    json_decref(reads);
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
 
 struct raw_buf {
@@ -1108,6 +1168,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_webhook_action),
         cmocka_unit_test(test_http_policy),
         cmocka_unit_test(test_fake_refuses_malformed),
+        cmocka_unit_test(test_confirm_warns_missing_inputs),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);
