@@ -188,8 +188,10 @@ void connectors_connect_free(struct connectors_connect *h); /* NULL ok */
  * whether its credentials are usable (a static token, or OAuth done). */
 bool connectors_has_hubspot(struct connectors *c, bool *connected);
 
-/* Confirms the HubSpot credentials by reading one contact with the
- * mapped properties (`leadscore connect hubspot` with a static token). */
+/* Confirms the HubSpot credentials by reading the account's contact
+ * properties, warning (host log) about mapped input properties the
+ * account does not have (`leadscore connect hubspot` with a static
+ * token; the OAuth flow does the same after the code exchange). */
 enum lsc_status connectors_confirm(struct connectors *c, char *err,
                                    size_t errlen);
 

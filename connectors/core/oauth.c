@@ -761,42 +761,109 @@ enum lsc_status oauth_session_disconnect(struct oauth_session *s, char *err,
 /* ---- Loopback listener -------------------------------------------------- */
 
 struct oauth_listener {
-    int fd;
+    int fd[2]; /* 127.0.0.1 and ::1 (-1 when the host has no IPv6 loopback) */
 };
+
+/* A listening socket on the loopback address of `family` at *port (0: a
+ * free one, written back).  Returns the fd, or -1 with errno set. */
+static int listen_loopback(int family, int *port)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t al;
+    if (family == AF_INET6) {
+        /* ::1 only: 127.0.0.1 has its own socket */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)*port);
+        a->sin6_addr = in6addr_loopback;
+        al = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)*port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        al = sizeof *a;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, al) != 0 || listen(fd, 4) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &al) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *port = ntohs(family == AF_INET6
+                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                      : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+/* No IPv6 loopback here (no stack, or ::1 not configured). */
+static bool no_ipv6(int e)
+{
+    return e == EAFNOSUPPORT || e == EADDRNOTAVAIL || e == EPROTONOSUPPORT;
+}
 
 enum lsc_status oauth_listener_open(int port, struct oauth_listener **out,
                                     int *port_out, char *err, size_t errlen)
 {
     *out = NULL;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        return LSC_ERR_IO;
+    /* a redirect to http://localhost:PORT/ reaches whichever loopback
+     * the browser resolves localhost to: listen on both */
+    int fd4 = -1, fd6 = -1, p = port;
+    for (int tries = 0; tries < 20; tries++) {
+        p = port;
+        fd4 = listen_loopback(AF_INET, &p);
+        if (fd4 < 0) {
+            snprintf(err, errlen, "cannot listen on 127.0.0.1:%d: %s", port,
+                     strerror(errno));
+            return LSC_ERR_IO;
+        }
+        fd6 = listen_loopback(AF_INET6, &p);
+        if (fd6 >= 0 || no_ipv6(errno)) {
+            break;
+        }
+        int e = errno;
+        close(fd4);
+        fd4 = -1;
+        if (port != 0 || e != EADDRINUSE) {
+            snprintf(err, errlen, "cannot listen on [::1]:%d: %s", p,
+                     strerror(e));
+            return LSC_ERR_IO;
+        }
+        /* the free IPv4 port is taken on ::1: pick another */
     }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(fd, 4) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-        snprintf(err, errlen, "cannot listen on 127.0.0.1:%d: %s", port,
-                 strerror(errno));
-        close(fd);
+    if (fd4 < 0) {
+        snprintf(err, errlen, "cannot find a port free on both 127.0.0.1 "
+                 "and ::1");
         return LSC_ERR_IO;
     }
     struct oauth_listener *l = malloc(sizeof *l);
     if (l == NULL) {
-        close(fd);
+        close(fd4);
+        if (fd6 >= 0) {
+            close(fd6);
+        }
         snprintf(err, errlen, "out of memory");
         return LSC_ERR_NOMEM;
     }
-    l->fd = fd;
-    *port_out = ntohs(a.sin_port);
+    l->fd[0] = fd4;
+    l->fd[1] = fd6;
+    *port_out = p;
     *out = l;
     return LSC_OK;
+}
+
+bool oauth_listener_has_ipv6(const struct oauth_listener *l)
+{
+    return l != NULL && l->fd[1] >= 0;
 }
 
 enum lsc_status oauth_listener_wait(struct oauth_listener *l,
@@ -812,8 +879,10 @@ enum lsc_status oauth_listener_wait(struct oauth_listener *l,
                      (long long)(timeout_ms / 1000));
             return LSC_ERR_TIMEOUT;
         }
-        struct pollfd p = {.fd = l->fd, .events = POLLIN};
-        int pr = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+        struct pollfd p[2] = {{.fd = l->fd[0], .events = POLLIN},
+                              {.fd = l->fd[1], .events = POLLIN}};
+        int pr = poll(p, l->fd[1] >= 0 ? 2 : 1,
+                      (int)(left > 1000 ? 1000 : left));
         if (pr < 0 && errno != EINTR) {
             snprintf(err, errlen, "poll: %s", strerror(errno));
             return LSC_ERR_IO;
@@ -821,7 +890,8 @@ enum lsc_status oauth_listener_wait(struct oauth_listener *l,
         if (pr <= 0) {
             continue;
         }
-        int c = accept(l->fd, NULL, NULL);
+        int c = accept((p[0].revents & POLLIN) ? l->fd[0] : l->fd[1], NULL,
+                       NULL);
         if (c < 0) {
             continue;
         }
@@ -874,6 +944,9 @@ void oauth_listener_close(struct oauth_listener *l)
     if (l == NULL) {
         return;
     }
-    close(l->fd);
+    close(l->fd[0]);
+    if (l->fd[1] >= 0) {
+        close(l->fd[1]);
+    }
     free(l);
 }

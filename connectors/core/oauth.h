@@ -163,10 +163,14 @@ enum lsc_status oauth_session_disconnect(struct oauth_session *s, char *err,
 
 struct oauth_listener;
 
-/* Listens on 127.0.0.1:port (0: a free port).  *port_out gets the port.
- * Caller owns the listener. */
+/* Listens on 127.0.0.1:port and [::1]:port (0: a port free on both),
+ * for a redirect URI http://localhost:PORT/...: browsers resolve
+ * localhost to either.  ::1 is skipped when the host has no IPv6
+ * loopback.  *port_out gets the port.  Caller owns the listener. */
 enum lsc_status oauth_listener_open(int port, struct oauth_listener **out,
                                     int *port_out, char *err, size_t errlen);
+/* True when the listener also listens on ::1. */
+bool oauth_listener_has_ipv6(const struct oauth_listener *l);
 /* Waits (at most timeout_ms) for the browser's GET of the redirect,
  * answers it with a short HTML page and copies the request target (path
  * and query) into caller-owned target. */

@@ -207,6 +207,9 @@ char *hubspot_build_property(const struct hubspot_config *c,
         }
         return dump(json_pack("{s:o}", "options", options));
     }
+    /* Only PropertyCreate fields of both the v3 and the 2026-03 schemas:
+     * no numberDisplayHint (v3's schema lacks it; the default display is
+     * what a score wants anyway). */
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", name,
                           "label", label, "groupName", c->group_name, "type",
                           type, "fieldType", field, "description", desc,
@@ -214,10 +217,6 @@ char *hubspot_build_property(const struct hubspot_config *c,
     if (o != NULL && options != NULL) {
         json_object_set_new(o, "options", options);
         options = NULL;
-    }
-    if (o != NULL && (k == HUBSPOT_PROP_SCORE || k == HUBSPOT_PROP_FIT ||
-                      k == HUBSPOT_PROP_ENGAGEMENT)) {
-        json_object_set_new(o, "numberDisplayHint", json_string("unformatted"));
     }
     json_decref(options);
     return dump(o);

@@ -94,7 +94,7 @@ enum lsc_status hubspot_client_create(const struct hubspot_config *cfg,
     } else {
         char redirect[96];
         snprintf(redirect, sizeof redirect,
-                 "http://127.0.0.1:%d/oauth-callback", cfg->redirect_port);
+                 "http://localhost:%d/oauth-callback", cfg->redirect_port);
         struct oauth_config oc = {
             .token_url = cfg->token_url,
             .client_id = cfg->client_id,
@@ -623,7 +623,7 @@ enum lsc_status hubspot_connect_begin(struct hubspot_client *c,
     char challenge[OAUTH_CHALLENGE_LEN + 1];
     if (rc == LSC_OK) {
         snprintf(h->redirect_uri, sizeof h->redirect_uri,
-                 "http://127.0.0.1:%d/oauth-callback", port);
+                 "http://localhost:%d/oauth-callback", port);
         rc = oauth_random_string(h->state, OAUTH_STATE_LEN);
     }
     if (rc == LSC_OK) {
@@ -687,7 +687,7 @@ enum lsc_status hubspot_connect_finish(struct hubspot_client *c,
         return rc;
     }
     CLOG_INFO(&c->log, "connected; tokens stored in %s", c->cred_path);
-    return hubspot_confirm(c, err, errlen);
+    return hubspot_confirm(c, NULL, err, errlen);
 }
 
 void hubspot_connect_free(struct hubspot_connect *h)
@@ -700,12 +700,29 @@ void hubspot_connect_free(struct hubspot_connect *h)
     free(h);
 }
 
-enum lsc_status hubspot_confirm(struct hubspot_client *c, char *err,
-                                size_t errlen)
+/* Whether `name` is among the results[].name of a properties list. */
+static bool listed(json_t *results, const char *name)
 {
-    char *q = hubspot_build_list_query(c->cfg, 1, NULL);
-    char *url = q ? hubspot_url(c->cfg, HUBSPOT_EP_CONTACTS, q) : NULL;
-    free(q);
+    size_t i;
+    json_t *p;
+    json_array_foreach(results, i, p) {
+        const char *n = json_string_value(json_object_get(p, "name"));
+        if (n != NULL && strcmp(n, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
+                                char *err, size_t errlen)
+{
+    if (missing != NULL) {
+        *missing = 0;
+    }
+    /* the account's contact properties: proves the token works and tells
+     * whether the mapped inputs exist (a typo there scores nothing) */
+    char *url = hubspot_url(c->cfg, HUBSPOT_EP_PROPERTIES, NULL);
     if (url == NULL) {
         snprintf(err, errlen, "out of memory");
         return LSC_ERR_NOMEM;
@@ -714,10 +731,45 @@ enum lsc_status hubspot_confirm(struct hubspot_client *c, char *err,
     struct outcome o;
     hubspot_call_retry(c, "GET", url, NULL, 30000, &resp, &o);
     free(url);
-    http_response_finish(&resp);
     if (o.status != LSC_OK) {
+        http_response_finish(&resp);
         snprintf(err, errlen, "reading contact properties: %s", o.reason);
         return o.status;
+    }
+    json_t *j = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
+    http_response_finish(&resp);
+    json_t *results = json_object_get(j, "results");
+    if (!json_is_array(results)) {
+        json_decref(j);
+        snprintf(err, errlen, "reading contact properties: the answer has "
+                 "no results list");
+        return LSC_ERR_PARSE;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < c->cfg->n_inputs; i++) {
+        const struct hubspot_input *in = &c->cfg->inputs[i];
+        if (!listed(results, in->property)) {
+            CLOG_WARN(&c->log, "inputs: the mapped property '%s' (model "
+                      "field '%s') does not exist in this HubSpot account; "
+                      "contacts will have no '%s'; hint: check the internal "
+                      "name in Settings > Properties", in->property,
+                      in->field, in->field);
+            n++;
+        }
+    }
+    if (c->cfg->id_property != NULL &&
+        !listed(results, c->cfg->id_property)) {
+        CLOG_WARN(&c->log, "contacts.id_property '%s' does not exist in "
+                  "this HubSpot account", c->cfg->id_property);
+        n++;
+    }
+    CLOG_INFO(&c->log, "confirmed: %zu contact properties, %zu of %zu "
+              "mapped inputs found", json_array_size(results),
+              c->cfg->n_inputs - (n > c->cfg->n_inputs ? c->cfg->n_inputs : n),
+              c->cfg->n_inputs);
+    json_decref(j);
+    if (missing != NULL) {
+        *missing = n;
     }
     return LSC_OK;
 }

@@ -299,17 +299,20 @@ enum lsc_status hubspot_connect_begin(struct hubspot_client *c,
                                       struct hubspot_connect **out,
                                       char **url, char *err, size_t errlen);
 /* Waits for the redirect, checks state, exchanges the code, stores the
- * tokens, then confirms by reading contact properties. */
+ * tokens, then confirms (hubspot_confirm). */
 enum lsc_status hubspot_connect_finish(struct hubspot_client *c,
                                        struct hubspot_connect *h,
                                        int64_t timeout_ms, char *err,
                                        size_t errlen);
 void hubspot_connect_free(struct hubspot_connect *h); /* NULL ok */
 
-/* Confirms the credentials by reading one contact with the mapped
- * properties. */
-enum lsc_status hubspot_confirm(struct hubspot_client *c, char *err,
-                                size_t errlen);
+/* Confirms the credentials by reading the account's contact properties
+ * (GET /crm/properties/<v>/contacts) and warns (log) about each mapped
+ * input property, and the id property, the account does not have;
+ * *missing (may be NULL) gets their number.  A missing one is not an
+ * error: the mapping may name a property created later. */
+enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
+                                char *err, size_t errlen);
 
 struct hubspot_status {
     enum hubspot_auth auth;

@@ -38,21 +38,18 @@ static const char *const FIELD_TYPES[] = {
     "text", "textarea", "number", "date", "select", "radio", "checkbox",
     "booleancheckbox", "file", "html", "phonenumber", "calculation_equation",
     NULL};
-/* PropertyCreate (required: name, label, groupName, type, fieldType) */
+/* PropertyCreate (required: name, label, groupName, type, fieldType):
+ * the fields of the v3 schema, which the 2026-03 one also has (the
+ * connector talks to both, so a field only one of them knows, such as
+ * numberDisplayHint, is refused here) */
 static const char *const PROPERTY_CREATE_KEYS[] = {
     "name", "label", "groupName", "type", "fieldType", "description",
     "options", "displayOrder", "hasUniqueValue", "hidden", "formField",
-    "calculationFormula", "referencedObjectType", "externalOptions",
-    "numberDisplayHint", "dataSensitivity", "currencyPropertyName",
-    "showCurrencySymbol", NULL};
-static const char *const NUMBER_HINTS[] = {
-    "unformatted", "formatted", "currency", "percentage", "duration",
-    "probability", NULL};
+    "calculationFormula", "referencedObjectType", "externalOptions", NULL};
 /* PropertyUpdate: every field optional */
 static const char *const PROPERTY_UPDATE_KEYS[] = {
     "label", "groupName", "type", "fieldType", "description", "options",
-    "displayOrder", "hidden", "formField", "calculationFormula",
-    "numberDisplayHint", "currencyPropertyName", "showCurrencySymbol", NULL};
+    "displayOrder", "hidden", "formField", "calculationFormula", NULL};
 /* OptionInput (required: label, value, displayOrder, hidden) */
 static const char *const OPTION_KEYS[] = {"label", "value", "displayOrder",
                                           "hidden", "description", NULL};
@@ -70,6 +67,9 @@ static const char *const BATCH_UPDATE_INPUT_KEYS[] = {
 static const char *const LIST_QUERY[] = {
     "limit", "after", "properties", "propertiesWithHistory", "associations",
     "archived", NULL};
+/* GET properties/contacts query */
+static const char *const PROPS_LIST_QUERY[] = {"archived", "dataSensitivity",
+                                               "locale", "properties", NULL};
 static const char *const AUTHORIZE_QUERY[] = {
     "client_id", "redirect_uri", "scope", "optional_scope", "state",
     "code_challenge", "code_challenge_method", NULL};
@@ -149,7 +149,7 @@ static json_t *parse_form(const char *b)
 
 static int n_checked[16];
 enum { OP_AUTHORIZE, OP_TOKEN, OP_GROUP, OP_PROP_CREATE, OP_PROP_PATCH,
-       OP_BATCH_READ, OP_BATCH_UPDATE, OP_LIST, OP_COUNT };
+       OP_BATCH_READ, OP_BATCH_UPDATE, OP_LIST, OP_PROP_LIST, OP_COUNT };
 
 /* Checks one recorded request; `ver` is "2026-03" or "v3". */
 static void check_request(json_t *r, const char *ver)
@@ -186,6 +186,14 @@ static void check_request(json_t *r, const char *ver)
         assert_string_equal(json_string_value(json_object_get(
                                 q, "code_challenge_method")),
                             "S256");
+        /* HubSpot takes plain http redirect URIs for localhost only */
+        const char *ru = json_string_value(json_object_get(q, "redirect_uri"));
+        int port = 0;
+        char tail[64] = "";
+        assert_int_equal(sscanf(ru, "http://localhost:%d%63s", &port, tail),
+                         2);
+        assert_true(port > 0 && port < 65536);
+        assert_string_equal(tail, "/oauth-callback");
         assert_int_equal(strlen(json_string_value(json_object_get(
                              q, "code_challenge"))),
                          43);
@@ -238,20 +246,33 @@ static void check_request(json_t *r, const char *ver)
         assert_true(json_is_string(json_object_get(b, "name")));
         assert_true(json_is_string(json_object_get(b, "label")));
         n_checked[OP_GROUP]++;
+    } else if (strcmp(p, props) == 0 && strcmp(m, "GET") == 0) {
+        /* the properties list read by connect (no body, known query) */
+        assert_null(b);
+        only_keys(q, PROPS_LIST_QUERY, "properties list query");
+        n_checked[OP_PROP_LIST]++;
     } else if (strcmp(p, props) == 0) {
         assert_string_equal(m, "POST");
         only_keys(b, PROPERTY_CREATE_KEYS, "property");
         required(b, PROPERTY_CREATE_KEYS, 5, "property");
         const char *type = json_string_value(json_object_get(b, "type"));
         const char *ft = json_string_value(json_object_get(b, "fieldType"));
+        /* internal names: a lowercase letter, then lowercase letters,
+         * digits and underscores; labels and group names non-empty */
+        const char *nm = json_string_value(json_object_get(b, "name"));
+        assert_non_null(nm);
+        assert_true(nm[0] >= 'a' && nm[0] <= 'z');
+        assert_int_equal(strspn(nm, "abcdefghijklmnopqrstuvwxyz0123456789_"),
+                         strlen(nm));
+        const char *lb = json_string_value(json_object_get(b, "label"));
+        assert_true(lb != NULL && lb[0] != '\0');
+        const char *gn = json_string_value(json_object_get(b, "groupName"));
+        assert_true(gn != NULL && gn[0] != '\0');
         assert_true(in(type, PROPERTY_TYPES));
         assert_true(in(ft, FIELD_TYPES));
         /* type/fieldType pairs HubSpot documents (crm-apis.md 1.4) */
         if (strcmp(type, "number") == 0) {
             assert_string_equal(ft, "number");
-            json_t *hint = json_object_get(b, "numberDisplayHint");
-            assert_true(hint == NULL || in(json_string_value(hint),
-                                           NUMBER_HINTS));
         } else if (strcmp(type, "enumeration") == 0) {
             assert_true(in(ft, (const char *const[]){"select", "radio",
                                                      "checkbox",
@@ -446,6 +467,7 @@ static void run_lifecycle(const char *ver, bool oauth)
     if (oauth) {
         assert_int_equal(n_checked[OP_AUTHORIZE], 1);
         assert_int_equal(n_checked[OP_TOKEN], 2); /* code, refresh */
+        assert_int_equal(n_checked[OP_PROP_LIST], 1); /* connect confirms */
     } else {
         assert_int_equal(n_checked[OP_TOKEN], 0);
     }

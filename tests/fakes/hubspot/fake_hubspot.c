@@ -17,7 +17,17 @@
  *   POST contacts/batch/update              <= 100 inputs (400 above),
  *                                           207 with errors[] for unknown
  *                                           or failing ids
- *   POST/GET/PATCH properties/contacts[/name], POST .../groups (409 dup)
+ *   POST/GET/PATCH properties/contacts[/name], POST .../groups (409 dup),
+ *   GET properties/contacts (every definition)
+ * Refused like HubSpot does: a POST/PATCH body that is not
+ * application/json (415) or not a JSON object (400 "Invalid input
+ * JSON"), fields the schema does not know (400), duplicate ids in a batch
+ * (400), property values that do not fit the definition (400
+ * VALIDATION_ERROR with INVALID_OPTION / INVALID_DECIMAL / INVALID_DATE /
+ * PROPERTY_DOESNT_EXIST), a token without the route's scope (403
+ * MISSING_SCOPES), an expired token (401 EXPIRED_AUTHENTICATION), plain
+ * http redirect URIs other than localhost (400).  Tokens carry the scopes
+ * asked for at authorization.
  * OAuth: GET /oauth/authorize (302 to redirect_uri with code and state),
  * POST /oauth/{2026-03,v3,v1}/token (authorization_code with PKCE S256,
  * refresh_token; invalid_grant in RFC 6749 shape plus legacy fields).
@@ -32,6 +42,8 @@
  *                          "status":404}  ids failing in batch updates
  *   POST /_fake/config    {"rate_max":N,"rate_interval_ms":N,
  *                          "token_lifetime_s":N}
+ *   POST /_fake/scopes    {"scopes":"a b"}: the scopes every token has
+ *                          from now on (null: as granted)
  *   POST /_fake/revoke    refresh and access tokens stop working
  *   POST /_fake/expire    access tokens expire now
  *   GET  /_fake/requests  {"requests":[{method,path,query,headers,body,
@@ -103,7 +115,10 @@ struct fake {
     json_t *groups;         /* object name -> definition */
     json_t *access;         /* object token -> expires_at_ms */
     json_t *refresh;        /* object token -> true */
-    json_t *codes;          /* object code -> {redirect_uri, challenge} */
+    json_t *scopes;         /* object token (access or refresh) -> scope */
+    char *scope_override;   /* /_fake/scopes: granted to every token */
+    json_t *codes;          /* object code -> {redirect_uri, challenge,
+                               scope} */
     json_t *requests;       /* array */
 };
 
@@ -175,6 +190,48 @@ static void reply_error(struct reply *r, unsigned status, const char *category,
     reply_json(r, status,
                json_pack("{s:s, s:s, s:s, s:s}", "status", "error", "message",
                          msg, "correlationId", corr, "category", category));
+}
+
+/* 400 for property values HubSpot refuses (crm-apis.md 1.6): the
+ * message embeds the list of failures, errors[] has one entry each.
+ * `bad` is an array of {isValid,message,error,name}; stolen. */
+static void reply_invalid_props(struct reply *r, json_t *bad)
+{
+    char *list = json_dumps(bad, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char corr[40];
+    rnd_hex(corr, 16);
+    json_t *errors = json_array();
+    size_t i;
+    json_t *b;
+    json_array_foreach(bad, i, b) {
+        json_array_append_new(
+            errors, json_pack("{s:O, s:O, s:{s:[O]}}", "message",
+                              json_object_get(b, "message"), "code",
+                              json_object_get(b, "error"), "context",
+                              "propertyName", json_object_get(b, "name")));
+    }
+    size_t ml = strlen(list ? list : "") + 40;
+    char *msg = malloc(ml);
+    snprintf(msg, ml, "Property values were not valid: %s", list ? list : "");
+    reply_json(r, 400,
+               json_pack("{s:s, s:s, s:s, s:s, s:o}", "status", "error",
+                         "message", msg, "correlationId", corr, "category",
+                         "VALIDATION_ERROR", "errors", errors));
+    free(msg);
+    free(list);
+    json_decref(bad);
+}
+
+static json_t *bad_value(const char *name, const char *error,
+                         const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:b, s:s, s:s, s:s}", "isValid", 0, "message", msg,
+                     "error", error, "name", name);
 }
 
 /* ---- query and form parsing ---------------------------------------------- */
@@ -263,7 +320,10 @@ static void oauth_error(struct reply *r, const char *error, const char *legacy,
                          "message", msg, "correlationId", corr));
 }
 
-static void issue_tokens(struct reply *r, const char *refresh)
+/* A new access token (and refresh token when refresh is NULL) with the
+ * scopes granted at authorization (`scope`; a refresh keeps them). */
+static void issue_tokens(struct reply *r, const char *refresh,
+                         const char *scope)
 {
     char at[80];
     char rt[80];
@@ -276,8 +336,12 @@ static void issue_tokens(struct reply *r, const char *refresh)
         rnd_hex(h, 12);
         snprintf(rt, sizeof rt, "fake-rt-%ld-%s", F.seq, h);
         json_object_set_new(F.refresh, rt, json_true());
+        json_object_set_new(F.scopes, rt, json_string(scope ? scope : ""));
         refresh = rt;
+    } else {
+        scope = json_string_value(json_object_get(F.scopes, refresh));
     }
+    json_object_set_new(F.scopes, at, json_string(scope ? scope : ""));
     reply_json(r, 200,
                json_pack("{s:s, s:s, s:i, s:s}", "access_token", at,
                          "refresh_token", refresh, "expires_in",
@@ -315,8 +379,11 @@ static void handle_token(const char *body, struct reply *r)
             oauth_error(r, "invalid_grant", "BAD_CODE_VERIFIER",
                         "code_verifier does not match code_challenge");
         } else {
+            char *scope = strdup(json_string_value(json_object_get(c,
+                                                                   "scope")));
             json_object_del(F.codes, code); /* single use */
-            issue_tokens(r, NULL);
+            issue_tokens(r, NULL, scope);
+            free(scope);
         }
         free(code);
         free(ru);
@@ -327,7 +394,7 @@ static void handle_token(const char *body, struct reply *r)
             oauth_error(r, "invalid_grant", "BAD_REFRESH_TOKEN",
                         "missing or unknown refresh token");
         } else {
-            issue_tokens(r, rt);
+            issue_tokens(r, rt, NULL);
         }
         free(rt);
     } else {
@@ -359,6 +426,15 @@ static void handle_authorize(struct MHD_Connection *conn, struct reply *r)
                     "client_id, redirect_uri and scope are required");
         return;
     }
+    /* HubSpot apps take https redirect URIs, or plain http for
+     * localhost only */
+    if (strncmp(ru, "https://", 8) != 0 &&
+        strncmp(ru, "http://localhost:", 17) != 0 &&
+        strncmp(ru, "http://localhost/", 17) != 0) {
+        reply_error(r, 400, "VALIDATION_ERROR",
+                    "redirect_uri must use https, or http://localhost");
+        return;
+    }
     if (ch != NULL && (chm == NULL || strcmp(chm, "S256") != 0)) {
         reply_error(r, 400, "VALIDATION_ERROR",
                     "code_challenge_method must be S256");
@@ -366,7 +442,7 @@ static void handle_authorize(struct MHD_Connection *conn, struct reply *r)
     }
     char code[40];
     rnd_hex(code, 16);
-    json_t *c = json_pack("{s:s}", "redirect_uri", ru);
+    json_t *c = json_pack("{s:s, s:s}", "redirect_uri", ru, "scope", scope);
     if (ch != NULL) {
         json_object_set_new(c, "challenge", json_string(ch));
     }
@@ -493,6 +569,28 @@ static void handle_list(struct MHD_Connection *conn, struct reply *r)
     reply_json(r, 200, o);
 }
 
+/* HubSpot refuses fields its schema does not know (as a JSON error);
+ * true when every key of o is in allowed. */
+static bool known_fields(json_t *o, const char *const *allowed,
+                         const char *cls, struct reply *r)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] != NULL && !ok; i++) {
+            ok = strcmp(k, allowed[i]) == 0;
+        }
+        if (!ok) {
+            reply_error(r, 400, "VALIDATION_ERROR",
+                        "Invalid input JSON: Unrecognized field \"%s\" "
+                        "(class %s), not marked as ignorable", k, cls);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool check_inputs(json_t *body, struct reply *r, json_t **inputs)
 {
     *inputs = json_object_get(body, "inputs");
@@ -506,13 +604,156 @@ static bool check_inputs(json_t *body, struct reply *r, json_t **inputs)
                     "got %zu", json_array_size(*inputs));
         return false;
     }
+    /* the same record twice in one batch is refused as a whole */
+    json_t *seen = json_object();
+    json_t *dups = json_array();
+    size_t i;
+    json_t *in;
+    json_array_foreach(*inputs, i, in) {
+        const char *id = json_string_value(json_object_get(in, "id"));
+        if (id == NULL) {
+            continue;
+        }
+        char key[512];
+        size_t k = 0;
+        for (; id[k] != '\0' && k + 1 < sizeof key; k++) {
+            key[k] = (char)tolower((unsigned char)id[k]);
+        }
+        key[k] = '\0';
+        if (json_object_get(seen, key) != NULL) {
+            json_array_append_new(dups, json_string(id));
+        }
+        json_object_set_new(seen, key, json_true());
+    }
+    json_decref(seen);
+    if (json_array_size(dups) > 0) {
+        char *list = json_dumps(dups, JSON_COMPACT);
+        reply_error(r, 400, "VALIDATION_ERROR",
+                    "Duplicate IDs found in batch input: %s. IDs must be "
+                    "unique", list ? list : "[]");
+        free(list);
+        json_decref(dups);
+        return false;
+    }
+    json_decref(dups);
     return true;
+}
+
+static bool all_digits(const char *v)
+{
+    if (*v == '-') {
+        v++;
+    }
+    if (*v == '\0') {
+        return false;
+    }
+    for (; *v; v++) {
+        if (!isdigit((unsigned char)*v)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ISO 8601 "YYYY-MM-DD" (date_only) or "YYYY-MM-DDTHH:MM:SS[.sss]Z". */
+static bool iso_date(const char *v, bool date_only)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
+        mo < 1 || mo > 12 || d < 1 || d > 31) {
+        return false;
+    }
+    if (v[10] == '\0') {
+        return true;
+    }
+    if (date_only) {
+        return false;
+    }
+    int m = 0;
+    if (sscanf(v + 10, "T%2d:%2d:%2d%n", &h, &mi, &sec, &m) != 3 || m != 9 ||
+        h > 23 || mi > 59 || sec > 60) {
+        return false;
+    }
+    const char *t = v + 19;
+    if (*t == '.') {
+        t++;
+        while (isdigit((unsigned char)*t)) {
+            t++;
+        }
+    }
+    return strcmp(t, "Z") == 0;
+}
+
+/* A value for a defined property as HubSpot checks it: numbers must be
+ * decimals, dates epoch milliseconds (midnight UTC for `date`) or ISO
+ * 8601, enumerations one of the options (checkbox: ';'-joined).  An
+ * empty string clears and is always fine.  NULL when valid. */
+static json_t *check_value(const char *name, json_t *def, const char *v)
+{
+    const char *type = json_string_value(json_object_get(def, "type"));
+    if (type == NULL || v[0] == '\0') {
+        return NULL;
+    }
+    if (strcmp(type, "number") == 0) {
+        char *end;
+        double x = strtod(v, &end);
+        if (end == v || *end != '\0' || x != x || isspace((unsigned char)*v)) {
+            return bad_value(name, "INVALID_DECIMAL",
+                             "%s was not a valid number.", v);
+        }
+    } else if (strcmp(type, "date") == 0 || strcmp(type, "datetime") == 0) {
+        bool date_only = strcmp(type, "date") == 0;
+        bool ok = all_digits(v) ? (!date_only ||
+                                   strtoll(v, NULL, 10) % 86400000 == 0)
+                                : iso_date(v, date_only);
+        if (!ok) {
+            return bad_value(name, "INVALID_DATE",
+                             "%s was not a valid %s (epoch milliseconds%s or "
+                             "ISO 8601).", v, type,
+                             date_only ? " at midnight UTC" : "");
+        }
+    } else if (strcmp(type, "enumeration") == 0) {
+        json_t *opts = json_object_get(def, "options");
+        const char *ft = json_string_value(json_object_get(def, "fieldType"));
+        bool multi = ft != NULL && strcmp(ft, "checkbox") == 0;
+        const char *p = v;
+        while (*p) {
+            size_t l = multi ? strcspn(p, ";") : strlen(p);
+            bool found = false;
+            size_t i;
+            json_t *o;
+            json_array_foreach(opts, i, o) {
+                const char *ov = json_string_value(json_object_get(o,
+                                                                   "value"));
+                found = found || (ov != NULL && strlen(ov) == l &&
+                                  strncmp(ov, p, l) == 0);
+            }
+            if (!found) {
+                return bad_value(name, "INVALID_OPTION",
+                                 "%.*s was not one of the allowed options",
+                                 (int)l, p);
+            }
+            p += l;
+            p += *p == ';';
+        }
+    }
+    return NULL;
 }
 
 static void handle_batch_read(json_t *body, struct reply *r)
 {
+    static const char *const keys[] = {"inputs", "properties",
+                                       "propertiesWithHistory", "idProperty",
+                                       NULL};
     json_t *inputs;
-    if (!check_inputs(body, r, &inputs)) {
+    if (!known_fields(body, keys, "BatchReadInputSimplePublicObjectId", r) ||
+        !check_inputs(body, r, &inputs)) {
+        return;
+    }
+    if (!json_is_array(json_object_get(body, "properties")) ||
+        !json_is_array(json_object_get(body, "propertiesWithHistory"))) {
+        reply_error(r, 400, "VALIDATION_ERROR",
+                    "properties and propertiesWithHistory are required");
         return;
     }
     const char *idp = json_string_value(json_object_get(body, "idProperty"));
@@ -558,9 +799,23 @@ static void handle_batch_read(json_t *body, struct reply *r)
 
 static void handle_batch_update(json_t *body, struct reply *r)
 {
+    static const char *const keys[] = {"inputs", NULL};
+    static const char *const input_keys[] = {"id", "idProperty",
+                                             "objectWriteTraceId",
+                                             "properties", NULL};
     json_t *inputs;
-    if (!check_inputs(body, r, &inputs)) {
+    if (!known_fields(body, keys,
+                      "BatchInputSimplePublicObjectBatchInput", r) ||
+        !check_inputs(body, r, &inputs)) {
         return;
+    }
+    size_t ki;
+    json_t *kin;
+    json_array_foreach(inputs, ki, kin) {
+        if (!known_fields(kin, input_keys, "SimplePublicObjectBatchInput",
+                          r)) {
+            return;
+        }
     }
     /* validate the whole batch first: unknown properties, non-strings */
     size_t i;
@@ -575,22 +830,30 @@ static void handle_batch_update(json_t *body, struct reply *r)
         }
         const char *k;
         json_t *v;
+        json_t *bad = json_array();
         json_object_foreach(props, k, v) {
-            if (json_object_get(F.properties, k) == NULL) {
-                reply_error(r, 400, "VALIDATION_ERROR",
-                            "Property values were not valid: "
-                            "[{\"isValid\":false,\"message\":\"Property "
-                            "\\\"%s\\\" does not exist\",\"error\":"
-                            "\"PROPERTY_DOESNT_EXIST\",\"name\":\"%s\"}]",
-                            k, k);
-                return;
-            }
-            if (!json_is_string(v)) {
+            json_t *def = json_object_get(F.properties, k);
+            if (def == NULL) {
+                json_array_append_new(
+                    bad, bad_value(k, "PROPERTY_DOESNT_EXIST",
+                                   "Property \"%s\" does not exist", k));
+            } else if (!json_is_string(v)) {
+                json_decref(bad);
                 reply_error(r, 400, "VALIDATION_ERROR",
                             "property %s: values must be strings", k);
                 return;
+            } else {
+                json_t *b = check_value(k, def, json_string_value(v));
+                if (b != NULL) {
+                    json_array_append_new(bad, b);
+                }
             }
         }
+        if (json_array_size(bad) > 0) {
+            reply_invalid_props(r, bad);
+            return;
+        }
+        json_decref(bad);
     }
     json_t *res = json_array();
     json_t *errors = json_array();
@@ -658,8 +921,48 @@ static bool in_set(const char *v, const char *const *set)
     return false;
 }
 
+static void handle_list_properties(struct reply *r)
+{
+    json_t *res = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(F.properties, k, v) {
+        json_array_append(res, v);
+    }
+    reply_json(r, 200, json_pack("{s:o}", "results", res));
+}
+
 static void handle_create_property(json_t *body, struct reply *r)
 {
+    /* PropertyCreate of the v3 schema (the 2026-03 one adds a few
+     * display fields the connector does not use) */
+    static const char *const keys[] = {
+        "name", "label", "groupName", "type", "fieldType", "description",
+        "options", "displayOrder", "hasUniqueValue", "hidden", "formField",
+        "calculationFormula", "referencedObjectType", "externalOptions",
+        NULL};
+    static const char *const option_keys[] = {"label", "value",
+                                              "displayOrder", "hidden",
+                                              "description", NULL};
+    if (!known_fields(body, keys, "PropertyCreate", r)) {
+        return;
+    }
+    size_t oi;
+    json_t *opt;
+    json_array_foreach(json_object_get(body, "options"), oi, opt) {
+        if (!known_fields(opt, option_keys, "OptionInput", r)) {
+            return;
+        }
+        if (!json_is_string(json_object_get(opt, "label")) ||
+            !json_is_string(json_object_get(opt, "value")) ||
+            !json_is_integer(json_object_get(opt, "displayOrder")) ||
+            !json_is_boolean(json_object_get(opt, "hidden"))) {
+            reply_error(r, 400, "VALIDATION_ERROR",
+                        "options[%zu]: label, value, displayOrder and "
+                        "hidden are required", oi);
+            return;
+        }
+    }
     static const char *const types[] = {"string", "number", "date",
                                         "datetime", "enumeration", "bool",
                                         "phone_number", NULL};
@@ -677,6 +980,14 @@ static void handle_create_property(json_t *body, struct reply *r)
         ft == NULL) {
         reply_error(r, 400, "VALIDATION_ERROR",
                     "name, label, groupName, type and fieldType are required");
+        return;
+    }
+    if (!islower((unsigned char)name[0]) ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+            strlen(name)) {
+        reply_error(r, 400, "VALIDATION_ERROR",
+                    "Property name '%s' is invalid: lowercase letters, "
+                    "digits and underscores, starting with a letter", name);
         return;
     }
     if (!in_set(type, types) || !in_set(ft, fields)) {
@@ -705,6 +1016,11 @@ static void handle_create_property(json_t *body, struct reply *r)
 
 static void handle_group(json_t *body, struct reply *r)
 {
+    static const char *const keys[] = {"name", "label", "displayOrder",
+                                       NULL};
+    if (!known_fields(body, keys, "PropertyGroupCreate", r)) {
+        return;
+    }
     const char *name = json_string_value(json_object_get(body, "name"));
     const char *label = json_string_value(json_object_get(body, "label"));
     if (name == NULL || label == NULL) {
@@ -747,19 +1063,107 @@ static mhd_result collect(void *cls, enum MHD_ValueKind kind, const char *k,
     return MHD_YES;
 }
 
-static bool authorized(struct MHD_Connection *conn)
+enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_EXPIRED };
+
+/* Checks the bearer token; *scope gets its granted scopes (NULL: every
+ * scope: the static token, unless /_fake/scopes narrowed them). */
+static enum auth_result authorized(struct MHD_Connection *conn,
+                                   const char **scope, int64_t *expired_ms)
 {
+    *scope = NULL;
     const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 "Authorization");
     if (a == NULL || strncmp(a, "Bearer ", 7) != 0) {
-        return false;
+        return AUTH_MISSING;
     }
     const char *t = a + 7;
     if (F.static_token != NULL && strcmp(t, F.static_token) == 0) {
-        return true;
+        *scope = F.scope_override;
+        return AUTH_OK;
     }
     json_t *exp = json_object_get(F.access, t);
-    return exp != NULL && json_integer_value(exp) > now_ms();
+    if (exp == NULL) {
+        return AUTH_MISSING;
+    }
+    if (json_integer_value(exp) <= now_ms()) {
+        *expired_ms = now_ms() - json_integer_value(exp);
+        return AUTH_EXPIRED;
+    }
+    *scope = F.scope_override
+                 ? F.scope_override
+                 : json_string_value(json_object_get(F.scopes, t));
+    return AUTH_OK;
+}
+
+/* `want` is "a|b": any one of them. */
+static bool has_scope(const char *granted, const char *want)
+{
+    if (granted == NULL) {
+        return true;
+    }
+    const char *w = want;
+    while (*w) {
+        size_t wl = strcspn(w, "|");
+        const char *g = granted;
+        while (*g) {
+            size_t gl = strcspn(g, " ");
+            if (gl == wl && strncmp(g, w, wl) == 0) {
+                return true;
+            }
+            g += gl;
+            g += *g == ' ';
+        }
+        w += wl;
+        w += *w == '|';
+    }
+    return false;
+}
+
+/* The scope a CRM route needs (crm-apis.md 1.1), or NULL. */
+static const char *route_scope(const char *method, const char *url)
+{
+    if (strncmp(url, "/crm/", 5) != 0) {
+        return NULL;
+    }
+    bool props = strstr(url, "/properties/") != NULL;
+    bool get = strcmp(method, "GET") == 0;
+    if (props) {
+        return get ? "crm.schemas.contacts.read|crm.objects.contacts.read|"
+                     "crm.schemas.contacts.write"
+                   : "crm.schemas.contacts.write";
+    }
+    if (get || strstr(url, "/batch/read") != NULL) {
+        return "crm.objects.contacts.read";
+    }
+    return "crm.objects.contacts.write";
+}
+
+static void reply_missing_scopes(struct reply *r, const char *want)
+{
+    char corr[40];
+    rnd_hex(corr, 16);
+    json_t *req = json_array();
+    const char *w = want;
+    while (*w) {
+        size_t wl = strcspn(w, "|");
+        json_array_append_new(req, json_stringn(w, wl));
+        w += wl;
+        w += *w == '|';
+    }
+    reply_json(r, 403,
+               json_pack("{s:s, s:s, s:s, s:[{s:s, s:{s:O}}], s:{s:O}, "
+                         "s:{s:s}, s:s}",
+                         "status", "error", "message",
+                         "This app hasn't been granted all required scopes "
+                         "to make this call. Read more about required "
+                         "scopes here: https://developers.hubspot.com/scopes.",
+                         "correlationId", corr, "errors", "message",
+                         "One or more of the following scopes are required.",
+                         "context", "requiredGranularScopes", req, "context",
+                         "missingScopes", req, "links", "scopes",
+                         "https://developers.hubspot.com/scopes", "category",
+                         "MISSING_SCOPES"));
+    json_decref(req);
 }
 
 /* Rolling window; true when the request is allowed. */
@@ -823,6 +1227,11 @@ static void handle_control(struct MHD_Connection *conn, const char *url,
         if ((x = json_object_get(body, "token_lifetime_s")) != NULL) {
             F.token_lifetime_s = (long)json_integer_value(x);
         }
+        reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+    } else if (strcmp(url, "/_fake/scopes") == 0) {
+        const char *sc = json_string_value(json_object_get(body, "scopes"));
+        free(F.scope_override);
+        F.scope_override = sc ? strdup(sc) : NULL;
         reply_json(r, 200, json_pack("{s:b}", "ok", 1));
     } else if (strcmp(url, "/_fake/revoke") == 0) {
         json_object_clear(F.refresh);
@@ -933,7 +1342,16 @@ static bool route(struct MHD_Connection *conn, const char *method,
         reply_json(r, 200, json_pack("{s:b}", "ok", 1));
         goto done;
     }
-    if (!authorized(conn)) {
+    const char *granted = NULL;
+    int64_t expired_ms = 0;
+    enum auth_result ar = authorized(conn, &granted, &expired_ms);
+    if (ar == AUTH_EXPIRED) {
+        reply_error(r, 401, "EXPIRED_AUTHENTICATION",
+                    "The OAuth token used to make this call expired %lld "
+                    "second(s) ago.", (long long)(expired_ms / 1000));
+        goto done;
+    }
+    if (ar != AUTH_OK) {
         reply_error(r, 401, "INVALID_AUTHENTICATION",
                     "Authentication credentials not found. This API supports "
                     "OAuth 2.0 authentication.");
@@ -952,6 +1370,37 @@ static bool route(struct MHD_Connection *conn, const char *method,
                              "TEN_SECONDLY_ROLLING"));
         goto done;
     }
+    const char *need = route_scope(method, url);
+    if (need != NULL && !has_scope(granted, need)) {
+        reply_missing_scopes(r, need);
+        goto done;
+    }
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 ||
+        strcmp(method, "PUT") == 0) {
+        /* JSON bodies only, and well-formed (as HubSpot answers) */
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     "Content-Type");
+        size_t cl = ct ? strcspn(ct, "; ") : 0;
+        if (ct == NULL || cl != 16 ||
+            strncasecmp(ct, "application/json", 16) != 0) {
+            reply_error(r, 415, "VALIDATION_ERROR",
+                        "Unsupported Media Type: Content-Type %s; this "
+                        "endpoint accepts application/json",
+                        ct ? ct : "(none)");
+            goto done;
+        }
+        json_error_t je;
+        json_t *parsed = json_loadb(raw ? raw : "", rawlen, 0, &je);
+        if (!json_is_object(parsed)) {
+            reply_error(r, 400, "VALIDATION_ERROR",
+                        "Invalid input JSON on line %d, column %d: %s",
+                        je.line, je.column,
+                        parsed ? "a JSON object is expected" : je.text);
+            json_decref(parsed);
+            goto done;
+        }
+        json_decref(parsed);
+    }
     const char *rest;
     if ((rest = crm_rest(url, "objects")) != NULL) {
         if (rest[0] == '\0' && strcmp(method, "GET") == 0) {
@@ -968,6 +1417,8 @@ static bool route(struct MHD_Connection *conn, const char *method,
     } else if ((rest = crm_rest(url, "properties")) != NULL) {
         if (rest[0] == '\0' && strcmp(method, "POST") == 0) {
             handle_create_property(body, r);
+        } else if (rest[0] == '\0' && strcmp(method, "GET") == 0) {
+            handle_list_properties(r);
         } else if (strcmp(rest, "/groups") == 0 &&
                    strcmp(method, "POST") == 0) {
             handle_group(body, r);
@@ -1190,6 +1641,7 @@ int main(int argc, char **argv)
     F.access = json_object();
     F.refresh = json_object();
     F.codes = json_object();
+    F.scopes = json_object();
     F.requests = json_array();
     F.fail_ids = json_object();
     seed(contacts);
@@ -1238,6 +1690,8 @@ int main(int argc, char **argv)
     json_decref(F.access);
     json_decref(F.refresh);
     json_decref(F.codes);
+    json_decref(F.scopes);
+    free(F.scope_override);
     json_decref(F.requests);
     json_decref(F.fail_ids);
     return 0;

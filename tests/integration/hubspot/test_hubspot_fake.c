@@ -143,14 +143,15 @@ static void test_first_connect(void **state)
                                                               "code_verifier"))),
                      64);
     assert_non_null(strstr(json_string_value(json_object_get(f, "redirect_uri")),
-                           "http%3A%2F%2F127.0.0.1%3A"));
+                           "http%3A%2F%2Flocalhost%3A"));
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(r0, "headers"), "Content-Type")),
                         "application/x-www-form-urlencoded");
     json_decref(f);
     json_decref(tok);
-    /* confirmed by reading contact properties with the new token */
-    json_t *reads = fake_requests(&h->fake, "/crm/objects/2026-03/contacts");
+    /* confirmed by reading the account's contact properties with the new
+     * token; the mapped inputs exist, so no warning */
+    json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
     assert_int_equal(json_array_size(reads), 1);
     const char *auth = json_string_value(json_object_get(
         json_object_get(json_array_get(reads, 0), "headers"), "Authorization"));
@@ -158,7 +159,13 @@ static void test_first_connect(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(reads, 0),
                                                         "status")),
                      200);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(reads, 0), "method")),
+                        "GET");
     json_decref(reads);
+    for (int i = 0; i < h->n_logs; i++) {
+        assert_null(strstr(h->logs[i], "does not exist in this HubSpot"));
+    }
 
     /* the tokens are stored 0600 and not in any log line */
     char path[300];
@@ -806,6 +813,342 @@ static void test_http_policy(void **state)
     free(h);
 }
 
+/* connect warns about mapped inputs the account does not have */
+static void test_confirm_warns_missing_inputs(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "5", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, NULL);
+    /* add two inputs the fake's account lacks */
+    FILE *f = fopen(h->mapping, "r");
+    char *text = calloc(1, 8192);
+    assert_true(fread(text, 1, 8000, f) > 0);
+    fclose(f);
+    char *at = strstr(text, "\"numemployees\": \"employees\"");
+    assert_non_null(at);
+    char *rest = strdup(at + strlen("\"numemployees\": \"employees\""));
+    snprintf(at, 8192 - (size_t)(at - text),
+             "\"numemployees\": \"employees\", \"annual_budget\": \"budget\", "
+             "\"hs_lead_sourc\": \"source\"%s", rest);
+    free(rest);
+    f = fopen(h->mapping, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_confirm(c, err, sizeof err), LSC_OK);
+    int budget = 0, source = 0, known = 0;
+    for (int i = 0; i < h->n_logs; i++) {
+        if (strstr(h->logs[i], "does not exist in this HubSpot") == NULL) {
+            continue;
+        }
+        budget += strstr(h->logs[i], "'annual_budget' (model field "
+                                     "'budget')") != NULL;
+        source += strstr(h->logs[i], "'hs_lead_sourc'") != NULL;
+        known += strstr(h->logs[i], "'jobtitle'") != NULL ||
+                 strstr(h->logs[i], "'numemployees'") != NULL;
+    }
+    assert_int_equal(budget, 1);
+    assert_int_equal(source, 1);
+    assert_int_equal(known, 0);
+    json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
+    assert_int_equal(json_array_size(reads), 1);
+    json_decref(reads);
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+/* ---- the fake refuses what HubSpot refuses --------------------------------- */
+
+struct raw_buf {
+    char *p;
+    size_t n;
+};
+
+static size_t raw_write(char *d, size_t sz, size_t nm, void *ud)
+{
+    struct raw_buf *b = ud;
+    char *np = realloc(b->p, b->n + sz * nm + 1);
+    assert_non_null(np);
+    memcpy(np + b->n, d, sz * nm);
+    b->n += sz * nm;
+    np[b->n] = '\0';
+    b->p = np;
+    return sz * nm;
+}
+
+/* One request to the fake as a hand-written client would send it.
+ * ctype NULL: no Content-Type at all.  Returns the parsed answer (or
+ * NULL), *status the HTTP status, *location a 302's target. */
+static json_t *raw_call(struct harness *h, const char *method,
+                        const char *path, const char *ctype,
+                        const char *body, const char *token, long *status,
+                        char *location, size_t loclen)
+{
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", h->fake.base, path);
+    struct curl_slist *hd = NULL;
+    char line[512];
+    if (token != NULL) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", token);
+        hd = curl_slist_append(hd, line);
+    }
+    snprintf(line, sizeof line, "Content-Type:%s%s", ctype ? " " : "",
+             ctype ? ctype : ""); /* "Content-Type:" removes it */
+    hd = curl_slist_append(hd, line);
+    struct raw_buf b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (location != NULL) {
+        char *l = NULL;
+        curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &l);
+        snprintf(location, loclen, "%s", l ? l : "");
+    }
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(c);
+    json_t *j = b.p ? json_loads(b.p, 0, NULL) : NULL;
+    free(b.p);
+    return j;
+}
+
+/* HubSpot's error shape: status "error", a message, a correlation id and
+ * the category; returns the message. */
+static const char *expect_error(json_t *j, const char *category)
+{
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "status")),
+                        "error");
+    assert_string_equal(json_string_value(json_object_get(j, "category")),
+                        category);
+    assert_true(json_string_length(json_object_get(j, "correlationId")) > 8);
+    const char *m = json_string_value(json_object_get(j, "message"));
+    assert_non_null(m);
+    return m;
+}
+
+/* A refused property value: 400 VALIDATION_ERROR, the code in the message
+ * and in errors[0] with the property's name. */
+static void expect_bad_value(struct harness *h, const char *prop,
+                             const char *value, const char *code)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"inputs\":[{\"id\":\"101\",\"properties\":{\"%s\":\"%s\"}}]}",
+             prop, value);
+    long st = 0;
+    json_t *j = raw_call(h, "POST", "/crm/objects/2026-03/contacts/batch/update",
+                         "application/json", body, "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 400);
+    const char *m = expect_error(j, "VALIDATION_ERROR");
+    assert_non_null(strstr(m, "Property values were not valid"));
+    assert_non_null(strstr(m, code));
+    json_t *e0 = json_array_get(json_object_get(j, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "code")), code);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(e0, "context"),
+                                            "propertyName"),
+                            0)),
+                        prop);
+    json_decref(j);
+}
+
+static void test_fake_refuses_malformed(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "20", "--static-token", "tok-strict",
+                          NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    setenv("LSC_IT_STRICT_TOKEN", "tok-strict", 1);
+    harness_mapping(h, "{\"type\": \"service_key\", \"token_env\": "
+                       "\"LSC_IT_STRICT_TOKEN\"}",
+                    FAST_LIMITS "},\n  \"actions\": [{\"on\": \"enter\", "
+                    "\"tier\": \"hot\", \"tag\": \"hot-lead\"}]");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    /* the connector's own requests pass the strict checks */
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    const char *upd = "/crm/objects/2026-03/contacts/batch/update";
+    const char *ok_body =
+        "{\"inputs\":[{\"id\":\"101\",\"properties\":{\"leadscore_score\":"
+        "\"87\",\"leadscore_tier\":\"hot\",\"leadscore_scored_at\":"
+        "\"1764979200000\"}}]}";
+    long st = 0;
+    json_t *j;
+
+    /* 415: a body that is not declared JSON */
+    j = raw_call(h, "POST", upd, "text/plain", ok_body, "tok-strict", &st,
+                 NULL, 0);
+    assert_int_equal(st, 415);
+    expect_error(j, "VALIDATION_ERROR");
+    json_decref(j);
+    j = raw_call(h, "POST", upd, NULL, ok_body, "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 415);
+    json_decref(j);
+    /* 400: not JSON */
+    j = raw_call(h, "POST", upd, "application/json", "{\"inputs\": [",
+                 "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(expect_error(j, "VALIDATION_ERROR"),
+                           "Invalid input JSON on line 1"));
+    json_decref(j);
+    /* 400: the same record twice in one batch, for update and read */
+    j = raw_call(h, "POST", upd, "application/json",
+                 "{\"inputs\":[{\"id\":\"101\",\"properties\":{}},"
+                 "{\"id\":\"101\",\"properties\":{}}]}",
+                 "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(expect_error(j, "VALIDATION_ERROR"),
+                           "Duplicate IDs found in batch input: [\"101\"]"));
+    json_decref(j);
+    j = raw_call(h, "POST", "/crm/objects/2026-03/contacts/batch/read",
+                 "application/json",
+                 "{\"inputs\":[{\"id\":\"c102@example.com\"},{\"id\":"
+                 "\"C102@example.com\"}],\"properties\":[],"
+                 "\"propertiesWithHistory\":[],\"idProperty\":\"email\"}",
+                 "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 400);
+    json_decref(j);
+    /* 400: values that do not fit the property definitions */
+    expect_bad_value(h, "leadscore_tier", "lukewarm", "INVALID_OPTION");
+    expect_bad_value(h, "leadscore_tags", "hot-lead;vip", "INVALID_OPTION");
+    expect_bad_value(h, "leadscore_score", "87 points", "INVALID_DECIMAL");
+    expect_bad_value(h, "leadscore_scored_at", "yesterday", "INVALID_DATE");
+    expect_bad_value(h, "leadscore_scored_at", "2026-13-01T00:00:00Z",
+                     "INVALID_DATE");
+    expect_bad_value(h, "no_such_property", "1", "PROPERTY_DOESNT_EXIST");
+    /* 400: a field PropertyCreate does not have */
+    j = raw_call(h, "POST", "/crm/properties/2026-03/contacts",
+                 "application/json",
+                 "{\"name\":\"x_score\",\"label\":\"X\",\"groupName\":"
+                 "\"leadscore\",\"type\":\"number\",\"fieldType\":\"number\","
+                 "\"numberDisplayHint\":\"unformatted\"}",
+                 "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(expect_error(j, "VALIDATION_ERROR"),
+                           "numberDisplayHint"));
+    json_decref(j);
+    /* ... and the same request shaped right is taken (200/201) */
+    j = raw_call(h, "POST", upd, "application/json", ok_body, "tok-strict",
+                 &st, NULL, 0);
+    assert_int_equal(st, 200);
+    json_decref(j);
+    j = raw_call(h, "POST", upd, "application/json; charset=UTF-8",
+                 "{\"inputs\":[{\"id\":\"102\",\"properties\":{"
+                 "\"leadscore_scored_at\":\"2026-12-06T10:00:00.000Z\","
+                 "\"leadscore_tags\":\"hot-lead\"}}]}",
+                 "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 200);
+    json_decref(j);
+
+    /* 403: a token without the write scope; reading still works */
+    assert_int_equal(fake_control(&h->fake, "scopes",
+                                  "{\"scopes\":\"oauth "
+                                  "crm.objects.contacts.read\"}"),
+                     200);
+    j = raw_call(h, "POST", upd, "application/json", ok_body, "tok-strict",
+                 &st, NULL, 0);
+    assert_int_equal(st, 403);
+    expect_error(j, "MISSING_SCOPES");
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(j, "context"),
+                                            "missingScopes"),
+                            0)),
+                        "crm.objects.contacts.write");
+    json_decref(j);
+    j = raw_call(h, "GET", "/crm/objects/2026-03/contacts?limit=1", NULL,
+                 NULL, "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 200);
+    json_decref(j);
+    fake_control(&h->fake, "scopes", "{\"scopes\":null}");
+
+    /* OAuth: plain http redirect URIs only for localhost; a token gets the
+     * scopes asked for; an expired one is told apart from a wrong one */
+    char loc[2048];
+    j = raw_call(h, "GET",
+                 "/oauth/authorize?client_id=fake-client-id&redirect_uri="
+                 "http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=oauth",
+                 NULL, NULL, NULL, &st, loc, sizeof loc);
+    assert_int_equal(st, 400);
+    json_decref(j);
+    j = raw_call(h, "GET",
+                 "/oauth/authorize?client_id=fake-client-id&redirect_uri="
+                 "http%3A%2F%2Flocalhost%3A9%2Fcb&scope=oauth%20"
+                 "crm.objects.contacts.read&state=s1",
+                 NULL, NULL, NULL, &st, loc, sizeof loc);
+    assert_int_equal(st, 302);
+    json_decref(j);
+    const char *code = strstr(loc, "code=");
+    assert_non_null(code);
+    char form[512];
+    snprintf(form, sizeof form,
+             "grant_type=authorization_code&client_id=fake-client-id&"
+             "client_secret=fake-client-secret&redirect_uri=http%%3A%%2F%%2F"
+             "localhost%%3A9%%2Fcb&code=%.*s",
+             (int)strcspn(code + 5, "&"), code + 5);
+    j = raw_call(h, "POST", "/oauth/2026-03/token",
+                 "application/x-www-form-urlencoded", form, NULL, &st, NULL,
+                 0);
+    assert_int_equal(st, 200);
+    char at[128];
+    snprintf(at, sizeof at, "%s",
+             json_string_value(json_object_get(j, "access_token")));
+    json_decref(j);
+    j = raw_call(h, "POST", upd, "application/json", ok_body, at, &st, NULL,
+                 0);
+    assert_int_equal(st, 403); /* read scope only */
+    expect_error(j, "MISSING_SCOPES");
+    json_decref(j);
+    j = raw_call(h, "GET", "/crm/objects/2026-03/contacts?limit=1", NULL,
+                 NULL, at, &st, NULL, 0);
+    assert_int_equal(st, 200);
+    json_decref(j);
+    fake_control(&h->fake, "expire", NULL);
+    j = raw_call(h, "GET", "/crm/objects/2026-03/contacts?limit=1", NULL,
+                 NULL, at, &st, NULL, 0);
+    assert_int_equal(st, 401);
+    assert_non_null(strstr(expect_error(j, "EXPIRED_AUTHENTICATION"),
+                           "expired"));
+    json_decref(j);
+    j = raw_call(h, "GET", "/crm/objects/2026-03/contacts?limit=1", NULL,
+                 NULL, "not-a-token", &st, NULL, 0);
+    assert_int_equal(st, 401);
+    expect_error(j, "INVALID_AUTHENTICATION");
+    json_decref(j);
+
+    /* the connector's write path still passes end to end */
+    enqueue_score(c, "103", 91, "hot", wall_ms());
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    char v[64];
+    assert_string_equal(contact_prop(h, "103", "leadscore_tier", v, sizeof v),
+                        "hot");
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -824,6 +1167,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outage_then_recovery),
         cmocka_unit_test(test_webhook_action),
         cmocka_unit_test(test_http_policy),
+        cmocka_unit_test(test_fake_refuses_malformed),
+        cmocka_unit_test(test_confirm_warns_missing_inputs),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);

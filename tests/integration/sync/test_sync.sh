@@ -394,7 +394,17 @@ JSON
     L connect hubspot --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/connect.out" 2>"$TMP/connect.err" ||
         fail "connect"
     grep -q "confirmed" "$TMP/connect.out" || fail "not confirmed"
+    if grep -q "does not exist" "$TMP/connect.err"; then fail "warned about an existing input"; fi
     ok "connect hubspot with a static token confirms and sets up"
+    # a mapped input the account lacks is a warning, not a failure
+    sed 's/"inputs": {"jobtitle": "title"}/"inputs": {"jobtitle": "title", "annual_budget": "budget"}/' \
+        "$TMP/hs.json" >"$TMP/hs-typo.json"
+    L connect hubspot --config "$TMP/hs-typo.json" --data-dir "$DATA" >"$TMP/connect2.out" 2>"$TMP/connect2.err" ||
+        fail "connect with a missing input"
+    grep -q "warning: hubspot: inputs: the mapped property 'annual_budget' (model field 'budget') does not exist" \
+        "$TMP/connect2.err" || fail "no warning: $(cat "$TMP/connect2.err")"
+    if grep -q "'jobtitle'" "$TMP/connect2.err"; then fail "jobtitle reported missing"; fi
+    ok "connect hubspot warns about a mapped input the account does not have"
     L connect --status --config "$TMP/hs.json,$TMP/mc.json" --data-dir "$DATA" \
         >"$TMP/status.out" 2>&1 || fail "status"
     grep -q "^hubspot: connected" "$TMP/status.out" || fail "status hubspot"

@@ -17,6 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "core/http.h"
 #include "jsonpos.h"
 #include "core/oauth.h"
@@ -367,6 +372,88 @@ static void test_state(void **state)
                      LSC_ERR_PARSE);
 }
 
+/* Connects to the loopback of `family` at port, sends the browser's GET
+ * and returns the socket (the listener answers it in wait). */
+static int browser_send(int family, int port, const char *target)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t al;
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        a->sin6_addr = in6addr_loopback;
+        al = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        al = sizeof *a;
+    }
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, al), 0);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: localhost:%d\r\n\r\n", target,
+                     port);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    return fd;
+}
+
+static void expect_redirect(struct oauth_listener *l, int family, int port)
+{
+    const char *t = family == AF_INET6 ? "/oauth-callback?code=c6&state=s6"
+                                       : "/oauth-callback?code=c4&state=s4";
+    int fd = browser_send(family, port, t);
+    char target[256];
+    char err[256] = "";
+    assert_int_equal(oauth_listener_wait(l, 5000, target, sizeof target, err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_string_equal(target, t);
+    char page[512];
+    ssize_t got = read(fd, page, sizeof page - 1);
+    assert_true(got > 0);
+    page[got] = '\0';
+    assert_non_null(strstr(page, "200 OK"));
+    close(fd);
+}
+
+/* redirect URIs are http://localhost:PORT/...: the listener answers on
+ * 127.0.0.1 and, when the host has it, ::1 at the same port */
+static void test_loopback_listener_both_stacks(void **state)
+{
+    (void)state;
+    struct oauth_listener *l = NULL;
+    int port = 0;
+    char err[256] = "";
+    assert_int_equal(oauth_listener_open(0, &l, &port, err, sizeof err),
+                     LSC_OK);
+    assert_true(port > 0);
+    expect_redirect(l, AF_INET, port);
+    bool v6 = oauth_listener_has_ipv6(l);
+    if (v6) {
+        expect_redirect(l, AF_INET6, port);
+    }
+    oauth_listener_close(l);
+    if (!v6) {
+        /* only acceptable when this machine really has no ::1 */
+        int fd = socket(AF_INET6, SOCK_STREAM, 0);
+        struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+                                 .sin6_addr = in6addr_loopback};
+        bool bound = fd >= 0 &&
+                     bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0) {
+            close(fd);
+        }
+        assert_false(bound);
+        skip(); /* no IPv6 loopback on this machine */
+    }
+}
+
 static void test_authorize_url_and_forms(void **state)
 {
     (void)state;
@@ -653,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_pkce_rfc7636_vector),
         cmocka_unit_test(test_state),
         cmocka_unit_test(test_authorize_url_and_forms),
+        cmocka_unit_test(test_loopback_listener_both_stacks),
         cmocka_unit_test_setup_teardown(test_credentials_file, setup_tmp,
                                         teardown_tmp),
         cmocka_unit_test(test_redaction),
