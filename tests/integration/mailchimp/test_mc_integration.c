@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +21,13 @@
 #include "mailchimp/mailchimp.h"
 
 static const char *fake_exe;
+
+static int64_t mc_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct fx {
     struct fake_proc fake;
@@ -829,13 +837,20 @@ static void test_backfill_batches(void **state)
                                   {"m001@example.com", 90, "sql", NULL},
                                   {"stranger@example.com", 50, "mql", NULL}};
     char bid[64];
-    long errored = -1;
+    struct mailchimp_backfill_result res;
     char err[256];
-    assert_int_equal(mailchimp_backfill(x->mc, w, 3, bid, sizeof bid,
-                                        &errored, 10000, err, sizeof err),
+    assert_int_equal(mailchimp_backfill(x->mc, w, 3, bid, sizeof bid, &res,
+                                        10000, err, sizeof err),
                      LSC_OK);
     assert_true(bid[0] != '\0');
-    assert_int_equal(errored, 2); /* the stranger's PATCH and tags: 404 */
+    assert_int_equal(res.errored, 2); /* the stranger's PATCH and tags: 404 */
+    /* From the results archive: the stranger is a skip, not a failure. */
+    assert_true(res.results_read);
+    assert_int_equal(res.written, 2);
+    assert_int_equal(res.skipped_unknown, 1);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(res.missing, 0);
+    assert_int_equal(res.n_reasons, 0);
     json_t *m = fake_member(&x->fake, "L1", "m001@example.com");
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(m, "merge_fields"), "LSCORE")),
@@ -849,6 +864,16 @@ static void test_backfill_batches(void **state)
     json_t *ops = json_object_get(body, "operations");
     assert_int_equal(json_array_size(ops), 6);
     assert_string_equal(rs(json_array_get(ops, 0), "method"), "PATCH");
+    /* params is GET-only: the member query rides in the path. */
+    char hash[MAILCHIMP_HASH_LEN + 1], want[128];
+    assert_int_equal(mailchimp_subscriber_hash("m000@example.com", hash,
+                                               sizeof hash, err, sizeof err),
+                     LSC_OK);
+    snprintf(want, sizeof want,
+             "/lists/L1/members/%s?skip_merge_validation=true", hash);
+    assert_string_equal(rs(json_array_get(ops, 0), "path"), want);
+    snprintf(want, sizeof want, "/lists/L1/members/%s/tags", hash);
+    assert_string_equal(rs(json_array_get(ops, 1), "path"), want);
     assert_string_equal(rs(json_array_get(ops, 0), "operation_id"),
                         "leadscore-0-member");
     assert_string_equal(rs(json_array_get(ops, 5), "operation_id"),
@@ -857,6 +882,107 @@ static void test_backfill_batches(void **state)
                                                "body")));
     json_decref(body);
     json_decref(reqs);
+    /* The archive was fetched once, without our credentials (it is a
+     * pre-signed URL). */
+    json_t *all = NULL;
+    fake_ctl(&x->fake, "GET", "/_fake/requests", NULL, &all);
+    json_t *dl = json_object_get(all, "downloads");
+    assert_int_equal(json_array_size(dl), 1);
+    assert_string_equal(rs(json_array_get(dl, 0), "auth"), "");
+    json_decref(all);
+}
+
+/* Operations refused inside the batch are failures with their reason;
+ * 404s are skips; a member without an address sends nothing. */
+static void test_backfill_counts_failures_with_reasons(void **state)
+{
+    struct fx *x = *state;
+    /* LTIER seeded as a number: every tier value is refused. */
+    fake_ctl(&x->fake, "POST", "/_fake/seed",
+             "{\"merge_fields\":[{\"list\":\"L1\",\"tag\":\"LSCORE\","
+             "\"name\":\"Lead score\",\"type\":\"number\"},{\"list\":\"L1\","
+             "\"tag\":\"LTIER\",\"name\":\"Lead tier\",\"type\":\"number\"}]}",
+             NULL);
+    seed_members(x, 3);
+    struct mailchimp_write w[] = {{"m000@example.com", 10, "cold", NULL},
+                                  {"m001@example.com", 20, NULL, NULL},
+                                  {"m002@example.com", 30, "sql", NULL},
+                                  {"gone@example.com", 40, "mql", NULL},
+                                  {"not-an-address", 50, "mql", NULL}};
+    struct mailchimp_backfill_result res;
+    char err[256];
+    assert_int_equal(mailchimp_backfill(x->mc, w, 5, NULL, 0, &res, 10000,
+                                        err, sizeof err),
+                     LSC_OK);
+    if (!res.results_read) {
+        fail_msg("results not read: %s", res.results_error);
+    }
+    assert_int_equal(res.written, 1);         /* m001: score only */
+    assert_int_equal(res.skipped_unknown, 1); /* gone@ */
+    assert_int_equal(res.failed, 2);          /* m000, m002 */
+    assert_int_equal(res.missing, 0);
+    assert_int_equal(res.n_reasons, 1);
+    assert_int_equal(res.reasons[0].count, 2);
+    assert_string_equal(res.reasons[0].reason,
+                        "HTTP 400 Invalid Resource: Your merge fields were "
+                        "invalid. (LTIER: Please enter a number)");
+    assert_string_equal(res.reasons[0].example, "m000@example.com");
+}
+
+/* GET /batches/{id} answering 404 stops the backfill at once. */
+static void test_backfill_batch_gone(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x);
+    seed_members(x, 1);
+    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"batch_vanish\":true}",
+             NULL);
+    struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
+    struct mailchimp_backfill_result res;
+    char bid[64], err[512];
+    int64_t t0 = mc_test_now_ms();
+    assert_int_equal(mailchimp_backfill(x->mc, &w, 1, bid, sizeof bid, &res,
+                                        60000, err, sizeof err),
+                     LSC_ERR_PERMANENT);
+    assert_true(mc_test_now_ms() - t0 < 5000);
+    assert_non_null(strstr(err, "is gone"));
+    assert_non_null(strstr(err, bid));
+    assert_non_null(strstr(err, "HTTP 404 Resource Not Found"));
+    json_t *reqs = fake_requests(&x->fake);
+    size_t polls = 0, i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
+    }
+    assert_int_equal(polls, 1);
+    json_decref(reqs);
+}
+
+/* An archive that cannot be read: the writes stand, the counts are
+ * marked unknown with the reason. */
+static void test_backfill_results_unreadable(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x);
+    seed_members(x, 1);
+    struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
+    struct mailchimp_backfill_result res;
+    char err[256];
+    fake_ctl(&x->fake, "POST", "/_fake/config",
+             "{\"batch_results\":\"corrupt\"}", NULL);
+    assert_int_equal(mailchimp_backfill(x->mc, &w, 1, NULL, 0, &res, 10000,
+                                        err, sizeof err),
+                     LSC_OK);
+    assert_false(res.results_read);
+    assert_non_null(strstr(res.results_error, "truncated"));
+    assert_int_equal(res.written, 0);
+    fake_ctl(&x->fake, "POST", "/_fake/config",
+             "{\"batch_results\":\"none\"}", NULL);
+    assert_int_equal(mailchimp_backfill(x->mc, &w, 1, NULL, 0, &res, 10000,
+                                        err, sizeof err),
+                     LSC_OK);
+    assert_false(res.results_read);
+    assert_non_null(strstr(res.results_error, "no response_body_url"));
 }
 
 int main(int argc, char **argv)
@@ -890,6 +1016,12 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_oauth_connect_and_revoke, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_backfill_counts_failures_with_reasons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backfill_batch_gone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_backfill_results_unreadable,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_backfill_batches, setup,
                                         teardown),
     };
