@@ -137,6 +137,32 @@ static void test_setup_empty_then_again(void **state)
     json_decref(reqs);
 }
 
+/* The fields come back in pages smaller than asked for: setup reads on
+ * with offset until total_items and finds ours on the last page. */
+static void test_setup_pages_merge_fields(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x); /* after FNAME and LNAME */
+    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"page_cap\":1}", NULL);
+    fake_ctl(&x->fake, "POST", "/_fake/clear", "{}", NULL);
+    char err[256];
+    int created = -1;
+    assert_int_equal(mailchimp_setup(x->mc, &created, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(created, 0);
+    json_t *reqs = fake_requests(&x->fake);
+    assert_int_equal(json_array_size(reqs), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *q = json_object_get(req(reqs, i), "query");
+        char off[8];
+        snprintf(off, sizeof off, "%zu", i);
+        assert_string_equal(rs(req(reqs, i), "method"), "GET");
+        assert_string_equal(rs(q, "offset"), off);
+        assert_string_equal(rs(q, "count"), "1000");
+    }
+    json_decref(reqs);
+}
+
 static void test_setup_type_conflict(void **state)
 {
     struct fx *x = *state;
@@ -267,6 +293,57 @@ static void test_unknown_member_skipped(void **state)
     assert_string_equal(rs(req(reqs, 0), "method"), "PATCH");
     json_decref(reqs);
     assert_null(fake_member(&x->fake, "L1", "new@example.com"));
+}
+
+/* An audience with another required merge field the member lacks: our
+ * write sets only ours, with skip_merge_validation, and is accepted. */
+static void test_write_with_other_required_field(void **state)
+{
+    struct fx *x = *state;
+    fake_ctl(&x->fake, "POST", "/_fake/seed",
+             "{\"merge_fields\":[{\"list\":\"L1\",\"tag\":\"LSCORE\","
+             "\"name\":\"Lead score\",\"type\":\"number\"},{\"list\":\"L1\","
+             "\"tag\":\"LTIER\",\"name\":\"Lead tier\",\"type\":\"text\"},"
+             "{\"list\":\"L1\",\"tag\":\"COMPANY\",\"name\":\"Company\","
+             "\"type\":\"text\",\"required\":true}],\"members\":[{\"list\":"
+             "\"L1\",\"email\":\"jane@example.com\"}]}",
+             NULL);
+    struct mailchimp_write w = {"jane@example.com", 61, "mql", "cold"};
+    enum mailchimp_write_outcome oc;
+    char err[256];
+    assert_int_equal(mailchimp_write(x->mc, &w, &oc, NULL, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(oc, MAILCHIMP_WRITE_UPDATED);
+    json_t *m = fake_member(&x->fake, "L1", "jane@example.com");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(m, "merge_fields"), "LSCORE")),
+                     61);
+    json_decref(m);
+    json_t *reqs = fake_requests(&x->fake);
+    json_t *q = json_object_get(req(reqs, 0), "query");
+    assert_string_equal(rs(req(reqs, 0), "method"), "PATCH");
+    assert_int_equal(json_object_size(q), 1);
+    assert_string_equal(rs(q, "skip_merge_validation"), "true");
+    /* The tags call takes no query. */
+    assert_string_equal(rs(req(reqs, 1), "method"), "POST");
+    assert_int_equal(json_object_size(json_object_get(req(reqs, 1), "query")),
+                     0);
+    json_decref(reqs);
+    /* The created member (unknown_members "create") too. */
+    mailchimp_destroy(x->mc);
+    x->cfg.unknown_members = MAILCHIMP_UNKNOWN_CREATE;
+    x->mc = client(x, FAKE_API_KEY, NULL);
+    fake_ctl(&x->fake, "POST", "/_fake/clear", "{}", NULL);
+    struct mailchimp_write n = {"new@example.com", 12, "cold", NULL};
+    assert_int_equal(mailchimp_write(x->mc, &n, &oc, NULL, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(oc, MAILCHIMP_WRITE_CREATED);
+    reqs = fake_requests(&x->fake);
+    assert_string_equal(rs(req(reqs, 1), "method"), "PUT");
+    assert_string_equal(rs(json_object_get(req(reqs, 1), "query"),
+                           "skip_merge_validation"),
+                        "true");
+    json_decref(reqs);
 }
 
 static void test_unknown_member_created(void **state)
@@ -991,6 +1068,10 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_setup_empty_then_again, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_setup_pages_merge_fields, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_write_with_other_required_field,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_setup_type_conflict, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_setup_unknown_list, setup,
