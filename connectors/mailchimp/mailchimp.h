@@ -60,6 +60,11 @@ enum lsc_status mailchimp_email_normalize(const char *email, char *out,
 enum lsc_status mailchimp_dc_from_key(const char *key, char *dc,
                                       size_t dclen, char *err, size_t errlen);
 
+/* True for a data center name: 2..4 lowercase letters then 1..3 digits
+ * ("us6", "us21").  It becomes part of the API host name, so nothing
+ * else (dots, slashes, '@', upper case) is accepted. */
+bool mailchimp_dc_valid(const char *dc);
+
 /* True for a merge tag Mailchimp accepts: 1..10 of [A-Z0-9_]. */
 bool mailchimp_merge_tag_valid(const char *tag);
 

@@ -52,6 +52,12 @@ enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
             return st;
         }
     } else if (cred->dc != NULL) {
+        if (!mailchimp_dc_valid(cred->dc)) {
+            snprintf(err, errlen, "mailchimp: the stored data center is not "
+                                  "like \"us19\"; run `leadscore connect "
+                                  "mailchimp` again");
+            return LSC_ERR_CONFIG;
+        }
         snprintf(dc, sizeof dc, "%s", cred->dc);
     }
     if (cfg->api_base == NULL && dc[0] == '\0') {

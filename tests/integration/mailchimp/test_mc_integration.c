@@ -816,6 +816,50 @@ static void test_bad_api_key_needs_reauth(void **state)
 
 /* ---- OAuth ------------------------------------------------------------------------ */
 
+/* The metadata endpoint names a "dc" that is no data center: connect
+ * refuses it (it would become the API host name) and keeps no token. */
+static void test_oauth_bad_dc_refused(void **state)
+{
+    struct fx *x = *state;
+    fake_ctl(&x->fake, "POST", "/_fake/config",
+             "{\"metadata_dc\":\"127.0.0.1:9/x?\"}", NULL);
+    struct mailchimp_oauth_app app = {
+        "fake-client", "fake-secret", "http://127.0.0.1:3000/oauth/callback",
+        x->fake.base};
+    char *token = (char *)"unchanged";
+    char dc[16] = "", ep[128], err[256];
+    assert_int_equal(mailchimp_oauth_exchange(&app, "good-code", &token, dc,
+                                              sizeof dc, ep, sizeof ep, err,
+                                              sizeof err),
+                     LSC_ERR_PARSE);
+    assert_null(token);
+    assert_string_equal(dc, "");
+    assert_non_null(strstr(err, "not a Mailchimp data center"));
+    /* A credentials file carrying such a dc is refused on load, and a
+     * client is not created with it. */
+    char path[] = "/tmp/mc-cred-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    assert_int_equal(mailchimp_credentials_save(path, "tok", "us1.evil", "",
+                                                err, sizeof err),
+                     LSC_OK);
+    char *t2 = NULL;
+    assert_int_equal(mailchimp_credentials_load(path, &t2, dc, sizeof dc, err,
+                                                sizeof err),
+                     LSC_ERR_CORRUPT);
+    assert_null(t2);
+    unlink(path);
+    struct mailchimp_config cfg;
+    mailchimp_config_init(&cfg);
+    cfg.list_id = strdup("L1");
+    struct mailchimp_credentials cred = {NULL, "tok", "us1.evil.example"};
+    struct mailchimp *mc = NULL;
+    assert_int_equal(mailchimp_create(&cfg, &cred, &mc, err, sizeof err),
+                     LSC_ERR_CONFIG);
+    assert_null(mc);
+    mailchimp_config_destroy(&cfg);
+}
+
 static void test_oauth_connect_and_revoke(void **state)
 {
     struct fx *x = *state;
@@ -1094,6 +1138,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_activity_jsonl, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_api_key_needs_reauth, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_oauth_bad_dc_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_oauth_connect_and_revoke, setup,
                                         teardown),
