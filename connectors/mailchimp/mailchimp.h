@@ -60,6 +60,11 @@ enum lsc_status mailchimp_email_normalize(const char *email, char *out,
 enum lsc_status mailchimp_dc_from_key(const char *key, char *dc,
                                       size_t dclen, char *err, size_t errlen);
 
+/* True for a data center name: 2..4 lowercase letters then 1..3 digits
+ * ("us6", "us21").  It becomes part of the API host name, so nothing
+ * else (dots, slashes, '@', upper case) is accepted. */
+bool mailchimp_dc_valid(const char *dc);
+
 /* True for a merge tag Mailchimp accepts: 1..10 of [A-Z0-9_]. */
 bool mailchimp_merge_tag_valid(const char *tag);
 
@@ -143,6 +148,23 @@ enum lsc_status mailchimp_parse_batch_subscribe(const char *body, size_t len,
                                                 struct mailchimp_batch_result
                                                     *out,
                                                 char *err, size_t errlen);
+
+/* Results archive of a finished batch (mc_batchres.c).  Called once per
+ * operation result; `operation_id` and `response` (the operation's answer
+ * body, JSON text, may be NULL) are borrowed for the call.  Anything but
+ * LSC_OK stops the parse and is returned. */
+typedef enum lsc_status (*mailchimp_batch_op_result_fn)(
+    void *ud, const char *operation_id, long status_code,
+    const char *response, size_t response_len);
+
+/* Reads the gzipped tar at response_body_url (`gz`, borrowed): every
+ * regular file is a JSON array of {status_code, operation_id, response}.
+ * *n_results (may be NULL) gets the number of results.  LSC_ERR_PARSE
+ * for data that is not gzip, a broken tar or a file that is not such an
+ * array (err says which). */
+enum lsc_status mailchimp_batch_results_parse(
+    const void *gz, size_t len, mailchimp_batch_op_result_fn fn, void *ud,
+    size_t *n_results, char *err, size_t errlen);
 
 /* ---- Activity (mc_activity.c) ------------------------------------------- */
 
@@ -382,15 +404,43 @@ enum lsc_status mailchimp_job_run(struct mailchimp *mc,
                                   const struct lsc_job *jobs,
                                   struct lsc_job_result *results, size_t n);
 
+/* What a backfill batch did, from its status and its results archive. */
+#define MAILCHIMP_BACKFILL_REASONS 8
+struct mailchimp_backfill_result {
+    long errored;         /* errored_operations of the batch status */
+    bool results_read;    /* the archive was read; the counts below are
+                             from it (else only `errored` is known) */
+    char results_error[256]; /* why the archive could not be read, or "" */
+    long written;         /* members whose write answered 200 */
+    long skipped_unknown; /* 404 under unknown_members "skip": not in the
+                             audience (their tag operation's 404 is part
+                             of the same skip) */
+    long failed;          /* members with any other non-2xx operation */
+    long missing;         /* members with an operation absent from the
+                             archive */
+    /* Distinct failure reasons ("HTTP 400 Invalid Resource: ..."), each
+     * with how many members and one example address. */
+    struct {
+        char reason[200];
+        char example[128];
+        long count;
+    } reasons[MAILCHIMP_BACKFILL_REASONS];
+    size_t n_reasons;
+    long other_reasons;   /* failures whose reason did not fit the table */
+};
+
 /* Bulk backfill through POST /batches (PATCH, or PUT with status_if_new
  * under UNKNOWN_CREATE, plus tag operations), polled to completion within
- * `wait_ms`.  *batch_id (caller-owned, >= 64 bytes, may be NULL) receives
- * the batch id.  *errored gets errored_operations. */
+ * `wait_ms`, then the results archive is read into *res (may be NULL).
+ * *batch_id (caller-owned, >= 64 bytes, may be NULL) receives the batch
+ * id.  A batch that disappears while polled (404) is LSC_ERR_PERMANENT at
+ * once.  An archive that cannot be read leaves res->results_read false
+ * (LSC_OK: the writes themselves were done). */
 enum lsc_status mailchimp_backfill(struct mailchimp *mc,
                                    const struct mailchimp_write *w, size_t n,
                                    char *batch_id, size_t batch_id_len,
-                                   long *errored, int64_t wait_ms,
-                                   char *err, size_t errlen);
+                                   struct mailchimp_backfill_result *res,
+                                   int64_t wait_ms, char *err, size_t errlen);
 
 /* Activity import: every sent campaign of the audience (sent within the
  * look-back window), every activity at or after *checkpoint_ms

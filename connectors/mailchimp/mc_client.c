@@ -52,6 +52,12 @@ enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
             return st;
         }
     } else if (cred->dc != NULL) {
+        if (!mailchimp_dc_valid(cred->dc)) {
+            snprintf(err, errlen, "mailchimp: the stored data center is not "
+                                  "like \"us19\"; run `leadscore connect "
+                                  "mailchimp` again");
+            return LSC_ERR_CONFIG;
+        }
         snprintf(dc, sizeof dc, "%s", cred->dc);
     }
     if (cfg->api_base == NULL && dc[0] == '\0') {
@@ -363,30 +369,52 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
     if (created != NULL) {
         *created = 0;
     }
-    char path[256];
-    snprintf(path, sizeof path,
-             "/lists/%s/merge-fields?count=1000&offset=0", mc->cfg.list_id);
-    struct mc_http_resp r;
-    enum lsc_status st = mc_call(mc, "GET", path, NULL, &r, NULL, err,
-                                 errlen);
-    if (st != LSC_OK) {
-        return st;
-    }
-    if (r.status != 200) {
-        mc_reason("reading the audience's merge fields", &r, err, errlen);
-        mc_http_resp_free(&r);
-        return LSC_ERR_PERMANENT;
-    }
-    bool has_s, has_t;
+    bool has_s = false, has_t = false;
     char ts[32] = "", tt[32] = "";
-    st = mailchimp_parse_merge_fields(r.body, r.body_len, mc->cfg.score_tag,
-                                      &has_s, ts, sizeof ts,
-                                      mc->cfg.tier_tag, &has_t, tt, sizeof tt,
-                                      NULL, err, errlen);
-    mc_http_resp_free(&r);
-    if (st != LSC_OK) {
-        return st;
-    }
+    /* Paged with count/offset until total_items are seen (a server may
+     * answer fewer than `count`). */
+    size_t offset = 0, total = 0;
+    enum lsc_status st = LSC_OK;
+    do {
+        char path[256];
+        snprintf(path, sizeof path,
+                 "/lists/%s/merge-fields?count=1000&offset=%zu",
+                 mc->cfg.list_id, offset);
+        struct mc_http_resp r;
+        st = mc_call(mc, "GET", path, NULL, &r, NULL, err, errlen);
+        if (st != LSC_OK) {
+            return st;
+        }
+        if (r.status != 200) {
+            mc_reason("reading the audience's merge fields", &r, err,
+                      errlen);
+            mc_http_resp_free(&r);
+            return LSC_ERR_PERMANENT;
+        }
+        bool ps, pt;
+        size_t on_page = 0;
+        st = mailchimp_parse_merge_fields(r.body, r.body_len,
+                                          mc->cfg.score_tag, &ps, ts,
+                                          has_s ? 0 : sizeof ts,
+                                          mc->cfg.tier_tag, &pt, tt,
+                                          has_t ? 0 : sizeof tt, &total,
+                                          err, errlen);
+        if (st == LSC_OK) {
+            json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+            on_page = json_array_size(json_object_get(j, "merge_fields"));
+            json_decref(j);
+        }
+        mc_http_resp_free(&r);
+        if (st != LSC_OK) {
+            return st;
+        }
+        has_s = has_s || ps;
+        has_t = has_t || pt;
+        if (on_page == 0) {
+            break; /* a short total_items would loop forever */
+        }
+        offset += on_page;
+    } while (offset < total);
     if (has_s && strcmp(ts, "number") != 0) {
         snprintf(err, errlen,
                  "merge field %s already exists with type \"%s\", not "
@@ -477,9 +505,12 @@ enum lsc_status mailchimp_write(struct mailchimp *mc,
                               "email address");
         return LSC_ERR_PERMANENT;
     }
-    char path[256];
+    char path[256], mpath[300];
     snprintf(path, sizeof path, "/lists/%s/members/%s", mc->cfg.list_id,
              hash);
+    /* We send only our own merge fields: without the flag an audience with
+     * another required field refuses the write (crm-apis.md 2.3). */
+    snprintf(mpath, sizeof mpath, "%s%s", path, MC_SKIP_MERGE_VALIDATION);
     char *body = mailchimp_build_member_patch(mc->cfg.score_tag, w->score,
                                               mc->cfg.tier_tag, w->tier);
     if (body == NULL) {
@@ -488,7 +519,7 @@ enum lsc_status mailchimp_write(struct mailchimp *mc,
     }
     struct mc_http_resp r;
     enum lsc_status st =
-        mc_call(mc, "PATCH", path, body, &r, retry_after_ms, err, errlen);
+        mc_call(mc, "PATCH", mpath, body, &r, retry_after_ms, err, errlen);
     free(body);
     if (st != LSC_OK) {
         return st;
@@ -513,7 +544,8 @@ enum lsc_status mailchimp_write(struct mailchimp *mc,
             snprintf(err, errlen, "mailchimp write: out of memory");
             return LSC_ERR_NOMEM;
         }
-        st = mc_call(mc, "PUT", path, body, &r, retry_after_ms, err, errlen);
+        st = mc_call(mc, "PUT", mpath, body, &r, retry_after_ms, err,
+                     errlen);
         free(body);
         if (st != LSC_OK) {
             return st;
@@ -702,14 +734,204 @@ enum lsc_status mailchimp_job_run(struct mailchimp *mc,
 
 /* ---- bulk backfill through POST /batches ---------------------------------- */
 
+/* Per input write: what its member and tag operations answered. */
+struct op_state {
+    long member; /* HTTP status, 0: not in the archive, -1: no op sent */
+    long tags;
+};
+
+struct results_ctx {
+    struct op_state *ops;
+    size_t n;
+    char **owned;      /* first non-2xx answer body per input, copied */
+    size_t *resp_len;
+    long *resp_status; /* its status */
+};
+
+/* Records one operation result ("leadscore-<i>-member|tags"). */
+static enum lsc_status on_result(void *ud, const char *oid, long status,
+                                 const char *response, size_t len)
+{
+    struct results_ctx *c = ud;
+    size_t i;
+    char kind[16];
+    int used = 0;
+    if (oid == NULL ||
+        sscanf(oid, "leadscore-%zu-%15[a-z]%n", &i, kind, &used) != 2 ||
+        oid[used] != '\0' || i >= c->n) {
+        return LSC_OK; /* not ours */
+    }
+    bool member = strcmp(kind, "member") == 0;
+    if (!member && strcmp(kind, "tags") != 0) {
+        return LSC_OK;
+    }
+    *(member ? &c->ops[i].member : &c->ops[i].tags) = status;
+    if ((status < 200 || status > 299) && c->owned[i] == NULL) {
+        c->owned[i] = malloc(len + 1);
+        if (c->owned[i] == NULL) {
+            return LSC_ERR_NOMEM;
+        }
+        memcpy(c->owned[i], response != NULL ? response : "", len);
+        c->owned[i][len] = '\0';
+        c->resp_len[i] = len;
+        c->resp_status[i] = status;
+    }
+    return LSC_OK;
+}
+
+/* Adds one failure of input i to the reasons table. */
+static void add_reason(struct mailchimp_backfill_result *res,
+                       const char *email, long status, const char *body,
+                       size_t len)
+{
+    char why[200];
+    if (status == 0) {
+        snprintf(why, sizeof why, "no result in the batch archive");
+    } else {
+        mailchimp_problem_reason(status, body, len, NULL, why, sizeof why);
+        char *rq = strstr(why, " [request ");
+        if (rq != NULL) {
+            *rq = '\0'; /* one instance per operation: group without it */
+        }
+    }
+    for (size_t k = 0; k < res->n_reasons; k++) {
+        if (strcmp(res->reasons[k].reason, why) == 0) {
+            res->reasons[k].count++;
+            return;
+        }
+    }
+    if (res->n_reasons == MAILCHIMP_BACKFILL_REASONS) {
+        res->other_reasons++;
+        return;
+    }
+    size_t k = res->n_reasons++;
+    snprintf(res->reasons[k].reason, sizeof res->reasons[k].reason, "%s",
+             why);
+    snprintf(res->reasons[k].example, sizeof res->reasons[k].example, "%s",
+             email != NULL ? email : "");
+    res->reasons[k].count = 1;
+}
+
+/* Downloads the results archive (a pre-signed URL: no Authorization) and
+ * counts per member: written, skipped (404 under "skip"), failed with
+ * reasons.  Returns LSC_OK unless out of memory; an unreadable archive
+ * only leaves res->results_read false. */
+static enum lsc_status read_results(struct mailchimp *mc,
+                                    const struct mailchimp_write *w,
+                                    size_t n, const char *url,
+                                    struct mailchimp_backfill_result *res)
+{
+    if (url[0] == '\0') {
+        snprintf(res->results_error, sizeof res->results_error,
+                 "the finished batch has no response_body_url");
+        return LSC_OK;
+    }
+    struct mc_http_req req = {.method = "GET",
+                              .url = url,
+                              .timeout_ms = mc->cfg.timeout_ms};
+    struct mc_http_resp r;
+    enum lsc_status st = LSC_ERR_RETRYABLE;
+    for (int attempt = 1; attempt <= mc->cfg.max_attempts; attempt++) {
+        st = mc_http_send(mc->http, &req, &r);
+        mc_count(mc, &mc->stats.requests);
+        if (st == LSC_OK && r.status == 200) {
+            break;
+        }
+        if (st == LSC_OK) {
+            mailchimp_problem_reason(r.status, NULL, 0, NULL,
+                                     res->results_error,
+                                     sizeof res->results_error);
+            st = r.status >= 500 ? LSC_ERR_RETRYABLE : LSC_ERR_PERMANENT;
+            mc_http_resp_free(&r);
+        } else {
+            snprintf(res->results_error, sizeof res->results_error, "%s",
+                     r.error);
+        }
+        if (st == LSC_ERR_PERMANENT || st == LSC_ERR_INVALID_ARG ||
+            attempt == mc->cfg.max_attempts) {
+            return LSC_OK;
+        }
+        sleep_ms(mc_backoff_ms(mc, mc->cfg.backoff_base_ms,
+                               (unsigned)attempt, 10000));
+    }
+    if (st != LSC_OK) {
+        return LSC_OK;
+    }
+    struct results_ctx c = {.n = n};
+    c.ops = calloc(n + 1, sizeof *c.ops);
+    c.resp_len = calloc(n + 1, sizeof *c.resp_len);
+    c.resp_status = calloc(n + 1, sizeof *c.resp_status);
+    c.owned = calloc(n + 1, sizeof *c.owned);
+    if (c.ops == NULL || c.resp_len == NULL || c.resp_status == NULL ||
+        c.owned == NULL) {
+        st = LSC_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* The same test as mailchimp_backfill() for sending the op. */
+        char email[320], hash[MAILCHIMP_HASH_LEN + 1];
+        bool sent = mailchimp_email_normalize(w[i].email, email,
+                                              sizeof email) == LSC_OK &&
+                    mailchimp_subscriber_hash(email, hash, sizeof hash, NULL,
+                                              0) == LSC_OK;
+        c.ops[i].member = sent ? 0 : -1;
+        c.ops[i].tags = sent && w[i].tier != NULL ? 0 : -1;
+    }
+    char perr[200] = "";
+    st = mailchimp_batch_results_parse(r.body, r.body_len, on_result, &c,
+                                       NULL, perr, sizeof perr);
+    if (st != LSC_OK) {
+        snprintf(res->results_error, sizeof res->results_error, "%s", perr);
+        st = st == LSC_ERR_NOMEM ? st : LSC_OK;
+        goto done;
+    }
+    bool skip = mc->cfg.unknown_members == MAILCHIMP_UNKNOWN_SKIP;
+    for (size_t i = 0; i < n; i++) {
+        struct op_state o = c.ops[i];
+        if (o.member == -1) {
+            continue; /* no address: no operation was sent */
+        }
+        if (o.member == 404 && skip) {
+            res->skipped_unknown++;
+            continue;
+        }
+        bool m_ok = o.member >= 200 && o.member <= 299;
+        bool t_ok = o.tags == -1 || (o.tags >= 200 && o.tags <= 299);
+        if (m_ok && t_ok) {
+            res->written++;
+            continue;
+        }
+        if (o.member == 0 || o.tags == 0) {
+            res->missing++;
+        } else {
+            res->failed++;
+        }
+        add_reason(res, w[i].email,
+                   c.owned[i] != NULL ? c.resp_status[i] : 0, c.owned[i],
+                   c.resp_len[i]);
+    }
+    res->results_read = true;
+done:
+    for (size_t i = 0; c.owned != NULL && i < n; i++) {
+        free(c.owned[i]);
+    }
+    free(c.owned);
+    free(c.ops);
+    free(c.resp_len);
+    free(c.resp_status);
+    mc_http_resp_free(&r);
+    return st;
+}
+
+
 enum lsc_status mailchimp_backfill(struct mailchimp *mc,
                                    const struct mailchimp_write *w, size_t n,
                                    char *batch_id, size_t batch_id_len,
-                                   long *errored, int64_t wait_ms,
-                                   char *err, size_t errlen)
+                                   struct mailchimp_backfill_result *res,
+                                   int64_t wait_ms, char *err, size_t errlen)
 {
-    if (errored != NULL) {
-        *errored = 0;
+    if (res != NULL) {
+        memset(res, 0, sizeof *res);
     }
     if (batch_id != NULL && batch_id_len > 0) {
         batch_id[0] = '\0';
@@ -731,8 +953,10 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
                 LSC_OK) {
             continue; /* no address: nothing to write */
         }
-        snprintf(buf, sizeof buf, "/lists/%s/members/%s", mc->cfg.list_id,
-                 hash);
+        /* params is only used for GET operations (batch-operations
+         * guide), so the query goes into the path. */
+        snprintf(buf, sizeof buf, "/lists/%s/members/%s%s", mc->cfg.list_id,
+                 hash, MC_SKIP_MERGE_VALIDATION);
         char *path = strdup(buf);
         char *body = create
                          ? mailchimp_build_member_put(
@@ -812,6 +1036,7 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
         snprintf(batch_id, batch_id_len, "%s", bid);
     }
     int64_t deadline = mc_now_ms() + wait_ms;
+    char results_url[2048] = "";
     for (unsigned poll = 1;; poll++) {
         char path[128];
         snprintf(path, sizeof path, "/batches/%s", bid);
@@ -819,13 +1044,42 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
         if (st != LSC_OK) {
             goto out;
         }
+        if (r.status == 404) {
+            /* Deleted, or older than the 7 days Mailchimp keeps batches:
+             * polling again cannot bring it back. */
+            char why[200];
+            mailchimp_problem_reason(r.status, r.body, r.body_len,
+                                     r.request_id, why, sizeof why);
+            snprintf(err, errlen,
+                     "batch %s is gone (GET /batches/%s: %s); it was deleted "
+                     "or has expired, so its outcome is unknown: run the "
+                     "backfill again",
+                     bid, bid, why);
+            mc_http_resp_free(&r);
+            st = LSC_ERR_PERMANENT;
+            goto out;
+        }
+        if (r.status != 200) {
+            char what[128];
+            snprintf(what, sizeof what, "polling batch %s", bid);
+            mc_reason(what, &r, err, errlen);
+            mc_http_resp_free(&r);
+            st = LSC_ERR_PERMANENT;
+            goto out;
+        }
         j = json_loadb(r.body, r.body_len, 0, NULL);
         mc_http_resp_free(&r);
         const char *status = json_string_value(json_object_get(j, "status"));
         bool done = status != NULL && strcmp(status, "finished") == 0;
-        if (done && errored != NULL) {
-            *errored = (long)json_integer_value(
-                json_object_get(j, "errored_operations"));
+        if (done) {
+            if (res != NULL) {
+                res->errored = (long)json_integer_value(
+                    json_object_get(j, "errored_operations"));
+            }
+            const char *u = json_string_value(
+                json_object_get(j, "response_body_url"));
+            snprintf(results_url, sizeof results_url, "%s",
+                     u != NULL ? u : "");
         }
         json_decref(j);
         if (done) {
@@ -840,6 +1094,9 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
             goto out;
         }
         sleep_ms(mc_backoff_ms(mc, 200, poll, 10000));
+    }
+    if (res != NULL) {
+        st = read_results(mc, w, n, results_url, res);
     }
 out:
     if (st == LSC_ERR_NOMEM) {

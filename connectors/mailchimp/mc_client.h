@@ -22,6 +22,9 @@ struct mailchimp {
     struct mailchimp_stats stats;
 };
 
+/* Query of every member PUT/PATCH: we write only our merge fields. */
+#define MC_SKIP_MERGE_VALIDATION "?skip_merge_validation=true"
+
 int64_t mc_now_ms(void);
 void mc_count(struct mailchimp *mc, uint64_t *counter);
 int64_t mc_backoff_ms(struct mailchimp *mc, int64_t base, unsigned attempt,

@@ -74,6 +74,24 @@ enum lsc_status mailchimp_subscriber_hash(const char *email, char *out,
     return LSC_OK;
 }
 
+bool mailchimp_dc_valid(const char *dc)
+{
+    if (dc == NULL) {
+        return false;
+    }
+    size_t i = 0, letters, digits;
+    while (dc[i] >= 'a' && dc[i] <= 'z') {
+        i++;
+    }
+    letters = i;
+    while (dc[i] >= '0' && dc[i] <= '9') {
+        i++;
+    }
+    digits = i - letters;
+    return dc[i] == '\0' && letters >= 2 && letters <= 4 && digits >= 1 &&
+           digits <= 3;
+}
+
 /* Borrowed `key` (never copied into err); caller-owned `dc`, `err`. */
 enum lsc_status mailchimp_dc_from_key(const char *key, char *dc, size_t dclen,
                                       char *err, size_t errlen)
@@ -86,11 +104,7 @@ enum lsc_status mailchimp_dc_from_key(const char *key, char *dc, size_t dclen,
     }
     const char *s = dash + 1;
     size_t n = strlen(s);
-    bool ok = n >= 2 && n < 16 && n < dclen;
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]);
-    }
-    if (!ok || !isdigit((unsigned char)s[n - 1])) {
+    if (!mailchimp_dc_valid(s) || n >= dclen) {
         set_err(err, errlen,
                 "the Mailchimp API key's data-center suffix is not like "
                 "-us6");

@@ -233,7 +233,8 @@ enum lsc_status mailchimp_credentials_load(const char *path, char **token,
     free(data);
     const char *t = json_string_value(json_object_get(j, "access_token"));
     const char *d = json_string_value(json_object_get(j, "dc"));
-    if (t == NULL || d == NULL || strlen(d) >= dclen) {
+    if (t == NULL || d == NULL || strlen(d) >= dclen ||
+        !mailchimp_dc_valid(d)) {
         snprintf(err, errlen, "%s is not a Mailchimp credentials file", path);
         st = LSC_ERR_CORRUPT;
     } else if ((*token = strdup(t)) == NULL) {

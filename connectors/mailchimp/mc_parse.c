@@ -129,8 +129,17 @@ enum lsc_status mailchimp_parse_metadata(const char *body, size_t len,
                 "`leadscore connect mailchimp`",
                 es != NULL ? es : "error");
         st = LSC_ERR_AUTH;
-    } else if (d == NULL || d[0] == '\0' || strlen(d) >= dclen) {
-        set_err(err, errlen, "OAuth metadata: no usable \"dc\"%s", NULL);
+    } else if (d == NULL || d[0] == '\0') {
+        set_err(err, errlen, "OAuth metadata: no \"dc\" in the answer%s",
+                NULL);
+        st = LSC_ERR_PARSE;
+    } else if (!mailchimp_dc_valid(d) || strlen(d) >= dclen) {
+        /* It becomes the API host name: refuse rather than connect to
+         * whatever the answer names.  Not echoed (it may be anything). */
+        set_err(err, errlen,
+                "OAuth metadata: \"dc\" is not a Mailchimp data center "
+                "(letters then digits, like \"us19\"); refusing it%s",
+                NULL);
         st = LSC_ERR_PARSE;
     } else {
         snprintf(dc, dclen, "%s", d);

@@ -263,14 +263,17 @@ static int backfill_mailchimp(struct cli_global *g, const char *mapping,
         rc = CLI_EXIT_INTERNAL;
         goto out;
     }
-    long errored_total = 0;
-    size_t batches = 0;
+    long written = 0, skipped = 0, failed = 0;
+    long missing = 0, errored_unread = 0;
+    size_t batches = 0, unread = 0;
+    /* Reasons summed over batches (same shape as one batch's table). */
+    struct mailchimp_backfill_result sum = {0};
     for (size_t i = 0; i < b.n; i += MC_CHUNK) {
         size_t k = b.n - i < MC_CHUNK ? b.n - i : MC_CHUNK;
         char batch_id[64] = "";
-        long errored = 0;
+        struct mailchimp_backfill_result res;
         st = mailchimp_backfill(mc, &b.w[i], k, batch_id, sizeof batch_id,
-                                &errored, MC_WAIT_MS, err, sizeof err);
+                                &res, MC_WAIT_MS, err, sizeof err);
         if (st != LSC_OK) {
             cli_error("backfill: batch %zu (%zu members%s%s): %s", batches + 1,
                       k, batch_id[0] != '\0' ? ", id " : "", batch_id, err);
@@ -279,25 +282,65 @@ static int backfill_mailchimp(struct cli_global *g, const char *mapping,
             break;
         }
         batches++;
-        errored_total += errored;
+        if (!res.results_read) {
+            unread++;
+            errored_unread += res.errored;
+            fprintf(stderr, "leadscore: backfill: batch %s: results not "
+                    "read (%s); %ld errored operations\n", batch_id,
+                    res.results_error, res.errored);
+        } else {
+            written += res.written;
+            skipped += res.skipped_unknown;
+            failed += res.failed;
+            missing += res.missing;
+            for (size_t r = 0; r < res.n_reasons; r++) {
+                size_t q = 0;
+                while (q < sum.n_reasons &&
+                       strcmp(sum.reasons[q].reason,
+                              res.reasons[r].reason) != 0) {
+                    q++;
+                }
+                if (q == sum.n_reasons &&
+                    sum.n_reasons == MAILCHIMP_BACKFILL_REASONS) {
+                    sum.other_reasons += res.reasons[r].count;
+                    continue;
+                }
+                if (q == sum.n_reasons) {
+                    sum.reasons[q] = res.reasons[r];
+                    sum.reasons[q].count = 0;
+                    sum.n_reasons++;
+                }
+                sum.reasons[q].count += res.reasons[r].count;
+            }
+            sum.other_reasons += res.other_reasons;
+        }
         if (g->verbose) {
             fprintf(stderr, "leadscore: backfill: batch %s: %zu members, "
-                    "%ld errored\n", batch_id, k, errored);
+                    "%ld errored operations\n", batch_id, k, res.errored);
         }
     }
-    printf("backfill: %zu members written in %zu batches (%ld errored "
-           "operations), %zu contacts without an email skipped\n",
-           b.n, batches, errored_total, b.no_email);
-    /* Under "skip" a member not in the audience is an errored operation
-     * (404) by design: the batch cannot tell it from a real failure
-     * without its result archive, so only "create" turns errors into a
-     * failed run. */
-    if (errored_total > 0 &&
-        b.cfg->unknown_members == MAILCHIMP_UNKNOWN_SKIP) {
-        printf("backfill: members not in the audience are among the errored "
-               "operations (unknown_members \"skip\"); the batch's "
-               "response_body_url lists each one\n");
-    } else if (rc == CLI_EXIT_OK && errored_total > 0) {
+    printf("backfill: %zu members in %zu batches: %ld written, %ld skipped "
+           "(not in the audience), %ld failed, %zu contacts without an "
+           "email skipped\n",
+           b.n, batches, written, skipped, failed + missing, b.no_email);
+    for (size_t r = 0; r < sum.n_reasons; r++) {
+        printf("backfill: failed: %ld x %s (e.g. %s)\n", sum.reasons[r].count,
+               sum.reasons[r].reason, sum.reasons[r].example);
+    }
+    if (sum.other_reasons > 0) {
+        printf("backfill: failed: %ld more with other reasons\n",
+               sum.other_reasons);
+    }
+    if (unread > 0) {
+        /* Without the archive a 404 (skip) cannot be told from a failure. */
+        printf("backfill: %zu batches' results could not be read: %ld "
+               "errored operations there are not counted above\n",
+               unread, errored_unread);
+    }
+    if (rc == CLI_EXIT_OK && (failed + missing > 0 ||
+                              (errored_unread > 0 &&
+                               b.cfg->unknown_members !=
+                                   MAILCHIMP_UNKNOWN_SKIP))) {
         rc = CLI_EXIT_INPUT;
     }
 out:

@@ -27,13 +27,19 @@
  *                         name,type}],"campaigns":[{id,type,list_id,
  *                         send_time,no_report,activity:[{email,action,
  *                         timestamp,url,type}]}]}
- *   POST /_fake/config   {"delay_ms":N,"max_conn":N}
+ *   POST /_fake/config   {"delay_ms":N,"max_conn":N,"page_cap":N (merge-
+ *                         fields pages hold at most N),"batch_vanish":B
+ *                         (GET /batches/{id} -> 404),"batch_results":
+ *                         "ok"|"corrupt"|"none","metadata_dc":"us1"}
+ *   GET  /_fake/batch-results/{id}.tar.gz  the results archive (gzipped
+ *                         tar of JSON arrays), unauthenticated like the
+ *                         real pre-signed URL; downloads are recorded
  *   POST /_fake/fail     {"count":N,"status":503,"no_body":false,
  *                         "title":"..."}: the next N API requests fail
  *   POST /_fake/revoke   the issued OAuth tokens stop working
  *   GET  /_fake/requests {"requests":[{method,path,query,body,auth,
  *                         content_type,user_agent,status}],"max_in_flight":N,
- *                         "throttled":N}
+ *                         "throttled":N,"downloads":[{path,auth}]}
  *   POST /_fake/clear    forget recorded requests and counters
  *   GET  /_fake/member?list=L&email=E   the stored member (tags included)
  */
@@ -57,6 +63,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 
 #if MHD_VERSION < 0x00097002
 typedef int mhd_result;
@@ -90,6 +97,11 @@ struct fake {
     json_t *campaigns; /* array */
     json_t *batches;   /* object: id -> batch */
     json_t *requests;  /* array of recorded requests */
+    json_t *downloads; /* array of {"auth":..} of results downloads */
+    int page_cap;      /* merge-fields pages hold at most this (0: none) */
+    bool batch_vanish; /* GET /batches/{id} answers 404 (deleted) */
+    char batch_results[16]; /* "ok", "corrupt", "none" (no URL) */
+    char metadata_dc[64];   /* "dc" of /oauth2/metadata */
 };
 
 struct reqctx {
@@ -102,6 +114,7 @@ struct reqctx {
 struct reply {
     unsigned status;
     char *body; /* malloc()ed, may be NULL */
+    size_t body_len; /* 0: strlen(body) (binary answers set it) */
     const char *content_type;
     char request_id[48];
 };
@@ -166,6 +179,48 @@ static void reply_problem(struct reply *r, unsigned status, const char *title,
 static json_t *field_error(const char *field, const char *message)
 {
     return json_pack("[{s:s,s:s}]", "field", field, "message", message);
+}
+
+#define INVALID_DETAIL                                                     \
+    "The resource submitted could not be validated. For field-specific "   \
+    "details, see the 'errors' array."
+
+/* 400 Invalid Resource with one errors[] entry, the way schema
+ * validation failures are answered. */
+static void reply_invalid(struct reply *r, const char *field,
+                          const char *message)
+{
+    reply_problem(r, 400, "Invalid Resource", INVALID_DETAIL,
+                  field_error(field, message));
+}
+
+/* Refuses (true) a body that is not an object or has a key outside
+ * `allowed` (NULL-terminated). */
+static bool refuse_shape(struct reply *r, json_t *body,
+                         const char *const *allowed)
+{
+    if (!json_is_object(body)) {
+        reply_invalid(r, "", "Schema describes object, another type "
+                             "found instead");
+        return true;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] != NULL && !ok; i++) {
+            ok = strcmp(k, allowed[i]) == 0;
+        }
+        if (!ok) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "The property \"%s\" is not defined "
+                                      "in this schema",
+                     k);
+            reply_invalid(r, k, msg);
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool is_status(const char *s)
@@ -236,6 +291,37 @@ static json_t *check_merge_values(json_t *list, json_t *values)
     return NULL;
 }
 
+/* Required merge fields left empty by a write of `values` to member m
+ * (NULL: a new member).  Returns an errors[] array (new reference) or
+ * NULL. */
+static json_t *check_required(json_t *list, json_t *m, json_t *values)
+{
+    json_t *errors = NULL;
+    size_t i;
+    json_t *mf;
+    json_array_foreach(json_object_get(list, "merge_fields"), i, mf) {
+        if (!json_is_true(json_object_get(mf, "required"))) {
+            continue;
+        }
+        const char *tag = json_string_value(json_object_get(mf, "tag"));
+        json_t *v = json_object_get(values, tag);
+        if (v == NULL && m != NULL) {
+            v = json_object_get(json_object_get(m, "merge_fields"), tag);
+        }
+        if (v == NULL || json_is_null(v) ||
+            (json_is_string(v) && json_string_length(v) == 0)) {
+            if (errors == NULL) {
+                errors = json_array();
+            }
+            json_array_append_new(errors,
+                                  json_pack("{s:s,s:s}", "field", tag,
+                                            "message",
+                                            "Please enter a value"));
+        }
+    }
+    return errors;
+}
+
 static json_t *member_view(const char *list_id, json_t *m)
 {
     json_t *v = json_deep_copy(m);
@@ -281,8 +367,10 @@ static json_t *member_new(const char *email, const char *status)
 
 /* ---- API handlers (called with f->mu held) ------------------------------ */
 
+static long query_long(json_t *q, const char *k, long dflt);
+
 static void api_merge_fields(struct fake *f, const char *method,
-                             const char *list_id, json_t *body,
+                             const char *list_id, json_t *body, json_t *q,
                              struct reply *r)
 {
     json_t *l = list_get(f, list_id);
@@ -292,16 +380,29 @@ static void api_merge_fields(struct fake *f, const char *method,
         return;
     }
     if (strcmp(method, "GET") == 0) {
-        json_t *arr = json_deep_copy(json_object_get(l, "merge_fields"));
-        size_t i;
-        json_t *mf;
-        json_array_foreach(arr, i, mf) {
-            json_object_set_new(mf, "list_id", json_string(list_id));
+        /* count (default 10, at most 1000) and offset paging. */
+        long count = query_long(q, "count", 10);
+        long offset = query_long(q, "offset", 0);
+        if (count < 1 || count > 1000 || offset < 0) {
+            reply_invalid(r, count < 1 || count > 1000 ? "count" : "offset",
+                          "Value is outside the allowed range");
+            return;
         }
-        size_t n = json_array_size(arr);
+        if (f->page_cap > 0 && count > f->page_cap) {
+            count = f->page_cap;
+        }
+        json_t *all = json_object_get(l, "merge_fields");
+        json_t *arr = json_array();
+        for (size_t k = (size_t)offset;
+             k < json_array_size(all) && (long)json_array_size(arr) < count;
+             k++) {
+            json_t *mf = json_deep_copy(json_array_get(all, k));
+            json_object_set_new(mf, "list_id", json_string(list_id));
+            json_array_append_new(arr, mf);
+        }
         reply_json(r, 200, json_pack("{s:o,s:s,s:i}", "merge_fields", arr,
                                      "list_id", list_id, "total_items",
-                                     (int)n));
+                                     (int)json_array_size(all)));
         return;
     }
     if (strcmp(method, "POST") != 0) {
@@ -309,6 +410,21 @@ static void api_merge_fields(struct fake *f, const char *method,
                       "The requested method and resource are not compatible.",
                       NULL);
         return;
+    }
+    static const char *const keys[] = {
+        "tag", "name", "type", "required", "default_value", "public",
+        "display_order", "options", "help_text", NULL};
+    if (refuse_shape(r, body, keys)) {
+        return;
+    }
+    const char *bools[] = {"required", "public"};
+    for (int b = 0; b < 2; b++) {
+        json_t *v = json_object_get(body, bools[b]);
+        if (v != NULL && !json_is_boolean(v)) {
+            reply_invalid(r, bools[b], "Schema describes boolean, another "
+                                       "type found instead");
+            return;
+        }
     }
     const char *name = json_string_value(json_object_get(body, "name"));
     const char *type = json_string_value(json_object_get(body, "type"));
@@ -348,9 +464,11 @@ static void api_merge_fields(struct fake *f, const char *method,
     json_int_t id = json_integer_value(json_object_get(l, "next_id"));
     char gen[16];
     snprintf(gen, sizeof gen, "MMERGE%d", (int)id);
-    json_t *mf = json_pack("{s:I,s:s,s:s,s:s,s:b,s:b}", "merge_id", id, "tag",
-                           tag != NULL ? tag : gen, "name", name, "type",
-                           type, "required", 0, "public", 0);
+    json_t *mf = json_pack(
+        "{s:I,s:s,s:s,s:s,s:b,s:b}", "merge_id", id, "tag",
+        tag != NULL ? tag : gen, "name", name, "type", type, "required",
+        json_is_true(json_object_get(body, "required")), "public",
+        json_is_true(json_object_get(body, "public")));
     json_object_set_new(l, "next_id", json_integer(id + 1));
     json_array_append(json_object_get(l, "merge_fields"), mf);
     json_object_set_new(mf, "list_id", json_string(list_id));
@@ -361,7 +479,7 @@ static void api_merge_fields(struct fake *f, const char *method,
 
 static void api_member(struct fake *f, const char *method,
                        const char *list_id, const char *key, json_t *body,
-                       bool tags, struct reply *r)
+                       json_t *q, bool tags, struct reply *r)
 {
     json_t *l = list_get(f, list_id);
     if (l == NULL) {
@@ -390,23 +508,46 @@ static void api_member(struct fake *f, const char *method,
                                          (int)n));
             return;
         }
+        static const char *const top[] = {"tags", "is_syncing", NULL};
+        static const char *const tk[] = {"name", "status", NULL};
+        if (refuse_shape(r, body, top)) {
+            return;
+        }
         json_t *arr = json_object_get(body, "tags");
+        if (!json_is_array(arr)) {
+            reply_invalid(r, "tags", "Schema describes array, another type "
+                                     "found instead");
+            return;
+        }
         size_t i;
         json_t *t;
-        bool ok = json_is_array(arr);
         json_array_foreach(arr, i, t) {
+            if (refuse_shape(r, t, tk)) {
+                return;
+            }
             const char *name = json_string_value(json_object_get(t, "name"));
             const char *st = json_string_value(json_object_get(t, "status"));
-            ok = ok && name != NULL && name[0] != '\0' && strlen(name) <= 100 &&
-                 st != NULL &&
-                 (strcmp(st, "active") == 0 || strcmp(st, "inactive") == 0);
+            if (name == NULL || name[0] == '\0') {
+                reply_invalid(r, "tags.name", "This value should not be "
+                                              "blank.");
+                return;
+            }
+            if (strlen(name) > 100) {
+                reply_invalid(r, "tags.name", "Tag names can be at most 100 "
+                                              "characters.");
+                return;
+            }
+            if (st == NULL ||
+                (strcmp(st, "active") != 0 && strcmp(st, "inactive") != 0)) {
+                reply_invalid(r, "tags.status", "Value is not one of the "
+                                                "enum [active, inactive]");
+                return;
+            }
         }
         json_t *sync = json_object_get(body, "is_syncing");
-        if (!ok || (sync != NULL && !json_is_boolean(sync))) {
-            reply_problem(r, 400, "Invalid Resource",
-                          "The resource submitted could not be validated.",
-                          field_error("tags", "Schema describes array, "
-                                              "each {name, status}"));
+        if (sync != NULL && !json_is_boolean(sync)) {
+            reply_invalid(r, "is_syncing", "Schema describes boolean, "
+                                           "another type found instead");
             return;
         }
         apply_tags(m, arr);
@@ -423,17 +564,38 @@ static void api_member(struct fake *f, const char *method,
         reply_json(r, 200, member_view(list_id, m));
         return;
     }
-    if (!json_is_object(body)) {
-        reply_problem(r, 400, "JSON Parse Exception",
-                      "We encountered an unspecified JSON parsing error.",
+    /* Add_List_Members_2 (PUT) and the PATCH schema: the same keys,
+     * status_if_new only in PUT; no tags. */
+    static const char *const put_keys[] = {
+        "email_address", "email_type", "status", "status_if_new",
+        "merge_fields", "interests", "language", "vip", "location",
+        "marketing_permissions", "ip_signup", "timestamp_signup", "ip_opt",
+        "timestamp_opt", NULL};
+    bool is_put = strcmp(method, "PUT") == 0;
+    if (!is_put && strcmp(method, "PATCH") != 0) {
+        reply_problem(r, 405, "Method Not Allowed",
+                      "The requested method and resource are not compatible.",
                       NULL);
+        return;
+    }
+    if (!is_put && m == NULL) {
+        /* The path is resolved before the body is validated. */
+        reply_problem(r, 404, "Resource Not Found",
+                      "The requested resource could not be found.", NULL);
+        return;
+    }
+    if (!is_put && json_object_get(body, "status_if_new") != NULL) {
+        reply_invalid(r, "status_if_new", "The property \"status_if_new\" "
+                                          "is not defined in this schema");
+        return;
+    }
+    if (refuse_shape(r, body, put_keys)) {
         return;
     }
     json_t *mfv = json_object_get(body, "merge_fields");
     if (mfv != NULL && !json_is_object(mfv)) {
-        reply_problem(r, 400, "Invalid Resource",
-                      "The resource submitted could not be validated.",
-                      field_error("merge_fields", "Schema describes object"));
+        reply_invalid(r, "merge_fields", "Schema describes object, another "
+                                         "type found instead");
         return;
     }
     json_t *bad = check_merge_values(l, mfv);
@@ -442,30 +604,47 @@ static void api_member(struct fake *f, const char *method,
                       "Your merge fields were invalid.", bad);
         return;
     }
-    const char *status = json_string_value(json_object_get(body, "status"));
-    if (status != NULL && !is_status(status)) {
-        reply_problem(r, 400, "Invalid Resource",
-                      "The resource submitted could not be validated.",
-                      field_error("status", "Value is not one of the enum"));
+    json_t *stv = json_object_get(body, "status");
+    const char *status = json_string_value(stv);
+    if (stv != NULL && !is_status(status)) {
+        reply_invalid(r, "status", "Value is not one of the enum "
+                                   "[subscribed, unsubscribed, cleaned, "
+                                   "pending, transactional]");
         return;
     }
-    if (strcmp(method, "PATCH") == 0) {
-        if (m == NULL) {
-            reply_problem(r, 404, "Resource Not Found",
-                          "The requested resource could not be found.", NULL);
-            return;
-        }
-    } else if (strcmp(method, "PUT") == 0) {
+    json_t *et = json_object_get(body, "email_type");
+    if (et != NULL && (!json_is_string(et) ||
+                       (strcmp(json_string_value(et), "html") != 0 &&
+                        strcmp(json_string_value(et), "text") != 0))) {
+        reply_invalid(r, "email_type", "Value is not one of the enum [html, "
+                                       "text]");
+        return;
+    }
+    json_t *vip = json_object_get(body, "vip");
+    if (vip != NULL && !json_is_boolean(vip)) {
+        reply_invalid(r, "vip", "Schema describes boolean, another type "
+                                "found instead");
+        return;
+    }
+    /* Required merge fields are checked unless the caller opts out. */
+    const char *smv =
+        json_string_value(json_object_get(q, "skip_merge_validation"));
+    bool skip_mv = smv != NULL && strcmp(smv, "true") == 0;
+    if (is_put) {
         const char *email =
             json_string_value(json_object_get(body, "email_address"));
         const char *sin =
             json_string_value(json_object_get(body, "status_if_new"));
-        if (email == NULL || sin == NULL || !is_status(sin)) {
-            reply_problem(r, 400, "Invalid Resource",
-                          "The resource submitted could not be validated.",
-                          field_error(email == NULL ? "email_address"
-                                                    : "status_if_new",
-                                      "This value should not be blank."));
+        if (email == NULL || sin == NULL) {
+            reply_invalid(r, email == NULL ? "email_address" : "status_if_new",
+                          "This value should not be blank.");
+            return;
+        }
+        if (!is_status(sin)) {
+            reply_invalid(r, "status_if_new", "Value is not one of the enum "
+                                              "[subscribed, unsubscribed, "
+                                              "cleaned, pending, "
+                                              "transactional]");
             return;
         }
         char h2[33];
@@ -477,15 +656,19 @@ static void api_member(struct fake *f, const char *method,
                           NULL);
             return;
         }
-        if (m == NULL) {
-            m = member_new(email, sin);
-            json_object_set_new(members, hash, m);
-        }
-    } else {
-        reply_problem(r, 405, "Method Not Allowed",
-                      "The requested method and resource are not compatible.",
-                      NULL);
+    }
+    json_t *missing = skip_mv ? NULL : check_required(l, m, mfv);
+    if (missing != NULL) {
+        reply_problem(r, 400, "Invalid Resource",
+                      "Your merge fields were invalid.", missing);
         return;
+    }
+    if (m == NULL) {
+        m = member_new(json_string_value(json_object_get(body,
+                                                         "email_address")),
+                       json_string_value(json_object_get(body,
+                                                         "status_if_new")));
+        json_object_set_new(members, hash, m);
     }
     if (status != NULL) {
         json_object_set_new(m, "status", json_string(status));
@@ -577,39 +760,197 @@ static void api_batch_subscribe(struct fake *f, const char *list_id,
 static void dispatch(struct fake *f, const char *method, const char *path,
                      json_t *body, json_t *query, struct reply *r);
 
+/* "a=1&b=x" into an object of strings (new reference); %XX decoded. */
+static json_t *parse_query(const char *qs)
+{
+    json_t *q = json_object();
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", qs != NULL ? qs : "");
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, "&", &save); kv != NULL;
+         kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        const char *v = "";
+        if (eq != NULL) {
+            *eq = '\0';
+            v = eq + 1;
+        }
+        char dec[256];
+        size_t o = 0;
+        for (size_t i = 0; v[i] != '\0' && o + 1 < sizeof dec; i++) {
+            if (v[i] == '%' && v[i + 1] != '\0' && v[i + 2] != '\0') {
+                char hx[3] = {v[i + 1], v[i + 2], 0};
+                dec[o++] = (char)strtol(hx, NULL, 16);
+                i += 2;
+            } else {
+                dec[o++] = v[i] == '+' ? ' ' : v[i];
+            }
+        }
+        dec[o] = '\0';
+        json_object_set_new(q, kv, json_string(dec));
+    }
+    return q;
+}
+
+/* ---- batch results archive: ustar entries, gzip ------------------------- */
+
+/* Appends one ustar header + data (padded to 512) to *buf. */
+static void tar_add(unsigned char **buf, size_t *len, const char *name,
+                    char type, const char *data, size_t n)
+{
+    size_t pad = (n + 511) / 512 * 512;
+    unsigned char *nb = realloc(*buf, *len + 512 + pad);
+    if (nb == NULL) {
+        return;
+    }
+    *buf = nb;
+    unsigned char *h = nb + *len;
+    memset(h, 0, 512 + pad);
+    snprintf((char *)h, 100, "%s", name);
+    snprintf((char *)h + 100, 8, "%07o", type == '5' ? 0755 : 0644);
+    snprintf((char *)h + 108, 8, "%07o", 0);
+    snprintf((char *)h + 116, 8, "%07o", 0);
+    snprintf((char *)h + 124, 12, "%011o", (unsigned)(n & 07777777777u));
+    snprintf((char *)h + 136, 12, "%011o", 1795392000);
+    h[156] = (unsigned char)type;
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++) {
+        sum += h[i];
+    }
+    snprintf((char *)h + 148, 8, "%06o", sum);
+    memcpy(h + 512, data, n);
+    *len += 512 + pad;
+}
+
+/* The results of batch b as a gzipped tar: a directory named after the
+ * batch and one JSON file per 3 results (so a reader must handle several
+ * files).  malloc()ed, *out_len bytes. */
+static unsigned char *results_archive(json_t *b, size_t *out_len)
+{
+    const char *id = json_string_value(json_object_get(b, "id"));
+    json_t *results = json_object_get(b, "_results");
+    unsigned char *tar = NULL;
+    size_t tlen = 0;
+    char name[100];
+    snprintf(name, sizeof name, "%s/", id);
+    tar_add(&tar, &tlen, name, '5', "", 0);
+    for (size_t i = 0; i < json_array_size(results); i += 3) {
+        json_t *part = json_array();
+        for (size_t k = i; k < i + 3 && k < json_array_size(results); k++) {
+            json_array_append(part, json_array_get(results, k));
+        }
+        char *text = json_dumps(part, JSON_COMPACT);
+        json_decref(part);
+        snprintf(name, sizeof name, "%s/%zu.json", id, i / 3);
+        tar_add(&tar, &tlen, name, '0', text, strlen(text));
+        free(text);
+    }
+    unsigned char *end = realloc(tar, tlen + 1024);
+    if (end == NULL) {
+        free(tar);
+        return NULL;
+    }
+    memset(end + tlen, 0, 1024);
+    tlen += 1024;
+    uLong cap = compressBound((uLong)tlen) + 64;
+    unsigned char *gz = malloc(cap);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (gz == NULL ||
+        deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+            Z_OK) {
+        free(gz);
+        free(end);
+        return NULL;
+    }
+    z.next_in = end;
+    z.avail_in = (uInt)tlen;
+    z.next_out = gz;
+    z.avail_out = (uInt)cap;
+    deflate(&z, Z_FINISH);
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    free(end);
+    return gz;
+}
+
 static void api_batches(struct fake *f, const char *method, const char *id,
                         json_t *body, struct reply *r)
 {
     if (id != NULL) {
         json_t *b = json_object_get(f->batches, id);
-        if (b == NULL || strcmp(method, "GET") != 0) {
+        if (b == NULL || f->batch_vanish || strcmp(method, "GET") != 0) {
             reply_problem(r, 404, "Resource Not Found",
                           "The requested resource could not be found.", NULL);
             return;
         }
         json_t *v = json_deep_copy(b);
+        json_object_del(v, "_results");
         json_object_set_new(v, "status", json_string("finished"));
         json_object_set_new(b, "status", json_string("finished"));
+        json_object_set_new(v, "completed_at",
+                            json_string("2026-11-23T00:00:05+00:00"));
+        char url[160] = "";
+        if (strcmp(f->batch_results, "none") != 0) {
+            /* Real archives sit on a pre-signed storage URL: no auth. */
+            snprintf(url, sizeof url,
+                     "http://127.0.0.1:%u/_fake/batch-results/%s.tar.gz",
+                     f->port, id);
+        }
+        json_object_set_new(v, "response_body_url", json_string(url));
         reply_json(r, 200, v);
         return;
     }
+    static const char *const top[] = {"operations", NULL};
+    static const char *const opk[] = {"method", "path", "params", "body",
+                                      "operation_id", NULL};
+    if (refuse_shape(r, body, top)) {
+        return;
+    }
     json_t *ops = json_object_get(body, "operations");
+    if (!json_is_array(ops)) {
+        reply_invalid(r, "operations", "Schema describes array, another "
+                                       "type found instead");
+        return;
+    }
     size_t i;
     json_t *op;
-    bool ok = json_is_array(ops);
     json_array_foreach(ops, i, op) {
+        if (refuse_shape(r, op, opk)) {
+            return;
+        }
+        const char *m = json_string_value(json_object_get(op, "method"));
+        const char *p = json_string_value(json_object_get(op, "path"));
         json_t *bd = json_object_get(op, "body");
-        ok = ok && json_string_value(json_object_get(op, "method")) != NULL &&
-             json_string_value(json_object_get(op, "path")) != NULL &&
-             (bd == NULL || json_is_string(bd));
-    }
-    if (!ok) {
-        reply_problem(r, 400, "Invalid Resource",
-                      "The resource submitted could not be validated.",
-                      field_error("operations",
-                                  "each needs method, path; body is a "
-                                  "string"));
-        return;
+        json_t *oid = json_object_get(op, "operation_id");
+        json_t *params = json_object_get(op, "params");
+        if (m == NULL || (strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0 &&
+                          strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0 &&
+                          strcmp(m, "DELETE") != 0)) {
+            reply_invalid(r, "operations.method",
+                          "Value is not one of the enum [GET, POST, PUT, "
+                          "PATCH, DELETE]");
+            return;
+        }
+        if (p == NULL || p[0] != '/') {
+            reply_invalid(r, "operations.path", "This value should not be "
+                                                "blank.");
+            return;
+        }
+        if ((bd != NULL && !json_is_string(bd)) ||
+            (oid != NULL && !json_is_string(oid)) ||
+            (params != NULL && !json_is_object(params))) {
+            reply_invalid(r, bd != NULL && !json_is_string(bd)
+                                 ? "operations.body"
+                                 : oid != NULL && !json_is_string(oid)
+                                       ? "operations.operation_id"
+                                       : "operations.params",
+                          "Schema describes another type");
+            return;
+        }
     }
     long errored = 0;
     json_t *results = json_array();
@@ -619,10 +960,27 @@ static void api_batches(struct fake *f, const char *method, const char *id,
         json_t *ob = bs != NULL ? json_loads(bs, 0, NULL) : NULL;
         char full[512];
         snprintf(full, sizeof full, "/3.0%s", p);
+        char *qm = strchr(full, '?');
+        json_t *q = parse_query(qm != NULL ? qm + 1 : NULL);
+        if (qm != NULL) {
+            *qm = '\0';
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(op, "params"), k, v) {
+            json_object_set(q, k, v);
+        }
         struct reply sub = {0};
         memcpy(sub.request_id, r->request_id, sizeof sub.request_id);
-        dispatch(f, json_string_value(json_object_get(op, "method")), full,
-                 ob, NULL, &sub);
+        if (bs != NULL && ob == NULL) {
+            reply_problem(&sub, 400, "JSON Parse Exception",
+                          "We encountered an unspecified JSON parsing error.",
+                          NULL);
+        } else {
+            dispatch(f, json_string_value(json_object_get(op, "method")),
+                     full, ob, q, &sub);
+        }
+        json_decref(q);
         if (sub.status != 200 && sub.status != 204) {
             errored++;
         }
@@ -835,14 +1193,14 @@ static void dispatch(struct fake *f, const char *method, const char *path,
         api_batch_subscribe(f, s[2], body, r);
     } else if (n == 4 && strcmp(s[1], "lists") == 0 &&
                strcmp(s[3], "merge-fields") == 0) {
-        api_merge_fields(f, method, s[2], body, r);
+        api_merge_fields(f, method, s[2], body, query, r);
     } else if (n == 5 && strcmp(s[1], "lists") == 0 &&
                strcmp(s[3], "members") == 0) {
-        api_member(f, method, s[2], s[4], body, false, r);
+        api_member(f, method, s[2], s[4], body, query, false, r);
     } else if (n == 6 && strcmp(s[1], "lists") == 0 &&
                strcmp(s[3], "members") == 0 && strcmp(s[5], "tags") == 0 &&
                (get || post)) {
-        api_member(f, method, s[2], s[4], body, true, r);
+        api_member(f, method, s[2], s[4], body, query, true, r);
     } else if (n == 2 && strcmp(s[1], "batches") == 0 && post) {
         api_batches(f, method, NULL, body, r);
     } else if (n == 3 && strcmp(s[1], "batches") == 0) {
@@ -864,12 +1222,45 @@ static void control(struct fake *f, const char *method, const char *path,
                     json_t *body, struct MHD_Connection *conn,
                     struct reply *r)
 {
-    if (strcmp(path, "/_fake/requests") == 0) {
-        reply_json(r, 200, json_pack("{s:O,s:i,s:i}", "requests", f->requests,
-                                     "max_in_flight", f->max_in_flight,
-                                     "throttled", (int)f->throttled));
+    const char *results_prefix = "/_fake/batch-results/";
+    if (strncmp(path, results_prefix, strlen(results_prefix)) == 0) {
+        /* Stands in for the pre-signed storage URL of the results. */
+        const char *authz = MHD_lookup_connection_value(
+            conn, MHD_HEADER_KIND, "Authorization");
+        json_array_append_new(
+            f->downloads, json_pack("{s:s,s:s}", "path", path, "auth",
+                                    authz != NULL ? authz : ""));
+        char id[64];
+        snprintf(id, sizeof id, "%s", path + strlen(results_prefix));
+        char *dot = strstr(id, ".tar.gz");
+        if (dot != NULL) {
+            *dot = '\0';
+        }
+        json_t *b = json_object_get(f->batches, id);
+        size_t n = 0;
+        unsigned char *gz = b != NULL ? results_archive(b, &n) : NULL;
+        if (gz == NULL) {
+            r->status = 404;
+            r->body = strdup("<Error><Code>NoSuchKey</Code></Error>");
+            r->content_type = "application/xml";
+            return;
+        }
+        if (strcmp(f->batch_results, "corrupt") == 0) {
+            n /= 2;
+        }
+        r->status = 200;
+        r->body = (char *)gz;
+        r->body_len = n;
+        r->content_type = "application/x-gzip";
+    } else if (strcmp(path, "/_fake/requests") == 0) {
+        reply_json(r, 200, json_pack("{s:O,s:i,s:i,s:O}", "requests",
+                                     f->requests, "max_in_flight",
+                                     f->max_in_flight, "throttled",
+                                     (int)f->throttled, "downloads",
+                                     f->downloads));
     } else if (strcmp(path, "/_fake/clear") == 0) {
         json_array_clear(f->requests);
+        json_array_clear(f->downloads);
         f->max_in_flight = 0;
         f->throttled = 0;
         reply_json(r, 200, json_object());
@@ -881,6 +1272,24 @@ static void control(struct fake *f, const char *method, const char *path,
         }
         if (json_is_integer(m)) {
             f->max_conn = (int)json_integer_value(m);
+        }
+        json_t *pc = json_object_get(body, "page_cap");
+        if (json_is_integer(pc)) {
+            f->page_cap = (int)json_integer_value(pc);
+        }
+        json_t *bv = json_object_get(body, "batch_vanish");
+        if (json_is_boolean(bv)) {
+            f->batch_vanish = json_is_true(bv);
+        }
+        const char *br =
+            json_string_value(json_object_get(body, "batch_results"));
+        if (br != NULL) {
+            snprintf(f->batch_results, sizeof f->batch_results, "%s", br);
+        }
+        const char *md =
+            json_string_value(json_object_get(body, "metadata_dc"));
+        if (md != NULL) {
+            snprintf(f->metadata_dc, sizeof f->metadata_dc, "%s", md);
         }
         reply_json(r, 200, json_object());
     } else if (strcmp(path, "/_fake/fail") == 0) {
@@ -934,7 +1343,8 @@ static void control(struct fake *f, const char *method, const char *path,
                 json_pack("{s:I,s:O,s:O,s:O,s:b,s:b}", "merge_id", id, "tag",
                           json_object_get(it, "tag"), "name",
                           json_object_get(it, "name"), "type",
-                          json_object_get(it, "type"), "required", 0,
+                          json_object_get(it, "type"), "required",
+                          json_is_true(json_object_get(it, "required")),
                           "public", 0));
         }
         json_array_foreach(json_object_get(body, "members"), i, it) {
@@ -1044,7 +1454,7 @@ static void oauth(struct fake *f, const char *method, const char *path,
         snprintf(ep, sizeof ep, "http://127.0.0.1:%u", f->port);
         reply_json(r, 200,
                    json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:{s:s,s:s}}", "dc",
-                             "us1", "role", "owner", "accountname",
+                             f->metadata_dc, "role", "owner", "accountname",
                              "Fake Account", "login_url",
                              "https://login.mailchimp.com", "user_id", 42,
                              "api_endpoint", ep, "login", "email",
@@ -1226,7 +1636,9 @@ static mhd_result handler(void *cls, struct MHD_Connection *conn,
     json_decref(body);
     json_decref(query);
 
-    size_t blen = r.body != NULL ? strlen(r.body) : 0;
+    size_t blen = r.body_len > 0 ? r.body_len
+                  : r.body != NULL ? strlen(r.body)
+                                   : 0;
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         blen, r.body != NULL ? r.body : (void *)"", MHD_RESPMEM_MUST_COPY);
     free(r.body);
@@ -1284,6 +1696,9 @@ int main(int argc, char **argv)
     f.campaigns = json_array();
     f.batches = json_object();
     f.requests = json_array();
+    f.downloads = json_array();
+    snprintf(f.batch_results, sizeof f.batch_results, "ok");
+    snprintf(f.metadata_dc, sizeof f.metadata_dc, "us1");
 
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -1325,6 +1740,7 @@ int main(int argc, char **argv)
     json_decref(f.campaigns);
     json_decref(f.batches);
     json_decref(f.requests);
+    json_decref(f.downloads);
     pthread_mutex_destroy(&f.mu);
     return 0;
 }

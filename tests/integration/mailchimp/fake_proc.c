@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,6 +149,86 @@ long fake_ctl(const struct fake_proc *f, const char *method, const char *path,
     if (curl_easy_perform(h) == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     }
+    curl_easy_cleanup(h);
+    if (out != NULL && b.p != NULL) {
+        *out = json_loads(b.p, 0, NULL);
+    }
+    free(b.p);
+    return status;
+}
+
+struct hdrs {
+    char *rid;
+    size_t ridlen;
+};
+
+/* Keeps X-Request-Id. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct hdrs *h = ud;
+    size_t k = size * nmemb;
+    if (h->rid != NULL && k > 13 && strncasecmp(ptr, "X-Request-Id:", 13) == 0) {
+        size_t i = 13;
+        while (i < k && ptr[i] == ' ') {
+            i++;
+        }
+        size_t e = k;
+        while (e > i && (ptr[e - 1] == '\r' || ptr[e - 1] == '\n')) {
+            e--;
+        }
+        snprintf(h->rid, h->ridlen, "%.*s", (int)(e - i), ptr + i);
+    }
+    return k;
+}
+
+long fake_api(const struct fake_proc *f, const char *method,
+              const char *path, const char *body, const char *key,
+              json_t **out, char *content_type, size_t ctlen,
+              char *request_id, size_t ridlen)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (content_type != NULL && ctlen > 0) {
+        content_type[0] = '\0';
+    }
+    if (request_id != NULL && ridlen > 0) {
+        request_id[0] = '\0';
+    }
+    CURL *h = curl_easy_init();
+    if (h == NULL) {
+        return 0;
+    }
+    char url[2048], up[256];
+    snprintf(url, sizeof url, "%s%s", f->api_base, path);
+    snprintf(up, sizeof up, "leadscore:%s", key != NULL ? key : FAKE_API_KEY);
+    struct buf b = {0};
+    struct hdrs hd = {request_id, ridlen};
+    struct curl_slist *hl =
+        curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_USERPWD, up);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    }
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hd);
+    long status = 0;
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        char *ct = NULL;
+        curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+        if (ct != NULL && content_type != NULL && ctlen > 0) {
+            snprintf(content_type, ctlen, "%s", ct);
+        }
+    }
+    curl_slist_free_all(hl);
     curl_easy_cleanup(h);
     if (out != NULL && b.p != NULL) {
         *out = json_loads(b.p, 0, NULL);

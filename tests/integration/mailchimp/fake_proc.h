@@ -29,6 +29,15 @@ void fake_stop(struct fake_proc *f);
 long fake_ctl(const struct fake_proc *f, const char *method, const char *path,
               const char *body, json_t **out);
 
+/* One API request with Basic auth (`key`, NULL: FAKE_API_KEY) and a raw
+ * body (may be NULL).  Returns the HTTP status; *out (may be NULL) gets
+ * the parsed answer (caller decrefs), content_type / request_id
+ * (caller-owned, may be NULL) the headers. */
+long fake_api(const struct fake_proc *f, const char *method,
+              const char *path, const char *body, const char *key,
+              json_t **out, char *content_type, size_t ctlen,
+              char *request_id, size_t ridlen);
+
 /* The recorded API requests (new reference, the "requests" array). */
 json_t *fake_requests(const struct fake_proc *f);
 /* The stored member (new reference) or NULL. */

@@ -342,9 +342,32 @@ static void check_batches(json_t *r, json_t *b)
         if (body != NULL && ob == NULL) {
             problem(r, "operation %zu: body string is not JSON", i);
         }
+        /* params is only used for GET (batch-operations guide): a query
+         * for another method is part of the path. */
         char full[512];
         snprintf(full, sizeof full, "/3.0%s", p);
-        check_api(r, m, full, params, ob, true);
+        char *qm = strchr(full, '?');
+        json_t *q = params != NULL ? json_deep_copy(params) : json_object();
+        if (qm != NULL) {
+            *qm = '\0';
+            if (strcmp(m, "GET") == 0) {
+                problem(r, "operation %zu: a GET's query goes in params", i);
+            }
+            char qs[256];
+            snprintf(qs, sizeof qs, "%s", qm + 1);
+            char *save = NULL;
+            for (char *kv = strtok_r(qs, "&", &save); kv != NULL;
+                 kv = strtok_r(NULL, "&", &save)) {
+                char *eq = strchr(kv, '=');
+                if (eq != NULL) {
+                    *eq = '\0';
+                }
+                json_object_set_new(q, kv, json_string(eq != NULL ? eq + 1
+                                                                  : ""));
+            }
+        }
+        check_api(r, m, full, q, ob, true);
+        json_decref(q);
         json_decref(ob);
     }
 }
@@ -379,8 +402,23 @@ static void check_api(json_t *r, const char *method, const char *path,
     } else if (n == 5 && strcmp(s[1], "lists") == 0 &&
                strcmp(s[3], "members") == 0) {
         if (strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+            static const char *const qk[] = {"skip_merge_validation", NULL};
+            keys_allowed(r, q, "query", qk);
+            /* Our policy, not the spec's: we write only our own merge
+             * fields, so an audience's other required fields must not
+             * make Mailchimp refuse the write. */
+            const char *smv = json_string_value(
+                json_object_get(q, "skip_merge_validation"));
+            if (smv == NULL || strcmp(smv, "true") != 0) {
+                problem(r, "member writes must send "
+                           "skip_merge_validation=true");
+            }
             check_member_write(r, method, s[4], b);
-        } else if (!get) {
+        } else if (get) {
+            static const char *const qk[] = {"fields", "exclude_fields",
+                                             NULL};
+            keys_allowed(r, q, "query", qk);
+        } else {
             problem(r, "unexpected method on a member");
         }
     } else if (n == 6 && strcmp(s[1], "lists") == 0 &&
@@ -389,15 +427,25 @@ static void check_api(json_t *r, const char *method, const char *path,
             problem(r, "subscriber hash is not 32 lowercase hex");
         }
         if (strcmp(method, "POST") == 0) {
+            static const char *const none[] = {NULL};
+            keys_allowed(r, q, "query", none);
             check_tags(r, b);
-        } else if (!get) {
+        } else if (get) {
+            static const char *const qk[] = {"fields", "exclude_fields",
+                                             "count", "offset", NULL};
+            keys_allowed(r, q, "query", qk);
+            query_count(r, q);
+        } else {
             problem(r, "unexpected method on member tags");
         }
     } else if (n == 2 && strcmp(s[1], "batches") == 0 && !nested &&
                strcmp(method, "POST") == 0) {
+        static const char *const none[] = {NULL};
+        keys_allowed(r, q, "query", none);
         check_batches(r, b);
     } else if (n == 3 && strcmp(s[1], "batches") == 0 && get) {
-        /* status poll */
+        static const char *const qk[] = {"fields", "exclude_fields", NULL};
+        keys_allowed(r, q, "query", qk);
     } else if (n == 2 && strcmp(s[1], "campaigns") == 0 && get) {
         static const char *const qk[] = {
             "fields",          "exclude_fields",   "count",
@@ -559,7 +607,7 @@ static void test_every_request_matches_the_documented_shapes(void **state)
                                          sizeof err),
                          LSC_OK);
     }
-    long errored;
+    struct mailchimp_backfill_result errored;
     assert_int_equal(mailchimp_backfill(mc, w, 3, NULL, 0, &errored, 10000,
                                         err, sizeof err),
                      LSC_OK);
@@ -658,7 +706,50 @@ static void test_checker_rejects_bad_shapes(void **state)
         "{\"method\":\"GET\",\"path\":\"/3.0/reports/c1/email-activity\","
         "\"query\":{\"count\":\"5000\"},\"auth\":\"none\","
         "\"content_type\":\"\",\"body\":\"\"}",
+        /* A member write without skip_merge_validation=true. */
+        "{\"method\":\"PATCH\",\"path\":\"/3.0/lists/L1/members/"
+        "9e26471d35a78862c17e467d87cddedf\",\"query\":{},\"auth\":\"basic\","
+        "\"user_agent\":\"leadscore/1\",\"content_type\":"
+        "\"application/json\",\"body\":"
+        "\"{\\\"merge_fields\\\":{\\\"LSCORE\\\":87}}\"}",
+        /* ... with a query key the endpoint does not take. */
+        "{\"method\":\"PATCH\",\"path\":\"/3.0/lists/L1/members/"
+        "9e26471d35a78862c17e467d87cddedf\",\"query\":{"
+        "\"skip_merge_validation\":\"true\",\"force\":\"1\"},"
+        "\"auth\":\"basic\",\"user_agent\":\"leadscore/1\","
+        "\"content_type\":\"application/json\",\"body\":"
+        "\"{\\\"merge_fields\\\":{\\\"LSCORE\\\":87}}\"}",
+        /* A batched member PATCH whose path lacks the flag. */
+        "{\"method\":\"POST\",\"path\":\"/3.0/batches\",\"query\":{},"
+        "\"auth\":\"basic\",\"user_agent\":\"leadscore/1\","
+        "\"content_type\":\"application/json\",\"body\":"
+        "\"{\\\"operations\\\":[{\\\"method\\\":\\\"PATCH\\\",\\\"path\\\":"
+        "\\\"/lists/L1/members/9e26471d35a78862c17e467d87cddedf\\\","
+        "\\\"body\\\":\\\"{}\\\"}]}\"}",
+        /* A query on POST .../tags. */
+        "{\"method\":\"POST\",\"path\":\"/3.0/lists/L1/members/"
+        "9e26471d35a78862c17e467d87cddedf/tags\",\"query\":{"
+        "\"skip_merge_validation\":\"true\"},\"auth\":\"basic\","
+        "\"user_agent\":\"leadscore/1\",\"content_type\":"
+        "\"application/json\",\"body\":\"{\\\"tags\\\":[{\\\"name\\\":"
+        "\\\"x\\\",\\\"status\\\":\\\"active\\\"}]}\"}",
     };
+    /* The same member write with the flag passes: the checker does not
+     * refuse everything. */
+    const char *good =
+        "{\"method\":\"PATCH\",\"path\":\"/3.0/lists/L1/members/"
+        "9e26471d35a78862c17e467d87cddedf\",\"query\":{"
+        "\"skip_merge_validation\":\"true\"},\"auth\":\"basic\","
+        "\"user_agent\":\"leadscore/1\",\"content_type\":"
+        "\"application/json\",\"body\":"
+        "\"{\\\"merge_fields\\\":{\\\"LSCORE\\\":87}}\"}";
+    json_t *g = json_loads(good, 0, NULL);
+    assert_non_null(g);
+    check_request(g);
+    json_decref(g);
+    if (n_problems != 0) {
+        fail_msg("a documented request was refused:\n%s", problems);
+    }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *r = json_loads(bad[i], 0, NULL);
         assert_non_null(r);
@@ -671,12 +762,317 @@ static void test_checker_rejects_bad_shapes(void **state)
     problems[0] = '\0';
 }
 
+/* ---- the fake refuses what Mailchimp refuses -------------------------------- */
+
+/* One request to the fake and the answer Mailchimp gives it.  In paths,
+ * {jane} / {bob} / {carol} / {nobody} stand for subscriber hashes. */
+struct refusal {
+    const char *what;
+    const char *method;
+    const char *path; /* under /3.0 */
+    const char *body; /* raw, may be NULL */
+    long status;
+    const char *title; /* problem+json title; NULL for a 2xx */
+    const char *field; /* errors[0].field; NULL: no errors[] */
+};
+
+#define TAG101                                                            \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define JANE "/lists/L1/members/{jane}"
+#define SKIP "?skip_merge_validation=true"
+
+static const struct refusal refusals[] = {
+    {"invalid JSON", "PATCH", JANE SKIP, "{\"merge_fields\":", 400,
+     "JSON Parse Exception", NULL},
+    {"body is an array", "PATCH", JANE SKIP, "[1]", 400, "Invalid Resource",
+     ""},
+    {"unknown member key", "PATCH", JANE SKIP,
+     "{\"merge_fields\":{\"LSCORE\":1},\"score\":1}", 400, "Invalid Resource",
+     "score"},
+    {"tags in a member PUT", "PUT", JANE SKIP,
+     "{\"email_address\":\"jane@example.com\",\"status_if_new\":"
+     "\"subscribed\",\"tags\":[\"x\"]}",
+     400, "Invalid Resource", "tags"},
+    {"status not in the enum", "PATCH", JANE SKIP, "{\"status\":\"active\"}",
+     400, "Invalid Resource", "status"},
+    {"status_if_new not in the enum", "PUT", JANE SKIP,
+     "{\"email_address\":\"jane@example.com\",\"status_if_new\":\"maybe\"}",
+     400, "Invalid Resource", "status_if_new"},
+    {"PUT without email_address", "PUT", JANE SKIP,
+     "{\"status_if_new\":\"subscribed\"}", 400, "Invalid Resource",
+     "email_address"},
+    {"PUT without status_if_new", "PUT", JANE SKIP,
+     "{\"email_address\":\"jane@example.com\"}", 400, "Invalid Resource",
+     "status_if_new"},
+    {"email does not match the hash", "PUT", JANE SKIP,
+     "{\"email_address\":\"bob@example.com\",\"status_if_new\":"
+     "\"subscribed\"}",
+     400, "Invalid Resource", NULL},
+    {"status_if_new in a PATCH", "PATCH", JANE SKIP,
+     "{\"status_if_new\":\"subscribed\"}", 400, "Invalid Resource",
+     "status_if_new"},
+    {"text for a number merge field", "PATCH", JANE SKIP,
+     "{\"merge_fields\":{\"LSCORE\":\"high\"}}", 400, "Invalid Resource",
+     "LSCORE"},
+    {"merge_fields not an object", "PATCH", JANE SKIP,
+     "{\"merge_fields\":[1]}", 400, "Invalid Resource", "merge_fields"},
+    {"email_type not in the enum", "PATCH", JANE SKIP,
+     "{\"email_type\":\"pdf\"}", 400, "Invalid Resource", "email_type"},
+    {"required merge field empty, no skip", "PATCH", "/lists/L1/members/{bob}",
+     "{\"merge_fields\":{\"LSCORE\":5}}", 400, "Invalid Resource", "CITY"},
+    {"required merge field empty, skip_merge_validation", "PATCH",
+     "/lists/L1/members/{bob}" SKIP, "{\"merge_fields\":{\"LSCORE\":5}}", 200,
+     NULL, NULL},
+    {"required merge field, skip=false", "PATCH",
+     "/lists/L1/members/{bob}?skip_merge_validation=false",
+     "{\"merge_fields\":{\"LSCORE\":5}}", 400, "Invalid Resource", "CITY"},
+    {"new member without the required field", "PUT",
+     "/lists/L1/members/{carol}",
+     "{\"email_address\":\"carol@example.com\",\"status_if_new\":"
+     "\"transactional\",\"merge_fields\":{\"LSCORE\":5}}",
+     400, "Invalid Resource", "CITY"},
+    {"new member, skip_merge_validation", "PUT",
+     "/lists/L1/members/{carol}" SKIP,
+     "{\"email_address\":\"carol@example.com\",\"status_if_new\":"
+     "\"transactional\",\"merge_fields\":{\"LSCORE\":5}}",
+     200, NULL, NULL},
+    {"PATCH of a member not in the audience", "PATCH",
+     "/lists/L1/members/{nobody}" SKIP, "{\"merge_fields\":{\"LSCORE\":5}}",
+     404, "Resource Not Found", NULL},
+    {"tag name over 100 characters", "POST", JANE "/tags",
+     "{\"tags\":[{\"name\":\"" TAG101 "\",\"status\":\"active\"}]}", 400,
+     "Invalid Resource", "tags.name"},
+    {"tag name of 100 characters", "POST", JANE "/tags",
+     "{\"tags\":[{\"name\":\"" TAG101 "\",\"status\":\"active\"}]}" + 0, 0,
+     NULL, NULL}, /* replaced below: 100 characters */
+    {"tag status not in the enum", "POST", JANE "/tags",
+     "{\"tags\":[{\"name\":\"x\",\"status\":\"on\"}]}", 400,
+     "Invalid Resource", "tags.status"},
+    {"tags not an array", "POST", JANE "/tags", "{\"tags\":\"x\"}", 400,
+     "Invalid Resource", "tags"},
+    {"unknown key in a tag", "POST", JANE "/tags",
+     "{\"tags\":[{\"name\":\"x\",\"status\":\"active\",\"color\":\"red\"}]}",
+     400, "Invalid Resource", "color"},
+    {"is_syncing not a boolean", "POST", JANE "/tags",
+     "{\"tags\":[{\"name\":\"x\",\"status\":\"active\"}],\"is_syncing\":"
+     "\"yes\"}",
+     400, "Invalid Resource", "is_syncing"},
+    {"unknown key in the tags body", "POST", JANE "/tags",
+     "{\"tags\":[{\"name\":\"x\",\"status\":\"active\"}],\"extra\":1}", 400,
+     "Invalid Resource", "extra"},
+    {"valid tags", "POST", JANE "/tags",
+     "{\"tags\":[{\"name\":\"x\",\"status\":\"active\"}],\"is_syncing\":true}",
+     204, NULL, NULL},
+    {"merge field type not in the enum", "POST", "/lists/L1/merge-fields",
+     "{\"name\":\"X\",\"type\":\"colour\"}", 400, "Invalid Resource", "type"},
+    {"merge field without name", "POST", "/lists/L1/merge-fields",
+     "{\"type\":\"text\"}", 400, "Invalid Resource", "name"},
+    {"merge tag over 10 characters", "POST", "/lists/L1/merge-fields",
+     "{\"name\":\"X\",\"type\":\"text\",\"tag\":\"ELEVENCHARS\"}", 400,
+     "Invalid Resource", "tag"},
+    {"merge tag already used", "POST", "/lists/L1/merge-fields",
+     "{\"name\":\"X\",\"type\":\"number\",\"tag\":\"LSCORE\"}", 400,
+     "Invalid Resource", NULL},
+    {"required not a boolean", "POST", "/lists/L1/merge-fields",
+     "{\"name\":\"X\",\"type\":\"text\",\"required\":\"no\"}", 400,
+     "Invalid Resource", "required"},
+    {"unknown merge field key", "POST", "/lists/L1/merge-fields",
+     "{\"name\":\"X\",\"type\":\"text\",\"colour\":1}", 400,
+     "Invalid Resource", "colour"},
+    {"count above 1000", "GET", "/lists/L1/merge-fields?count=1001", NULL,
+     400, "Invalid Resource", "count"},
+    {"merge fields: method not allowed", "DELETE", "/lists/L1/merge-fields",
+     NULL, 405, "Method Not Allowed", NULL},
+    {"operations not an array", "POST", "/batches", "{\"operations\":{}}",
+     400, "Invalid Resource", "operations"},
+    {"operation method not in the enum", "POST", "/batches",
+     "{\"operations\":[{\"method\":\"FETCH\",\"path\":\"/ping\"}]}", 400,
+     "Invalid Resource", "operations.method"},
+    {"operation body not a string", "POST", "/batches",
+     "{\"operations\":[{\"method\":\"PATCH\",\"path\":\"/lists/L1/members/"
+     "x\",\"body\":{}}]}",
+     400, "Invalid Resource", "operations.body"},
+    {"unknown batch key", "POST", "/batches",
+     "{\"operations\":[],\"wait\":true}", 400, "Invalid Resource", "wait"},
+    {"unknown operation key", "POST", "/batches",
+     "{\"operations\":[{\"method\":\"GET\",\"path\":\"/ping\",\"priority\":"
+     "1}]}",
+     400, "Invalid Resource", "priority"},
+    {"valid batch", "POST", "/batches",
+     "{\"operations\":[{\"method\":\"GET\",\"path\":\"/ping\"}]}", 200, NULL,
+     NULL},
+};
+
+/* path with {name} replaced by MD5(name@example.com) into out. */
+static void expand(const char *path, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (const char *p = path; *p != '\0' && o + 1 < outlen;) {
+        const char *close = *p == '{' ? strchr(p, '}') : NULL;
+        if (close != NULL) {
+            char email[64], h[33];
+            snprintf(email, sizeof email, "%.*s@example.com",
+                     (int)(close - p - 1), p + 1);
+            md5_hex(email, h);
+            o += (size_t)snprintf(out + o, outlen - o, "%s", h);
+            p = close + 1;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o < outlen ? o : outlen - 1] = '\0';
+}
+
+static void test_fake_refuses_like_the_api(void **state)
+{
+    (void)state;
+    struct fake_proc f;
+    assert_true(fake_start(fake_exe, &f, NULL));
+    fake_ctl(&f, "POST", "/_fake/seed",
+             "{\"lists\":[\"L1\"],\"merge_fields\":[{\"list\":\"L1\","
+             "\"tag\":\"LSCORE\",\"name\":\"Lead score\",\"type\":\"number\"},"
+             "{\"list\":\"L1\",\"tag\":\"CITY\",\"name\":\"City\",\"type\":"
+             "\"text\",\"required\":true}],\"members\":[{\"list\":\"L1\","
+             "\"email\":\"jane@example.com\",\"merge_fields\":{\"CITY\":"
+             "\"Lyon\"}},{\"list\":\"L1\",\"email\":\"bob@example.com\"}]}",
+             NULL);
+    char failures[8192] = "";
+    size_t nf = 0;
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        struct refusal t = refusals[i];
+        char tag100[256];
+        if (t.status == 0) {
+            /* The boundary: exactly 100 characters is accepted. */
+            snprintf(tag100, sizeof tag100,
+                     "{\"tags\":[{\"name\":\"%.100s\",\"status\":"
+                     "\"active\"}]}",
+                     TAG101);
+            t.body = tag100;
+            t.status = 204;
+        }
+        char path[512], ct[128], rid[96];
+        expand(t.path, path, sizeof path);
+        json_t *ans = NULL;
+        long st = fake_api(&f, t.method, path, t.body, NULL, &ans, ct,
+                           sizeof ct, rid, sizeof rid);
+        char why[256] = "";
+        const char *title = json_string_value(json_object_get(ans, "title"));
+        json_t *errs = json_object_get(ans, "errors");
+        const char *field =
+            json_string_value(json_object_get(json_array_get(errs, 0),
+                                              "field"));
+        if (st != t.status) {
+            snprintf(why, sizeof why, "status %ld, want %ld (%s)", st,
+                     t.status, title != NULL ? title : "");
+        } else if (t.title != NULL) {
+            if (strncmp(ct, "application/problem+json", 24) != 0) {
+                snprintf(why, sizeof why, "content type \"%s\"", ct);
+            } else if (title == NULL || strcmp(title, t.title) != 0) {
+                snprintf(why, sizeof why, "title \"%s\", want \"%s\"",
+                         title != NULL ? title : "", t.title);
+            } else if (json_integer_value(json_object_get(ans, "status")) !=
+                           t.status ||
+                       json_string_value(json_object_get(ans, "type")) ==
+                           NULL ||
+                       json_string_value(json_object_get(ans, "detail")) ==
+                           NULL) {
+                snprintf(why, sizeof why, "problem document incomplete");
+            } else if (strcmp(rid, json_string_value(json_object_get(
+                                       ans, "instance")) != NULL
+                                       ? json_string_value(json_object_get(
+                                             ans, "instance"))
+                                       : "") != 0) {
+                snprintf(why, sizeof why, "X-Request-Id != instance");
+            } else if (t.field == NULL && errs != NULL) {
+                snprintf(why, sizeof why, "unexpected errors[]");
+            } else if (t.field != NULL &&
+                       (field == NULL || strcmp(field, t.field) != 0)) {
+                snprintf(why, sizeof why, "errors[0].field \"%s\", want "
+                                          "\"%s\"",
+                         field != NULL ? field : "(none)", t.field);
+            }
+        }
+        if (why[0] != '\0') {
+            size_t len = strlen(failures);
+            snprintf(failures + len, sizeof failures - len, "%s: %s\n",
+                     t.what, why);
+            nf++;
+        }
+        json_decref(ans);
+    }
+    /* Wrong credentials come before everything else. */
+    json_t *ans = NULL;
+    assert_int_equal(fake_api(&f, "GET", "/ping", NULL, "wrong-us1", &ans,
+                              NULL, 0, NULL, 0),
+                     401);
+    assert_string_equal(json_string_value(json_object_get(ans, "title")),
+                        "API Key Invalid");
+    json_decref(ans);
+    /* Nothing refused was stored: bob still has no LSCORE from the
+     * refused PATCH, only from the accepted one. */
+    json_t *bob = fake_member(&f, "L1", "bob@example.com");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(bob, "merge_fields"), "LSCORE")),
+                     5);
+    json_decref(bob);
+    json_t *jane = fake_member(&f, "L1", "jane@example.com");
+    assert_null(json_object_get(json_object_get(jane, "merge_fields"),
+                                "LSCORE"));
+    assert_string_equal(json_string_value(json_object_get(jane, "status")),
+                        "subscribed");
+    json_decref(jane);
+    fake_stop(&f);
+    if (nf > 0) {
+        fail_msg("%zu answer(s) unlike Mailchimp's:\n%s", nf, failures);
+    }
+}
+
+/* GET merge-fields pages with count/offset and reports total_items. */
+static void test_fake_pages_merge_fields(void **state)
+{
+    (void)state;
+    struct fake_proc f;
+    assert_true(fake_start(fake_exe, &f, NULL));
+    fake_ctl(&f, "POST", "/_fake/seed",
+             "{\"lists\":[\"L1\"],\"merge_fields\":[{\"list\":\"L1\",\"tag\":"
+             "\"A1\",\"name\":\"a\",\"type\":\"text\"},{\"list\":\"L1\","
+             "\"tag\":\"A2\",\"name\":\"b\",\"type\":\"text\"}]}",
+             NULL);
+    /* FNAME, LNAME (every new audience has them), A1, A2. */
+    json_t *ans = NULL;
+    assert_int_equal(fake_api(&f, "GET", "/lists/L1/merge-fields?count=2&"
+                                         "offset=1",
+                              NULL, NULL, &ans, NULL, 0, NULL, 0),
+                     200);
+    json_t *mf = json_object_get(ans, "merge_fields");
+    assert_int_equal(json_array_size(mf), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(mf, 0), "tag")),
+                        "LNAME");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(mf, 1), "tag")),
+                        "A1");
+    assert_int_equal(json_integer_value(json_object_get(ans, "total_items")),
+                     4);
+    json_decref(ans);
+    assert_int_equal(fake_api(&f, "GET", "/lists/L1/merge-fields?offset=3",
+                              NULL, NULL, &ans, NULL, 0, NULL, 0),
+                     200);
+    assert_int_equal(json_array_size(json_object_get(ans, "merge_fields")),
+                     1);
+    json_decref(ans);
+    fake_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     fake_exe = argc > 1 ? argv[1] : getenv("FAKE_MAILCHIMP");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checker_rejects_bad_shapes),
         cmocka_unit_test(test_every_request_matches_the_documented_shapes),
+        cmocka_unit_test(test_fake_refuses_like_the_api),
+        cmocka_unit_test(test_fake_pages_merge_fields),
     };
     return cmocka_run_group_tests_name("mailchimp_contract", tests, NULL,
                                        NULL);

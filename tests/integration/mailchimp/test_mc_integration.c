@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +21,13 @@
 #include "mailchimp/mailchimp.h"
 
 static const char *fake_exe;
+
+static int64_t mc_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct fx {
     struct fake_proc fake;
@@ -126,6 +134,32 @@ static void test_setup_empty_then_again(void **state)
     reqs = fake_requests(&x->fake);
     assert_int_equal(json_array_size(reqs), 1);
     assert_string_equal(rs(req(reqs, 0), "method"), "GET");
+    json_decref(reqs);
+}
+
+/* The fields come back in pages smaller than asked for: setup reads on
+ * with offset until total_items and finds ours on the last page. */
+static void test_setup_pages_merge_fields(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x); /* after FNAME and LNAME */
+    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"page_cap\":1}", NULL);
+    fake_ctl(&x->fake, "POST", "/_fake/clear", "{}", NULL);
+    char err[256];
+    int created = -1;
+    assert_int_equal(mailchimp_setup(x->mc, &created, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(created, 0);
+    json_t *reqs = fake_requests(&x->fake);
+    assert_int_equal(json_array_size(reqs), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *q = json_object_get(req(reqs, i), "query");
+        char off[8];
+        snprintf(off, sizeof off, "%zu", i);
+        assert_string_equal(rs(req(reqs, i), "method"), "GET");
+        assert_string_equal(rs(q, "offset"), off);
+        assert_string_equal(rs(q, "count"), "1000");
+    }
     json_decref(reqs);
 }
 
@@ -259,6 +293,57 @@ static void test_unknown_member_skipped(void **state)
     assert_string_equal(rs(req(reqs, 0), "method"), "PATCH");
     json_decref(reqs);
     assert_null(fake_member(&x->fake, "L1", "new@example.com"));
+}
+
+/* An audience with another required merge field the member lacks: our
+ * write sets only ours, with skip_merge_validation, and is accepted. */
+static void test_write_with_other_required_field(void **state)
+{
+    struct fx *x = *state;
+    fake_ctl(&x->fake, "POST", "/_fake/seed",
+             "{\"merge_fields\":[{\"list\":\"L1\",\"tag\":\"LSCORE\","
+             "\"name\":\"Lead score\",\"type\":\"number\"},{\"list\":\"L1\","
+             "\"tag\":\"LTIER\",\"name\":\"Lead tier\",\"type\":\"text\"},"
+             "{\"list\":\"L1\",\"tag\":\"COMPANY\",\"name\":\"Company\","
+             "\"type\":\"text\",\"required\":true}],\"members\":[{\"list\":"
+             "\"L1\",\"email\":\"jane@example.com\"}]}",
+             NULL);
+    struct mailchimp_write w = {"jane@example.com", 61, "mql", "cold"};
+    enum mailchimp_write_outcome oc;
+    char err[256];
+    assert_int_equal(mailchimp_write(x->mc, &w, &oc, NULL, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(oc, MAILCHIMP_WRITE_UPDATED);
+    json_t *m = fake_member(&x->fake, "L1", "jane@example.com");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(m, "merge_fields"), "LSCORE")),
+                     61);
+    json_decref(m);
+    json_t *reqs = fake_requests(&x->fake);
+    json_t *q = json_object_get(req(reqs, 0), "query");
+    assert_string_equal(rs(req(reqs, 0), "method"), "PATCH");
+    assert_int_equal(json_object_size(q), 1);
+    assert_string_equal(rs(q, "skip_merge_validation"), "true");
+    /* The tags call takes no query. */
+    assert_string_equal(rs(req(reqs, 1), "method"), "POST");
+    assert_int_equal(json_object_size(json_object_get(req(reqs, 1), "query")),
+                     0);
+    json_decref(reqs);
+    /* The created member (unknown_members "create") too. */
+    mailchimp_destroy(x->mc);
+    x->cfg.unknown_members = MAILCHIMP_UNKNOWN_CREATE;
+    x->mc = client(x, FAKE_API_KEY, NULL);
+    fake_ctl(&x->fake, "POST", "/_fake/clear", "{}", NULL);
+    struct mailchimp_write n = {"new@example.com", 12, "cold", NULL};
+    assert_int_equal(mailchimp_write(x->mc, &n, &oc, NULL, err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(oc, MAILCHIMP_WRITE_CREATED);
+    reqs = fake_requests(&x->fake);
+    assert_string_equal(rs(req(reqs, 1), "method"), "PUT");
+    assert_string_equal(rs(json_object_get(req(reqs, 1), "query"),
+                           "skip_merge_validation"),
+                        "true");
+    json_decref(reqs);
 }
 
 static void test_unknown_member_created(void **state)
@@ -731,6 +816,50 @@ static void test_bad_api_key_needs_reauth(void **state)
 
 /* ---- OAuth ------------------------------------------------------------------------ */
 
+/* The metadata endpoint names a "dc" that is no data center: connect
+ * refuses it (it would become the API host name) and keeps no token. */
+static void test_oauth_bad_dc_refused(void **state)
+{
+    struct fx *x = *state;
+    fake_ctl(&x->fake, "POST", "/_fake/config",
+             "{\"metadata_dc\":\"127.0.0.1:9/x?\"}", NULL);
+    struct mailchimp_oauth_app app = {
+        "fake-client", "fake-secret", "http://127.0.0.1:3000/oauth/callback",
+        x->fake.base};
+    char *token = (char *)"unchanged";
+    char dc[16] = "", ep[128], err[256];
+    assert_int_equal(mailchimp_oauth_exchange(&app, "good-code", &token, dc,
+                                              sizeof dc, ep, sizeof ep, err,
+                                              sizeof err),
+                     LSC_ERR_PARSE);
+    assert_null(token);
+    assert_string_equal(dc, "");
+    assert_non_null(strstr(err, "not a Mailchimp data center"));
+    /* A credentials file carrying such a dc is refused on load, and a
+     * client is not created with it. */
+    char path[] = "/tmp/mc-cred-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    assert_int_equal(mailchimp_credentials_save(path, "tok", "us1.evil", "",
+                                                err, sizeof err),
+                     LSC_OK);
+    char *t2 = NULL;
+    assert_int_equal(mailchimp_credentials_load(path, &t2, dc, sizeof dc, err,
+                                                sizeof err),
+                     LSC_ERR_CORRUPT);
+    assert_null(t2);
+    unlink(path);
+    struct mailchimp_config cfg;
+    mailchimp_config_init(&cfg);
+    cfg.list_id = strdup("L1");
+    struct mailchimp_credentials cred = {NULL, "tok", "us1.evil.example"};
+    struct mailchimp *mc = NULL;
+    assert_int_equal(mailchimp_create(&cfg, &cred, &mc, err, sizeof err),
+                     LSC_ERR_CONFIG);
+    assert_null(mc);
+    mailchimp_config_destroy(&cfg);
+}
+
 static void test_oauth_connect_and_revoke(void **state)
 {
     struct fx *x = *state;
@@ -829,13 +958,20 @@ static void test_backfill_batches(void **state)
                                   {"m001@example.com", 90, "sql", NULL},
                                   {"stranger@example.com", 50, "mql", NULL}};
     char bid[64];
-    long errored = -1;
+    struct mailchimp_backfill_result res;
     char err[256];
-    assert_int_equal(mailchimp_backfill(x->mc, w, 3, bid, sizeof bid,
-                                        &errored, 10000, err, sizeof err),
+    assert_int_equal(mailchimp_backfill(x->mc, w, 3, bid, sizeof bid, &res,
+                                        10000, err, sizeof err),
                      LSC_OK);
     assert_true(bid[0] != '\0');
-    assert_int_equal(errored, 2); /* the stranger's PATCH and tags: 404 */
+    assert_int_equal(res.errored, 2); /* the stranger's PATCH and tags: 404 */
+    /* From the results archive: the stranger is a skip, not a failure. */
+    assert_true(res.results_read);
+    assert_int_equal(res.written, 2);
+    assert_int_equal(res.skipped_unknown, 1);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(res.missing, 0);
+    assert_int_equal(res.n_reasons, 0);
     json_t *m = fake_member(&x->fake, "L1", "m001@example.com");
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(m, "merge_fields"), "LSCORE")),
@@ -849,6 +985,16 @@ static void test_backfill_batches(void **state)
     json_t *ops = json_object_get(body, "operations");
     assert_int_equal(json_array_size(ops), 6);
     assert_string_equal(rs(json_array_get(ops, 0), "method"), "PATCH");
+    /* params is GET-only: the member query rides in the path. */
+    char hash[MAILCHIMP_HASH_LEN + 1], want[128];
+    assert_int_equal(mailchimp_subscriber_hash("m000@example.com", hash,
+                                               sizeof hash, err, sizeof err),
+                     LSC_OK);
+    snprintf(want, sizeof want,
+             "/lists/L1/members/%s?skip_merge_validation=true", hash);
+    assert_string_equal(rs(json_array_get(ops, 0), "path"), want);
+    snprintf(want, sizeof want, "/lists/L1/members/%s/tags", hash);
+    assert_string_equal(rs(json_array_get(ops, 1), "path"), want);
     assert_string_equal(rs(json_array_get(ops, 0), "operation_id"),
                         "leadscore-0-member");
     assert_string_equal(rs(json_array_get(ops, 5), "operation_id"),
@@ -857,6 +1003,107 @@ static void test_backfill_batches(void **state)
                                                "body")));
     json_decref(body);
     json_decref(reqs);
+    /* The archive was fetched once, without our credentials (it is a
+     * pre-signed URL). */
+    json_t *all = NULL;
+    fake_ctl(&x->fake, "GET", "/_fake/requests", NULL, &all);
+    json_t *dl = json_object_get(all, "downloads");
+    assert_int_equal(json_array_size(dl), 1);
+    assert_string_equal(rs(json_array_get(dl, 0), "auth"), "");
+    json_decref(all);
+}
+
+/* Operations refused inside the batch are failures with their reason;
+ * 404s are skips; a member without an address sends nothing. */
+static void test_backfill_counts_failures_with_reasons(void **state)
+{
+    struct fx *x = *state;
+    /* LTIER seeded as a number: every tier value is refused. */
+    fake_ctl(&x->fake, "POST", "/_fake/seed",
+             "{\"merge_fields\":[{\"list\":\"L1\",\"tag\":\"LSCORE\","
+             "\"name\":\"Lead score\",\"type\":\"number\"},{\"list\":\"L1\","
+             "\"tag\":\"LTIER\",\"name\":\"Lead tier\",\"type\":\"number\"}]}",
+             NULL);
+    seed_members(x, 3);
+    struct mailchimp_write w[] = {{"m000@example.com", 10, "cold", NULL},
+                                  {"m001@example.com", 20, NULL, NULL},
+                                  {"m002@example.com", 30, "sql", NULL},
+                                  {"gone@example.com", 40, "mql", NULL},
+                                  {"not-an-address", 50, "mql", NULL}};
+    struct mailchimp_backfill_result res;
+    char err[256];
+    assert_int_equal(mailchimp_backfill(x->mc, w, 5, NULL, 0, &res, 10000,
+                                        err, sizeof err),
+                     LSC_OK);
+    if (!res.results_read) {
+        fail_msg("results not read: %s", res.results_error);
+    }
+    assert_int_equal(res.written, 1);         /* m001: score only */
+    assert_int_equal(res.skipped_unknown, 1); /* gone@ */
+    assert_int_equal(res.failed, 2);          /* m000, m002 */
+    assert_int_equal(res.missing, 0);
+    assert_int_equal(res.n_reasons, 1);
+    assert_int_equal(res.reasons[0].count, 2);
+    assert_string_equal(res.reasons[0].reason,
+                        "HTTP 400 Invalid Resource: Your merge fields were "
+                        "invalid. (LTIER: Please enter a number)");
+    assert_string_equal(res.reasons[0].example, "m000@example.com");
+}
+
+/* GET /batches/{id} answering 404 stops the backfill at once. */
+static void test_backfill_batch_gone(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x);
+    seed_members(x, 1);
+    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"batch_vanish\":true}",
+             NULL);
+    struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
+    struct mailchimp_backfill_result res;
+    char bid[64], err[512];
+    int64_t t0 = mc_test_now_ms();
+    assert_int_equal(mailchimp_backfill(x->mc, &w, 1, bid, sizeof bid, &res,
+                                        60000, err, sizeof err),
+                     LSC_ERR_PERMANENT);
+    assert_true(mc_test_now_ms() - t0 < 5000);
+    assert_non_null(strstr(err, "is gone"));
+    assert_non_null(strstr(err, bid));
+    assert_non_null(strstr(err, "HTTP 404 Resource Not Found"));
+    json_t *reqs = fake_requests(&x->fake);
+    size_t polls = 0, i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
+    }
+    assert_int_equal(polls, 1);
+    json_decref(reqs);
+}
+
+/* An archive that cannot be read: the writes stand, the counts are
+ * marked unknown with the reason. */
+static void test_backfill_results_unreadable(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x);
+    seed_members(x, 1);
+    struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
+    struct mailchimp_backfill_result res;
+    char err[256];
+    fake_ctl(&x->fake, "POST", "/_fake/config",
+             "{\"batch_results\":\"corrupt\"}", NULL);
+    assert_int_equal(mailchimp_backfill(x->mc, &w, 1, NULL, 0, &res, 10000,
+                                        err, sizeof err),
+                     LSC_OK);
+    assert_false(res.results_read);
+    assert_non_null(strstr(res.results_error, "truncated"));
+    assert_int_equal(res.written, 0);
+    fake_ctl(&x->fake, "POST", "/_fake/config",
+             "{\"batch_results\":\"none\"}", NULL);
+    assert_int_equal(mailchimp_backfill(x->mc, &w, 1, NULL, 0, &res, 10000,
+                                        err, sizeof err),
+                     LSC_OK);
+    assert_false(res.results_read);
+    assert_non_null(strstr(res.results_error, "no response_body_url"));
 }
 
 int main(int argc, char **argv)
@@ -865,6 +1112,10 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_setup_empty_then_again, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_setup_pages_merge_fields, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_write_with_other_required_field,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_setup_type_conflict, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_setup_unknown_list, setup,
@@ -888,8 +1139,16 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_api_key_needs_reauth, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_oauth_bad_dc_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_oauth_connect_and_revoke, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_backfill_counts_failures_with_reasons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backfill_batch_gone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_backfill_results_unreadable,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_backfill_batches, setup,
                                         teardown),
     };

@@ -74,6 +74,31 @@ static void test_dc_from_key(void **state)
     assert_int_equal(mailchimp_dc_from_key("abc-", dc, sizeof dc, err,
                                            sizeof err),
                      LSC_ERR_CONFIG);
+    /* The suffix becomes a host name: nothing but a data center. */
+    assert_int_equal(mailchimp_dc_from_key("abc-us6.evil.example", dc,
+                                           sizeof dc, err, sizeof err),
+                     LSC_ERR_CONFIG);
+}
+
+static void test_dc_valid(void **state)
+{
+    (void)state;
+    const char *good[] = {"us1", "us6", "us19", "us21", "eu1", "abcd123"};
+    const char *bad[] = {"",      "us",        "19",           "US1",
+                         "us1.",  "us1.evil",  "evil.com/us1", "us1@x",
+                         "us1/",  "us 1",      "us1234",       "abcde1",
+                         "u1",    "us1\n",     "us-1",         "1us"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (!mailchimp_dc_valid(good[i])) {
+            fail_msg("\"%s\" refused", good[i]);
+        }
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (mailchimp_dc_valid(bad[i])) {
+            fail_msg("\"%s\" accepted", bad[i]);
+        }
+    }
+    assert_false(mailchimp_dc_valid(NULL));
 }
 
 static void test_merge_tag_valid(void **state)
@@ -196,6 +221,22 @@ static void test_parse_metadata(void **state)
     assert_non_null(strstr(err, "invalid_token"));
     assert_int_equal(mailchimp_parse_metadata("{}", 2, dc, sizeof dc, ep,
                                               sizeof ep, err, sizeof err),
+                     LSC_ERR_PARSE);
+    /* A dc that is not a data center is refused, and not echoed. */
+    const char *evil = "{\"dc\":\"evil.example/x\",\"api_endpoint\":"
+                       "\"https://evil.example\"}";
+    dc[0] = '\0';
+    assert_int_equal(mailchimp_parse_metadata(evil, strlen(evil), dc,
+                                              sizeof dc, ep, sizeof ep, err,
+                                              sizeof err),
+                     LSC_ERR_PARSE);
+    assert_string_equal(dc, "");
+    assert_non_null(strstr(err, "not a Mailchimp data center"));
+    assert_null(strstr(err, "evil"));
+    const char *upper = "{\"dc\":\"US1\"}";
+    assert_int_equal(mailchimp_parse_metadata(upper, strlen(upper), dc,
+                                              sizeof dc, ep, sizeof ep, err,
+                                              sizeof err),
                      LSC_ERR_PARSE);
     char *tok = NULL;
     const char *tb = "{\"access_token\":\"T0K\",\"expires_in\":0,"
@@ -368,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_hash_vectors),
         cmocka_unit_test(test_hash_rejects),
         cmocka_unit_test(test_dc_from_key),
+        cmocka_unit_test(test_dc_valid),
         cmocka_unit_test(test_merge_tag_valid),
         cmocka_unit_test(test_build_tags),
         cmocka_unit_test(test_build_members),
