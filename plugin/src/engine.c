@@ -475,6 +475,7 @@ unsigned engine_activity(const struct model *m, struct state_model *sm,
             sm->n_awards++;
         }
         struct state_award *a = &sm->awards[pos];
+        a->raw_len = 0; /* changed: state_encode encodes it */
         int64_t hl = m->groups[r->group].half_life_ms;
         accumulate(&a->acc, &a->last, r->points, t, hl);
         a->count += a->count < UINT32_MAX;
