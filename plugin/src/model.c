@@ -794,6 +794,23 @@ static void rules_compile(struct loader *L, json_t *root)
     free(all);
 }
 
+/* The activity-type table's hash: the length and two 8-byte words, not
+ * a byte loop (one lookup per event; types differ early or late). */
+static uint64_t type_hash(const char *s, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            a |= (uint64_t)(unsigned char)s[i] << (8 * i);
+        }
+    }
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
+    return h ^ h >> 29;
+}
+
 /* Builds the per-type rule table and the fit / by-hash indexes. */
 static bool index_rules(struct model *m)
 {
@@ -823,7 +840,8 @@ static bool index_rules(struct model *m)
             continue;
         }
         m->by_hash[k++] = (struct model_byhash){r->id_hash, (uint32_t)i};
-        uint64_t h = model_hash(r->event, strlen(r->event));
+        size_t len = strlen(r->event);
+        uint64_t h = type_hash(r->event, len);
         size_t s = (size_t)h & (cap - 1);
         while (m->evtab[s].type != NULL &&
                (m->evtab[s].hash != h || strcmp(m->evtab[s].type, r->event))) {
@@ -831,6 +849,7 @@ static bool index_rules(struct model *m)
         }
         m->evtab[s].type = r->event;
         m->evtab[s].hash = h;
+        m->evtab[s].len = len;
         m->evtab[s].n_rules++;
     }
     qsort(m->by_hash, k, sizeof *m->by_hash, cmp_byhash);
@@ -1171,10 +1190,12 @@ uint32_t model_key32(const void *p, size_t n)
 const struct model_evtype *model_find_event(const struct model *m,
                                             const char *type)
 {
-    uint64_t h = model_hash(type, strlen(type));
+    size_t len = strlen(type);
+    uint64_t h = type_hash(type, len);
     size_t s = (size_t)h & (m->evtab_cap - 1);
     while (m->evtab[s].type != NULL) {
-        if (m->evtab[s].hash == h && strcmp(m->evtab[s].type, type) == 0) {
+        if (m->evtab[s].hash == h && m->evtab[s].len == len &&
+            memcmp(m->evtab[s].type, type, len) == 0) {
             return &m->evtab[s];
         }
         s = (s + 1) & (m->evtab_cap - 1);

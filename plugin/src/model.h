@@ -80,7 +80,8 @@ struct model_tier {
 /* Rules of one activity type (open-addressing table entry). */
 struct model_evtype {
     const char *type;       /* NULL: empty slot; borrowed from a rule */
-    uint64_t hash;
+    uint64_t hash;          /* type_hash of type */
+    size_t len;             /* strlen(type) */
     uint32_t *rules;        /* indexes into model.rules */
     uint32_t n_rules;
 };

@@ -130,8 +130,10 @@ static enum lsc_status walk_header(struct rd *r, struct sec *h, char *err,
 }
 
 /* Reads the section at r (header and records, validated whatever the
- * counts say) into *h, and its records into g / a when not NULL. */
-static enum lsc_status walk(struct rd *rp, struct sec *h, struct state_group *g,
+ * counts say) into *h, and its records into g / a when not NULL; each
+ * award notes where its record lies in `blob`. */
+static enum lsc_status walk(struct rd *rp, const unsigned char *blob,
+                            struct sec *h, struct state_group *g,
                             struct state_award *a, char *err, size_t errlen)
 {
     enum lsc_status rc = walk_header(rp, h, err, errlen);
@@ -157,6 +159,7 @@ static enum lsc_status walk(struct rd *rp, struct sec *h, struct state_group *g,
     uint32_t prev = 0;
     for (size_t i = 0; i < h->n_awards; i++) {
         struct state_award x = {0};
+        const unsigned char *rs = r->p;
         unsigned char t;
         bool ok = take(r, &x.hash, sizeof x.hash) && take(r, &t, 1) &&
                   (t & ~0x3fu) == 0 && (i == 0 || x.hash > prev);
@@ -185,6 +188,8 @@ static enum lsc_status walk(struct rd *rp, struct sec *h, struct state_group *g,
         }
         prev = x.hash;
         if (a != NULL) {
+            x.raw_off = (uint32_t)(rs - blob);
+            x.raw_len = (uint32_t)(r->p - rs);
             a[i] = x;
         }
     }
@@ -211,6 +216,17 @@ static void place(struct state_model *sm, const struct model *m,
         sm->need_fit = true;
         fresh_groups(g, m->n_groups);
     }
+}
+
+/* Notes the blob and time encoding sm's award records were decoded
+ * from, so that state_encode can copy the unchanged ones.  Not for a
+ * stale section: rebuilding re-keys it. */
+static void keep_raw(struct state_model *sm, const unsigned char *b,
+                     const struct sec *h)
+{
+    sm->raw = sm->stale ? NULL : b;
+    sm->raw_base = h->base;
+    sm->raw_width = h->width;
 }
 
 /* Reads the blob header; *n_sections. */
@@ -293,7 +309,7 @@ enum lsc_status state_decode(struct state *st,
             }
             struct sec h;
             if (i == n) {
-                rc = walk(&r, &h, NULL, NULL, err, errlen);
+                rc = walk(&r, b, &h, NULL, NULL, err, errlen);
                 st->dropped = true;
             } else {
                 /* the header first, to know the room it needs */
@@ -317,11 +333,12 @@ enum lsc_status state_decode(struct state *st,
                 if (spill || gu + m->n_groups > STATE_STACK_GROUPS ||
                     au + na > STATE_STACK_AWARDS) {
                     spill = true;
-                    rc = walk(&r, &h, NULL, NULL, err, errlen);
+                    rc = walk(&r, b, &h, NULL, NULL, err, errlen);
                 } else {
                     place(sm, m, st->g_stack + gu, st->a_stack + au);
-                    rc = walk(&r, &h, sm->stale ? NULL : sm->groups,
+                    rc = walk(&r, b, &h, sm->stale ? NULL : sm->groups,
                               sm->awards, err, errlen);
+                    keep_raw(sm, b, &h);
                     gu += m->n_groups;
                     au += na;
                 }
@@ -375,12 +392,13 @@ enum lsc_status state_decode(struct state *st,
         if (found[i] != 0) {
             struct rd r = {b + found[i] - 1, b + len};
             struct sec h;
-            enum lsc_status rc = walk(&r, &h, sm->stale ? NULL : sm->groups,
+            enum lsc_status rc = walk(&r, b, &h, sm->stale ? NULL : sm->groups,
                                       sm->awards, err, errlen);
             if (rc != LSC_OK) {
                 state_finish(st);
                 return rc;
             }
+            keep_raw(sm, b, &h);
         }
     }
     return LSC_OK;
@@ -527,8 +545,24 @@ size_t state_encode(const struct state *st, const struct model *const *models,
                 p = put_time(p, &h, g->ref);
             }
         }
+        /* Unchanged records are copied as they are (bit-exact values,
+         * times on the same base), a run of adjacent ones at once. */
+        bool copy = sm->raw != NULL && h.width == sm->raw_width &&
+                    h.base == sm->raw_base;
         for (size_t k = 0; k < sm->n_awards; k++) {
             const struct state_award *a = &sm->awards[k];
+            if (copy && a->raw_len != 0) {
+                uint32_t off = a->raw_off, len = a->raw_len;
+                while (k + 1 < sm->n_awards && a[1].raw_len != 0 &&
+                       a[1].raw_off == off + len) {
+                    len += a[1].raw_len;
+                    a++;
+                    k++;
+                }
+                memcpy(p, sm->raw + off, len);
+                p += len;
+                continue;
+            }
             unsigned ts = val_tag(a->sum), ta = val_tag(a->acc);
             if (memcmp(&a->acc, &a->sum, sizeof a->acc) == 0) {
                 ta = 0; /* the usual single award or undecayed group */

@@ -44,6 +44,10 @@ struct state_award {
     double sum;        /* points awarded, undecayed */
     int64_t last;      /* latest award timestamp (cooldown reference) */
     double acc;        /* worth of the rule's awards at `last` */
+    /* Where the record was decoded from: offset in the blob and length,
+     * raw_len 0 when changed or new (state_encode then encodes it; an
+     * unchanged record is copied through when the time base holds). */
+    uint32_t raw_off, raw_len;
 };
 
 /* One model's state for one contact, decoded into caller memory. */
@@ -57,6 +61,11 @@ struct state_model {
     struct state_group *groups; /* model->n_groups */
     struct state_award *awards; /* n_awards used, cap_awards available */
     uint32_t n_awards, cap_awards;
+    /* The decoded blob (borrowed, valid for the handler call) and its
+     * section's time encoding; raw NULL: nothing to copy through. */
+    const unsigned char *raw;
+    int64_t raw_base;
+    uint8_t raw_width;
 };
 
 #define STATE_STACK_GROUPS 64
@@ -88,7 +97,8 @@ size_t state_max_size(const struct state *st,
                       const struct model *const *models);
 
 /* Writes the blob into out (caller-owned, state_max_size() bytes) and
- * returns its length. */
+ * returns its length.  Award records with raw_len != 0 are copied from
+ * the decoded blob, which must still be valid. */
 size_t state_encode(const struct state *st, const struct model *const *models,
                     void *out);
 
