@@ -689,6 +689,11 @@ static void api_batch_subscribe(struct fake *f, const char *list_id,
                       "The requested resource could not be found.", NULL);
         return;
     }
+    static const char *const keys[] = {"members", "sync_tags",
+                                       "update_existing", NULL};
+    if (refuse_shape(r, body, keys)) {
+        return;
+    }
     if (!json_is_array(arr) || json_array_size(arr) > 500) {
         reply_problem(r, 400, "Invalid Resource",
                       "The resource submitted could not be validated.",
