@@ -807,8 +807,13 @@ static void add_reason(struct mailchimp_backfill_result *res,
     size_t k = res->n_reasons++;
     snprintf(res->reasons[k].reason, sizeof res->reasons[k].reason, "%s",
              why);
+    char norm[320] = "";
+    if (email != NULL &&
+        mailchimp_email_normalize(email, norm, sizeof norm) != LSC_OK) {
+        norm[0] = '\0';
+    }
     snprintf(res->reasons[k].example, sizeof res->reasons[k].example, "%s",
-             email != NULL ? email : "");
+             norm);
     res->reasons[k].count = 1;
 }
 

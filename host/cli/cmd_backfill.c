@@ -2,7 +2,8 @@
  * leadscore backfill mailchimp: score an event history and write every
  * contact's final score and tier to the audience in bulk through
  * mailchimp_backfill() (POST /batches; never subscribes anyone under the
- * default unknown_members "skip").
+ * default unknown_members "skip"), and sum the per-member outcomes read
+ * from each batch's results archive.
  *
  * leadscore backfill hubspot: page through every HubSpot contact, feed
  * its mapped properties to the plugin as a contact.updated event, and
@@ -71,7 +72,10 @@ static void usage(FILE *f)
             "are skipped unless the mapping says unknown_members "
             "\"create\";\n"
             "nobody is subscribed.  Contacts without an email are "
-            "skipped.\n");
+            "skipped.  The summary\n"
+            "counts members written, skipped and failed (with the "
+            "reasons) from each\n"
+            "batch's results; exit 1 when any failed.\n");
 }
 
 struct bf {

@@ -28,8 +28,10 @@
  *                         send_time,no_report,activity:[{email,action,
  *                         timestamp,url,type}]}]}
  *   POST /_fake/config   {"delay_ms":N,"max_conn":N,"page_cap":N (merge-
- *                         fields pages hold at most N),"batch_vanish":B
- *                         (GET /batches/{id} -> 404),"batch_results":
+ *                         fields pages hold at most N),"batch_polls":N
+ *                         (a batch answers "started" N times first),
+ *                         "batch_vanish":N (GET /batches/{id} -> 404 after
+ *                         N GETs; -1 never),"batch_results":
  *                         "ok"|"corrupt"|"none","metadata_dc":"us1"}
  *   GET  /_fake/batch-results/{id}.tar.gz  the results archive (gzipped
  *                         tar of JSON arrays), unauthenticated like the
@@ -99,7 +101,9 @@ struct fake {
     json_t *requests;  /* array of recorded requests */
     json_t *downloads; /* array of {"auth":..} of results downloads */
     int page_cap;      /* merge-fields pages hold at most this (0: none) */
-    bool batch_vanish; /* GET /batches/{id} answers 404 (deleted) */
+    int batch_polls;   /* GETs of a batch that answer "started" first */
+    int batch_vanish;  /* GET /batches/{id} answers 404 (deleted) after
+                          this many GETs; -1: never */
     char batch_results[16]; /* "ok", "corrupt", "none" (no URL) */
     char metadata_dc[64];   /* "dc" of /oauth2/metadata */
 };
@@ -689,6 +693,11 @@ static void api_batch_subscribe(struct fake *f, const char *list_id,
                       "The requested resource could not be found.", NULL);
         return;
     }
+    static const char *const keys[] = {"members", "sync_tags",
+                                       "update_existing", NULL};
+    if (refuse_shape(r, body, keys)) {
+        return;
+    }
     if (!json_is_array(arr) || json_array_size(arr) > 500) {
         reply_problem(r, 400, "Invalid Resource",
                       "The resource submitted could not be validated.",
@@ -882,13 +891,25 @@ static void api_batches(struct fake *f, const char *method, const char *id,
 {
     if (id != NULL) {
         json_t *b = json_object_get(f->batches, id);
-        if (b == NULL || f->batch_vanish || strcmp(method, "GET") != 0) {
+        json_int_t polls =
+            json_integer_value(json_object_get(b, "_polls"));
+        if (b == NULL || strcmp(method, "GET") != 0 ||
+            (f->batch_vanish >= 0 && polls >= f->batch_vanish)) {
             reply_problem(r, 404, "Resource Not Found",
                           "The requested resource could not be found.", NULL);
             return;
         }
+        json_object_set_new(b, "_polls", json_integer(polls + 1));
         json_t *v = json_deep_copy(b);
         json_object_del(v, "_results");
+        json_object_del(v, "_polls");
+        if (polls < f->batch_polls) {
+            json_object_set_new(v, "status", json_string("started"));
+            json_object_set_new(v, "finished_operations", json_integer(0));
+            json_object_set_new(v, "errored_operations", json_integer(0));
+            reply_json(r, 200, v);
+            return;
+        }
         json_object_set_new(v, "status", json_string("finished"));
         json_object_set_new(b, "status", json_string("finished"));
         json_object_set_new(v, "completed_at",
@@ -1278,8 +1299,12 @@ static void control(struct fake *f, const char *method, const char *path,
             f->page_cap = (int)json_integer_value(pc);
         }
         json_t *bv = json_object_get(body, "batch_vanish");
-        if (json_is_boolean(bv)) {
-            f->batch_vanish = json_is_true(bv);
+        if (json_is_integer(bv)) {
+            f->batch_vanish = (int)json_integer_value(bv);
+        }
+        json_t *bp = json_object_get(body, "batch_polls");
+        if (json_is_integer(bp)) {
+            f->batch_polls = (int)json_integer_value(bp);
         }
         const char *br =
             json_string_value(json_object_get(body, "batch_results"));
@@ -1698,6 +1723,7 @@ int main(int argc, char **argv)
     f.requests = json_array();
     f.downloads = json_array();
     snprintf(f.batch_results, sizeof f.batch_results, "ok");
+    f.batch_vanish = -1;
     snprintf(f.metadata_dc, sizeof f.metadata_dc, "us1");
 
     struct sockaddr_in sa;

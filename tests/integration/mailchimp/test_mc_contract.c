@@ -899,6 +899,11 @@ static const struct refusal refusals[] = {
      "{\"operations\":[{\"method\":\"GET\",\"path\":\"/ping\",\"priority\":"
      "1}]}",
      400, "Invalid Resource", "priority"},
+    {"unknown batch-subscribe key", "POST", "/lists/L1",
+     "{\"members\":[],\"update_existing\":false,\"replace\":true}", 400,
+     "Invalid Resource", "replace"},
+    {"batch subscribe of more than 500", "POST", "/lists/L1", NULL, 400,
+     "Invalid Resource", "members"}, /* body built below */
     {"valid batch", "POST", "/batches",
      "{\"operations\":[{\"method\":\"GET\",\"path\":\"/ping\"}]}", 200, NULL,
      NULL},
@@ -951,6 +956,22 @@ static void test_fake_refuses_like_the_api(void **state)
             t.body = tag100;
             t.status = 204;
         }
+        char *big = NULL;
+        if (t.body == NULL && strcmp(t.path, "/lists/L1") == 0) {
+            /* 501 members: one over the synchronous call's limit. */
+            size_t cap = 501 * 64 + 64, o = 0;
+            big = malloc(cap);
+            assert_non_null(big);
+            o += (size_t)snprintf(big + o, cap - o, "{\"members\":[");
+            for (int k = 0; k < 501; k++) {
+                o += (size_t)snprintf(big + o, cap - o,
+                                      "%s{\"email_address\":\"p%d@example."
+                                      "com\",\"status\":\"subscribed\"}",
+                                      k > 0 ? "," : "", k);
+            }
+            snprintf(big + o, cap - o, "]}");
+            t.body = big;
+        }
         char path[512], ct[128], rid[96];
         expand(t.path, path, sizeof path);
         json_t *ans = NULL;
@@ -1000,6 +1021,7 @@ static void test_fake_refuses_like_the_api(void **state)
             nf++;
         }
         json_decref(ans);
+        free(big);
     }
     /* Wrong credentials come before everything else. */
     json_t *ans = NULL;

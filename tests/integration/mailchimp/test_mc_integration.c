@@ -1050,14 +1050,15 @@ static void test_backfill_counts_failures_with_reasons(void **state)
     assert_string_equal(res.reasons[0].example, "m000@example.com");
 }
 
-/* GET /batches/{id} answering 404 stops the backfill at once. */
+/* A batch deleted while it runs: GET /batches/{id} answers "started"
+ * twice, then 404, and the backfill stops at that poll. */
 static void test_backfill_batch_gone(void **state)
 {
     struct fx *x = *state;
     seed_fields(x);
     seed_members(x, 1);
-    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"batch_vanish\":true}",
-             NULL);
+    fake_ctl(&x->fake, "POST", "/_fake/config",
+             "{\"batch_polls\":5,\"batch_vanish\":2}", NULL);
     struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
     struct mailchimp_backfill_result res;
     char bid[64], err[512];
@@ -1075,7 +1076,33 @@ static void test_backfill_batch_gone(void **state)
     json_array_foreach(reqs, i, r) {
         polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
     }
-    assert_int_equal(polls, 1);
+    assert_int_equal(polls, 3);
+    json_decref(reqs);
+}
+
+/* A batch that runs for a while is polled until finished. */
+static void test_backfill_polls_until_finished(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x);
+    seed_members(x, 1);
+    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"batch_polls\":3}",
+             NULL);
+    struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
+    struct mailchimp_backfill_result res;
+    char err[256];
+    assert_int_equal(mailchimp_backfill(x->mc, &w, 1, NULL, 0, &res, 30000,
+                                        err, sizeof err),
+                     LSC_OK);
+    assert_true(res.results_read);
+    assert_int_equal(res.written, 1);
+    json_t *reqs = fake_requests(&x->fake);
+    size_t polls = 0, i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
+    }
+    assert_int_equal(polls, 4); /* started x3, finished */
     json_decref(reqs);
 }
 
@@ -1147,6 +1174,8 @@ int main(int argc, char **argv)
             test_backfill_counts_failures_with_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backfill_batch_gone, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_backfill_polls_until_finished,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_backfill_results_unreadable,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_backfill_batches, setup,

@@ -360,6 +360,21 @@ JSON
     curl -sf "$mc_URL/_fake/member?list=L1&email=c203@example.com" >/dev/null &&
         fail "unknown member c203 was created"
     ok "a contact not in the audience is skipped, nobody subscribed"
+    # operations refused inside the batch: counted failed with the reason
+    curl -sf -XPOST -d '{"merge_fields":[{"list":"L1","tag":"LTNUM","name":"Tier as a number","type":"number"}]}' \
+        "$mc_URL/_fake/seed" >/dev/null
+    jq '.fields = {"tier": {"tag": "LTNUM"}}' "$TMP/mc.json" >"$TMP/mc-num.json"
+    set +e
+    L backfill mailchimp --model "$TMP/model.json" --config "$TMP/mc-num.json" \
+        --data-dir "$DATA" "$TMP/ev.jsonl" >"$TMP/bf2.out" 2>"$TMP/bf2.err"
+    rc=$?
+    set -e
+    [ $rc = 1 ] || fail "backfill with refused operations: exit $rc: $(cat "$TMP/bf2.out" "$TMP/bf2.err")"
+    grep -q "3 members in 1 batches: 0 written, 1 skipped (not in the audience), 2 failed" "$TMP/bf2.out" ||
+        fail "summary: $(cat "$TMP/bf2.out")"
+    grep -q "failed: 2 x HTTP 400 Invalid Resource: Your merge fields were invalid. (LTNUM: Please enter a number) (e.g. c20[12]@example.com)" "$TMP/bf2.out" ||
+        fail "reason: $(cat "$TMP/bf2.out")"
+    ok "backfill mailchimp: operations refused in the batch are counted failed with their reason, exit 1"
     ;;
 validate)
     start_fake "$FAKE_HS" hs --static-token x
