@@ -146,6 +146,10 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
     q.max_wait_ms = max_wait * 1000;
     cli_session_config(&s, "models", models);
     cli_session_config(&s, "connectors", mappings);
+    /* read path: mapped HubSpot inputs an event lacks are read by jobs
+     * and the contact re-scored while the queue drains */
+    cli_session_config(&s, "connectors_read", "1");
+    cli_jobq_read_path(&q, &s);
     rc = cli_session_load(&s, NULL);
     if (rc != CLI_EXIT_OK) {
         rc = CLI_EXIT_PLUGIN;
