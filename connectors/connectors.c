@@ -728,7 +728,8 @@ enum lsc_status connectors_on_event(struct connectors *c,
                                     const char *contact_id, char *err,
                                     size_t errlen)
 {
-    if (c == NULL || !c->read_inputs || contact_id == NULL) {
+    if (c == NULL || !c->read_inputs || contact_id == NULL ||
+        c->host == NULL) {
         return LSC_OK;
     }
     uint64_t h = str_hash(contact_id) | 1; /* never 0: the empty slot */
@@ -1288,12 +1289,14 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
         fill_all(c, jobs, res, n, &o);
         goto out;
     }
-    if (c->host->props_write == NULL) {
+    if (!c->read_inputs || c->host->props_write == NULL) {
+        /* queued by a host that re-scores (a sync run), run by one that
+         * would not: reading would change nothing */
         for (size_t i = 0; i < n; i++) {
-            res[i].status = LSC_ERR_UNSUPPORTED;
+            res[i].status = LSC_OK;
             snprintf(res[i].reason, sizeof res[i].reason,
-                     "the host cannot take contact properties "
-                     "(props_write)");
+                     "skipped: this host does not re-score read "
+                     "properties");
         }
         goto out;
     }

@@ -997,6 +997,26 @@ static void test_read_path(void **state)
     assert_true(has_write(h, "C101@Example.com", "|title=CTO", NULL));
     assert_true(has_write(h, "c104@example.com", "|title=VP Sales", NULL));
     connectors_destroy(c);
+
+    /* a read job run by a host that did not enable the read path (a
+     * queue shared with a sync run): done, nothing read or written */
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    fake_control(&h->fake, "clear", NULL);
+    h->n_writes = 0;
+    const char *pl = "{\"v\":1,\"c\":\"c105@example.com\"}";
+    assert_int_equal(h->api.job_enqueue(h, CONNECTORS_JOB_HUBSPOT_READ,
+                                        "hubspot:read:c105@example.com", pl,
+                                        strlen(pl), 0),
+                     LSC_OK);
+    assert_int_equal(harness_drain(h, c, 5000), 0);
+    assert_int_equal(h->n_dead, 0);
+    reads = fake_requests(&h->fake, "/contacts/batch/read");
+    assert_int_equal(json_array_size(reads), 0);
+    json_decref(reads);
+    assert_int_equal(h->n_writes, 0);
+    connectors_destroy(c);
     harness_stop(h);
     free(h);
 }
