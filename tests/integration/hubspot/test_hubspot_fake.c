@@ -1204,6 +1204,11 @@ static void test_fake_refuses_malformed(void **state)
     assert_non_null(strstr(expect_error(j, "VALIDATION_ERROR"),
                            "numberDisplayHint"));
     json_decref(j);
+    j = raw_call(h, "PATCH", "/crm/properties/2026-03/contacts/leadscore_tier",
+                 "application/json", "{\"numberDisplayHint\":\"formatted\"}",
+                 "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 400);
+    json_decref(j);
     /* ... and the same request shaped right is taken (200/201) */
     j = raw_call(h, "POST", upd, "application/json", ok_body, "tok-strict",
                  &st, NULL, 0);
@@ -1262,6 +1267,10 @@ static void test_fake_refuses_malformed(void **state)
              "client_secret=fake-client-secret&redirect_uri=http%%3A%%2F%%2F"
              "localhost%%3A9%%2Fcb&code=%.*s",
              (int)strcspn(code + 5, "&"), code + 5);
+    j = raw_call(h, "POST", "/oauth/2026-03/token", "application/json", form,
+                 NULL, &st, NULL, 0);
+    assert_int_equal(st, 415); /* the token endpoint takes a form */
+    json_decref(j);
     j = raw_call(h, "POST", "/oauth/2026-03/token",
                  "application/x-www-form-urlencoded", form, NULL, &st, NULL,
                  0);
