@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -39,6 +40,13 @@ struct connectors {
     struct ack_entry *ack;
     size_t ack_cap;                 /* power of two */
     size_t ack_n;
+    /* read path: contacts already checked for missing inputs (hashes of
+     * their ids, 0 = empty slot), so each is read at most once */
+    bool read_inputs;
+    pthread_mutex_t seen_lock;
+    uint64_t *seen;
+    size_t seen_cap;                /* power of two */
+    size_t seen_n;
 };
 
 struct connectors_connect {
@@ -214,6 +222,7 @@ static enum lsc_status connectors_create_one(const struct lsc_host_api *host,
         return LSC_ERR_NOMEM;
     }
     pthread_mutex_init(&c->ack_lock, NULL);
+    pthread_mutex_init(&c->seen_lock, NULL);
     c->host = host;
     c->log = (struct clog){.host = host, .prefix = "connectors",
                            .max_level = LSC_LOG_INFO};
@@ -256,6 +265,8 @@ void connectors_destroy(struct connectors *c)
     }
     free(c->ack);
     pthread_mutex_destroy(&c->ack_lock);
+    free(c->seen);
+    pthread_mutex_destroy(&c->seen_lock);
     free(c);
 }
 
@@ -265,8 +276,18 @@ enum lsc_status connectors_register_jobs(struct connectors *c, lsc_job_fn fn)
         return LSC_ERR_UNSUPPORTED;
     }
     size_t batch = c->have_hubspot ? (size_t)c->cfg.batch_size : 1;
-    enum lsc_status rc = c->host->register_job(
-        c->host->host, CONNECTORS_JOB_HUBSPOT_WRITE, fn, batch);
+    enum lsc_status rc = LSC_OK;
+    if (c->have_hubspot && c->cfg.n_inputs > 0) {
+        /* first: a host running kinds in this order reads the inputs, and
+         * re-scores, before the writes go out (they then carry the
+         * re-scored values, coalesced) */
+        rc = c->host->register_job(c->host->host, CONNECTORS_JOB_HUBSPOT_READ,
+                                   fn, batch);
+    }
+    if (rc == LSC_OK) {
+        rc = c->host->register_job(c->host->host, CONNECTORS_JOB_HUBSPOT_WRITE,
+                                   fn, batch);
+    }
     if (rc == LSC_OK) {
         rc = c->host->register_job(c->host->host,
                                    CONNECTORS_JOB_HUBSPOT_ACTION, fn, batch);
@@ -639,6 +660,116 @@ enum lsc_status connectors_on_transition(struct connectors *c,
     if (rc == LSC_ERR_NOMEM && err[0] == '\0') {
         snprintf(err, errlen, "out of memory");
     }
+    return rc;
+}
+
+/* ---- Read path: mapped inputs an event lacks ----------------------------- */
+
+void connectors_set_read_inputs(struct connectors *c, bool on)
+{
+    if (c != NULL) {
+        c->read_inputs = on && c->have_hubspot && c->cfg.n_inputs > 0;
+    }
+}
+
+/* Marks the contact checked; false when it was already.  Lock held. */
+static bool seen_add(struct connectors *c, uint64_t h)
+{
+    if ((c->seen_n + 1) * 2 > c->seen_cap) {
+        size_t ncap = c->seen_cap ? c->seen_cap * 2 : 1024;
+        uint64_t *nv = calloc(ncap, sizeof *nv);
+        if (nv == NULL) {
+            return true; /* no memory to remember: check again next time */
+        }
+        for (size_t i = 0; i < c->seen_cap; i++) {
+            if (c->seen[i] != 0) {
+                size_t j = c->seen[i] & (ncap - 1);
+                while (nv[j] != 0) {
+                    j = (j + 1) & (ncap - 1);
+                }
+                nv[j] = c->seen[i];
+            }
+        }
+        free(c->seen);
+        c->seen = nv;
+        c->seen_cap = ncap;
+    }
+    size_t j = h & (c->seen_cap - 1);
+    while (c->seen[j] != 0) {
+        if (c->seen[j] == h) {
+            return false;
+        }
+        j = (j + 1) & (c->seen_cap - 1);
+    }
+    c->seen[j] = h;
+    c->seen_n++;
+    return true;
+}
+
+struct has_ctx {
+    const struct hubspot_config *cfg;
+    size_t missing;
+};
+
+static void has_inputs_cb(void *ud, const struct lsc_prop *props, size_t n)
+{
+    struct has_ctx *h = ud;
+    for (size_t m = 0; m < h->cfg->n_inputs; m++) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++) {
+            found = props[i].value.type != LSC_VAL_NULL &&
+                    strcmp(props[i].key, h->cfg->inputs[m].field) == 0;
+        }
+        h->missing += !found;
+    }
+}
+
+enum lsc_status connectors_on_event(struct connectors *c,
+                                    const char *contact_id, char *err,
+                                    size_t errlen)
+{
+    if (c == NULL || !c->read_inputs || contact_id == NULL ||
+        c->host == NULL) {
+        return LSC_OK;
+    }
+    uint64_t h = str_hash(contact_id) | 1; /* never 0: the empty slot */
+    pthread_mutex_lock(&c->seen_lock);
+    bool first = seen_add(c, h);
+    pthread_mutex_unlock(&c->seen_lock);
+    if (!first) {
+        return LSC_OK;
+    }
+    struct has_ctx hc = {&c->cfg, 0};
+    enum lsc_status rc = LSC_ERR_NOT_FOUND;
+    if (c->host->contact_props != NULL) {
+        rc = c->host->contact_props(c->host->host, contact_id, has_inputs_cb,
+                                    &hc);
+    }
+    if (rc == LSC_ERR_NOT_FOUND) {
+        hc.missing = c->cfg.n_inputs; /* a contact with no properties yet */
+    } else if (rc != LSC_OK) {
+        snprintf(err, errlen, "cannot read the contact's properties: %s",
+                 lsc_status_str(rc));
+        return rc;
+    }
+    if (hc.missing == 0) {
+        return LSC_OK;
+    }
+    json_t *p = json_pack("{s:i, s:s}", "v", 1, "c", contact_id);
+    char *payload = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    size_t kl = strlen(contact_id) + 16;
+    char *key = malloc(kl);
+    if (payload == NULL || key == NULL) {
+        free(payload);
+        free(key);
+        snprintf(err, errlen, "out of memory");
+        return LSC_ERR_NOMEM;
+    }
+    snprintf(key, kl, "hubspot:read:%s", contact_id);
+    rc = enqueue(c, CONNECTORS_JOB_HUBSPOT_READ, key, payload, err, errlen);
+    free(payload);
+    free(key);
     return rc;
 }
 
@@ -1070,6 +1201,170 @@ out:
     free(ids);
 }
 
+struct read_item {
+    size_t job;
+    json_t *p;
+    const char *contact; /* borrowed from p */
+    bool found;
+};
+
+struct inputs_ctx {
+    struct connectors *c;
+    struct read_item *items;
+    size_t n;
+    enum lsc_status rc; /* the first props_write failure */
+    char reason[200];
+};
+
+/* A batch-read contact: its mapped inputs, renamed to model fields,
+ * handed to the host (which re-scores the contact). */
+static enum lsc_status on_inputs(void *ud, const char *id,
+                                 const struct lsc_prop *props, size_t n)
+{
+    struct inputs_ctx *x = ud;
+    const struct hubspot_config *cfg = &x->c->cfg;
+    const char *key = id;
+    struct lsc_prop *out = calloc(n + 1, sizeof *out);
+    if (out == NULL) {
+        return LSC_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cfg->id_property != NULL &&
+            strcmp(props[i].key, cfg->id_property) == 0 &&
+            props[i].value.type == LSC_VAL_STRING) {
+            key = props[i].value.u.str.ptr;
+        }
+        if (props[i].value.type == LSC_VAL_NULL) {
+            continue; /* no value in HubSpot: nothing to add */
+        }
+        for (size_t m = 0; m < cfg->n_inputs; m++) {
+            if (strcmp(props[i].key, cfg->inputs[m].property) == 0) {
+                out[k] = props[i];
+                out[k].key = cfg->inputs[m].field;
+                k++;
+            }
+        }
+    }
+    enum lsc_status rc = LSC_OK;
+    for (size_t j = 0; j < x->n; j++) {
+        struct read_item *it = &x->items[j];
+        /* emails (id_property) compare without case, as HubSpot does */
+        bool same = cfg->id_property != NULL
+                        ? strcasecmp(it->contact, key) == 0
+                        : strcmp(it->contact, key) == 0;
+        if (!same || it->found) {
+            continue;
+        }
+        it->found = true;
+        if (k > 0) {
+            rc = x->c->host->props_write(x->c->host->host, it->contact, out,
+                                         k);
+        }
+        if (rc != LSC_OK && x->rc == LSC_OK) {
+            x->rc = rc;
+            snprintf(x->reason, sizeof x->reason,
+                     "the host refused the properties: %s",
+                     lsc_status_str(rc));
+        }
+        break;
+    }
+    free(out);
+    return LSC_OK;
+}
+
+/* hubspot.read: batch read (batch_size ids per call, at most 100) of the
+ * mapped input properties; found contacts go to the host's props_write,
+ * contacts HubSpot does not have are done (nothing to read). */
+static void run_reads(struct connectors *c, const struct lsc_job *jobs,
+                      struct lsc_job_result *res, size_t n)
+{
+    struct read_item *items = calloc(n, sizeof *items);
+    const char **ids = calloc(n, sizeof *ids);
+    const char **props = calloc(c->cfg.n_inputs + 1, sizeof *props);
+    size_t m = 0;
+    if (items == NULL || ids == NULL || props == NULL) {
+        struct outcome o = {.status = LSC_ERR_RETRYABLE, .retry_after_ms = -1};
+        snprintf(o.reason, sizeof o.reason, "out of memory");
+        fill_all(c, jobs, res, n, &o);
+        goto out;
+    }
+    if (!c->read_inputs || c->host->props_write == NULL) {
+        /* queued by a host that re-scores (a sync run), run by one that
+         * would not: reading would change nothing */
+        for (size_t i = 0; i < n; i++) {
+            res[i].status = LSC_OK;
+            snprintf(res[i].reason, sizeof res[i].reason,
+                     "skipped: this host does not re-score read "
+                     "properties");
+        }
+        goto out;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < c->cfg.n_inputs; i++) {
+        props[np++] = c->cfg.inputs[i].property;
+    }
+    if (c->cfg.id_property != NULL) {
+        props[np++] = c->cfg.id_property;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
+        const char *contact = json_string_value(json_object_get(p, "c"));
+        bool dup = false;
+        for (size_t k = 0; contact != NULL && k < m && !dup; k++) {
+            dup = strcasecmp(items[k].contact, contact) == 0;
+        }
+        if (contact == NULL || dup) {
+            /* HubSpot refuses an id twice in one batch; one read serves
+             * both (the host re-scores the contact either way) */
+            json_decref(p);
+            res[i].status = contact ? LSC_OK : LSC_ERR_CORRUPT;
+            snprintf(res[i].reason, sizeof res[i].reason, "%s",
+                     contact ? "read with an earlier job"
+                             : "not a hubspot.read payload");
+            continue;
+        }
+        items[m] = (struct read_item){.job = i, .p = p, .contact = contact};
+        ids[m] = contact;
+        m++;
+    }
+    size_t bs = (size_t)c->cfg.batch_size;
+    for (size_t off = 0; off < m; off += bs) {
+        size_t cnt = m - off < bs ? m - off : bs;
+        struct inputs_ctx x = {.c = c, .items = items + off, .n = cnt};
+        struct outcome o;
+        hubspot_batch_read(c->hs, ids + off, cnt, props, np, on_inputs, &x,
+                           &o);
+        for (size_t k = off; k < off + cnt; k++) {
+            size_t j = items[k].job;
+            struct outcome po = o;
+            if (o.status == LSC_OK && x.rc != LSC_OK) {
+                po.status = LSC_ERR_RETRYABLE;
+                snprintf(po.reason, sizeof po.reason, "%s", x.reason);
+            }
+            if (po.status == LSC_ERR_AUTH) {
+                fill_all(c, &jobs[j], &res[j], 1, &po);
+            } else {
+                retry_fill_result(&c->cfg.retry, jobs[j].attempt,
+                                  jobs[j].enqueued_ms, now_ms(c), &po,
+                                  &res[j]);
+            }
+            if (res[j].status == LSC_OK) {
+                snprintf(res[j].reason, sizeof res[j].reason, "%s",
+                         items[k].found ? "inputs read"
+                                        : "not in HubSpot: nothing to read");
+            }
+        }
+    }
+out:
+    for (size_t k = 0; items != NULL && k < m; k++) {
+        json_decref(items[k].p);
+    }
+    free(items);
+    free(ids);
+    free(props);
+}
+
 static void run_webhook(struct connectors *c, const struct lsc_job *job,
                         struct lsc_job_result *res)
 {
@@ -1155,6 +1450,8 @@ enum lsc_status connectors_run_jobs(struct connectors *c,
         run_writes(c, jobs, results, n);
     } else if (strcmp(kind, CONNECTORS_JOB_HUBSPOT_ACTION) == 0) {
         run_actions(c, jobs, results, n);
+    } else if (strcmp(kind, CONNECTORS_JOB_HUBSPOT_READ) == 0) {
+        run_reads(c, jobs, results, n);
     } else {
         for (size_t i = 0; i < n; i++) {
             results[i].status = LSC_ERR_UNSUPPORTED;

@@ -23,7 +23,15 @@
  *                     sent (version 2; version 1 numbers still accepted);
  *   "hubspot.action"  key "hubspot:action:<delivery id>": tier write and
  *                     tag add/remove of one transition;
- *   "webhook.deliver" key "webhook:<delivery id>": one signed POST.
+ *   "webhook.deliver" key "webhook:<delivery id>": one signed POST;
+ *   "hubspot.read"    key "hubspot:read:<contact>" (read path, when
+ *                     enabled): batch read of the mapped input
+ *                     properties, up to batch_size (<= 100) contacts
+ *                     per call; the values found, renamed to model
+ *                     fields, go to host->props_write() from the job
+ *                     handler, which a host enabling the read path
+ *                     applies as a contact.updated event (re-scoring
+ *                     the contact).
  * A value equal to the last one HubSpot acknowledged for the contact is
  * not enqueued again (while nothing else is pending for it); the value is
  * score, tier and the fit, engagement and reasons strings, not the
@@ -48,6 +56,7 @@
 #define CONNECTORS_JOB_HUBSPOT_WRITE "hubspot.write"
 #define CONNECTORS_JOB_HUBSPOT_ACTION "hubspot.action"
 #define CONNECTORS_JOB_WEBHOOK "webhook.deliver"
+#define CONNECTORS_JOB_HUBSPOT_READ "hubspot.read"
 /* A paused connector (re-authorization needed) asks for its jobs again
  * after this long, without spending their retry budget. */
 #define CONNECTORS_PAUSE_MS (5 * 60 * 1000)
@@ -142,6 +151,19 @@ enum lsc_status connectors_register_jobs(struct connectors *c, lsc_job_fn fn);
 enum lsc_status connectors_on_score(struct connectors *c,
                                     const struct connectors_score *s,
                                     char *err, size_t errlen);
+
+/* Read path.  Enabled only by a host that applies props_write() made
+ * from a job handler as a contact.updated event (plugin configuration
+ * key "connectors_read"); off by default, and without mapped inputs. */
+void connectors_set_read_inputs(struct connectors *c, bool on);
+/* For every event of a contact (event handler, never blocks on the
+ * network): the first time a contact is seen, checks its stored
+ * properties for every mapped input's model field and, when one is
+ * missing (or null), enqueues a "hubspot.read" job.  A contact is
+ * checked once per connectors instance. */
+enum lsc_status connectors_on_event(struct connectors *c,
+                                    const char *contact_id, char *err,
+                                    size_t errlen);
 
 /* Runs the configured actions of a transition of the primary model
  * (t->primary false: ignored). */

@@ -121,6 +121,11 @@ struct cli_session {
                                    const char *key, const void *payload,
                                    size_t len, int64_t not_before_ms);
     void (*event_done)(void *ud, bool applied);
+    /* sync: a props_write() a job handler makes (no event being
+     * delivered), for the queue to apply as a contact.updated event
+     * (the read path); NULL: dropped like the others. */
+    enum lsc_status (*job_props)(void *ud, const char *contact_id,
+                                 const struct lsc_prop *props, size_t n);
     void *job_ud;
     const char *data_dir;
 };

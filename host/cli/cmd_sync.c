@@ -26,9 +26,13 @@ static void usage(FILE *f)
             "Mailchimp,\n"
             "webhooks) until it is drained.  Jobs left by an interrupted run "
             "are\n"
-            "delivered too.  Exit status 0 when nothing was dead-lettered "
-            "and the\n"
-            "queue is empty, 1 otherwise.\n"
+            "delivered too.  Mapped HubSpot inputs an event lacks are "
+            "batch-read\n"
+            "from HubSpot and the contact re-scored before its write-back.  "
+            "Exit\n"
+            "status 0 when nothing was dead-lettered and the queue is empty, "
+            "1\n"
+            "otherwise.\n"
             "\n"
             "  --model FILE          a model; the first is primary (only it "
             "is synced)\n"
@@ -146,6 +150,10 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
     q.max_wait_ms = max_wait * 1000;
     cli_session_config(&s, "models", models);
     cli_session_config(&s, "connectors", mappings);
+    /* read path: mapped HubSpot inputs an event lacks are read by jobs
+     * and the contact re-scored while the queue drains */
+    cli_session_config(&s, "connectors_read", "1");
+    cli_jobq_read_path(&q, &s);
     rc = cli_session_load(&s, NULL);
     if (rc != CLI_EXIT_OK) {
         rc = CLI_EXIT_PLUGIN;

@@ -183,10 +183,17 @@ static enum lsc_status svc_contact_props(void *ud, const char *contact_id,
     return st;
 }
 
-/* The CLI has no CRM to write to: it prints reports instead. */
+/* The CLI has no CRM to write to: it prints reports instead.  From a job
+ * handler (no contact being delivered: jobs run only while no event is)
+ * the properties were read from a CRM for the contact: the queue
+ * re-scores it with them. */
 static enum lsc_status svc_props_write(void *ud, const char *contact_id,
                                        const struct lsc_prop *props, size_t n)
 {
+    struct cli_session *s = ud;
+    if (s->cur == NULL && s->job_props != NULL) {
+        return s->job_props(s->job_ud, contact_id, props, n);
+    }
     return LSC_OK;
 }
 

@@ -25,6 +25,25 @@ struct cli_jobq_pending {
     size_t len;
 };
 
+struct cli_jobq_props {
+    char *contact;
+    struct lsc_prop *props; /* keys and strings malloc()ed */
+    size_t n;
+};
+
+static void rp_free(struct cli_jobq_props *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free((char *)r->props[i].key);
+        if (r->props[i].value.type == LSC_VAL_STRING ||
+            r->props[i].value.type == LSC_VAL_JSON) {
+            free((char *)r->props[i].value.u.str.ptr);
+        }
+    }
+    free(r->props);
+    free(r->contact);
+}
+
 int64_t cli_wall_ms(void)
 {
     struct timespec ts;
@@ -147,6 +166,108 @@ int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
     s->job_ud = q;
     s->data_dir = data_dir;
     return CLI_EXIT_OK;
+}
+
+/* job_props: called on a job handler's thread. */
+static enum lsc_status q_job_props(void *ud, const char *contact_id,
+                                   const struct lsc_prop *props, size_t n)
+{
+    struct cli_jobq *q = ud;
+    struct cli_jobq_props r = {.contact = strdup(contact_id),
+                               .props = calloc(n + 1, sizeof *r.props)};
+    bool ok = r.contact != NULL && r.props != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        struct lsc_prop *d = &r.props[r.n];
+        *d = props[i];
+        d->key = strdup(props[i].key);
+        ok = d->key != NULL;
+        if (ok && (props[i].value.type == LSC_VAL_STRING ||
+                   props[i].value.type == LSC_VAL_JSON)) {
+            char *v = malloc(props[i].value.u.str.len + 1);
+            ok = v != NULL;
+            if (ok) {
+                memcpy(v, props[i].value.u.str.ptr, props[i].value.u.str.len);
+                v[props[i].value.u.str.len] = '\0';
+                d->value.u.str.ptr = v;
+            } else {
+                free((char *)d->key);
+            }
+        }
+        r.n += ok;
+    }
+    pthread_mutex_lock(&q->rp_lock);
+    if (ok && q->n_rp == q->cap_rp) {
+        size_t cap = q->cap_rp ? q->cap_rp * 2 : 64;
+        struct cli_jobq_props *v = realloc(q->rp, cap * sizeof *v);
+        ok = v != NULL;
+        if (ok) {
+            q->rp = v;
+            q->cap_rp = cap;
+        }
+    }
+    if (ok) {
+        q->rp[q->n_rp++] = r;
+    }
+    pthread_mutex_unlock(&q->rp_lock);
+    if (!ok) {
+        rp_free(&r);
+        return LSC_ERR_NOMEM; /* the job retries */
+    }
+    return LSC_OK;
+}
+
+void cli_jobq_read_path(struct cli_jobq *q, struct cli_session *s)
+{
+    q->rp_lock_ok = pthread_mutex_init(&q->rp_lock, NULL) == 0;
+    if (q->rp_lock_ok) {
+        s->job_props = q_job_props;
+    }
+}
+
+/* Applies the properties read since the last call (main thread, no batch
+ * out). */
+static void apply_read_props(struct cli_jobq *q, struct cli_session *s)
+{
+    if (!q->rp_lock_ok) {
+        return;
+    }
+    pthread_mutex_lock(&q->rp_lock);
+    struct cli_jobq_props *v = q->rp;
+    size_t n = q->n_rp;
+    q->rp = NULL;
+    q->n_rp = q->cap_rp = 0;
+    pthread_mutex_unlock(&q->rp_lock);
+    int64_t at = cli_session_eval_time(s, INT64_MIN);
+    for (size_t i = 0; i < n; i++) {
+        if (hl_contacts_find(s->contacts, v[i].contact) == NULL) {
+            /* a read left by an earlier run: this run has none of the
+             * contact's events, and scoring the inputs alone would
+             * replace the score that run queued */
+            rp_free(&v[i]);
+            continue;
+        }
+        struct lsc_event ev = {
+            .struct_size = sizeof ev,
+            .kind = LSC_EVENT_CONTACT_UPDATED,
+            .contact_id = v[i].contact,
+            .type = "contact.updated",
+            .ts_ms = at,
+            .props = v[i].props,
+            .n_props = v[i].n,
+            .now_ms = at,
+        };
+        char err[512];
+        enum lsc_status st = cli_session_apply(s, &ev, err, sizeof err);
+        s->lines--; /* not a line of the input */
+        if (st == LSC_OK) {
+            q->rescored++;
+        } else {
+            fprintf(stderr, "leadscore: contact %s: the properties read "
+                    "from HubSpot were refused: %s\n", v[i].contact, err);
+        }
+        rp_free(&v[i]);
+    }
+    free(v);
 }
 
 int cli_jobq_begin(struct cli_jobq *q)
@@ -329,7 +450,8 @@ static void batch_finish(struct cli_jobq *q, struct jobq_batch *b)
  * between two requests.  The handler of a kind still runs one batch at a
  * time, and only this thread touches the store.  A job claimed while
  * another batch is out cannot share its key: claimed jobs are started,
- * and nothing is enqueued while draining. */
+ * and nothing is enqueued while a batch is out (the read path's
+ * re-scoring enqueues only between two kinds' runs). */
 static long run_kind(struct cli_jobq *q, struct cli_session *s,
                      const struct hl_job_kind *k)
 {
@@ -406,6 +528,9 @@ int cli_jobq_drain(struct cli_jobq *q, struct cli_session *s)
                 goto out;
             }
             ran += r;
+            /* no batch is out: re-scoring may enqueue (hubspot.read runs
+             * before the writes, which then carry the new values) */
+            apply_read_props(q, s);
         }
         int64_t pending = 0, dead = 0, next = INT64_MAX;
         if (store_outbox_depth(q->store, &pending, &dead) != LSC_OK ||
@@ -463,6 +588,13 @@ void cli_jobq_close(struct cli_jobq *q)
     }
     pend_clear(q);
     free(q->pend);
+    for (size_t i = 0; i < q->n_rp; i++) {
+        rp_free(&q->rp[i]);
+    }
+    free(q->rp);
+    if (q->rp_lock_ok) {
+        pthread_mutex_destroy(&q->rp_lock);
+    }
     store_close(q->store);
     memset(q, 0, sizeof *q);
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "cli.h"
@@ -23,6 +24,7 @@
 
 struct store;
 struct cli_jobq_pending;
+struct cli_jobq_props;
 
 struct cli_jobq {
     struct store *store;
@@ -33,6 +35,13 @@ struct cli_jobq {
     uint32_t max_attempts; /* per job, across runs */
     int64_t max_wait_ms;   /* longest the runner waits for a retry */
     bool progress;         /* a progress line on stderr (a terminal) */
+    /* read path: properties job handlers wrote (props_write), applied
+     * as contact.updated events between two kinds' runs */
+    struct cli_jobq_props *rp;
+    size_t n_rp, cap_rp;
+    pthread_mutex_t rp_lock;
+    bool rp_lock_ok;
+    uint64_t rescored;     /* contacts re-scored with read properties */
     /* figures of this run */
     uint64_t enqueued, runs, sent, retried, dead, left;
 };
@@ -49,6 +58,14 @@ int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
  * makes them durable. */
 int cli_jobq_begin(struct cli_jobq *q);
 int cli_jobq_commit(struct cli_jobq *q);
+
+/* Read path: a props_write() from a job handler is kept (copied) and,
+ * after that kind's batches are done, applied to the session as a
+ * contact.updated event at the stream clock, so the contact is re-scored
+ * (its new write-backs are queued, replacing those not sent yet).  Call
+ * after cli_jobq_open; the plugin is told with the configuration key
+ * connectors_read. */
+void cli_jobq_read_path(struct cli_jobq *q, struct cli_session *s);
 
 /* Run due jobs through the plugin's handlers, honouring retry_after_ms
  * and max_attempts, until the queue is empty, only unrunnable jobs

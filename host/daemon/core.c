@@ -66,6 +66,7 @@ struct call_ctx {
     const char *cause;       /* history cause */
     bool state_written;
     bool jobs_enqueued;
+    bool job;                /* a worker running job handlers */
 };
 
 static _Thread_local struct call_ctx *tls;
@@ -192,6 +193,10 @@ static void svc_log(void *ud, enum lsc_log_level level, const char *msg)
 static const char *svc_config_get(void *ud, const char *key)
 {
     struct core *c = ud;
+    if (strcmp(key, "connectors_read") == 0) {
+        /* a job's props_write() becomes an event (svc_props_write) */
+        return "1";
+    }
     return dconfig_get(c->cfg, key);
 }
 
@@ -238,10 +243,96 @@ static enum lsc_status svc_contact_props(void *ud, const char *contact_id,
     return st;
 }
 
+/* A read-path event (the properties a job read from a CRM), owned by
+ * the writer's done callback. */
+struct read_event {
+    struct core_batch b;
+    struct core_line line;
+    char *json;
+};
+
+static void read_event_done(void *ud, struct core_batch *b)
+{
+    struct read_event *r = ud;
+    if (b->status != LSC_OK || b->rejected > 0) {
+        log_msg(LSC_LOG_WARN, "properties read for a contact were not "
+                "applied: %s", b->status != LSC_OK
+                                   ? lsc_status_str(b->status)
+                                   : r->line.reason);
+    }
+    free(r->json);
+    free(r);
+}
+
+/* props_write() from a job handler: the properties were read from a CRM
+ * (the read path).  They go through the writer as a contact.updated
+ * event at the wall clock, like any other event (event log, per-contact
+ * order, re-scoring, write-back).  Asynchronous: a worker never waits
+ * for the writer (which a rescore may hold while workers finish). */
+static enum lsc_status submit_read_event(struct core *c,
+                                         const char *contact_id,
+                                         const struct lsc_prop *props,
+                                         size_t n)
+{
+    json_t *pr = json_object();
+    for (size_t i = 0; pr != NULL && i < n; i++) {
+        const struct lsc_value *v = &props[i].value;
+        json_t *x = NULL;
+        switch (v->type) {
+        case LSC_VAL_STRING:
+            x = json_stringn(v->u.str.ptr, v->u.str.len);
+            break;
+        case LSC_VAL_NUMBER:
+            x = json_real(v->u.num);
+            break;
+        case LSC_VAL_BOOL:
+            x = json_boolean(v->u.boolean);
+            break;
+        case LSC_VAL_JSON:
+            x = json_loadb(v->u.str.ptr, v->u.str.len, 0, NULL);
+            break;
+        case LSC_VAL_NULL:
+            x = json_null();
+            break;
+        }
+        if (x == NULL) {
+            json_decref(pr);
+            return LSC_ERR_INVALID_ARG;
+        }
+        json_object_set_new(pr, props[i].key, x);
+    }
+    char ts[40];
+    hl_time_format(core_now_ms(), ts, sizeof ts);
+    json_t *ev = pr ? json_pack("{s:s, s:s, s:s, s:o}", "contact", contact_id,
+                                "type", "contact.updated", "ts", ts, "props",
+                                pr)
+                    : NULL;
+    struct read_event *r = calloc(1, sizeof *r);
+    char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (r == NULL || line == NULL) {
+        free(r);
+        free(line);
+        return LSC_ERR_NOMEM;
+    }
+    r->json = line;
+    r->line = (struct core_line){.json = line, .len = strlen(line)};
+    r->b = (struct core_batch){.source = CORE_SRC_HUBSPOT,
+                               .lines = &r->line,
+                               .n = 1,
+                               .done = read_event_done,
+                               .ud = r};
+    core_submit(c, &r->b);
+    return LSC_OK;
+}
+
 static enum lsc_status svc_props_write(void *ud, const char *contact_id,
                                        const struct lsc_prop *props, size_t n)
 {
     struct core *c = ud;
+    if (tls != NULL && tls->job) {
+        return submit_read_event(c, contact_id, props, n);
+    }
     bool locked;
     struct store *s = ctx_store(c, &locked);
     enum lsc_status st = store_contact_exists(s, contact_id);
@@ -892,7 +983,7 @@ static void *worker_main(void *arg)
 {
     struct worker_arg *wa = arg;
     struct core *c = wa->c;
-    struct call_ctx ctx = {.core = c, .store = wa->s};
+    struct call_ctx ctx = {.core = c, .store = wa->s, .job = true};
     tls = &ctx;
     for (;;) {
         pthread_mutex_lock(&c->qmu);

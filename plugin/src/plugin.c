@@ -283,6 +283,9 @@ static enum lsc_status on_event(void *plugin, const struct lsc_event *ev,
         (ev->state == NULL || ev->state_len == 0)) {
         return LSC_OK; /* never seen or deleted: nothing to evaluate */
     }
+    if (p->sync != NULL && ev->kind != LSC_EVENT_EVALUATE) {
+        sync_on_event(p->sync, ev->contact_id); /* only enqueues */
+    }
     const struct model *const *models = (const struct model *const *)p->models;
     struct state st;
     enum lsc_status rc = state_decode(&st, models, p->n_models, ev->state,

@@ -258,6 +258,12 @@ enum lsc_status sync_create(const struct lsc_host_api *h,
     }
     if (s->conn != NULL) {
         s->need = connectors_needs(s->conn);
+        /* the read path needs a host that re-scores a contact whose
+         * properties a job handler writes (docs/plugin-api.md) */
+        const char *rd = h->config_get(h->host, "connectors_read");
+        if (rd != NULL && (strcmp(rd, "1") == 0 || strcmp(rd, "true") == 0)) {
+            connectors_set_read_inputs(s->conn, true);
+        }
         const char *names[MODEL_MAX_GROUPS];
         size_t ng = primary->n_groups < MODEL_MAX_GROUPS ? primary->n_groups
                                                          : MODEL_MAX_GROUPS;
@@ -485,4 +491,17 @@ enum lsc_status sync_on_transition(struct sync *s, const struct model *m,
         }
     }
     return connectors_on_transition(s->conn, t, v.top, v.n_top, err, errlen);
+}
+
+void sync_on_event(struct sync *s, const char *contact_id)
+{
+    if (s->conn == NULL) {
+        return;
+    }
+    char e[256] = "";
+    if (connectors_on_event(s->conn, contact_id, e, sizeof e) != LSC_OK) {
+        /* the score is still right for what is known: warn, go on */
+        PLOG_WARN(s->host, "contact %s: HubSpot read path: %s", contact_id,
+                  e);
+    }
 }

@@ -59,6 +59,11 @@ enum lsc_status sync_on_transition(struct sync *s, const struct model *m,
                                    const struct lsc_transition *t, char *err,
                                    size_t errlen);
 
+/* Every event but EVALUATE and DELETED: enqueues a HubSpot read of the
+ * mapped inputs the contact lacks (read path enabled; see
+ * connectors_on_event).  Never fails the event. */
+void sync_on_event(struct sync *s, const char *contact_id);
+
 void sync_destroy(struct sync *s); /* NULL ok */
 
 #endif

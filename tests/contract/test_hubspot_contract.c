@@ -426,6 +426,12 @@ static void run_lifecycle(const char *ver, bool oauth)
     }
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK); /* 409s */
+    /* the read path: one batch read of the mapped inputs */
+    connectors_set_read_inputs(c, true);
+    assert_int_equal(connectors_on_event(c, "101", err, sizeof err), LSC_OK);
+    assert_int_equal(connectors_on_event(c, "102", err, sizeof err), LSC_OK);
+    assert_int_equal(harness_drain(h, c, 20000), 0);
+    assert_int_equal(h->n_writes, 2);
     int64_t at = (int64_t)time(NULL) * 1000;
     for (int i = 0; i < 120; i++) { /* two batch updates: 100 + 20 */
         char id[16];
@@ -462,7 +468,8 @@ static void run_lifecycle(const char *ver, bool oauth)
     assert_int_equal(n_checked[OP_PROP_CREATE], 14);
     assert_int_equal(n_checked[OP_PROP_PATCH], 2); /* tier and tags options */
     assert_true(n_checked[OP_BATCH_UPDATE] >= 3);
-    assert_int_equal(n_checked[OP_BATCH_READ], 1); /* tags before adding */
+    /* the inputs (read path), the tags before adding one */
+    assert_int_equal(n_checked[OP_BATCH_READ], 2);
     assert_true(n_checked[OP_LIST] >= 1);
     if (oauth) {
         assert_int_equal(n_checked[OP_AUTHORIZE], 1);

@@ -20,7 +20,8 @@
  *   POST/GET/PATCH properties/contacts[/name], POST .../groups (409 dup),
  *   GET properties/contacts (every definition)
  * Refused like HubSpot does: a POST/PATCH body that is not
- * application/json (415) or not a JSON object (400 "Invalid input
+ * application/json (415; the token endpoint: not form-encoded) or not a
+ * JSON object (400 "Invalid input
  * JSON"), fields the schema does not know (400), duplicate ids in a batch
  * (400), property values that do not fit the definition (400
  * VALIDATION_ERROR with INVALID_OPTION / INVALID_DECIMAL / INVALID_DATE /
@@ -1331,6 +1332,16 @@ static bool route(struct MHD_Connection *conn, const char *method,
          strcmp(url, "/oauth/v3/token") == 0 ||
          strcmp(url, "/oauth/v1/token") == 0) &&
         strcmp(method, "POST") == 0) {
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     "Content-Type");
+        if (ct == NULL || strcspn(ct, "; ") != 33 ||
+            strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+            reply_error(r, 415, "VALIDATION_ERROR",
+                        "Unsupported Media Type: Content-Type %s; the token "
+                        "endpoint takes application/x-www-form-urlencoded",
+                        ct ? ct : "(none)");
+            goto done;
+        }
         char *form = strndup(raw ? raw : "", rawlen);
         handle_token(form, r);
         free(form);
@@ -1428,8 +1439,14 @@ static bool route(struct MHD_Connection *conn, const char *method,
                 reply_error(r, 404, "OBJECT_NOT_FOUND", "no property %s",
                             rest + 1);
             } else if (strcmp(method, "PATCH") == 0 && json_is_object(body)) {
-                json_object_update(p, body);
-                reply_json(r, 200, json_incref(p));
+                static const char *const upd_keys[] = {
+                    "label", "groupName", "type", "fieldType", "description",
+                    "options", "displayOrder", "hidden", "formField",
+                    "calculationFormula", NULL};
+                if (known_fields(body, upd_keys, "PropertyUpdate", r)) {
+                    json_object_update(p, body);
+                    reply_json(r, 200, json_incref(p));
+                }
             } else {
                 reply_json(r, 200, json_incref(p));
             }

@@ -167,6 +167,38 @@ hs_start() {
 }
 
 case "$SCENARIO" in
+read_path)
+    # activity only: the mapped input (jobtitle -> title) is read from
+    # HubSpot by a hubspot.read job and comes back through the writer as a
+    # contact.updated event; the fake seeds 104 as "VP Sales", 102 as
+    # "Engineer"
+    hs_start
+    daemon_config "[\"$TMP/hs.json\"]"
+    start_daemon "$TMP/config.json"
+    r=$(post /v1/events '{"contact":"104","type":"email_open","ts":"2026-11-01T10:00:00Z","id":"o-104"}
+{"contact":"102","type":"email_open","ts":"2026-11-01T10:00:00Z","id":"o-102"}')
+    expect "events accepted" "$r" '200 {"accepted":2'
+    wait_long hs_contact_is 104 25 warm || fail "104: $(curl -s "$hs_URL/_fake/contact?id=104")"
+    wait_long hs_contact_is 102 5 cold || fail "102: $(curl -s "$hs_URL/_fake/contact?id=102")"
+    ok "the title read from HubSpot is scored: 104 (VP Sales) 25 warm, 102 (Engineer) 5 cold"
+    reads=$(curl -sf "$hs_URL/_fake/requests" |
+        jq -c '[.requests[] | select(.path | endswith("/contacts/batch/read")) | .body | fromjson]')
+    echo "$reads" | jq -e 'length >= 1 and all(.properties == ["jobtitle"])
+        and ([.[].inputs[].id] | sort | unique == ["102", "104"])' >/dev/null ||
+        fail "batch reads: $reads"
+    metric_ge 'leadscored_jobs_total{kind="hubspot.read",result="ok"}' 1 || fail "read job metric"
+    metric_ge 'leadscored_events_total{source="hubspot",result="accepted"}' 2 ||
+        fail "the read events were not counted"
+    ok "one batch read of the mapped input; the results counted as HubSpot events"
+    # a contact seen again is not read again
+    r=$(post /v1/events '{"contact":"104","type":"email_open","ts":"2026-11-01T11:00:00Z","id":"o-104b"}')
+    expect "event accepted" "$r" '200 {"accepted":1'
+    wait_long hs_contact_is 104 30 warm || fail "104 again: $(curl -s "$hs_URL/_fake/contact?id=104")"
+    n=$(curl -sf "$hs_URL/_fake/requests" | jq '[.requests[] | select(.path | endswith("/contacts/batch/read"))] | length')
+    [ "$n" = "$(echo "$reads" | jq length)" ] || fail "read again: $n"
+    ok "a contact already read is not read again"
+    stop_daemon
+    ;;
 writeback)
     hs_start
     mc_start

@@ -30,6 +30,27 @@ static void h_log(void *host, enum lsc_log_level level, const char *msg)
     }
 }
 
+static enum lsc_status h_props_write(void *host, const char *contact_id,
+                                     const struct lsc_prop *props, size_t n)
+{
+    struct harness *h = host;
+    if (h->n_writes >= 400) {
+        return LSC_ERR_NOMEM;
+    }
+    char *w = h->writes[h->n_writes++];
+    size_t o = (size_t)snprintf(w, 256, "%s", contact_id);
+    for (size_t i = 0; i < n && o < 256; i++) {
+        if (props[i].value.type == LSC_VAL_STRING) {
+            o += (size_t)snprintf(w + o, 256 - o, "|%s=%s", props[i].key,
+                                  props[i].value.u.str.ptr);
+        } else {
+            o += (size_t)snprintf(w + o, 256 - o, "|%s:%d", props[i].key,
+                                  (int)props[i].value.type);
+        }
+    }
+    return LSC_OK;
+}
+
 static int64_t h_now(void *host)
 {
     (void)host;
@@ -99,6 +120,7 @@ bool harness_start(struct harness *h, const char *fake_exe,
         .data_dir = h_data_dir,
         .now_ms = h_now,
         .job_enqueue = h_enqueue,
+        .props_write = h_props_write,
     };
     return fake_start(&h->fake, fake_exe, extra);
 }
@@ -160,12 +182,13 @@ int harness_queued(const struct harness *h)
 int harness_drain(struct harness *h, struct connectors *c, int64_t max_ms)
 {
     int64_t end = wall_ms() + max_ms;
-    static const char *const kinds[] = {CONNECTORS_JOB_HUBSPOT_WRITE,
+    static const char *const kinds[] = {CONNECTORS_JOB_HUBSPOT_READ,
+                                        CONNECTORS_JOB_HUBSPOT_WRITE,
                                         CONNECTORS_JOB_HUBSPOT_ACTION,
                                         CONNECTORS_JOB_WEBHOOK};
     while (harness_queued(h) > 0 && wall_ms() < end) {
         bool ran = false;
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < 4; k++) {
             struct lsc_job jobs[100];
             struct lsc_job_result res[100];
             struct hq_job *src[100];

@@ -43,6 +43,9 @@ struct harness {
     char dead_key[64][160];
     int n_logs;
     char logs[512][1100];
+    /* props_write calls (the read path): "contact|field=value|..." */
+    int n_writes;
+    char writes[400][256];
 };
 
 /* Starts the fake (extra args NULL-terminated, may be NULL) and a temp

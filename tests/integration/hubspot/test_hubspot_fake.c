@@ -866,6 +866,161 @@ static void test_confirm_warns_missing_inputs(void **state)
     free(h);
 }
 
+/* ---- read path -------------------------------------------------------------- */
+
+static bool has_write(struct harness *h, const char *contact, const char *a,
+                      const char *b)
+{
+    size_t cl = strlen(contact);
+    for (int i = 0; i < h->n_writes; i++) {
+        if (strncmp(h->writes[i], contact, cl) == 0 &&
+            h->writes[i][cl] == '|' && strstr(h->writes[i], a) != NULL &&
+            (b == NULL || strstr(h->writes[i], b) != NULL)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Batch reads of the mapped inputs for contacts whose events lack them:
+ * at most 100 ids per call, the properties named, contacts HubSpot does
+ * not have finished without a write; by email with idProperty. */
+static void test_read_path(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "260", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    /* off unless the host enables it */
+    assert_int_equal(connectors_on_event(c, "101", err, sizeof err), LSC_OK);
+    assert_int_equal(harness_queued(h), 0);
+    connectors_set_read_inputs(c, true);
+    char id[32];
+    for (int i = 101; i <= 250; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        assert_int_equal(connectors_on_event(c, id, err, sizeof err), LSC_OK);
+    }
+    assert_int_equal(connectors_on_event(c, "999001", err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_on_event(c, "999002", err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_on_event(c, "101", err, sizeof err), LSC_OK);
+    assert_int_equal(harness_queued(h), 152); /* 101 once */
+    assert_int_equal(harness_drain(h, c, 20000), 0);
+    assert_int_equal(h->n_dead, 0);
+    json_t *reads = fake_requests(&h->fake, "/contacts/batch/read");
+    assert_int_equal(json_array_size(reads), 2);
+    size_t total = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(reads, i, r) {
+        json_t *b = json_loads(json_string_value(json_object_get(r, "body")),
+                               0, NULL);
+        size_t ni = json_array_size(json_object_get(b, "inputs"));
+        assert_true(ni >= 1 && ni <= 100);
+        total += ni;
+        json_t *pr = json_object_get(b, "properties");
+        assert_int_equal(json_array_size(pr), 2);
+        assert_string_equal(json_string_value(json_array_get(pr, 0)),
+                            "jobtitle");
+        assert_string_equal(json_string_value(json_array_get(pr, 1)),
+                            "numemployees");
+        assert_null(json_object_get(b, "idProperty"));
+        assert_int_equal(json_integer_value(json_object_get(r, "status")),
+                         i == 1 ? 207 : 200); /* 999001/2 in the second */
+        json_decref(b);
+    }
+    json_decref(reads);
+    assert_int_equal(total, 152);
+    /* the fake seeds 101 + k with title (CTO, Engineer, Student, VP Sales,
+     * Marketing Manager)[k % 5] and (37 k) % 900 + 5 employees */
+    assert_int_equal(h->n_writes, 150);
+    assert_true(has_write(h, "104", "|title=VP Sales", "|employees=116"));
+    assert_true(has_write(h, "101", "|title=CTO", "|employees=5"));
+    assert_true(has_write(h, "250", "|title=Marketing Manager", NULL));
+    assert_false(has_write(h, "999001", "|", NULL));
+    assert_false(has_write(h, "999002", "|", NULL));
+    connectors_destroy(c);
+
+    /* by email (idProperty), 40 per call, a 503 on the way */
+    harness_mapping(h, STATIC_AUTH,
+                    ",\n  \"contacts\": {\"id_property\": \"email\"},\n"
+                    "  \"limits\": {\"batch_size\": 40, \"backoff_base_ms\": "
+                    "10, \"backoff_cap_ms\": 50}");
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    connectors_set_read_inputs(c, true);
+    fake_control(&h->fake, "clear", NULL);
+    h->n_writes = 0;
+    for (int k = 101; k <= 190; k++) {
+        snprintf(id, sizeof id, k == 101 ? "C%d@Example.com" : "c%d@example.com",
+                 k);
+        assert_int_equal(connectors_on_event(c, id, err, sizeof err), LSC_OK);
+    }
+    fake_control(&h->fake, "fail", "{\"count\":1,\"status\":503}");
+    assert_int_equal(harness_drain(h, c, 20000), 0);
+    assert_int_equal(h->n_dead, 0);
+    reads = fake_requests(&h->fake, "/contacts/batch/read");
+    /* 40 (503) + 40 + 10, then the 40 again as their jittered retries
+     * come due: every contact read once successfully */
+    size_t ok_inputs = 0, failed = 0;
+    json_array_foreach(reads, i, r) {
+        json_t *b = json_loads(json_string_value(json_object_get(r, "body")),
+                               0, NULL);
+        size_t ni = json_array_size(json_object_get(b, "inputs"));
+        assert_true(ni >= 1 && ni <= 40);
+        if (json_integer_value(json_object_get(r, "status")) == 200) {
+            ok_inputs += ni;
+        } else {
+            failed++;
+        }
+        assert_string_equal(json_string_value(json_object_get(b,
+                                                              "idProperty")),
+                            "email");
+        json_t *pr = json_object_get(b, "properties");
+        assert_string_equal(json_string_value(json_array_get(pr, 2)), "email");
+        json_decref(b);
+    }
+    json_decref(reads);
+    assert_int_equal(failed, 1);
+    assert_int_equal(ok_inputs, 90);
+    assert_int_equal(h->n_writes, 90);
+    /* the job's own contact id, whatever the case HubSpot answers in */
+    assert_true(has_write(h, "C101@Example.com", "|title=CTO", NULL));
+    assert_true(has_write(h, "c104@example.com", "|title=VP Sales", NULL));
+    connectors_destroy(c);
+
+    /* a read job run by a host that did not enable the read path (a
+     * queue shared with a sync run): done, nothing read or written */
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    fake_control(&h->fake, "clear", NULL);
+    h->n_writes = 0;
+    const char *pl = "{\"v\":1,\"c\":\"c105@example.com\"}";
+    assert_int_equal(h->api.job_enqueue(h, CONNECTORS_JOB_HUBSPOT_READ,
+                                        "hubspot:read:c105@example.com", pl,
+                                        strlen(pl), 0),
+                     LSC_OK);
+    assert_int_equal(harness_drain(h, c, 5000), 0);
+    assert_int_equal(h->n_dead, 0);
+    reads = fake_requests(&h->fake, "/contacts/batch/read");
+    assert_int_equal(json_array_size(reads), 0);
+    json_decref(reads);
+    assert_int_equal(h->n_writes, 0);
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
 
 struct raw_buf {
@@ -1049,6 +1204,11 @@ static void test_fake_refuses_malformed(void **state)
     assert_non_null(strstr(expect_error(j, "VALIDATION_ERROR"),
                            "numberDisplayHint"));
     json_decref(j);
+    j = raw_call(h, "PATCH", "/crm/properties/2026-03/contacts/leadscore_tier",
+                 "application/json", "{\"numberDisplayHint\":\"formatted\"}",
+                 "tok-strict", &st, NULL, 0);
+    assert_int_equal(st, 400);
+    json_decref(j);
     /* ... and the same request shaped right is taken (200/201) */
     j = raw_call(h, "POST", upd, "application/json", ok_body, "tok-strict",
                  &st, NULL, 0);
@@ -1107,6 +1267,10 @@ static void test_fake_refuses_malformed(void **state)
              "client_secret=fake-client-secret&redirect_uri=http%%3A%%2F%%2F"
              "localhost%%3A9%%2Fcb&code=%.*s",
              (int)strcspn(code + 5, "&"), code + 5);
+    j = raw_call(h, "POST", "/oauth/2026-03/token", "application/json", form,
+                 NULL, &st, NULL, 0);
+    assert_int_equal(st, 415); /* the token endpoint takes a form */
+    json_decref(j);
     j = raw_call(h, "POST", "/oauth/2026-03/token",
                  "application/x-www-form-urlencoded", form, NULL, &st, NULL,
                  0);
@@ -1169,6 +1333,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_http_policy),
         cmocka_unit_test(test_fake_refuses_malformed),
         cmocka_unit_test(test_confirm_warns_missing_inputs),
+        cmocka_unit_test(test_read_path),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);

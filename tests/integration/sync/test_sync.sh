@@ -174,6 +174,41 @@ hubspot_write)
     grep -q "0 jobs enqueued" "$TMP/again.out" || fail "empty sync enqueued"
     ok "an empty stream drains an empty queue"
     ;;
+read_path)
+    # activity only: the mapped input (jobtitle -> title) comes from
+    # HubSpot by batch read; the fake seeds 101 + k with the title
+    # (CTO, Engineer, Student, VP Sales, Marketing Manager)[k % 5]
+    hs_start 151
+    {
+        echo '{"contact":"101","type":"contact.created","ts":"2026-11-01T09:00:00Z","props":{"title":"CEO"}}'
+        for i in $(seq 101 251); do
+            echo "{\"contact\":\"$i\",\"type\":\"email_open\",\"ts\":\"2026-11-01T10:00:00Z\",\"id\":\"o-$i\"}"
+        done
+    } >"$TMP/ev.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
+    grep -q "0 dead-lettered, 0 left queued" "$TMP/sync.out" || fail "summary"
+    reads=$(requests | jq -c '[.requests[] | select(.path | endswith("/contacts/batch/read")) | .body | fromjson]')
+    echo "$reads" | jq -e 'length == 2 and ([.[].inputs | length] | sort == [50, 100])
+        and all(.properties == ["jobtitle"])' >/dev/null || fail "batch reads: $reads"
+    echo "$reads" | jq -e '[.[].inputs[].id] | (index("101") == null) and (index("102") != null)
+        and (index("251") != null) and (length == 150)' >/dev/null ||
+        fail "read ids: $reads"
+    ok "contacts whose events lack a mapped input are batch-read (100 + 50), the one with it is not"
+    c=$(curl -sf "$hs_URL/_fake/contact?id=104")
+    echo "$c" | jq -e '.properties | .leadscore_score == "25" and .leadscore_tier == "warm"
+        and .leadscore_reasons == "exec +20; open +5 (1 award)"' >/dev/null || fail "104 (VP Sales): $c"
+    c=$(curl -sf "$hs_URL/_fake/contact?id=102")
+    echo "$c" | jq -e '.properties | .leadscore_score == "5" and .leadscore_tier == "cold"' >/dev/null ||
+        fail "102 (Engineer): $c"
+    c=$(curl -sf "$hs_URL/_fake/contact?id=101")
+    echo "$c" | jq -e '.properties | .leadscore_score == "25"' >/dev/null || fail "101 (CEO from the event): $c"
+    ok "the read title is scored: 104 (VP Sales) warm with exec, 102 (Engineer) cold"
+    requests | jq -e '[.requests[] | select(.path | endswith("/contacts/batch/update"))
+        | .body | fromjson | .inputs[] | select(.id == "104")] | length == 1' >/dev/null ||
+        fail "104 written more than once"
+    ok "reads run before the writes: each contact is written once, with the re-scored value"
+    ;;
 webhook)
     hs_start
     events >"$TMP/ev.jsonl"
