@@ -485,6 +485,16 @@ char *mc_tags_body(const struct mailchimp *mc, const char *to,
     return body;
 }
 
+/* The normalized address (into email) and subscriber hash of a contact;
+ * false when it has no usable address, so nothing is sent for it. */
+static bool member_key(const char *addr, char *email, size_t emaillen,
+                       char hash[MAILCHIMP_HASH_LEN + 1])
+{
+    return mailchimp_email_normalize(addr, email, emaillen) == LSC_OK &&
+           mailchimp_subscriber_hash(email, hash, MAILCHIMP_HASH_LEN + 1,
+                                     NULL, 0) == LSC_OK;
+}
+
 enum lsc_status mailchimp_write(struct mailchimp *mc,
                                 const struct mailchimp_write *w,
                                 enum mailchimp_write_outcome *outcome,
@@ -497,10 +507,7 @@ enum lsc_status mailchimp_write(struct mailchimp *mc,
     }
     char hash[MAILCHIMP_HASH_LEN + 1];
     char email[320];
-    if (w == NULL ||
-        mailchimp_email_normalize(w->email, email, sizeof email) != LSC_OK ||
-        mailchimp_subscriber_hash(email, hash, sizeof hash, err, errlen) !=
-            LSC_OK) {
+    if (w == NULL || !member_key(w->email, email, sizeof email, hash)) {
         snprintf(err, errlen, "mailchimp write: the contact has no usable "
                               "email address");
         return LSC_ERR_PERMANENT;
@@ -873,12 +880,10 @@ static enum lsc_status read_results(struct mailchimp *mc,
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        /* The same test as mailchimp_backfill() for sending the op. */
+        /* mailchimp_backfill() sent nothing for an input without an
+         * address. */
         char email[320], hash[MAILCHIMP_HASH_LEN + 1];
-        bool sent = mailchimp_email_normalize(w[i].email, email,
-                                              sizeof email) == LSC_OK &&
-                    mailchimp_subscriber_hash(email, hash, sizeof hash, NULL,
-                                              0) == LSC_OK;
+        bool sent = member_key(w[i].email, email, sizeof email, hash);
         c.ops[i].member = sent ? 0 : -1;
         c.ops[i].tags = sent && w[i].tier != NULL ? 0 : -1;
     }
@@ -952,10 +957,7 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
     bool create = mc->cfg.unknown_members == MAILCHIMP_UNKNOWN_CREATE;
     for (size_t i = 0; i < n; i++) {
         char hash[MAILCHIMP_HASH_LEN + 1], email[320], buf[300];
-        if (mailchimp_email_normalize(w[i].email, email, sizeof email) !=
-                LSC_OK ||
-            mailchimp_subscriber_hash(email, hash, sizeof hash, NULL, 0) !=
-                LSC_OK) {
+        if (!member_key(w[i].email, email, sizeof email, hash)) {
             continue; /* no address: nothing to write */
         }
         /* params is only used for GET operations (batch-operations
