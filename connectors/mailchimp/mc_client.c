@@ -398,12 +398,7 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
                                           has_s ? 0 : sizeof ts,
                                           mc->cfg.tier_tag, &pt, tt,
                                           has_t ? 0 : sizeof tt, &total,
-                                          err, errlen);
-        if (st == LSC_OK) {
-            json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
-            on_page = json_array_size(json_object_get(j, "merge_fields"));
-            json_decref(j);
-        }
+                                          &on_page, err, errlen);
         mc_http_resp_free(&r);
         if (st != LSC_OK) {
             return st;
@@ -411,7 +406,7 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
         has_s = has_s || ps;
         has_t = has_t || pt;
         if (on_page == 0) {
-            break; /* a short total_items would loop forever */
+            break; /* an overstated total_items would loop forever */
         }
         offset += on_page;
     } while (offset < total);

@@ -190,7 +190,8 @@ enum lsc_status mailchimp_parse_merge_fields(const char *body, size_t len,
                                              char *type_a, size_t type_a_len,
                                              const char *tag_b, bool *has_b,
                                              char *type_b, size_t type_b_len,
-                                             size_t *total_items, char *err,
+                                             size_t *total_items,
+                                             size_t *on_page, char *err,
                                              size_t errlen)
 {
     *has_a = false;
@@ -207,6 +208,9 @@ enum lsc_status mailchimp_parse_merge_fields(const char *body, size_t len,
         json_t *t = json_object_get(root, "total_items");
         *total_items = json_is_integer(t) ? (size_t)json_integer_value(t)
                                           : json_array_size(arr);
+    }
+    if (on_page != NULL) {
+        *on_page = json_array_size(arr);
     }
     size_t i;
     json_t *f;

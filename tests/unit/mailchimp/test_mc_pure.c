@@ -261,19 +261,31 @@ static void test_parse_merge_fields(void **state)
                     "\"total_items\":2}";
     bool a, c;
     char ta[16] = "", tb[16] = "", err[128];
-    size_t total;
+    size_t total, on_page;
     assert_int_equal(mailchimp_parse_merge_fields(b, strlen(b), "LSCORE", &a,
                                                   ta, sizeof ta, "LTIER", &c,
-                                                  tb, sizeof tb, &total, err,
-                                                  sizeof err),
+                                                  tb, sizeof tb, &total,
+                                                  &on_page, err, sizeof err),
                      LSC_OK);
     assert_true(a);
     assert_false(c);
     assert_string_equal(ta, "number");
     assert_int_equal(total, 2);
-    assert_int_equal(mailchimp_parse_merge_fields("[]", 2, "A", &a, NULL, 0,
-                                                  "B", &c, NULL, 0, NULL, err,
+    assert_int_equal(on_page, 2);
+    /* One page of a larger audience: the page and the total differ. */
+    const char *p = "{\"merge_fields\":[{\"tag\":\"FNAME\","
+                    "\"type\":\"text\"}],\"total_items\":7}";
+    assert_int_equal(mailchimp_parse_merge_fields(p, strlen(p), "LSCORE", &a,
+                                                  NULL, 0, "LTIER", &c, NULL,
+                                                  0, &total, &on_page, err,
                                                   sizeof err),
+                     LSC_OK);
+    assert_false(a);
+    assert_int_equal(total, 7);
+    assert_int_equal(on_page, 1);
+    assert_int_equal(mailchimp_parse_merge_fields("[]", 2, "A", &a, NULL, 0,
+                                                  "B", &c, NULL, 0, NULL, NULL,
+                                                  err, sizeof err),
                      LSC_ERR_PARSE);
 }
 
