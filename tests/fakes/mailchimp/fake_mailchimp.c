@@ -1286,25 +1286,20 @@ static void control(struct fake *f, const char *method, const char *path,
         f->throttled = 0;
         reply_json(r, 200, json_object());
     } else if (strcmp(path, "/_fake/config") == 0) {
-        json_t *d = json_object_get(body, "delay_ms");
-        json_t *m = json_object_get(body, "max_conn");
-        if (json_is_integer(d)) {
-            f->delay_ms = (int)json_integer_value(d);
-        }
-        if (json_is_integer(m)) {
-            f->max_conn = (int)json_integer_value(m);
-        }
-        json_t *pc = json_object_get(body, "page_cap");
-        if (json_is_integer(pc)) {
-            f->page_cap = (int)json_integer_value(pc);
-        }
-        json_t *bv = json_object_get(body, "batch_vanish");
-        if (json_is_integer(bv)) {
-            f->batch_vanish = (int)json_integer_value(bv);
-        }
-        json_t *bp = json_object_get(body, "batch_polls");
-        if (json_is_integer(bp)) {
-            f->batch_polls = (int)json_integer_value(bp);
+        /* Each knob is set only when the body names it. */
+        const struct {
+            const char *key;
+            int *v;
+        } ints[] = {{"delay_ms", &f->delay_ms},
+                    {"max_conn", &f->max_conn},
+                    {"page_cap", &f->page_cap},
+                    {"batch_vanish", &f->batch_vanish},
+                    {"batch_polls", &f->batch_polls}};
+        for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+            json_t *v = json_object_get(body, ints[i].key);
+            if (json_is_integer(v)) {
+                *ints[i].v = (int)json_integer_value(v);
+            }
         }
         const char *br =
             json_string_value(json_object_get(body, "batch_results"));
