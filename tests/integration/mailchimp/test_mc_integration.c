@@ -1050,6 +1050,17 @@ static void test_backfill_counts_failures_with_reasons(void **state)
     assert_string_equal(res.reasons[0].example, "m000@example.com");
 }
 
+/* How many of the recorded requests were polls of a batch. */
+static size_t batch_polls(json_t *reqs)
+{
+    size_t polls = 0, i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
+    }
+    return polls;
+}
+
 /* A batch deleted while it runs: GET /batches/{id} answers "started"
  * twice, then 404, and the backfill stops at that poll. */
 static void test_backfill_batch_gone(void **state)
@@ -1071,12 +1082,7 @@ static void test_backfill_batch_gone(void **state)
     assert_non_null(strstr(err, bid));
     assert_non_null(strstr(err, "HTTP 404 Resource Not Found"));
     json_t *reqs = fake_requests(&x->fake);
-    size_t polls = 0, i;
-    json_t *r;
-    json_array_foreach(reqs, i, r) {
-        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
-    }
-    assert_int_equal(polls, 3);
+    assert_int_equal(batch_polls(reqs), 3);
     json_decref(reqs);
 }
 
@@ -1097,12 +1103,7 @@ static void test_backfill_polls_until_finished(void **state)
     assert_true(res.results_read);
     assert_int_equal(res.written, 1);
     json_t *reqs = fake_requests(&x->fake);
-    size_t polls = 0, i;
-    json_t *r;
-    json_array_foreach(reqs, i, r) {
-        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
-    }
-    assert_int_equal(polls, 4); /* started x3, finished */
+    assert_int_equal(batch_polls(reqs), 4); /* started x3, finished */
     json_decref(reqs);
 }
 
