@@ -113,6 +113,11 @@ void mailchimp_problem_reason(long http_status, const char *body,
                               size_t body_len, const char *request_id,
                               char *out, size_t outlen);
 
+/* The same without the "[request ...]" part, which differs for every
+ * operation: failures of a batch are grouped by this text. */
+void mailchimp_problem_summary(long http_status, const char *body,
+                               size_t body_len, char *out, size_t outlen);
+
 /* OAuth metadata answer (GET /oauth2/metadata).  dc and api_endpoint go
  * into caller-owned buffers.  LSC_ERR_AUTH when the body carries an
  * "error" key (Mailchimp answers 200 for a bad token), LSC_ERR_PARSE when

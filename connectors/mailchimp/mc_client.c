@@ -790,11 +790,7 @@ static void add_reason(struct mailchimp_backfill_result *res,
     if (status == 0) {
         snprintf(why, sizeof why, "no result in the batch archive");
     } else {
-        mailchimp_problem_reason(status, body, len, NULL, why, sizeof why);
-        char *rq = strstr(why, " [request ");
-        if (rq != NULL) {
-            *rq = '\0'; /* one instance per operation: group without it */
-        }
+        mailchimp_problem_summary(status, body, len, why, sizeof why);
     }
     for (size_t k = 0; k < res->n_reasons; k++) {
         if (strcmp(res->reasons[k].reason, why) == 0) {

@@ -190,6 +190,10 @@ static void test_problem_reason(void **state)
                              "[request 995c5cb0-1]");
     mailchimp_problem_reason(400, b, strlen(b), "hdr-id", out, sizeof out);
     assert_non_null(strstr(out, "[request hdr-id]"));
+    /* The summary is the same text without the per-request part. */
+    mailchimp_problem_summary(400, b, strlen(b), out, sizeof out);
+    assert_string_equal(out, "HTTP 400 Invalid Resource: Your merge fields "
+                             "were invalid. (LSCORE: Please enter a number)");
     mailchimp_problem_reason(429, "", 0, NULL, out, sizeof out);
     assert_string_equal(out, "HTTP 429 (no body)");
     mailchimp_problem_reason(502, "<html>\n</html>", 14, "r1", out,
