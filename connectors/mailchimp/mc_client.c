@@ -740,14 +740,14 @@ enum lsc_status mailchimp_job_run(struct mailchimp *mc,
 struct op_state {
     long member; /* HTTP status, 0: not in the archive, -1: no op sent */
     long tags;
+    char *fail_body;  /* first non-2xx answer body, copied (NULL: none) */
+    size_t fail_len;
+    long fail_status; /* its status */
 };
 
 struct results_ctx {
-    struct op_state *ops;
+    struct op_state *ops; /* one per input write */
     size_t n;
-    char **owned;      /* first non-2xx answer body per input, copied */
-    size_t *resp_len;
-    long *resp_status; /* its status */
 };
 
 /* Records one operation result ("leadscore-<i>-member|tags"). */
@@ -767,16 +767,17 @@ static enum lsc_status on_result(void *ud, const char *oid, long status,
     if (!member && strcmp(kind, "tags") != 0) {
         return LSC_OK;
     }
-    *(member ? &c->ops[i].member : &c->ops[i].tags) = status;
-    if ((status < 200 || status > 299) && c->owned[i] == NULL) {
-        c->owned[i] = malloc(len + 1);
-        if (c->owned[i] == NULL) {
+    struct op_state *o = &c->ops[i];
+    *(member ? &o->member : &o->tags) = status;
+    if ((status < 200 || status > 299) && o->fail_body == NULL) {
+        o->fail_body = malloc(len + 1);
+        if (o->fail_body == NULL) {
             return LSC_ERR_NOMEM;
         }
-        memcpy(c->owned[i], response != NULL ? response : "", len);
-        c->owned[i][len] = '\0';
-        c->resp_len[i] = len;
-        c->resp_status[i] = status;
+        memcpy(o->fail_body, response != NULL ? response : "", len);
+        o->fail_body[len] = '\0';
+        o->fail_len = len;
+        o->fail_status = status;
     }
     return LSC_OK;
 }
@@ -862,11 +863,7 @@ static enum lsc_status read_results(struct mailchimp *mc,
     }
     struct results_ctx c = {.n = n};
     c.ops = calloc(n + 1, sizeof *c.ops);
-    c.resp_len = calloc(n + 1, sizeof *c.resp_len);
-    c.resp_status = calloc(n + 1, sizeof *c.resp_status);
-    c.owned = calloc(n + 1, sizeof *c.owned);
-    if (c.ops == NULL || c.resp_len == NULL || c.resp_status == NULL ||
-        c.owned == NULL) {
+    if (c.ops == NULL) {
         st = LSC_ERR_NOMEM;
         goto done;
     }
@@ -907,19 +904,15 @@ static enum lsc_status read_results(struct mailchimp *mc,
         } else {
             res->failed++;
         }
-        add_reason(res, w[i].email,
-                   c.owned[i] != NULL ? c.resp_status[i] : 0, c.owned[i],
-                   c.resp_len[i]);
+        add_reason(res, w[i].email, o.fail_body != NULL ? o.fail_status : 0,
+                   o.fail_body, o.fail_len);
     }
     res->results_read = true;
 done:
-    for (size_t i = 0; c.owned != NULL && i < n; i++) {
-        free(c.owned[i]);
+    for (size_t i = 0; c.ops != NULL && i < n; i++) {
+        free(c.ops[i].fail_body);
     }
-    free(c.owned);
     free(c.ops);
-    free(c.resp_len);
-    free(c.resp_status);
     mc_http_resp_free(&r);
     return st;
 }
