@@ -772,6 +772,22 @@ static void api_batch_subscribe(struct fake *f, const char *list_id,
 static void dispatch(struct fake *f, const char *method, const char *path,
                      json_t *body, json_t *query, struct reply *r);
 
+/* The len bytes at s, %XX and '+' decoded, into out (n bytes, cut). */
+static void pct_decode(const char *s, size_t len, char *out, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < n; i++) {
+        if (s[i] == '%' && i + 2 < len) {
+            char hx[3] = {s[i + 1], s[i + 2], 0};
+            out[o++] = (char)strtol(hx, NULL, 16);
+            i += 2;
+        } else {
+            out[o++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    out[o] = '\0';
+}
+
 /* "a=1&b=x" into an object of strings (new reference); %XX decoded. */
 static json_t *parse_query(const char *qs)
 {
@@ -788,17 +804,7 @@ static json_t *parse_query(const char *qs)
             v = eq + 1;
         }
         char dec[256];
-        size_t o = 0;
-        for (size_t i = 0; v[i] != '\0' && o + 1 < sizeof dec; i++) {
-            if (v[i] == '%' && v[i + 1] != '\0' && v[i + 2] != '\0') {
-                char hx[3] = {v[i + 1], v[i + 2], 0};
-                dec[o++] = (char)strtol(hx, NULL, 16);
-                i += 2;
-            } else {
-                dec[o++] = v[i] == '+' ? ' ' : v[i];
-            }
-        }
-        dec[o] = '\0';
+        pct_decode(v, strlen(v), dec, sizeof dec);
         json_object_set_new(q, kv, json_string(dec));
     }
     return q;
@@ -1412,17 +1418,7 @@ static void form_get(const char *body, const char *key, char *out, size_t n)
         const char *amp = strchr(p, '&');
         size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
         if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-            size_t o = 0;
-            for (size_t i = kl + 1; i < len && o + 1 < n; i++) {
-                if (p[i] == '%' && i + 2 < len) {
-                    char hx[3] = {p[i + 1], p[i + 2], 0};
-                    out[o++] = (char)strtol(hx, NULL, 16);
-                    i += 2;
-                } else {
-                    out[o++] = p[i] == '+' ? ' ' : p[i];
-                }
-            }
-            out[o] = '\0';
+            pct_decode(p + kl + 1, len - kl - 1, out, n);
             return;
         }
         p = amp != NULL ? amp + 1 : NULL;
