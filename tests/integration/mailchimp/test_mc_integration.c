@@ -12,22 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/http.h"
 #include "fake_proc.h"
 #include "mailchimp/mailchimp.h"
 
 static const char *fake_exe;
-
-static int64_t mc_test_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct fx {
     struct fake_proc fake;
@@ -1073,11 +1066,11 @@ static void test_backfill_batch_gone(void **state)
     struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
     struct mailchimp_backfill_result res;
     char bid[64], err[512];
-    int64_t t0 = mc_test_now_ms();
+    int64_t t0 = http_mono_ms();
     assert_int_equal(mailchimp_backfill(x->mc, &w, 1, bid, sizeof bid, &res,
                                         60000, err, sizeof err),
                      LSC_ERR_PERMANENT);
-    assert_true(mc_test_now_ms() - t0 < 5000);
+    assert_true(http_mono_ms() - t0 < 5000);
     assert_non_null(strstr(err, "is gone"));
     assert_non_null(strstr(err, bid));
     assert_non_null(strstr(err, "HTTP 404 Resource Not Found"));
