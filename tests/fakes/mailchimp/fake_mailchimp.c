@@ -967,15 +967,15 @@ static void api_batches(struct fake *f, const char *method, const char *id,
                                                 "blank.");
             return;
         }
-        if ((bd != NULL && !json_is_string(bd)) ||
-            (oid != NULL && !json_is_string(oid)) ||
-            (params != NULL && !json_is_object(params))) {
-            reply_invalid(r, bd != NULL && !json_is_string(bd)
-                                 ? "operations.body"
-                                 : oid != NULL && !json_is_string(oid)
-                                       ? "operations.operation_id"
-                                       : "operations.params",
-                          "Schema describes another type");
+        const char *wrong = bd != NULL && !json_is_string(bd)
+                                ? "operations.body"
+                            : oid != NULL && !json_is_string(oid)
+                                ? "operations.operation_id"
+                            : params != NULL && !json_is_object(params)
+                                ? "operations.params"
+                                : NULL;
+        if (wrong != NULL) {
+            reply_invalid(r, wrong, "Schema describes another type");
             return;
         }
     }
