@@ -113,6 +113,11 @@ void mailchimp_problem_reason(long http_status, const char *body,
                               size_t body_len, const char *request_id,
                               char *out, size_t outlen);
 
+/* The same without the "[request ...]" part, which differs for every
+ * operation: failures of a batch are grouped by this text. */
+void mailchimp_problem_summary(long http_status, const char *body,
+                               size_t body_len, char *out, size_t outlen);
+
 /* OAuth metadata answer (GET /oauth2/metadata).  dc and api_endpoint go
  * into caller-owned buffers.  LSC_ERR_AUTH when the body carries an
  * "error" key (Mailchimp answers 200 for a bad token), LSC_ERR_PARSE when
@@ -128,13 +133,16 @@ enum lsc_status mailchimp_parse_token(const char *body, size_t len,
 
 /* Merge fields present in GET /lists/{id}/merge-fields: sets *has_a /
  * *has_b when a field with tag `tag_a` / `tag_b` exists; fills the type
- * found (caller-owned, may be NULL) so setup can report a mismatch. */
+ * found (caller-owned, may be NULL) so setup can report a mismatch.
+ * *total_items and *on_page (may be NULL) get the audience's total and
+ * the number of fields in this page, for paging. */
 enum lsc_status mailchimp_parse_merge_fields(const char *body, size_t len,
                                              const char *tag_a, bool *has_a,
                                              char *type_a, size_t type_a_len,
                                              const char *tag_b, bool *has_b,
                                              char *type_b, size_t type_b_len,
-                                             size_t *total_items, char *err,
+                                             size_t *total_items,
+                                             size_t *on_page, char *err,
                                              size_t errlen);
 
 /* Batch-subscribe answer (POST /lists/{id}). */

@@ -398,12 +398,7 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
                                           has_s ? 0 : sizeof ts,
                                           mc->cfg.tier_tag, &pt, tt,
                                           has_t ? 0 : sizeof tt, &total,
-                                          err, errlen);
-        if (st == LSC_OK) {
-            json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
-            on_page = json_array_size(json_object_get(j, "merge_fields"));
-            json_decref(j);
-        }
+                                          &on_page, err, errlen);
         mc_http_resp_free(&r);
         if (st != LSC_OK) {
             return st;
@@ -411,7 +406,7 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
         has_s = has_s || ps;
         has_t = has_t || pt;
         if (on_page == 0) {
-            break; /* a short total_items would loop forever */
+            break; /* an overstated total_items would loop forever */
         }
         offset += on_page;
     } while (offset < total);
@@ -485,6 +480,16 @@ char *mc_tags_body(const struct mailchimp *mc, const char *to,
     return body;
 }
 
+/* The normalized address (into email) and subscriber hash of a contact;
+ * false when it has no usable address, so nothing is sent for it. */
+static bool member_key(const char *addr, char *email, size_t emaillen,
+                       char hash[MAILCHIMP_HASH_LEN + 1])
+{
+    return mailchimp_email_normalize(addr, email, emaillen) == LSC_OK &&
+           mailchimp_subscriber_hash(email, hash, MAILCHIMP_HASH_LEN + 1,
+                                     NULL, 0) == LSC_OK;
+}
+
 enum lsc_status mailchimp_write(struct mailchimp *mc,
                                 const struct mailchimp_write *w,
                                 enum mailchimp_write_outcome *outcome,
@@ -497,10 +502,7 @@ enum lsc_status mailchimp_write(struct mailchimp *mc,
     }
     char hash[MAILCHIMP_HASH_LEN + 1];
     char email[320];
-    if (w == NULL ||
-        mailchimp_email_normalize(w->email, email, sizeof email) != LSC_OK ||
-        mailchimp_subscriber_hash(email, hash, sizeof hash, err, errlen) !=
-            LSC_OK) {
+    if (w == NULL || !member_key(w->email, email, sizeof email, hash)) {
         snprintf(err, errlen, "mailchimp write: the contact has no usable "
                               "email address");
         return LSC_ERR_PERMANENT;
@@ -738,14 +740,14 @@ enum lsc_status mailchimp_job_run(struct mailchimp *mc,
 struct op_state {
     long member; /* HTTP status, 0: not in the archive, -1: no op sent */
     long tags;
+    char *fail_body;  /* first non-2xx answer body, copied (NULL: none) */
+    size_t fail_len;
+    long fail_status; /* its status */
 };
 
 struct results_ctx {
-    struct op_state *ops;
+    struct op_state *ops; /* one per input write */
     size_t n;
-    char **owned;      /* first non-2xx answer body per input, copied */
-    size_t *resp_len;
-    long *resp_status; /* its status */
 };
 
 /* Records one operation result ("leadscore-<i>-member|tags"). */
@@ -765,16 +767,17 @@ static enum lsc_status on_result(void *ud, const char *oid, long status,
     if (!member && strcmp(kind, "tags") != 0) {
         return LSC_OK;
     }
-    *(member ? &c->ops[i].member : &c->ops[i].tags) = status;
-    if ((status < 200 || status > 299) && c->owned[i] == NULL) {
-        c->owned[i] = malloc(len + 1);
-        if (c->owned[i] == NULL) {
+    struct op_state *o = &c->ops[i];
+    *(member ? &o->member : &o->tags) = status;
+    if ((status < 200 || status > 299) && o->fail_body == NULL) {
+        o->fail_body = malloc(len + 1);
+        if (o->fail_body == NULL) {
             return LSC_ERR_NOMEM;
         }
-        memcpy(c->owned[i], response != NULL ? response : "", len);
-        c->owned[i][len] = '\0';
-        c->resp_len[i] = len;
-        c->resp_status[i] = status;
+        memcpy(o->fail_body, response != NULL ? response : "", len);
+        o->fail_body[len] = '\0';
+        o->fail_len = len;
+        o->fail_status = status;
     }
     return LSC_OK;
 }
@@ -788,11 +791,7 @@ static void add_reason(struct mailchimp_backfill_result *res,
     if (status == 0) {
         snprintf(why, sizeof why, "no result in the batch archive");
     } else {
-        mailchimp_problem_reason(status, body, len, NULL, why, sizeof why);
-        char *rq = strstr(why, " [request ");
-        if (rq != NULL) {
-            *rq = '\0'; /* one instance per operation: group without it */
-        }
+        mailchimp_problem_summary(status, body, len, why, sizeof why);
     }
     for (size_t k = 0; k < res->n_reasons; k++) {
         if (strcmp(res->reasons[k].reason, why) == 0) {
@@ -864,21 +863,15 @@ static enum lsc_status read_results(struct mailchimp *mc,
     }
     struct results_ctx c = {.n = n};
     c.ops = calloc(n + 1, sizeof *c.ops);
-    c.resp_len = calloc(n + 1, sizeof *c.resp_len);
-    c.resp_status = calloc(n + 1, sizeof *c.resp_status);
-    c.owned = calloc(n + 1, sizeof *c.owned);
-    if (c.ops == NULL || c.resp_len == NULL || c.resp_status == NULL ||
-        c.owned == NULL) {
+    if (c.ops == NULL) {
         st = LSC_ERR_NOMEM;
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        /* The same test as mailchimp_backfill() for sending the op. */
+        /* mailchimp_backfill() sent nothing for an input without an
+         * address. */
         char email[320], hash[MAILCHIMP_HASH_LEN + 1];
-        bool sent = mailchimp_email_normalize(w[i].email, email,
-                                              sizeof email) == LSC_OK &&
-                    mailchimp_subscriber_hash(email, hash, sizeof hash, NULL,
-                                              0) == LSC_OK;
+        bool sent = member_key(w[i].email, email, sizeof email, hash);
         c.ops[i].member = sent ? 0 : -1;
         c.ops[i].tags = sent && w[i].tier != NULL ? 0 : -1;
     }
@@ -911,19 +904,15 @@ static enum lsc_status read_results(struct mailchimp *mc,
         } else {
             res->failed++;
         }
-        add_reason(res, w[i].email,
-                   c.owned[i] != NULL ? c.resp_status[i] : 0, c.owned[i],
-                   c.resp_len[i]);
+        add_reason(res, w[i].email, o.fail_body != NULL ? o.fail_status : 0,
+                   o.fail_body, o.fail_len);
     }
     res->results_read = true;
 done:
-    for (size_t i = 0; c.owned != NULL && i < n; i++) {
-        free(c.owned[i]);
+    for (size_t i = 0; c.ops != NULL && i < n; i++) {
+        free(c.ops[i].fail_body);
     }
-    free(c.owned);
     free(c.ops);
-    free(c.resp_len);
-    free(c.resp_status);
     mc_http_resp_free(&r);
     return st;
 }
@@ -952,10 +941,7 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
     bool create = mc->cfg.unknown_members == MAILCHIMP_UNKNOWN_CREATE;
     for (size_t i = 0; i < n; i++) {
         char hash[MAILCHIMP_HASH_LEN + 1], email[320], buf[300];
-        if (mailchimp_email_normalize(w[i].email, email, sizeof email) !=
-                LSC_OK ||
-            mailchimp_subscriber_hash(email, hash, sizeof hash, NULL, 0) !=
-                LSC_OK) {
+        if (!member_key(w[i].email, email, sizeof email, hash)) {
             continue; /* no address: nothing to write */
         }
         /* params is only used for GET operations (batch-operations

@@ -32,10 +32,11 @@ static void append(char *out, size_t outlen, size_t *pos, const char *s)
     out[*pos < outlen ? *pos : outlen - 1] = '\0';
 }
 
-/* Borrowed body and request_id; caller-owned out. */
-void mailchimp_problem_reason(long http_status, const char *body,
-                              size_t body_len, const char *request_id,
-                              char *out, size_t outlen)
+/* Borrowed body and request_id; caller-owned out.  The "[request ...]"
+ * part only when with_request. */
+static void problem_text(long http_status, const char *body,
+                         size_t body_len, const char *request_id,
+                         bool with_request, char *out, size_t outlen)
 {
     if (out == NULL || outlen == 0) {
         return;
@@ -96,12 +97,26 @@ void mailchimp_problem_reason(long http_status, const char *body,
     const char *rid = request_id != NULL && request_id[0] != '\0'
                           ? request_id
                           : instance;
-    if (rid != NULL && rid[0] != '\0') {
+    if (with_request && rid != NULL && rid[0] != '\0') {
         append(out, outlen, &pos, " [request ");
         append(out, outlen, &pos, rid);
         append(out, outlen, &pos, "]");
     }
     json_decref(root);
+}
+
+void mailchimp_problem_reason(long http_status, const char *body,
+                              size_t body_len, const char *request_id,
+                              char *out, size_t outlen)
+{
+    problem_text(http_status, body, body_len, request_id, true, out,
+                 outlen);
+}
+
+void mailchimp_problem_summary(long http_status, const char *body,
+                               size_t body_len, char *out, size_t outlen)
+{
+    problem_text(http_status, body, body_len, NULL, false, out, outlen);
 }
 
 /* Borrowed body; caller-owned dc, api_endpoint, err. */
@@ -190,7 +205,8 @@ enum lsc_status mailchimp_parse_merge_fields(const char *body, size_t len,
                                              char *type_a, size_t type_a_len,
                                              const char *tag_b, bool *has_b,
                                              char *type_b, size_t type_b_len,
-                                             size_t *total_items, char *err,
+                                             size_t *total_items,
+                                             size_t *on_page, char *err,
                                              size_t errlen)
 {
     *has_a = false;
@@ -207,6 +223,9 @@ enum lsc_status mailchimp_parse_merge_fields(const char *body, size_t len,
         json_t *t = json_object_get(root, "total_items");
         *total_items = json_is_integer(t) ? (size_t)json_integer_value(t)
                                           : json_array_size(arr);
+    }
+    if (on_page != NULL) {
+        *on_page = json_array_size(arr);
     }
     size_t i;
     json_t *f;

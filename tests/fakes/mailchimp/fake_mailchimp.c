@@ -198,6 +198,49 @@ static void reply_invalid(struct reply *r, const char *field,
                   field_error(field, message));
 }
 
+/* True when s is in the NULL-terminated `set`. */
+static bool in_set(const char *s, const char *const *set)
+{
+    for (size_t i = 0; s != NULL && set[i] != NULL; i++) {
+        if (strcmp(s, set[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Refuses (true) v unless it is a string in the NULL-terminated `set`;
+ * the message lists the set, as Mailchimp's schema errors do. */
+static bool refuse_enum(struct reply *r, const char *field, json_t *v,
+                        const char *const *set)
+{
+    if (in_set(json_string_value(v), set)) {
+        return false;
+    }
+    char msg[256] = "Value is not one of the enum [";
+    for (size_t i = 0; set[i] != NULL; i++) {
+        size_t len = strlen(msg);
+        snprintf(msg + len, sizeof msg - len, "%s%s", i > 0 ? ", " : "",
+                 set[i]);
+    }
+    size_t len = strlen(msg);
+    snprintf(msg + len, sizeof msg - len, "]");
+    reply_invalid(r, field, msg);
+    return true;
+}
+
+/* Refuses (true) obj[key] when present and not a boolean. */
+static bool refuse_bool(struct reply *r, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL || json_is_boolean(v)) {
+        return false;
+    }
+    reply_invalid(r, key, "Schema describes boolean, another type found "
+                          "instead");
+    return true;
+}
+
 /* Refuses (true) a body that is not an object or has a key outside
  * `allowed` (NULL-terminated). */
 static bool refuse_shape(struct reply *r, json_t *body,
@@ -211,11 +254,7 @@ static bool refuse_shape(struct reply *r, json_t *body,
     const char *k;
     json_t *v;
     json_object_foreach(body, k, v) {
-        bool ok = false;
-        for (size_t i = 0; allowed[i] != NULL && !ok; i++) {
-            ok = strcmp(k, allowed[i]) == 0;
-        }
-        if (!ok) {
+        if (!in_set(k, allowed)) {
             char msg[160];
             snprintf(msg, sizeof msg, "The property \"%s\" is not defined "
                                       "in this schema",
@@ -227,17 +266,10 @@ static bool refuse_shape(struct reply *r, json_t *body,
     return false;
 }
 
-static bool is_status(const char *s)
-{
-    static const char *const ok[] = {"subscribed", "unsubscribed", "cleaned",
-                                     "pending", "transactional"};
-    for (size_t i = 0; s != NULL && i < sizeof ok / sizeof ok[0]; i++) {
-        if (strcmp(s, ok[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
+/* Member status (status, status_if_new, batch subscribe). */
+static const char *const member_statuses[] = {
+    "subscribed", "unsubscribed", "cleaned", "pending", "transactional",
+    NULL};
 
 static json_t *list_get(struct fake *f, const char *id)
 {
@@ -421,28 +453,17 @@ static void api_merge_fields(struct fake *f, const char *method,
     if (refuse_shape(r, body, keys)) {
         return;
     }
-    const char *bools[] = {"required", "public"};
-    for (int b = 0; b < 2; b++) {
-        json_t *v = json_object_get(body, bools[b]);
-        if (v != NULL && !json_is_boolean(v)) {
-            reply_invalid(r, bools[b], "Schema describes boolean, another "
-                                       "type found instead");
-            return;
-        }
+    if (refuse_bool(r, body, "required") || refuse_bool(r, body, "public")) {
+        return;
     }
     const char *name = json_string_value(json_object_get(body, "name"));
     const char *type = json_string_value(json_object_get(body, "type"));
     const char *tag = json_string_value(json_object_get(body, "tag"));
-    static const char *const types[] = {"text",  "number",   "address",
-                                        "phone", "date",     "url",
-                                        "imageurl", "radio", "dropdown",
-                                        "birthday", "zip"};
-    bool type_ok = false;
-    for (size_t i = 0; type != NULL && i < sizeof types / sizeof types[0];
-         i++) {
-        type_ok = type_ok || strcmp(type, types[i]) == 0;
-    }
-    if (name == NULL || !type_ok) {
+    static const char *const types[] = {"text",     "number", "address",
+                                        "phone",    "date",   "url",
+                                        "imageurl", "radio",  "dropdown",
+                                        "birthday", "zip",    NULL};
+    if (name == NULL || !in_set(type, types)) {
         reply_problem(r, 400, "Invalid Resource",
                       "The resource submitted could not be validated.",
                       field_error(name == NULL ? "name" : "type",
@@ -514,6 +535,8 @@ static void api_member(struct fake *f, const char *method,
         }
         static const char *const top[] = {"tags", "is_syncing", NULL};
         static const char *const tk[] = {"name", "status", NULL};
+        static const char *const tag_statuses[] = {"active", "inactive",
+                                                   NULL};
         if (refuse_shape(r, body, top)) {
             return;
         }
@@ -530,7 +553,6 @@ static void api_member(struct fake *f, const char *method,
                 return;
             }
             const char *name = json_string_value(json_object_get(t, "name"));
-            const char *st = json_string_value(json_object_get(t, "status"));
             if (name == NULL || name[0] == '\0') {
                 reply_invalid(r, "tags.name", "This value should not be "
                                               "blank.");
@@ -541,17 +563,12 @@ static void api_member(struct fake *f, const char *method,
                                               "characters.");
                 return;
             }
-            if (st == NULL ||
-                (strcmp(st, "active") != 0 && strcmp(st, "inactive") != 0)) {
-                reply_invalid(r, "tags.status", "Value is not one of the "
-                                                "enum [active, inactive]");
+            if (refuse_enum(r, "tags.status", json_object_get(t, "status"),
+                            tag_statuses)) {
                 return;
             }
         }
-        json_t *sync = json_object_get(body, "is_syncing");
-        if (sync != NULL && !json_is_boolean(sync)) {
-            reply_invalid(r, "is_syncing", "Schema describes boolean, "
-                                           "another type found instead");
+        if (refuse_bool(r, body, "is_syncing")) {
             return;
         }
         apply_tags(m, arr);
@@ -608,26 +625,13 @@ static void api_member(struct fake *f, const char *method,
                       "Your merge fields were invalid.", bad);
         return;
     }
+    static const char *const email_types[] = {"html", "text", NULL};
     json_t *stv = json_object_get(body, "status");
     const char *status = json_string_value(stv);
-    if (stv != NULL && !is_status(status)) {
-        reply_invalid(r, "status", "Value is not one of the enum "
-                                   "[subscribed, unsubscribed, cleaned, "
-                                   "pending, transactional]");
-        return;
-    }
     json_t *et = json_object_get(body, "email_type");
-    if (et != NULL && (!json_is_string(et) ||
-                       (strcmp(json_string_value(et), "html") != 0 &&
-                        strcmp(json_string_value(et), "text") != 0))) {
-        reply_invalid(r, "email_type", "Value is not one of the enum [html, "
-                                       "text]");
-        return;
-    }
-    json_t *vip = json_object_get(body, "vip");
-    if (vip != NULL && !json_is_boolean(vip)) {
-        reply_invalid(r, "vip", "Schema describes boolean, another type "
-                                "found instead");
+    if ((stv != NULL && refuse_enum(r, "status", stv, member_statuses)) ||
+        (et != NULL && refuse_enum(r, "email_type", et, email_types)) ||
+        refuse_bool(r, body, "vip")) {
         return;
     }
     /* Required merge fields are checked unless the caller opts out. */
@@ -644,11 +648,9 @@ static void api_member(struct fake *f, const char *method,
                           "This value should not be blank.");
             return;
         }
-        if (!is_status(sin)) {
-            reply_invalid(r, "status_if_new", "Value is not one of the enum "
-                                              "[subscribed, unsubscribed, "
-                                              "cleaned, pending, "
-                                              "transactional]");
+        if (refuse_enum(r, "status_if_new",
+                        json_object_get(body, "status_if_new"),
+                        member_statuses)) {
             return;
         }
         char h2[33];
@@ -713,7 +715,8 @@ static void api_batch_subscribe(struct fake *f, const char *list_id,
         const char *email =
             json_string_value(json_object_get(it, "email_address"));
         const char *st = json_string_value(json_object_get(it, "status"));
-        if (email == NULL || strchr(email, '@') == NULL || !is_status(st)) {
+        if (email == NULL || strchr(email, '@') == NULL ||
+            !in_set(st, member_statuses)) {
             json_array_append_new(
                 errors, json_pack("{s:s,s:s,s:s}", "email_address",
                                   email != NULL ? email : "", "error",
@@ -769,6 +772,22 @@ static void api_batch_subscribe(struct fake *f, const char *list_id,
 static void dispatch(struct fake *f, const char *method, const char *path,
                      json_t *body, json_t *query, struct reply *r);
 
+/* The len bytes at s, %XX and '+' decoded, into out (n bytes, cut). */
+static void pct_decode(const char *s, size_t len, char *out, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < n; i++) {
+        if (s[i] == '%' && i + 2 < len) {
+            char hx[3] = {s[i + 1], s[i + 2], 0};
+            out[o++] = (char)strtol(hx, NULL, 16);
+            i += 2;
+        } else {
+            out[o++] = s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    out[o] = '\0';
+}
+
 /* "a=1&b=x" into an object of strings (new reference); %XX decoded. */
 static json_t *parse_query(const char *qs)
 {
@@ -785,17 +804,7 @@ static json_t *parse_query(const char *qs)
             v = eq + 1;
         }
         char dec[256];
-        size_t o = 0;
-        for (size_t i = 0; v[i] != '\0' && o + 1 < sizeof dec; i++) {
-            if (v[i] == '%' && v[i + 1] != '\0' && v[i + 2] != '\0') {
-                char hx[3] = {v[i + 1], v[i + 2], 0};
-                dec[o++] = (char)strtol(hx, NULL, 16);
-                i += 2;
-            } else {
-                dec[o++] = v[i] == '+' ? ' ' : v[i];
-            }
-        }
-        dec[o] = '\0';
+        pct_decode(v, strlen(v), dec, sizeof dec);
         json_object_set_new(q, kv, json_string(dec));
     }
     return q;
@@ -928,6 +937,8 @@ static void api_batches(struct fake *f, const char *method, const char *id,
     static const char *const top[] = {"operations", NULL};
     static const char *const opk[] = {"method", "path", "params", "body",
                                       "operation_id", NULL};
+    static const char *const methods[] = {"GET", "POST", "PUT", "PATCH",
+                                          "DELETE", NULL};
     if (refuse_shape(r, body, top)) {
         return;
     }
@@ -943,17 +954,12 @@ static void api_batches(struct fake *f, const char *method, const char *id,
         if (refuse_shape(r, op, opk)) {
             return;
         }
-        const char *m = json_string_value(json_object_get(op, "method"));
         const char *p = json_string_value(json_object_get(op, "path"));
         json_t *bd = json_object_get(op, "body");
         json_t *oid = json_object_get(op, "operation_id");
         json_t *params = json_object_get(op, "params");
-        if (m == NULL || (strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0 &&
-                          strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0 &&
-                          strcmp(m, "DELETE") != 0)) {
-            reply_invalid(r, "operations.method",
-                          "Value is not one of the enum [GET, POST, PUT, "
-                          "PATCH, DELETE]");
+        if (refuse_enum(r, "operations.method", json_object_get(op, "method"),
+                        methods)) {
             return;
         }
         if (p == NULL || p[0] != '/') {
@@ -961,15 +967,15 @@ static void api_batches(struct fake *f, const char *method, const char *id,
                                                 "blank.");
             return;
         }
-        if ((bd != NULL && !json_is_string(bd)) ||
-            (oid != NULL && !json_is_string(oid)) ||
-            (params != NULL && !json_is_object(params))) {
-            reply_invalid(r, bd != NULL && !json_is_string(bd)
-                                 ? "operations.body"
-                                 : oid != NULL && !json_is_string(oid)
-                                       ? "operations.operation_id"
-                                       : "operations.params",
-                          "Schema describes another type");
+        const char *wrong = bd != NULL && !json_is_string(bd)
+                                ? "operations.body"
+                            : oid != NULL && !json_is_string(oid)
+                                ? "operations.operation_id"
+                            : params != NULL && !json_is_object(params)
+                                ? "operations.params"
+                                : NULL;
+        if (wrong != NULL) {
+            reply_invalid(r, wrong, "Schema describes another type");
             return;
         }
     }
@@ -1286,25 +1292,20 @@ static void control(struct fake *f, const char *method, const char *path,
         f->throttled = 0;
         reply_json(r, 200, json_object());
     } else if (strcmp(path, "/_fake/config") == 0) {
-        json_t *d = json_object_get(body, "delay_ms");
-        json_t *m = json_object_get(body, "max_conn");
-        if (json_is_integer(d)) {
-            f->delay_ms = (int)json_integer_value(d);
-        }
-        if (json_is_integer(m)) {
-            f->max_conn = (int)json_integer_value(m);
-        }
-        json_t *pc = json_object_get(body, "page_cap");
-        if (json_is_integer(pc)) {
-            f->page_cap = (int)json_integer_value(pc);
-        }
-        json_t *bv = json_object_get(body, "batch_vanish");
-        if (json_is_integer(bv)) {
-            f->batch_vanish = (int)json_integer_value(bv);
-        }
-        json_t *bp = json_object_get(body, "batch_polls");
-        if (json_is_integer(bp)) {
-            f->batch_polls = (int)json_integer_value(bp);
+        /* Each knob is set only when the body names it. */
+        const struct {
+            const char *key;
+            int *v;
+        } ints[] = {{"delay_ms", &f->delay_ms},
+                    {"max_conn", &f->max_conn},
+                    {"page_cap", &f->page_cap},
+                    {"batch_vanish", &f->batch_vanish},
+                    {"batch_polls", &f->batch_polls}};
+        for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+            json_t *v = json_object_get(body, ints[i].key);
+            if (json_is_integer(v)) {
+                *ints[i].v = (int)json_integer_value(v);
+            }
         }
         const char *br =
             json_string_value(json_object_get(body, "batch_results"));
@@ -1417,17 +1418,7 @@ static void form_get(const char *body, const char *key, char *out, size_t n)
         const char *amp = strchr(p, '&');
         size_t len = amp != NULL ? (size_t)(amp - p) : strlen(p);
         if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-            size_t o = 0;
-            for (size_t i = kl + 1; i < len && o + 1 < n; i++) {
-                if (p[i] == '%' && i + 2 < len) {
-                    char hx[3] = {p[i + 1], p[i + 2], 0};
-                    out[o++] = (char)strtol(hx, NULL, 16);
-                    i += 2;
-                } else {
-                    out[o++] = p[i] == '+' ? ' ' : p[i];
-                }
-            }
-            out[o] = '\0';
+            pct_decode(p + kl + 1, len - kl - 1, out, n);
             return;
         }
         p = amp != NULL ? amp + 1 : NULL;

@@ -123,40 +123,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return k;
 }
 
-long fake_ctl(const struct fake_proc *f, const char *method, const char *path,
-              const char *body, json_t **out)
-{
-    if (out != NULL) {
-        *out = NULL;
-    }
-    CURL *h = curl_easy_init();
-    if (h == NULL) {
-        return 0;
-    }
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", f->base, path);
-    struct buf b = {0};
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body != NULL) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    }
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    long status = 0;
-    if (curl_easy_perform(h) == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_easy_cleanup(h);
-    if (out != NULL && b.p != NULL) {
-        *out = json_loads(b.p, 0, NULL);
-    }
-    free(b.p);
-    return status;
-}
-
 struct hdrs {
     char *rid;
     size_t ridlen;
@@ -181,10 +147,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return k;
 }
 
-long fake_api(const struct fake_proc *f, const char *method,
-              const char *path, const char *body, const char *key,
-              json_t **out, char *content_type, size_t ctlen,
-              char *request_id, size_t ridlen)
+/* One request to `url` for fake_ctl() and fake_api(): `userpwd` NULL
+ * sends no credentials and no Content-Type; content_type / request_id
+ * (may be NULL) get those headers of the answer. */
+static long request(const char *url, const char *method, const char *body,
+                    const char *userpwd, json_t **out, char *content_type,
+                    size_t ctlen, char *request_id, size_t ridlen)
 {
     if (out != NULL) {
         *out = NULL;
@@ -199,17 +167,16 @@ long fake_api(const struct fake_proc *f, const char *method,
     if (h == NULL) {
         return 0;
     }
-    char url[2048], up[256];
-    snprintf(url, sizeof url, "%s%s", f->api_base, path);
-    snprintf(up, sizeof up, "leadscore:%s", key != NULL ? key : FAKE_API_KEY);
     struct buf b = {0};
     struct hdrs hd = {request_id, ridlen};
-    struct curl_slist *hl =
-        curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *hl = NULL;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_USERPWD, up);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    if (userpwd != NULL) {
+        hl = curl_slist_append(NULL, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    }
     if (body != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     }
@@ -235,6 +202,26 @@ long fake_api(const struct fake_proc *f, const char *method,
     }
     free(b.p);
     return status;
+}
+
+long fake_ctl(const struct fake_proc *f, const char *method, const char *path,
+              const char *body, json_t **out)
+{
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", f->base, path);
+    return request(url, method, body, NULL, out, NULL, 0, NULL, 0);
+}
+
+long fake_api(const struct fake_proc *f, const char *method,
+              const char *path, const char *body, const char *key,
+              json_t **out, char *content_type, size_t ctlen,
+              char *request_id, size_t ridlen)
+{
+    char url[2048], up[256];
+    snprintf(url, sizeof url, "%s%s", f->api_base, path);
+    snprintf(up, sizeof up, "leadscore:%s", key != NULL ? key : FAKE_API_KEY);
+    return request(url, method, body, up, out, content_type, ctlen,
+                   request_id, ridlen);
 }
 
 json_t *fake_requests(const struct fake_proc *f)

@@ -12,22 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/http.h"
 #include "fake_proc.h"
 #include "mailchimp/mailchimp.h"
 
 static const char *fake_exe;
-
-static int64_t mc_test_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct fx {
     struct fake_proc fake;
@@ -1050,6 +1043,17 @@ static void test_backfill_counts_failures_with_reasons(void **state)
     assert_string_equal(res.reasons[0].example, "m000@example.com");
 }
 
+/* How many of the recorded requests were polls of a batch. */
+static size_t batch_polls(json_t *reqs)
+{
+    size_t polls = 0, i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
+    }
+    return polls;
+}
+
 /* A batch deleted while it runs: GET /batches/{id} answers "started"
  * twice, then 404, and the backfill stops at that poll. */
 static void test_backfill_batch_gone(void **state)
@@ -1062,21 +1066,16 @@ static void test_backfill_batch_gone(void **state)
     struct mailchimp_write w = {"m000@example.com", 10, "cold", NULL};
     struct mailchimp_backfill_result res;
     char bid[64], err[512];
-    int64_t t0 = mc_test_now_ms();
+    int64_t t0 = http_mono_ms();
     assert_int_equal(mailchimp_backfill(x->mc, &w, 1, bid, sizeof bid, &res,
                                         60000, err, sizeof err),
                      LSC_ERR_PERMANENT);
-    assert_true(mc_test_now_ms() - t0 < 5000);
+    assert_true(http_mono_ms() - t0 < 5000);
     assert_non_null(strstr(err, "is gone"));
     assert_non_null(strstr(err, bid));
     assert_non_null(strstr(err, "HTTP 404 Resource Not Found"));
     json_t *reqs = fake_requests(&x->fake);
-    size_t polls = 0, i;
-    json_t *r;
-    json_array_foreach(reqs, i, r) {
-        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
-    }
-    assert_int_equal(polls, 3);
+    assert_int_equal(batch_polls(reqs), 3);
     json_decref(reqs);
 }
 
@@ -1097,12 +1096,7 @@ static void test_backfill_polls_until_finished(void **state)
     assert_true(res.results_read);
     assert_int_equal(res.written, 1);
     json_t *reqs = fake_requests(&x->fake);
-    size_t polls = 0, i;
-    json_t *r;
-    json_array_foreach(reqs, i, r) {
-        polls += strncmp(rs(r, "path"), "/3.0/batches/", 13) == 0;
-    }
-    assert_int_equal(polls, 4); /* started x3, finished */
+    assert_int_equal(batch_polls(reqs), 4); /* started x3, finished */
     json_decref(reqs);
 }
 

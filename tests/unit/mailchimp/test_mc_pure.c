@@ -190,6 +190,10 @@ static void test_problem_reason(void **state)
                              "[request 995c5cb0-1]");
     mailchimp_problem_reason(400, b, strlen(b), "hdr-id", out, sizeof out);
     assert_non_null(strstr(out, "[request hdr-id]"));
+    /* The summary is the same text without the per-request part. */
+    mailchimp_problem_summary(400, b, strlen(b), out, sizeof out);
+    assert_string_equal(out, "HTTP 400 Invalid Resource: Your merge fields "
+                             "were invalid. (LSCORE: Please enter a number)");
     mailchimp_problem_reason(429, "", 0, NULL, out, sizeof out);
     assert_string_equal(out, "HTTP 429 (no body)");
     mailchimp_problem_reason(502, "<html>\n</html>", 14, "r1", out,
@@ -261,19 +265,31 @@ static void test_parse_merge_fields(void **state)
                     "\"total_items\":2}";
     bool a, c;
     char ta[16] = "", tb[16] = "", err[128];
-    size_t total;
+    size_t total, on_page;
     assert_int_equal(mailchimp_parse_merge_fields(b, strlen(b), "LSCORE", &a,
                                                   ta, sizeof ta, "LTIER", &c,
-                                                  tb, sizeof tb, &total, err,
-                                                  sizeof err),
+                                                  tb, sizeof tb, &total,
+                                                  &on_page, err, sizeof err),
                      LSC_OK);
     assert_true(a);
     assert_false(c);
     assert_string_equal(ta, "number");
     assert_int_equal(total, 2);
-    assert_int_equal(mailchimp_parse_merge_fields("[]", 2, "A", &a, NULL, 0,
-                                                  "B", &c, NULL, 0, NULL, err,
+    assert_int_equal(on_page, 2);
+    /* One page of a larger audience: the page and the total differ. */
+    const char *p = "{\"merge_fields\":[{\"tag\":\"FNAME\","
+                    "\"type\":\"text\"}],\"total_items\":7}";
+    assert_int_equal(mailchimp_parse_merge_fields(p, strlen(p), "LSCORE", &a,
+                                                  NULL, 0, "LTIER", &c, NULL,
+                                                  0, &total, &on_page, err,
                                                   sizeof err),
+                     LSC_OK);
+    assert_false(a);
+    assert_int_equal(total, 7);
+    assert_int_equal(on_page, 1);
+    assert_int_equal(mailchimp_parse_merge_fields("[]", 2, "A", &a, NULL, 0,
+                                                  "B", &c, NULL, 0, NULL, NULL,
+                                                  err, sizeof err),
                      LSC_ERR_PARSE);
 }
 
