@@ -84,6 +84,7 @@ static bool heap_push(struct cli_session *s, int64_t at, struct hl_contact *c)
             }
             s->wakes = v;
             s->wakes_cap = cap;
+            hl_hugepage_hint(v, cap * sizeof *v);
         }
     }
     s->wakes[s->n_wakes] = (struct cli_wake){at, c};

@@ -13,10 +13,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define CHUNK_BITS 12
+#define CHUNK_BITS 15 /* 2 MiB of records: one huge page */
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 #define ARENA_BLOCK (256u * 1024u)
+#define HUGE_PAGE ((size_t)2 << 20)
 
 #define ID_INLINE 24
 
@@ -53,7 +55,23 @@ struct arena_block {
     char data[];
 };
 
+/* Property and state blocks of up to POOL_MAX bytes, in 16-byte classes,
+ * are carved from 2 MiB slabs on huge pages (a million contacts' blocks
+ * are read at random, and malloc's heap has 4 KiB pages); a freed block
+ * waits in its class's free list for the next one of that size.  The
+ * caller gives a block's size back when it frees it. */
+#define POOL_MAX 1024
+#define POOL_CLASSES (POOL_MAX / 16)
+
+struct pool {
+    void *free[POOL_CLASSES]; /* each free block starts with the next */
+    unsigned char *slab;      /* the slab being carved; its first 16
+                                 bytes link the slabs */
+    size_t used;
+};
+
 struct hl_contacts {
+    struct pool pool;
     struct hl_contact **chunks;
     size_t n_chunks;
     uint32_t n_recs;        /* records ever used (high-water mark) */
@@ -127,6 +145,68 @@ static struct hl_contact *rec_at(const struct hl_contacts *cs, uint32_t i)
     return &cs->chunks[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)];
 }
 
+/* ---- Block pool (see struct pool) -------------------------------------- */
+
+static void *pool_alloc(struct hl_contacts *cs, size_t n)
+{
+    if (n > POOL_MAX) {
+        return malloc(n);
+    }
+    struct pool *pl = &cs->pool;
+    size_t k = n <= 16 ? 0 : (n - 1) / 16, size = (k + 1) * 16;
+    void *b = pl->free[k];
+    if (b != NULL) {
+        memcpy(&pl->free[k], b, sizeof(void *));
+        return b;
+    }
+    if (pl->slab == NULL || pl->used + size > HUGE_PAGE) {
+        unsigned char *slab = aligned_alloc(HUGE_PAGE, HUGE_PAGE);
+        if (slab == NULL) {
+            return NULL;
+        }
+        hl_hugepage_hint(slab, HUGE_PAGE);
+        memcpy(slab, &pl->slab, sizeof pl->slab);
+        pl->slab = slab;
+        pl->used = 16;
+    }
+    b = pl->slab + pl->used;
+    pl->used += size;
+    return b;
+}
+
+/* Frees block b of n bytes (as allocated); accepts NULL. */
+static void pool_free(struct hl_contacts *cs, void *b, size_t n)
+{
+    if (b == NULL) {
+        return;
+    }
+    if (n > POOL_MAX) {
+        free(b);
+        return;
+    }
+    struct pool *pl = &cs->pool;
+    size_t k = n <= 16 ? 0 : (n - 1) / 16;
+    memcpy(b, &pl->free[k], sizeof(void *));
+    pl->free[k] = b;
+}
+
+static void pool_destroy(struct pool *pl)
+{
+    while (pl->slab != NULL) {
+        unsigned char *next;
+        memcpy(&next, pl->slab, sizeof next);
+        free(pl->slab);
+        pl->slab = next;
+    }
+}
+
+/* Bytes allocated for a state of len bytes: its pool class, so a state
+ * that grows by a few bytes is rewritten in place. */
+static size_t state_cap(size_t len)
+{
+    return len <= POOL_MAX ? (len + 15) & ~(size_t)15 : len;
+}
+
 void hl_contacts_destroy(struct hl_contacts *cs)
 {
     if (cs == NULL) {
@@ -135,9 +215,10 @@ void hl_contacts_destroy(struct hl_contacts *cs)
     hl_contacts_commit(cs);
     for (uint32_t i = 0; i < cs->n_recs; i++) {
         struct hl_contact *c = rec_at(cs, i);
-        free(c->props);
-        free(c->state);
+        pool_free(cs, c->props, c->props_len);
+        pool_free(cs, c->state, state_cap(c->state_len));
     }
+    pool_destroy(&cs->pool);
     for (size_t i = 0; i < cs->n_chunks; i++) {
         free(cs->chunks[i]);
     }
@@ -210,6 +291,7 @@ static bool grow_slots(struct hl_contacts *cs)
     if (ns == NULL) {
         return false;
     }
+    hl_hugepage_hint(ns, n * sizeof *ns);
     for (size_t i = 0; i < cs->n_slots; i++) {
         struct slot s = cs->slots[i];
         if (s.rec == 0) {
@@ -225,6 +307,20 @@ static bool grow_slots(struct hl_contacts *cs)
     cs->slots = ns;
     cs->n_slots = n;
     return true;
+}
+
+void hl_hugepage_hint(void *p, size_t n)
+{
+#if defined(MADV_HUGEPAGE)
+    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (hi > lo) {
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint only */
+    }
+#else
+    (void)p;
+    (void)n;
+#endif
 }
 
 uint64_t hl_contacts_hash(const char *id)
@@ -300,12 +396,14 @@ static bool new_record(struct hl_contacts *cs, uint32_t *idx)
             return false;
         }
         cs->chunks = ch;
-        /* Records on cache-line boundaries: a lookup misses once. */
+        /* Records on cache-line boundaries: a lookup misses once; the
+         * chunk on a huge page boundary: one TLB entry for all. */
         size_t bytes = CHUNK_SIZE * sizeof **ch;
-        ch[cs->n_chunks] = aligned_alloc(64, bytes);
+        ch[cs->n_chunks] = aligned_alloc(HUGE_PAGE, bytes);
         if (ch[cs->n_chunks] == NULL) {
             return false;
         }
+        hl_hugepage_hint(ch[cs->n_chunks], bytes);
         memset(ch[cs->n_chunks], 0, bytes);
         cs->n_chunks++;
     }
@@ -414,8 +512,8 @@ void hl_contacts_erase(struct hl_contacts *cs, struct hl_contact *c)
     cs->slots[i].rec = 0;
     cs->live--;
     cs->blob_bytes -= c->props_len + c->state_len;
-    free(c->props);
-    free(c->state);
+    pool_free(cs, c->props, c->props_len);
+    pool_free(cs, c->state, state_cap(c->state_len));
     c->props = NULL;
     c->state = NULL;
     c->props_len = c->state_len = c->n_props = 0;
@@ -578,7 +676,7 @@ static unsigned char *put_value(unsigned char *w, uint32_t key,
 
 void hl_contacts_commit(struct hl_contacts *cs)
 {
-    free(cs->undo_props);
+    pool_free(cs, cs->undo_props, cs->undo_len);
     cs->undo_props = NULL;
     cs->undo_rec = NULL;
 }
@@ -590,7 +688,7 @@ void hl_contacts_rollback(struct hl_contacts *cs)
         return;
     }
     cs->blob_bytes -= c->props_len;
-    free(c->props);
+    pool_free(cs, c->props, c->props_len);
     c->props = cs->undo_props;
     c->props_len = cs->undo_len;
     c->n_props = cs->undo_n;
@@ -677,7 +775,7 @@ enum lsc_status hl_contacts_merge(struct hl_contacts *cs,
     size_t len = (size_t)(w - cs->build);
     unsigned char *blob = NULL;
     if (len > 0) {
-        blob = malloc(len);
+        blob = pool_alloc(cs, len);
         if (blob == NULL) {
             return LSC_ERR_NOMEM;
         }
@@ -744,14 +842,6 @@ enum lsc_status hl_contacts_props(struct hl_contacts *cs,
     return LSC_OK;
 }
 
-/* Bytes allocated for a state of len bytes: glibc's usable size of
- * malloc(len), so a state that grows by a few bytes is rewritten in place
- * without costing memory. */
-static size_t state_cap(size_t len)
-{
-    return len <= 24 ? 24 : ((len + 8 + 15) & ~(size_t)15) - 8;
-}
-
 enum lsc_status hl_contacts_set_state(struct hl_contacts *cs,
                                       struct hl_contact *c, const void *blob,
                                       size_t len, int64_t wake_ms)
@@ -761,17 +851,17 @@ enum lsc_status hl_contacts_set_state(struct hl_contacts *cs,
     }
     if (len == 0) {
         cs->blob_bytes -= c->state_len;
-        free(c->state);
+        pool_free(cs, c->state, state_cap(c->state_len));
         c->state = NULL;
         c->state_len = 0;
     } else {
         if (c->state == NULL || state_cap(len) != state_cap(c->state_len)) {
-            void *s = malloc(state_cap(len));
+            void *s = pool_alloc(cs, state_cap(len));
             if (s == NULL) {
                 return LSC_ERR_NOMEM;
             }
             memcpy(s, blob, len);
-            free(c->state);
+            pool_free(cs, c->state, state_cap(c->state_len));
             c->state = s;
         } else {
             memmove(c->state, blob, len);

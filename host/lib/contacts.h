@@ -35,6 +35,12 @@ struct hl_contact *hl_contacts_find(struct hl_contacts *cs, const char *id);
  * to the _h variants, which behave like the plain ones.
  */
 uint64_t hl_contacts_hash(const char *id);
+
+/* Asks the kernel for huge pages on the 2 MiB-aligned part of [p, p + n)
+ * (transparent huge pages in "madvise" mode; a no-op elsewhere): the big
+ * tables are read at random, and with 4 KiB pages every lookup in a
+ * million contacts also misses the TLB. */
+void hl_hugepage_hint(void *p, size_t n);
 struct hl_contact *hl_contacts_find_h(struct hl_contacts *cs, const char *id,
                                       uint64_t hash);
 enum lsc_status hl_contacts_upsert_h(struct hl_contacts *cs, const char *id,

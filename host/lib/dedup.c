@@ -72,6 +72,7 @@ static bool grow(struct hl_dedup *d)
     if (ns == NULL) {
         return false;
     }
+    hl_hugepage_hint(ns, n * sizeof *ns);
     for (size_t i = 0; i < d->n_slots; i++) {
         uint64_t h = d->slots[i];
         if (h == 0) {

@@ -92,15 +92,27 @@ static bool numeric(const struct lsc_value *v, double *out)
     return true;
 }
 
-/* 1: equal, 0: not equal, -1: not comparable (wrong type) */
-static int compare(const struct lsc_value *v, const struct model_value *lit)
+/* v's string (any case; `head`: its first bytes lowered, see
+ * value_head) equals lowered literal l. */
+static inline bool str_eq(const struct lsc_value *v, uint64_t head,
+                          const struct model_value *l)
+{
+    return v->u.str.len == l->len && head == l->head &&
+           (l->len <= 8 ||
+            ieq(v->u.str.ptr + 8, l->len - 8, l->str + 8, l->len - 8));
+}
+
+/* 1: equal, 0: not equal, -1: not comparable (wrong type).  `head`: as
+ * for str_eq when v is a string. */
+static int compare(const struct lsc_value *v, uint64_t head,
+                   const struct model_value *lit)
 {
     switch (lit->type) {
     case LSC_VAL_STRING:
         if (v->type != LSC_VAL_STRING) {
             return -1;
         }
-        return ieq(v->u.str.ptr, v->u.str.len, lit->str, lit->len);
+        return str_eq(v, head, lit);
     case LSC_VAL_NUMBER: {
         double x;
         if (!numeric(v, &x)) {
@@ -127,6 +139,8 @@ struct pview {
     size_t n;
     uint64_t known; /* bit f: v[f] is looked up */
     uint64_t lowered; /* bit f: low[f] holds v[f] lowered */
+    uint64_t headed;  /* bit f: head[f] holds value_head(v[f]) */
+    uint64_t head[64];
     const struct lsc_value *v[64];
     const char *low[64];
     size_t used;      /* bytes of buf taken by low[] */
@@ -140,11 +154,15 @@ static void pview_init(struct pview *pv, const struct lsc_prop *props,
     pv->n = n;
     pv->known = 0;
     pv->lowered = 0;
+    pv->headed = 0;
     pv->used = 0;
 }
 
-static const struct lsc_value *field_value(struct pview *pv,
-                                           const struct model_cond *c)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline const struct lsc_value *field_value(struct pview *pv,
+                                                  const struct model_cond *c)
 {
     uint32_t f = c->field_id;
     if (f >= 64) {
@@ -182,6 +200,33 @@ static const char *field_lower(struct pview *pv, const struct model_cond *c,
     return pv->low[f];
 }
 
+/* The first min(len, 8) bytes of string v, ASCII-lowered, zero-padded. */
+static inline uint64_t value_head(const struct lsc_value *v)
+{
+    uint64_t h = 0;
+    size_t n = v->u.str.len < 8 ? v->u.str.len : 8;
+    for (size_t i = 0; i < n; i++) {
+        h |= (uint64_t)(unsigned char)lower(v->u.str.ptr[i]) << (8 * i);
+    }
+    return h;
+}
+
+/* value_head of string v, the value of c's field, kept for the other
+ * conditions on that field. */
+static inline uint64_t field_head(struct pview *pv, const struct model_cond *c,
+                                  const struct lsc_value *v)
+{
+    uint32_t f = c->field_id;
+    if (f >= 64) {
+        return value_head(v);
+    }
+    if ((pv->headed >> f & 1u) == 0) {
+        pv->head[f] = value_head(v);
+        pv->headed |= (uint64_t)1 << f;
+    }
+    return pv->head[f];
+}
+
 /* lowered s contains lowered literal l: memchr finds the candidates */
 static bool contains(const char *s, size_t sl, const char *l, size_t ll)
 {
@@ -202,13 +247,13 @@ static bool contains(const char *s, size_t sl, const char *l, size_t ll)
     return false;
 }
 
-/* Condition c on the value v of its field (NULL: missing or null); `low`:
- * v's string lowered, or NULL. */
+/* Condition c on the value v of its field (NULL: missing or null); pv:
+ * the event's properties, for the lowered forms of v it keeps. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
 static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v,
-                    const char *low)
+                           struct pview *pv)
 {
     if (c->op == MOP_NOT_EXISTS) {
         return v == NULL;
@@ -217,23 +262,32 @@ static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v
         return false; /* a missing field makes every other op false */
     }
     double x;
+    const char *low;
+    uint64_t head = 0;
     switch (c->op) {
     case MOP_EXISTS:
         return true;
     case MOP_EQ:
-        return c->n_vals == 1 && compare(v, &c->vals[0]) == 1;
     case MOP_NE:
-        return c->n_vals == 1 && compare(v, &c->vals[0]) == 0;
+        if (c->n_vals != 1) {
+            return false;
+        }
+        if (v->type == LSC_VAL_STRING) {
+            head = field_head(pv, c, v);
+        }
+        return compare(v, head, &c->vals[0]) == (c->op == MOP_EQ ? 1 : 0);
     case MOP_IN:
+        if (v->type == LSC_VAL_STRING) {
+            head = field_head(pv, c, v);
+        }
         for (size_t i = 0; i < c->n_vals; i++) {
             const struct model_value *l = &c->vals[i];
             if (l->type == LSC_VAL_STRING) {
-                /* the usual list of strings: the length settles most */
-                if (v->type == LSC_VAL_STRING && v->u.str.len == l->len &&
-                    ieq(v->u.str.ptr, v->u.str.len, l->str, l->len)) {
+                /* the usual list of strings: length and head settle most */
+                if (v->type == LSC_VAL_STRING && str_eq(v, head, l)) {
                     return true;
                 }
-            } else if (compare(v, l) == 1) {
+            } else if (compare(v, head, l) == 1) {
                 return true;
             }
         }
@@ -242,9 +296,12 @@ static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v
         if (v->type == LSC_VAL_JSON) {
             return false;
         }
+        if (v->type == LSC_VAL_STRING) {
+            head = field_head(pv, c, v);
+        }
         bool comparable = c->n_vals == 0;
         for (size_t i = 0; i < c->n_vals; i++) {
-            int r = compare(v, &c->vals[i]);
+            int r = compare(v, head, &c->vals[i]);
             if (r == 1) {
                 return false;
             }
@@ -256,6 +313,7 @@ static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v
         if (v->type != LSC_VAL_STRING) {
             return false;
         }
+        low = field_lower(pv, c, v);
         for (size_t i = 0; i < c->n_vals; i++) {
             if (low != NULL ? contains(low, v->u.str.len, c->vals[i].str,
                                        c->vals[i].len)
@@ -314,7 +372,9 @@ static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v
 bool engine_cond_holds(const struct model_cond *c,
                        const struct lsc_prop *props, size_t n)
 {
-    return cond_on(c, lookup(props, n, c->field), NULL);
+    struct pview pv;
+    pview_init(&pv, props, n);
+    return cond_on(c, field_value(&pv, c), &pv);
 }
 
 /* Inlined into its loops: one call per rule was a tenth of its cost. */
@@ -325,13 +385,7 @@ static inline bool rule_holds(const struct model_rule *r, struct pview *pv)
 {
     for (size_t i = 0; i < r->n_conds; i++) {
         const struct model_cond *c = &r->conds[i];
-        const struct lsc_value *v = field_value(pv, c);
-        const char *low = NULL;
-        if (c->op == MOP_CONTAINS_ANY && v != NULL &&
-            v->type == LSC_VAL_STRING) {
-            low = field_lower(pv, c, v);
-        }
-        if (!cond_on(c, v, low)) {
+        if (!cond_on(c, field_value(pv, c), pv)) {
             return false;
         }
     }

@@ -306,6 +306,7 @@ static bool scalar(struct loader *L, json_t *v, const char *path,
             L->oom = true;
             return false;
         }
+        out->head = model_head(out->str, out->len);
         return true;
     }
     if (!strings_only && json_is_number(v)) {
@@ -1168,6 +1169,15 @@ void model_destroy(struct model *m)
     free(m->name);
     free(m->file);
     free(m);
+}
+
+uint64_t model_head(const char *s, size_t len)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < len && i < 8; i++) {
+        h |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    }
+    return h;
 }
 
 uint64_t model_hash(const void *p, size_t n)

@@ -38,6 +38,8 @@ struct model_value {
     bool boolean;
     char *str;
     size_t len;
+    uint64_t head; /* str's first min(len, 8) bytes, zero-padded: one
+                      compare settles most string equalities */
 };
 
 struct model_cond {
@@ -138,6 +140,10 @@ const struct model_evtype *model_find_event(const struct model *m,
 
 /* Index of the activity rule whose id hashes to h, or -1. */
 long model_rule_by_hash(const struct model *m, uint32_t h);
+
+/* The first min(len, 8) bytes of s as a little-endian number
+ * (model_value.head). */
+uint64_t model_head(const char *s, size_t len);
 
 /* 64-bit FNV-1a. */
 uint64_t model_hash(const void *p, size_t n);

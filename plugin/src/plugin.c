@@ -387,6 +387,25 @@ static int cmp_rule(const void *a, const void *b)
     return strcmp(x->rule, y->rule);
 }
 
+/* Sorts by cmp_rule: insertion for the usual dozen lines (qsort's
+ * setup cost more than the sort), qsort beyond. */
+static void sort_rules(struct lsc_report_rule *v, size_t n)
+{
+    if (n > 32) {
+        qsort(v, n, sizeof *v, cmp_rule);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct lsc_report_rule x = v[i];
+        size_t j = i;
+        while (j > 0 && cmp_rule(&v[j - 1], &x) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
 /* The report handler: read-only; builds each model's report in memory owned
  * here and lends it to `sink` for the call. */
 static enum lsc_status on_report(void *plugin, const struct lsc_event *ev,
@@ -493,7 +512,7 @@ static enum lsc_status on_report(void *plugin, const struct lsc_event *ev,
                 .last_award_ms = a->last,
             };
         }
-        qsort(lines, nl, sizeof *lines, cmp_rule);
+        sort_rules(lines, nl);
         struct lsc_report r = {
             .struct_size = sizeof r,
             .contact_id = ev->contact_id,
