@@ -301,9 +301,16 @@ enum lsc_status connectors_register_jobs(struct connectors *c, lsc_job_fn fn)
 
 /* ---- Event side: building jobs ------------------------------------------ */
 
-static enum lsc_status enqueue(struct connectors *c, const char *kind,
-                               const char *key, const char *payload,
-                               char *err, size_t errlen)
+/* The contact (id hash, 0: none) whose event, on this thread, has just
+ * queued a read of its inputs: its first write waits
+ * CONNECTORS_READ_GRACE_MS, so the value re-scored with what is read
+ * replaces it while queued (one write instead of two).  An event handler
+ * runs on one thread from connectors_on_event to connectors_on_score. */
+static _Thread_local uint64_t read_pending;
+
+static enum lsc_status enqueue_at(struct connectors *c, const char *kind,
+                                  const char *key, const char *payload,
+                                  int64_t delay_ms, char *err, size_t errlen)
 {
     if (c->host == NULL || c->host->job_enqueue == NULL) {
         snprintf(err, errlen, "the host has no job queue");
@@ -311,11 +318,19 @@ static enum lsc_status enqueue(struct connectors *c, const char *kind,
     }
     int64_t now = c->host->now_ms ? c->host->now_ms(c->host->host) : 0;
     enum lsc_status rc = c->host->job_enqueue(c->host->host, kind, key,
-                                              payload, strlen(payload), now);
+                                              payload, strlen(payload),
+                                              now + delay_ms);
     if (rc != LSC_OK) {
         snprintf(err, errlen, "enqueue %s: %s", kind, lsc_status_str(rc));
     }
     return rc;
+}
+
+static enum lsc_status enqueue(struct connectors *c, const char *kind,
+                               const char *key, const char *payload,
+                               char *err, size_t errlen)
+{
+    return enqueue_at(c, kind, key, payload, 0, err, errlen);
 }
 
 void connectors_format_num(double v, char *out, size_t outlen)
@@ -565,7 +580,14 @@ enum lsc_status connectors_on_score(struct connectors *c,
     enum lsc_status rc = LSC_ERR_NOMEM;
     if (key != NULL) {
         snprintf(key, kl, "hubspot:%s", s->contact_id);
-        rc = enqueue(c, CONNECTORS_JOB_HUBSPOT_WRITE, key, text, err, errlen);
+        /* any score clears it: another contact's means it is stale */
+        uint64_t rp = read_pending;
+        read_pending = 0;
+        int64_t delay = rp != 0 && rp == (str_hash(s->contact_id) | 1)
+                            ? CONNECTORS_READ_GRACE_MS
+                            : 0;
+        rc = enqueue_at(c, CONNECTORS_JOB_HUBSPOT_WRITE, key, text, delay, err,
+                        errlen);
     }
     if (rc == LSC_OK) {
         pthread_mutex_lock(&c->ack_lock);
@@ -733,6 +755,7 @@ enum lsc_status connectors_on_event(struct connectors *c,
         return LSC_OK;
     }
     uint64_t h = str_hash(contact_id) | 1; /* never 0: the empty slot */
+    read_pending = 0;
     pthread_mutex_lock(&c->seen_lock);
     bool first = seen_add(c, h);
     pthread_mutex_unlock(&c->seen_lock);
@@ -768,6 +791,9 @@ enum lsc_status connectors_on_event(struct connectors *c,
     }
     snprintf(key, kl, "hubspot:read:%s", contact_id);
     rc = enqueue(c, CONNECTORS_JOB_HUBSPOT_READ, key, payload, err, errlen);
+    if (rc == LSC_OK) {
+        read_pending = h;
+    }
     free(payload);
     free(key);
     return rc;

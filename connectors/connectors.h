@@ -57,6 +57,10 @@
 #define CONNECTORS_JOB_HUBSPOT_ACTION "hubspot.action"
 #define CONNECTORS_JOB_WEBHOOK "webhook.deliver"
 #define CONNECTORS_JOB_HUBSPOT_READ "hubspot.read"
+/* The first write of a contact whose event queued a read of its inputs
+ * waits this long (a host honouring not_before), so the re-scored value
+ * replaces it before it is sent. */
+#define CONNECTORS_READ_GRACE_MS 3000
 /* A paused connector (re-authorization needed) asks for its jobs again
  * after this long, without spending their retry budget. */
 #define CONNECTORS_PAUSE_MS (5 * 60 * 1000)
@@ -160,7 +164,9 @@ void connectors_set_read_inputs(struct connectors *c, bool on);
  * network): the first time a contact is seen, checks its stored
  * properties for every mapped input's model field and, when one is
  * missing (or null), enqueues a "hubspot.read" job.  A contact is
- * checked once per connectors instance. */
+ * checked once per connectors instance.  The contact's score write that
+ * follows on the same thread is enqueued CONNECTORS_READ_GRACE_MS
+ * later. */
 enum lsc_status connectors_on_event(struct connectors *c,
                                     const char *contact_id, char *err,
                                     size_t errlen);

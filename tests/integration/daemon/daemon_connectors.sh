@@ -190,6 +190,13 @@ read_path)
     metric_ge 'leadscored_events_total{source="hubspot",result="accepted"}' 2 ||
         fail "the read events were not counted"
     ok "one batch read of the mapped input; the results counted as HubSpot events"
+    # the first write waits for the read (CONNECTORS_READ_GRACE_MS), so
+    # the re-scored value replaced it: each contact written once (102's
+    # value did not change: its first write goes when the wait ends)
+    ups=$(curl -sf "$hs_URL/_fake/requests" |
+        jq -c '[.requests[] | select(.path | endswith("/contacts/batch/update")) | .body | fromjson | .inputs[].id]')
+    echo "$ups" | jq -e 'sort == ["102", "104"]' >/dev/null || fail "writes: $ups"
+    ok "each contact written once, with the value re-scored from the read"
     # a contact seen again is not read again
     r=$(post /v1/events '{"contact":"104","type":"email_open","ts":"2026-11-01T11:00:00Z","id":"o-104b"}')
     expect "event accepted" "$r" '200 {"accepted":1'

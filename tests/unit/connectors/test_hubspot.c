@@ -215,6 +215,21 @@ static void test_build_properties(void **state)
                             "leadscore");
         assert_non_null(json_string_value(json_object_get(j, "name")));
         assert_non_null(json_string_value(json_object_get(j, "label")));
+        /* only PropertyCreate fields v3 and 2026-03 share */
+        static const char *const allowed[] = {
+            "name", "label", "groupName", "type", "fieldType", "description",
+            "options", "formField"};
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) {
+            bool ok = false;
+            for (size_t a = 0; a < sizeof allowed / sizeof allowed[0]; a++) {
+                ok = ok || strcmp(k, allowed[a]) == 0;
+            }
+            if (!ok) {
+                fail_msg("property body field \"%s\" is not sent", k);
+            }
+        }
         json_decref(j);
         free(b);
     }
