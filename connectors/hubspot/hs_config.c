@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "core/http.h"
 #include "jsonpos.h"
+#include "suggest.h"
 
 struct vctx {
     const char *file;
@@ -118,7 +120,10 @@ static void unknown_keys(struct vctx *v, json_t *obj, const char *path,
         if (!ok) {
             char p[256];
             snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", k);
-            report(v, LSC_LOG_WARN, p, "unknown key \"%s\" is ignored", k);
+            char h[96];
+            lsc_hint(h, sizeof h, k, known, SIZE_MAX);
+            report(v, LSC_LOG_WARN, p, "unknown key \"%s\" is ignored%s", k,
+                   h);
         }
         (void)val;
     }

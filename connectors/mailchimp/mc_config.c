@@ -11,10 +11,12 @@
 #include "mailchimp.h"
 
 #include "jsonpos.h"
+#include "suggest.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +232,10 @@ static void unknown_keys(struct vctx *v, json_t *obj, const char *path,
         if (!ok) {
             char p[256];
             join(p, sizeof p, path, k);
-            report(v, LSC_LOG_WARN, p, "unknown key \"%s\" is ignored", k);
+            char h[96];
+            lsc_hint(h, sizeof h, k, known, SIZE_MAX);
+            report(v, LSC_LOG_WARN, p, "unknown key \"%s\" is ignored%s", k,
+                   h);
         }
     }
 }

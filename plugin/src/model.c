@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include "jsonpos.h"
+#include "suggest.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -80,57 +81,6 @@ static void element(char *out, size_t n, const char *path, size_t i)
     }
 }
 
-static size_t lev(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40) {
-        return 99;
-    }
-    size_t d[41][41];
-    for (size_t i = 0; i <= la; i++) {
-        d[i][0] = i;
-    }
-    for (size_t j = 0; j <= lb; j++) {
-        d[0][j] = j;
-    }
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            size_t c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            size_t x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
-            d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
-        }
-    }
-    return d[la][lb];
-}
-
-/* Closest candidate within a small edit distance, or NULL. */
-static const char *suggest(const char *word, const char *const *cands,
-                           size_t n)
-{
-    const char *best = NULL;
-    size_t bd = 99;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = lev(word, cands[i]);
-        if (d < bd) {
-            bd = d;
-            best = cands[i];
-        }
-    }
-    size_t lim = strlen(word) <= 3 ? 1 : (strlen(word) <= 6 ? 2 : 3);
-    return bd <= lim ? best : NULL;
-}
-
-static void hint(char *buf, size_t n, const char *word,
-                 const char *const *cands, size_t nc)
-{
-    const char *s = suggest(word, cands, nc);
-    if (s != NULL) {
-        snprintf(buf, n, "; hint: did you mean '%s'?", s);
-    } else {
-        buf[0] = '\0';
-    }
-}
-
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Reports keys of obj not in `allowed`. */
@@ -147,7 +97,7 @@ static void check_keys(struct loader *L, json_t *obj, const char *path,
         if (!ok) {
             char p[1024], h[128];
             member(p, sizeof p, path, key);
-            hint(h, sizeof h, key, allowed, n);
+            lsc_hint(h, sizeof h, key, allowed, n);
             problem(L, true, p, "unknown key '%s'%s", key, h);
         }
     }
@@ -358,7 +308,7 @@ static void cond_compile(struct loader *L, json_t *c, const char *path,
     }
     if (k == N_OF(op_names)) {
         char h[128];
-        hint(h, sizeof h, name, op_names, N_OF(op_names));
+        lsc_hint(h, sizeof h, name, op_names, N_OF(op_names));
         if (h[0] == '\0') {
             snprintf(h, sizeof h,
                      "; hint: one of eq, ne, in, not_in, contains_any, "
@@ -650,7 +600,7 @@ static void rule_compile(struct loader *L, json_t *r, const char *path,
                 }
             }
             char h[128];
-            hint(h, sizeof h, json_string_value(v), names, nn);
+            lsc_hint(h, sizeof h, json_string_value(v), names, nn);
             problem(L, false, p, "no group named '%s'%s",
                     json_string_value(v), h);
         } else {

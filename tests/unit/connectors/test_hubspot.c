@@ -391,7 +391,7 @@ static void test_mapping_diagnostics(void **state)
         "  \"limits\": {\"batch_size\": 150},\n"
         "  \"actions\": [{\"on\": \"enter\", \"tier\": \"lukewarm\"},\n"
         "              {\"on\": \"enter\", \"tier\": \"hot\", \"tag\": \"x\"}],\n"
-        "  \"extra\": 1\n"
+        "  \"extra\": 1, \"tierz\": []\n"
         "}\n";
     struct hubspot_config c;
     char err[256];
@@ -400,6 +400,8 @@ static void test_mapping_diagnostics(void **state)
                      LSC_ERR_CONFIG);
     const char *want[] = {
         "bad.json:12:3: extra: unknown key",
+        "bad.json:12:15: tierz: unknown key \"tierz\" is ignored; hint: did "
+        "you mean 'tiers'?",
         "bad.json:4:11: api.base_url: \"http://api.hubapi.com\" is not an https",
         "bad.json:4:48: api.version: unknown API version \"v4\"",
         "bad.json:5:35: auth.token_env: \"pat-na1-123\" is not an environment",

@@ -101,7 +101,7 @@ static const char *bad =
     "                      \"status_if_new\": \"subscribed\"},\n"
     "  \"tiers\": {\"mql\": \"hot\", \"sql\": \"hot\"},\n"
     "  \"limits\": {\"max_connections\": 25, \"timeout_ms\": 300000},\n"
-    "  \"activity\": {\"lookback_days\": \"30\"},\n"
+    "  \"activity\": {\"lookback_days\": \"30\", \"lookback_dayz\": 3},\n"
     "  \"api\": {\"base_url\": \"http://example.com/3.0\"},\n"
     "  \"colour\": \"blue\"\n"
     "}\n";
@@ -149,11 +149,16 @@ static void test_every_problem_reported(void **state)
     assert_non_null(strstr(x.d[i].msg, "10 simultaneous"));
     assert_true(find(&x, "limits.timeout_ms") >= 0);
     assert_true(find(&x, "activity.lookback_days") >= 0);
+    i = find(&x, "activity.lookback_dayz");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].sev, LSC_LOG_WARN);
+    assert_non_null(strstr(x.d[i].msg, "hint: did you mean 'lookback_days'?"));
     assert_true(find(&x, "api.base_url") >= 0);
     i = find(&x, "colour");
     assert_true(i >= 0);
     assert_int_equal(x.d[i].sev, LSC_LOG_WARN);
     assert_int_equal(x.d[i].line, 15);
+    assert_null(strstr(x.d[i].msg, "hint")); /* nothing near "colour" */
     assert_int_equal(x.errors, (int)nerr);
     assert_int_equal(nerr, 11);
 }
