@@ -694,9 +694,30 @@ void connectors_set_read_inputs(struct connectors *c, bool on)
     }
 }
 
+/* Where h is, or the empty slot it goes to.  Bit 0 of every h is set
+ * (0 marks an empty slot), so the index starts at bit 1. */
+static size_t seen_slot(const uint64_t *t, size_t cap, uint64_t h)
+{
+    size_t j = (size_t)(h >> 1) & (cap - 1);
+    while (t[j] != 0 && t[j] != h) {
+        j = (j + 1) & (cap - 1);
+    }
+    return j;
+}
+
 /* Marks the contact checked; false when it was already.  Lock held. */
 static bool seen_add(struct connectors *c, uint64_t h)
 {
+    if (c->seen_cap > 0 && c->seen[seen_slot(c->seen, c->seen_cap, h)] == h) {
+        return false;
+    }
+    if (c->seen_n >= CONNECTORS_READ_SEEN_MAX) {
+        /* a long-running host meets ever more contacts: forget them all
+         * (at most 16 MiB kept); a contact checked again is read again
+         * only if its stored properties still lack an input */
+        memset(c->seen, 0, c->seen_cap * sizeof *c->seen);
+        c->seen_n = 0;
+    }
     if ((c->seen_n + 1) * 2 > c->seen_cap) {
         size_t ncap = c->seen_cap ? c->seen_cap * 2 : 1024;
         uint64_t *nv = calloc(ncap, sizeof *nv);
@@ -705,25 +726,14 @@ static bool seen_add(struct connectors *c, uint64_t h)
         }
         for (size_t i = 0; i < c->seen_cap; i++) {
             if (c->seen[i] != 0) {
-                size_t j = c->seen[i] & (ncap - 1);
-                while (nv[j] != 0) {
-                    j = (j + 1) & (ncap - 1);
-                }
-                nv[j] = c->seen[i];
+                nv[seen_slot(nv, ncap, c->seen[i])] = c->seen[i];
             }
         }
         free(c->seen);
         c->seen = nv;
         c->seen_cap = ncap;
     }
-    size_t j = h & (c->seen_cap - 1);
-    while (c->seen[j] != 0) {
-        if (c->seen[j] == h) {
-            return false;
-        }
-        j = (j + 1) & (c->seen_cap - 1);
-    }
-    c->seen[j] = h;
+    c->seen[seen_slot(c->seen, c->seen_cap, h)] = h;
     c->seen_n++;
     return true;
 }

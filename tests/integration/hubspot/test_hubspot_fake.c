@@ -1021,6 +1021,67 @@ static void test_read_path(void **state)
     free(h);
 }
 
+/* contact_props of a contact that has every mapped input: counts the
+ * checks connectors_on_event makes */
+static int seen_checks;
+
+static enum lsc_status all_inputs(void *host, const char *contact_id,
+                                  void (*fn)(void *ud,
+                                             const struct lsc_prop *props,
+                                             size_t n),
+                                  void *ud)
+{
+    (void)host;
+    (void)contact_id;
+    struct lsc_prop p[2] = {
+        {.key = "title", .value = {.type = LSC_VAL_STRING,
+                                   .u.str = {.ptr = "CTO", .len = 3}}},
+        {.key = "employees", .value = {.type = LSC_VAL_NUMBER, .u.num = 5}}};
+    seen_checks++;
+    fn(ud, p, 2);
+    return LSC_OK;
+}
+
+/* The contacts already checked are remembered up to a bound, then
+ * forgotten: a daemon meeting ever more contacts does not grow without
+ * end. */
+static void test_read_seen_bounded(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "1", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, NULL);
+    h->api.contact_props = all_inputs;
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    connectors_set_read_inputs(c, true);
+    seen_checks = 0;
+    char id[32];
+    for (unsigned i = 0; i < CONNECTORS_READ_SEEN_MAX; i++) {
+        snprintf(id, sizeof id, "c%u", i);
+        assert_int_equal(connectors_on_event(c, id, err, sizeof err), LSC_OK);
+    }
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX);
+    assert_int_equal(connectors_on_event(c, "c0", err, sizeof err), LSC_OK);
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX); /* known */
+    /* one more contact: the others are forgotten, c0 is checked again */
+    assert_int_equal(connectors_on_event(c, "one-more", err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_on_event(c, "c0", err, sizeof err), LSC_OK);
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX + 2);
+    assert_int_equal(connectors_on_event(c, "c0", err, sizeof err), LSC_OK);
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX + 2);
+    assert_int_equal(harness_queued(h), 0); /* nothing was missing */
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
 
 struct raw_buf {
@@ -1334,6 +1395,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fake_refuses_malformed),
         cmocka_unit_test(test_confirm_warns_missing_inputs),
         cmocka_unit_test(test_read_path),
+        cmocka_unit_test(test_read_seen_bounded),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);
