@@ -1242,14 +1242,13 @@ struct read_item {
     json_t *p;
     const char *contact; /* borrowed from p */
     bool found;
+    enum lsc_status written; /* props_write's answer */
 };
 
 struct inputs_ctx {
     struct connectors *c;
     struct read_item *items;
     size_t n;
-    enum lsc_status rc; /* the first props_write failure */
-    char reason[200];
 };
 
 /* A batch-read contact: its mapped inputs, renamed to model fields,
@@ -1282,7 +1281,6 @@ static enum lsc_status on_inputs(void *ud, const char *id,
             }
         }
     }
-    enum lsc_status rc = LSC_OK;
     for (size_t j = 0; j < x->n; j++) {
         struct read_item *it = &x->items[j];
         /* emails (id_property) compare without case, as HubSpot does */
@@ -1294,14 +1292,8 @@ static enum lsc_status on_inputs(void *ud, const char *id,
         }
         it->found = true;
         if (k > 0) {
-            rc = x->c->host->props_write(x->c->host->host, it->contact, out,
-                                         k);
-        }
-        if (rc != LSC_OK && x->rc == LSC_OK) {
-            x->rc = rc;
-            snprintf(x->reason, sizeof x->reason,
-                     "the host refused the properties: %s",
-                     lsc_status_str(rc));
+            it->written = x->c->host->props_write(x->c->host->host,
+                                                  it->contact, out, k);
         }
         break;
     }
@@ -1374,9 +1366,12 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
         for (size_t k = off; k < off + cnt; k++) {
             size_t j = items[k].job;
             struct outcome po = o;
-            if (o.status == LSC_OK && x.rc != LSC_OK) {
+            if (o.status == LSC_OK && items[k].written != LSC_OK) {
+                /* only this contact's job: the others' are applied */
                 po.status = LSC_ERR_RETRYABLE;
-                snprintf(po.reason, sizeof po.reason, "%s", x.reason);
+                snprintf(po.reason, sizeof po.reason,
+                         "the host refused the properties: %s",
+                         lsc_status_str(items[k].written));
             }
             if (po.status == LSC_ERR_AUTH) {
                 fill_all(c, &jobs[j], &res[j], 1, &po);

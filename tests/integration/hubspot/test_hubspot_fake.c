@@ -1082,6 +1082,81 @@ static void test_read_seen_bounded(void **state)
     free(h);
 }
 
+/* props_write refusing contact 102 once; the others go to the harness */
+static enum lsc_status (*harness_props_write)(void *, const char *,
+                                              const struct lsc_prop *,
+                                              size_t);
+static int refused_102;
+
+static enum lsc_status refuse_102_once(void *host, const char *contact_id,
+                                       const struct lsc_prop *props,
+                                       size_t n)
+{
+    if (strcmp(contact_id, "102") == 0 && refused_102 == 0) {
+        refused_102++;
+        return LSC_ERR_IO;
+    }
+    return harness_props_write(host, contact_id, props, n);
+}
+
+static int writes_of(struct harness *h, const char *contact)
+{
+    size_t cl = strlen(contact);
+    int n = 0;
+    for (int i = 0; i < h->n_writes; i++) {
+        n += strncmp(h->writes[i], contact, cl) == 0 &&
+             h->writes[i][cl] == '|';
+    }
+    return n;
+}
+
+/* The host refusing one contact's properties retries that contact's
+ * read alone: the others of the batch are applied once. */
+static void test_read_refused_one(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "5", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
+    harness_props_write = h->api.props_write;
+    h->api.props_write = refuse_102_once;
+    refused_102 = 0;
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    connectors_set_read_inputs(c, true);
+    const char *ids[] = {"101", "102", "103"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(connectors_on_event(c, ids[i], err, sizeof err),
+                         LSC_OK);
+    }
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    assert_int_equal(refused_102, 1);
+    assert_int_equal(writes_of(h, "101"), 1);
+    assert_int_equal(writes_of(h, "102"), 1);
+    assert_int_equal(writes_of(h, "103"), 1);
+    json_t *reads = fake_requests(&h->fake, "/contacts/batch/read");
+    assert_int_equal(json_array_size(reads), 2);
+    json_t *b = json_loads(json_string_value(json_object_get(
+                               json_array_get(reads, 1), "body")),
+                           0, NULL);
+    json_t *in = json_object_get(b, "inputs");
+    assert_int_equal(json_array_size(in), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(in, 0), "id")),
+                        "102");
+    json_decref(b);
+    json_decref(reads);
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
 
 struct raw_buf {
@@ -1396,6 +1471,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_confirm_warns_missing_inputs),
         cmocka_unit_test(test_read_path),
         cmocka_unit_test(test_read_seen_bounded),
+        cmocka_unit_test(test_read_refused_one),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);
