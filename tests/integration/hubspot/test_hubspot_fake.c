@@ -823,21 +823,9 @@ static void test_confirm_warns_missing_inputs(void **state)
     assert_true(harness_start(h, FAKE_EXE, args));
     harness_mapping(h, STATIC_AUTH, NULL);
     /* add two inputs the fake's account lacks */
-    FILE *f = fopen(h->mapping, "r");
-    char *text = calloc(1, 8192);
-    assert_true(fread(text, 1, 8000, f) > 0);
-    fclose(f);
-    char *at = strstr(text, "\"numemployees\": \"employees\"");
-    assert_non_null(at);
-    char *rest = strdup(at + strlen("\"numemployees\": \"employees\""));
-    snprintf(at, 8192 - (size_t)(at - text),
-             "\"numemployees\": \"employees\", \"annual_budget\": \"budget\", "
-             "\"hs_lead_sourc\": \"source\"%s", rest);
-    free(rest);
-    f = fopen(h->mapping, "w");
-    fputs(text, f);
-    fclose(f);
-    free(text);
+    assert_true(harness_mapping_insert(h, "\"numemployees\": \"employees\"",
+                                       ", \"annual_budget\": \"budget\", "
+                                       "\"hs_lead_sourc\": \"source\""));
     struct connectors *c = NULL;
     char err[256] = "";
     assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
