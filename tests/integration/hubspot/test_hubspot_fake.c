@@ -1147,23 +1147,6 @@ static void test_read_refused_one(void **state)
 
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
 
-struct raw_buf {
-    char *p;
-    size_t n;
-};
-
-static size_t raw_write(char *d, size_t sz, size_t nm, void *ud)
-{
-    struct raw_buf *b = ud;
-    char *np = realloc(b->p, b->n + sz * nm + 1);
-    assert_non_null(np);
-    memcpy(np + b->n, d, sz * nm);
-    b->n += sz * nm;
-    np[b->n] = '\0';
-    b->p = np;
-    return sz * nm;
-}
-
 /* One request to the fake as a hand-written client would send it.
  * ctype NULL: no Content-Type at all.  Returns the parsed answer (or
  * NULL), *status the HTTP status, *location a 302's target. */
@@ -1185,14 +1168,14 @@ static json_t *raw_call(struct harness *h, const char *method,
     snprintf(line, sizeof line, "Content-Type:%s%s", ctype ? " " : "",
              ctype ? ctype : ""); /* "Content-Type:" removes it */
     hd = curl_slist_append(hd, line);
-    struct raw_buf b = {0};
+    struct fake_buf b = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fake_buf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     assert_int_equal(curl_easy_perform(c), CURLE_OK);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
