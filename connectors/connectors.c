@@ -811,6 +811,16 @@ enum lsc_status connectors_on_event(struct connectors *c,
 
 /* ---- Job side ----------------------------------------------------------- */
 
+/* Whether two contact ids name one HubSpot record: emails (an
+ * id_property) compare without case, as HubSpot does; a batch may not
+ * name a record twice. */
+static bool same_record(const struct connectors *c, const char *a,
+                        const char *b)
+{
+    return c->cfg.id_property != NULL ? strcasecmp(a, b) == 0
+                                      : strcmp(a, b) == 0;
+}
+
 static int64_t now_ms(struct connectors *c)
 {
     (void)c;
@@ -937,8 +947,12 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
         }
         /* the same contact twice in one batch: the later one wins */
         bool merged = false;
-        for (size_t k = 0; k < m; k++) {
-            if (strcmp(items[k].contact, contact) == 0) {
+        bool later = false;
+        for (size_t k = 0; k < m && !later; k++) {
+            if (strcmp(items[k].contact, contact) != 0) {
+                /* another host contact, the same record: next batch */
+                later = same_record(c, items[k].contact, contact);
+            } else {
                 res[items[k].job].status = LSC_OK;
                 snprintf(res[items[k].job].reason,
                          sizeof res[items[k].job].reason,
@@ -951,6 +965,14 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
                 merged = true;
                 break;
             }
+        }
+        if (later) {
+            json_decref(p);
+            res[i].status = LSC_ERR_RETRYABLE;
+            res[i].retry_after_ms = 0;
+            snprintf(res[i].reason, sizeof res[i].reason,
+                     "ordered after another contact of the same record");
+            continue;
         }
         if (!merged) {
             items[m].p = p;
@@ -1144,8 +1166,8 @@ static void run_actions(struct connectors *c, const struct lsc_job *jobs,
         json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
         const char *contact = json_string_value(json_object_get(p, "c"));
         bool dup = false;
-        for (size_t k = 0; contact != NULL && k < m; k++) {
-            dup = dup || strcmp(items[k].contact, contact) == 0;
+        for (size_t k = 0; contact != NULL && k < m && !dup; k++) {
+            dup = same_record(c, items[k].contact, contact);
         }
         if (contact == NULL || dup) {
             /* a second transition of the same contact waits for the next
@@ -1283,11 +1305,7 @@ static enum lsc_status on_inputs(void *ud, const char *id,
     }
     for (size_t j = 0; j < x->n; j++) {
         struct read_item *it = &x->items[j];
-        /* emails (id_property) compare without case, as HubSpot does */
-        bool same = cfg->id_property != NULL
-                        ? strcasecmp(it->contact, key) == 0
-                        : strcmp(it->contact, key) == 0;
-        if (!same || it->found) {
+        if (it->found || !same_record(x->c, it->contact, key)) {
             continue;
         }
         it->found = true;
@@ -1340,7 +1358,7 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
         const char *contact = json_string_value(json_object_get(p, "c"));
         bool dup = false;
         for (size_t k = 0; contact != NULL && k < m && !dup; k++) {
-            dup = strcasecmp(items[k].contact, contact) == 0;
+            dup = same_record(c, items[k].contact, contact);
         }
         if (contact == NULL || dup) {
             /* HubSpot refuses an id twice in one batch; one read serves

@@ -1145,6 +1145,44 @@ static void test_read_refused_one(void **state)
     free(h);
 }
 
+/* Two host contacts whose emails differ only in case are one HubSpot
+ * record, which HubSpot refuses twice in one batch: the later job waits
+ * for the next batch, and both are delivered in order. */
+static void test_email_case_one_record(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "5", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH,
+                    ",\n  \"contacts\": {\"id_property\": \"email\"}"
+                    FAST_LIMITS "}");
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    fake_control(&h->fake, "clear", NULL);
+    int64_t now = wall_ms();
+    enqueue_score(c, "C101@Example.com", 50, "warm", now);
+    enqueue_score(c, "c101@example.com", 60, "hot", now + 1);
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    assert_int_equal(h->n_done, 2);
+    char v[32];
+    assert_string_equal(contact_prop(h, "101", "leadscore_score", v,
+                                     sizeof v),
+                        "60");
+    json_t *ups = fake_requests(&h->fake, "/contacts/batch/update");
+    assert_int_equal(json_array_size(ups), 2);
+    json_decref(ups);
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
 
 /* One request to the fake as a hand-written client would send it.
@@ -1443,6 +1481,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_read_path),
         cmocka_unit_test(test_read_seen_bounded),
         cmocka_unit_test(test_read_refused_one),
+        cmocka_unit_test(test_email_case_one_record),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);
