@@ -821,6 +821,25 @@ static bool same_record(const struct connectors *c, const char *a,
                                       : strcmp(a, b) == 0;
 }
 
+/* A job's payload parsed into *p (the caller decrefs) and its contact
+ * ("c"), NULL when it has none; *dup (dup may be NULL when m is 0):
+ * ids[0..m) already name the contact's record. */
+static const char *job_contact(const struct connectors *c,
+                               const struct lsc_job *job,
+                               const char *const *ids, size_t m, json_t **p,
+                               bool *dup)
+{
+    *p = json_loadb(job->payload, job->payload_len, 0, NULL);
+    const char *contact = json_string_value(json_object_get(*p, "c"));
+    for (size_t k = 0; k < m; k++) {
+        *dup = contact != NULL && same_record(c, ids[k], contact);
+        if (*dup) {
+            break;
+        }
+    }
+    return contact;
+}
+
 static int64_t now_ms(struct connectors *c)
 {
     (void)c;
@@ -935,8 +954,8 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
-        const char *contact = json_string_value(json_object_get(p, "c"));
+        json_t *p;
+        const char *contact = job_contact(c, &jobs[i], NULL, 0, &p, NULL);
         if (contact == NULL ||
             !json_is_string(json_object_get(p, "t"))) {
             json_decref(p);
@@ -1163,12 +1182,9 @@ static void run_actions(struct connectors *c, const struct lsc_job *jobs,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
-        const char *contact = json_string_value(json_object_get(p, "c"));
+        json_t *p;
         bool dup = false;
-        for (size_t k = 0; contact != NULL && k < m && !dup; k++) {
-            dup = same_record(c, items[k].contact, contact);
-        }
+        const char *contact = job_contact(c, &jobs[i], ids, m, &p, &dup);
         if (contact == NULL || dup) {
             /* a second transition of the same contact waits for the next
              * run so the tag edits apply in order */
@@ -1354,12 +1370,9 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
         props[np++] = c->cfg.id_property;
     }
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
-        const char *contact = json_string_value(json_object_get(p, "c"));
+        json_t *p;
         bool dup = false;
-        for (size_t k = 0; contact != NULL && k < m && !dup; k++) {
-            dup = same_record(c, items[k].contact, contact);
-        }
+        const char *contact = job_contact(c, &jobs[i], ids, m, &p, &dup);
         if (contact == NULL || dup) {
             /* HubSpot refuses an id twice in one batch; one read serves
              * both (the host re-scores the contact either way) */
