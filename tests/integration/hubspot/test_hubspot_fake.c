@@ -113,17 +113,36 @@ static int count_grant(struct harness *h, const char *grant)
     return n;
 }
 
-static void test_first_connect(void **state)
+/* A harness on the fake (args NULL-terminated, may be NULL), its
+ * mapping (harness_mapping) and a connectors instance on it. */
+static struct connectors *start(struct harness **hp, const char *const *args,
+                                const char *auth_json, const char *extra)
 {
-    (void)state;
     struct harness *h = calloc(1, sizeof *h);
-    assert_true(harness_start(h, FAKE_EXE, NULL));
-    harness_mapping(h, OAUTH_AUTH, NULL);
+    assert_non_null(h);
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, auth_json, extra);
     struct connectors *c = NULL;
     char err[256] = "";
     assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
                                        sizeof err),
                      LSC_OK);
+    *hp = h;
+    return c;
+}
+
+static void finish(struct harness *h, struct connectors *c)
+{
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+static void test_first_connect(void **state)
+{
+    (void)state;
+    struct harness *h;
+    struct connectors *c = start(&h, NULL, OAUTH_AUTH, NULL);
     char status[512];
     connectors_status(c, status, sizeof status);
     assert_non_null(strstr(status, "hubspot: not connected"));
@@ -181,9 +200,7 @@ static void test_first_connect(void **state)
         assert_null(strstr(h->logs[i], "fake-rt-"));
         assert_null(strstr(h->logs[i], "fake-client-secret"));
     }
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void enqueue_score(struct connectors *c, const char *id, int score,
@@ -215,15 +232,11 @@ static const char *contact_prop(struct harness *h, const char *id,
 static void test_expiry_and_refresh(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--token-lifetime", "3", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, OAUTH_AUTH, FAST_LIMITS ", \"refresh_before_expiry_s\": 1}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(
+        &h, args, OAUTH_AUTH, FAST_LIMITS ", \"refresh_before_expiry_s\": 1}");
     assert_int_equal(connect_flow(c, false), LSC_OK);
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     fake_control(&h->fake, "clear", NULL);
@@ -266,22 +279,15 @@ static void test_expiry_and_refresh(void **state)
     char v[64];
     assert_string_equal(contact_prop(h, "101", "leadscore_score", v, sizeof v),
                         "60");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void test_revoked_refresh_token(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
-    assert_true(harness_start(h, FAKE_EXE, NULL));
-    harness_mapping(h, OAUTH_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, NULL, OAUTH_AUTH, FAST_LIMITS "}");
     assert_int_equal(connect_flow(c, false), LSC_OK);
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     fake_control(&h->fake, "revoke", NULL);
@@ -326,9 +332,7 @@ static void test_revoked_refresh_token(void **state)
     char v[64];
     assert_string_equal(contact_prop(h, "102", "leadscore_score", v, sizeof v),
                         "70");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 struct bf {
@@ -362,16 +366,11 @@ static enum lsc_status bf_sink(void *ud, const char *id,
 static void test_backfill_resume(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "250", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
     struct bf b = {.seen = json_object(), .fail_at = "250"};
     bool done = false;
     size_t got = 0;
@@ -425,24 +424,17 @@ static void test_backfill_resume(void **state)
                      LSC_OK);
     assert_true(done);
     json_decref(b.seen);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void test_partial_batch_failure(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "10", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     fake_control(&h->fake, "fail_ids",
                  "{\"ids\":[\"103\"],\"category\":\"VALIDATION_ERROR\"}");
@@ -509,27 +501,21 @@ static void test_partial_batch_failure(void **state)
                         "78");
     assert_string_equal(contact_prop(h, "101", "leadscore_score", v, sizeof v),
                         "77");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void test_burst_under_rate_limit(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "30", "--rate-max", "10",
                           "--rate-interval-ms", "1000", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH,
-                    FAST_LIMITS ", \"requests_per_interval\": 10, "
-                                "\"interval_ms\": 1000, \"batch_size\": 1}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH,
+                                 FAST_LIMITS ", \"requests_per_interval\": "
+                                             "10, \"interval_ms\": 1000, "
+                                             "\"batch_size\": 1}");
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     sleep_ms(1000); /* let setup's requests leave the window */
     fake_control(&h->fake, "clear", NULL);
@@ -561,9 +547,7 @@ static void test_burst_under_rate_limit(void **state)
     assert_int_equal(json_array_size(json_object_get(all, "requests")), 25);
     json_decref(all);
     assert_true(took >= 1900); /* 25 requests at 10/s need two waits */
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* The server fails for a while (503, dropped connections, 423, 429 with
@@ -572,16 +556,12 @@ static void test_burst_under_rate_limit(void **state)
 static void test_outage_then_recovery(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "20", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS ", \"batch_size\": 5}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c =
+        start(&h, args, STATIC_AUTH, FAST_LIMITS ", \"batch_size\": 5}");
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     int64_t at = wall_ms();
     static const char *const faults[] = {
@@ -652,9 +632,7 @@ static void test_outage_then_recovery(void **state)
     assert_int_equal(harness_queued(h), before);
     enqueue_score(c, "101", expected[0] + 1, "warm", at++);
     assert_int_equal(harness_queued(h), before + 1);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* The webhook action: a signed POST whose signature verifies with the
@@ -753,9 +731,7 @@ static void test_webhook_action(void **state)
     for (int k = 0; k < h->n_logs; k++) {
         assert_null(strstr(h->logs[k], "whsec_it_0123456789"));
     }
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* The HTTP layer's policy against a real server: User-Agent, response
@@ -849,9 +825,7 @@ static void test_confirm_warns_missing_inputs(void **state)
     json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
     assert_int_equal(json_array_size(reads), 1);
     json_decref(reads);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* ---- read path -------------------------------------------------------------- */
@@ -876,16 +850,11 @@ static bool has_write(struct harness *h, const char *contact, const char *a,
 static void test_read_path(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "260", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
     /* off unless the host enables it */
     assert_int_equal(connectors_on_event(c, "101", err, sizeof err), LSC_OK);
     assert_int_equal(harness_queued(h), 0);
@@ -1004,9 +973,7 @@ static void test_read_path(void **state)
     assert_int_equal(json_array_size(reads), 0);
     json_decref(reads);
     assert_int_equal(h->n_writes, 0);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* contact_props of a contact that has every mapped input: counts the
@@ -1065,9 +1032,7 @@ static void test_read_seen_bounded(void **state)
     assert_int_equal(connectors_on_event(c, "c0", err, sizeof err), LSC_OK);
     assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX + 2);
     assert_int_equal(harness_queued(h), 0); /* nothing was missing */
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* props_write refusing contact 102 once; the others go to the harness */
@@ -1140,9 +1105,7 @@ static void test_read_refused_one(void **state)
                         "102");
     json_decref(b);
     json_decref(reads);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* Two host contacts whose emails differ only in case are one HubSpot
@@ -1151,18 +1114,13 @@ static void test_read_refused_one(void **state)
 static void test_email_case_one_record(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "5", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH,
-                    ",\n  \"contacts\": {\"id_property\": \"email\"}"
-                    FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(
+        &h, args, STATIC_AUTH,
+        ",\n  \"contacts\": {\"id_property\": \"email\"}" FAST_LIMITS "}");
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     fake_control(&h->fake, "clear", NULL);
     int64_t now = wall_ms();
@@ -1178,9 +1136,7 @@ static void test_email_case_one_record(void **state)
     json_t *ups = fake_requests(&h->fake, "/contacts/batch/update");
     assert_int_equal(json_array_size(ups), 2);
     json_decref(ups);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
@@ -1453,9 +1409,7 @@ static void test_fake_refuses_malformed(void **state)
     char v[64];
     assert_string_equal(contact_prop(h, "103", "leadscore_tier", v, sizeof v),
                         "hot");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 int main(int argc, char **argv)
