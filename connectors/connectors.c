@@ -822,18 +822,18 @@ static bool same_record(const struct connectors *c, const char *a,
 }
 
 /* A job's payload parsed into *p (the caller decrefs) and its contact
- * ("c"), NULL when it has none; *dup (dup may be NULL when m is 0):
- * ids[0..m) already name the contact's record. */
+ * ("c"), NULL when it has none; *dup (dup may be NULL when m is 0): the
+ * one of ids[0..m) that names the contact's record, or NULL. */
 static const char *job_contact(const struct connectors *c,
                                const struct lsc_job *job,
                                const char *const *ids, size_t m, json_t **p,
-                               bool *dup)
+                               const char **dup)
 {
     *p = json_loadb(job->payload, job->payload_len, 0, NULL);
     const char *contact = json_string_value(json_object_get(*p, "c"));
-    for (size_t k = 0; k < m; k++) {
-        *dup = contact != NULL && same_record(c, ids[k], contact);
-        if (*dup) {
+    for (size_t k = 0; contact != NULL && k < m; k++) {
+        if (same_record(c, ids[k], contact)) {
+            *dup = ids[k];
             break;
         }
     }
@@ -1183,9 +1183,9 @@ static void run_actions(struct connectors *c, const struct lsc_job *jobs,
     }
     for (size_t i = 0; i < n; i++) {
         json_t *p;
-        bool dup = false;
+        const char *dup = NULL;
         const char *contact = job_contact(c, &jobs[i], ids, m, &p, &dup);
-        if (contact == NULL || dup) {
+        if (contact == NULL || dup != NULL) {
             /* a second transition of the same contact waits for the next
              * run so the tag edits apply in order */
             json_decref(p);
@@ -1371,9 +1371,9 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
     }
     for (size_t i = 0; i < n; i++) {
         json_t *p;
-        bool dup = false;
+        const char *dup = NULL;
         const char *contact = job_contact(c, &jobs[i], ids, m, &p, &dup);
-        if (contact == NULL || dup) {
+        if (contact == NULL || (dup != NULL && strcmp(dup, contact) == 0)) {
             /* HubSpot refuses an id twice in one batch; one read serves
              * both (the host re-scores the contact either way) */
             json_decref(p);
@@ -1381,6 +1381,16 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
             snprintf(res[i].reason, sizeof res[i].reason, "%s",
                      contact ? "read with an earlier job"
                              : "not a hubspot.read payload");
+            continue;
+        }
+        if (dup != NULL) {
+            /* another host contact, the same record: its properties are
+             * its own to receive, in the next batch */
+            json_decref(p);
+            res[i].status = LSC_ERR_RETRYABLE;
+            res[i].retry_after_ms = 0;
+            snprintf(res[i].reason, sizeof res[i].reason,
+                     "ordered after another contact of the same record");
             continue;
         }
         items[m] = (struct read_item){.job = i, .p = p, .contact = contact};

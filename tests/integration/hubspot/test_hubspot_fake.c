@@ -1110,7 +1110,8 @@ static void test_read_refused_one(void **state)
 
 /* Two host contacts whose emails differ only in case are one HubSpot
  * record, which HubSpot refuses twice in one batch: the later job waits
- * for the next batch, and both are delivered in order. */
+ * for the next batch, and both are delivered in order (writes; reads:
+ * each contact gets the properties). */
 static void test_email_case_one_record(void **state)
 {
     (void)state;
@@ -1136,6 +1137,18 @@ static void test_email_case_one_record(void **state)
     json_t *ups = fake_requests(&h->fake, "/contacts/batch/update");
     assert_int_equal(json_array_size(ups), 2);
     json_decref(ups);
+    /* the read path: each of the two contacts gets the inputs */
+    connectors_set_read_inputs(c, true);
+    assert_int_equal(connectors_on_event(c, "C101@Example.com", err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_on_event(c, "c101@example.com", err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    assert_int_equal(writes_of(h, "C101@Example.com"), 1);
+    assert_int_equal(writes_of(h, "c101@example.com"), 1);
     finish(h, c);
 }
 
