@@ -694,9 +694,30 @@ void connectors_set_read_inputs(struct connectors *c, bool on)
     }
 }
 
+/* Where h is, or the empty slot it goes to.  Bit 0 of every h is set
+ * (0 marks an empty slot), so the index starts at bit 1. */
+static size_t seen_slot(const uint64_t *t, size_t cap, uint64_t h)
+{
+    size_t j = (size_t)(h >> 1) & (cap - 1);
+    while (t[j] != 0 && t[j] != h) {
+        j = (j + 1) & (cap - 1);
+    }
+    return j;
+}
+
 /* Marks the contact checked; false when it was already.  Lock held. */
 static bool seen_add(struct connectors *c, uint64_t h)
 {
+    if (c->seen_cap > 0 && c->seen[seen_slot(c->seen, c->seen_cap, h)] == h) {
+        return false;
+    }
+    if (c->seen_n >= CONNECTORS_READ_SEEN_MAX) {
+        /* a long-running host meets ever more contacts: forget them all
+         * (at most 16 MiB kept); a contact checked again is read again
+         * only if its stored properties still lack an input */
+        memset(c->seen, 0, c->seen_cap * sizeof *c->seen);
+        c->seen_n = 0;
+    }
     if ((c->seen_n + 1) * 2 > c->seen_cap) {
         size_t ncap = c->seen_cap ? c->seen_cap * 2 : 1024;
         uint64_t *nv = calloc(ncap, sizeof *nv);
@@ -705,25 +726,14 @@ static bool seen_add(struct connectors *c, uint64_t h)
         }
         for (size_t i = 0; i < c->seen_cap; i++) {
             if (c->seen[i] != 0) {
-                size_t j = c->seen[i] & (ncap - 1);
-                while (nv[j] != 0) {
-                    j = (j + 1) & (ncap - 1);
-                }
-                nv[j] = c->seen[i];
+                nv[seen_slot(nv, ncap, c->seen[i])] = c->seen[i];
             }
         }
         free(c->seen);
         c->seen = nv;
         c->seen_cap = ncap;
     }
-    size_t j = h & (c->seen_cap - 1);
-    while (c->seen[j] != 0) {
-        if (c->seen[j] == h) {
-            return false;
-        }
-        j = (j + 1) & (c->seen_cap - 1);
-    }
-    c->seen[j] = h;
+    c->seen[seen_slot(c->seen, c->seen_cap, h)] = h;
     c->seen_n++;
     return true;
 }
@@ -800,6 +810,35 @@ enum lsc_status connectors_on_event(struct connectors *c,
 }
 
 /* ---- Job side ----------------------------------------------------------- */
+
+/* Whether two contact ids name one HubSpot record: emails (an
+ * id_property) compare without case, as HubSpot does; a batch may not
+ * name a record twice. */
+static bool same_record(const struct connectors *c, const char *a,
+                        const char *b)
+{
+    return c->cfg.id_property != NULL ? strcasecmp(a, b) == 0
+                                      : strcmp(a, b) == 0;
+}
+
+/* A job's payload parsed into *p (the caller decrefs) and its contact
+ * ("c"), NULL when it has none; *dup (dup may be NULL when m is 0): the
+ * one of ids[0..m) that names the contact's record, or NULL. */
+static const char *job_contact(const struct connectors *c,
+                               const struct lsc_job *job,
+                               const char *const *ids, size_t m, json_t **p,
+                               const char **dup)
+{
+    *p = json_loadb(job->payload, job->payload_len, 0, NULL);
+    const char *contact = json_string_value(json_object_get(*p, "c"));
+    for (size_t k = 0; contact != NULL && k < m; k++) {
+        if (same_record(c, ids[k], contact)) {
+            *dup = ids[k];
+            break;
+        }
+    }
+    return contact;
+}
 
 static int64_t now_ms(struct connectors *c)
 {
@@ -915,8 +954,8 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
-        const char *contact = json_string_value(json_object_get(p, "c"));
+        json_t *p;
+        const char *contact = job_contact(c, &jobs[i], NULL, 0, &p, NULL);
         if (contact == NULL ||
             !json_is_string(json_object_get(p, "t"))) {
             json_decref(p);
@@ -927,8 +966,12 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
         }
         /* the same contact twice in one batch: the later one wins */
         bool merged = false;
-        for (size_t k = 0; k < m; k++) {
-            if (strcmp(items[k].contact, contact) == 0) {
+        bool later = false;
+        for (size_t k = 0; k < m && !later; k++) {
+            if (strcmp(items[k].contact, contact) != 0) {
+                /* another host contact, the same record: next batch */
+                later = same_record(c, items[k].contact, contact);
+            } else {
                 res[items[k].job].status = LSC_OK;
                 snprintf(res[items[k].job].reason,
                          sizeof res[items[k].job].reason,
@@ -941,6 +984,14 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
                 merged = true;
                 break;
             }
+        }
+        if (later) {
+            json_decref(p);
+            res[i].status = LSC_ERR_RETRYABLE;
+            res[i].retry_after_ms = 0;
+            snprintf(res[i].reason, sizeof res[i].reason,
+                     "ordered after another contact of the same record");
+            continue;
         }
         if (!merged) {
             items[m].p = p;
@@ -1131,13 +1182,10 @@ static void run_actions(struct connectors *c, const struct lsc_job *jobs,
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
-        const char *contact = json_string_value(json_object_get(p, "c"));
-        bool dup = false;
-        for (size_t k = 0; contact != NULL && k < m; k++) {
-            dup = dup || strcmp(items[k].contact, contact) == 0;
-        }
-        if (contact == NULL || dup) {
+        json_t *p;
+        const char *dup = NULL;
+        const char *contact = job_contact(c, &jobs[i], ids, m, &p, &dup);
+        if (contact == NULL || dup != NULL) {
             /* a second transition of the same contact waits for the next
              * run so the tag edits apply in order */
             json_decref(p);
@@ -1232,14 +1280,13 @@ struct read_item {
     json_t *p;
     const char *contact; /* borrowed from p */
     bool found;
+    enum lsc_status written; /* props_write's answer */
 };
 
 struct inputs_ctx {
     struct connectors *c;
     struct read_item *items;
     size_t n;
-    enum lsc_status rc; /* the first props_write failure */
-    char reason[200];
 };
 
 /* A batch-read contact: its mapped inputs, renamed to model fields,
@@ -1272,26 +1319,15 @@ static enum lsc_status on_inputs(void *ud, const char *id,
             }
         }
     }
-    enum lsc_status rc = LSC_OK;
     for (size_t j = 0; j < x->n; j++) {
         struct read_item *it = &x->items[j];
-        /* emails (id_property) compare without case, as HubSpot does */
-        bool same = cfg->id_property != NULL
-                        ? strcasecmp(it->contact, key) == 0
-                        : strcmp(it->contact, key) == 0;
-        if (!same || it->found) {
+        if (it->found || !same_record(x->c, it->contact, key)) {
             continue;
         }
         it->found = true;
         if (k > 0) {
-            rc = x->c->host->props_write(x->c->host->host, it->contact, out,
-                                         k);
-        }
-        if (rc != LSC_OK && x->rc == LSC_OK) {
-            x->rc = rc;
-            snprintf(x->reason, sizeof x->reason,
-                     "the host refused the properties: %s",
-                     lsc_status_str(rc));
+            it->written = x->c->host->props_write(x->c->host->host,
+                                                  it->contact, out, k);
         }
         break;
     }
@@ -1334,13 +1370,10 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
         props[np++] = c->cfg.id_property;
     }
     for (size_t i = 0; i < n; i++) {
-        json_t *p = json_loadb(jobs[i].payload, jobs[i].payload_len, 0, NULL);
-        const char *contact = json_string_value(json_object_get(p, "c"));
-        bool dup = false;
-        for (size_t k = 0; contact != NULL && k < m && !dup; k++) {
-            dup = strcasecmp(items[k].contact, contact) == 0;
-        }
-        if (contact == NULL || dup) {
+        json_t *p;
+        const char *dup = NULL;
+        const char *contact = job_contact(c, &jobs[i], ids, m, &p, &dup);
+        if (contact == NULL || (dup != NULL && strcmp(dup, contact) == 0)) {
             /* HubSpot refuses an id twice in one batch; one read serves
              * both (the host re-scores the contact either way) */
             json_decref(p);
@@ -1348,6 +1381,16 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
             snprintf(res[i].reason, sizeof res[i].reason, "%s",
                      contact ? "read with an earlier job"
                              : "not a hubspot.read payload");
+            continue;
+        }
+        if (dup != NULL) {
+            /* another host contact, the same record: its properties are
+             * its own to receive, in the next batch */
+            json_decref(p);
+            res[i].status = LSC_ERR_RETRYABLE;
+            res[i].retry_after_ms = 0;
+            snprintf(res[i].reason, sizeof res[i].reason,
+                     "ordered after another contact of the same record");
             continue;
         }
         items[m] = (struct read_item){.job = i, .p = p, .contact = contact};
@@ -1364,9 +1407,12 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
         for (size_t k = off; k < off + cnt; k++) {
             size_t j = items[k].job;
             struct outcome po = o;
-            if (o.status == LSC_OK && x.rc != LSC_OK) {
+            if (o.status == LSC_OK && items[k].written != LSC_OK) {
+                /* only this contact's job: the others' are applied */
                 po.status = LSC_ERR_RETRYABLE;
-                snprintf(po.reason, sizeof po.reason, "%s", x.reason);
+                snprintf(po.reason, sizeof po.reason,
+                         "the host refused the properties: %s",
+                         lsc_status_str(items[k].written));
             }
             if (po.status == LSC_ERR_AUTH) {
                 fill_all(c, &jobs[j], &res[j], 1, &po);

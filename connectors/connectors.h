@@ -61,6 +61,9 @@
  * waits this long (a host honouring not_before), so the re-scored value
  * replaces it before it is sent. */
 #define CONNECTORS_READ_GRACE_MS 3000
+/* connectors_on_event remembers at most this many checked contacts; the
+ * next one makes it forget them all (memory stays bounded). */
+#define CONNECTORS_READ_SEEN_MAX (1u << 20)
 /* A paused connector (re-authorization needed) asks for its jobs again
  * after this long, without spending their retry budget. */
 #define CONNECTORS_PAUSE_MS (5 * 60 * 1000)
@@ -164,8 +167,9 @@ void connectors_set_read_inputs(struct connectors *c, bool on);
  * network): the first time a contact is seen, checks its stored
  * properties for every mapped input's model field and, when one is
  * missing (or null), enqueues a "hubspot.read" job.  A contact is
- * checked once per connectors instance.  The contact's score write that
- * follows on the same thread is enqueued CONNECTORS_READ_GRACE_MS
+ * checked once per connectors instance (again after
+ * CONNECTORS_READ_SEEN_MAX other contacts).  The contact's score write
+ * that follows on the same thread is enqueued CONNECTORS_READ_GRACE_MS
  * later. */
 enum lsc_status connectors_on_event(struct connectors *c,
                                     const char *contact_id, char *err,

@@ -243,6 +243,26 @@ static enum lsc_status svc_contact_props(void *ud, const char *contact_id,
     return st;
 }
 
+/* A property value as JSON (new reference); NULL when out of memory or
+ * not representable (a non-finite number, JSON text that does not
+ * parse). */
+static json_t *value_json(const struct lsc_value *v)
+{
+    switch (v->type) {
+    case LSC_VAL_STRING:
+        return json_stringn(v->u.str.ptr, v->u.str.len);
+    case LSC_VAL_NUMBER:
+        return json_real(v->u.num);
+    case LSC_VAL_BOOL:
+        return json_boolean(v->u.boolean);
+    case LSC_VAL_JSON:
+        return json_loadb(v->u.str.ptr, v->u.str.len, 0, NULL);
+    case LSC_VAL_NULL:
+        return json_null();
+    }
+    return NULL;
+}
+
 /* A read-path event (the properties a job read from a CRM), owned by
  * the writer's done callback. */
 struct read_event {
@@ -276,25 +296,7 @@ static enum lsc_status submit_read_event(struct core *c,
 {
     json_t *pr = json_object();
     for (size_t i = 0; pr != NULL && i < n; i++) {
-        const struct lsc_value *v = &props[i].value;
-        json_t *x = NULL;
-        switch (v->type) {
-        case LSC_VAL_STRING:
-            x = json_stringn(v->u.str.ptr, v->u.str.len);
-            break;
-        case LSC_VAL_NUMBER:
-            x = json_real(v->u.num);
-            break;
-        case LSC_VAL_BOOL:
-            x = json_boolean(v->u.boolean);
-            break;
-        case LSC_VAL_JSON:
-            x = json_loadb(v->u.str.ptr, v->u.str.len, 0, NULL);
-            break;
-        case LSC_VAL_NULL:
-            x = json_null();
-            break;
-        }
+        json_t *x = value_json(&props[i].value);
         if (x == NULL) {
             json_decref(pr);
             return LSC_ERR_INVALID_ARG;
@@ -1543,25 +1545,7 @@ enum lsc_status core_contact_json(struct core *c, const char *id,
         }
         json_t *pj = json_object();
         for (size_t i = 0; i < props.n; i++) {
-            const struct lsc_value *v = &props.props[i].value;
-            json_t *jv = NULL;
-            switch (v->type) {
-            case LSC_VAL_STRING:
-                jv = json_stringn(v->u.str.ptr, v->u.str.len);
-                break;
-            case LSC_VAL_NUMBER:
-                jv = json_real(v->u.num);
-                break;
-            case LSC_VAL_BOOL:
-                jv = json_boolean(v->u.boolean);
-                break;
-            case LSC_VAL_JSON:
-                jv = json_loadb(v->u.str.ptr, v->u.str.len, 0, NULL);
-                break;
-            case LSC_VAL_NULL:
-                jv = json_null();
-                break;
-            }
+            json_t *jv = value_json(&props.props[i].value);
             json_object_set_new(pj, props.props[i].key,
                                 jv ? jv : json_null());
         }

@@ -397,21 +397,10 @@ static void run_lifecycle(const char *ver, bool oauth)
                           : "{\"type\": \"private_app\", \"token_env\": "
                             "\"LSC_CT_TOKEN\"}",
                     extra);
-    /* rewrite the version into the file */
-    FILE *f = fopen(h->mapping, "r");
-    char *text = calloc(1, 8192);
-    assert_true(fread(text, 1, 8191, f) > 0);
-    fclose(f);
-    char *api = strstr(text, "\"api\": {");
-    assert_non_null(api);
-    char *rest = strdup(api + 8);
-    snprintf(api + 8, 8192 - (size_t)(api + 8 - text),
-             "\"version\": \"%s\", %s", ver, rest);
-    free(rest);
-    f = fopen(h->mapping, "w");
-    fputs(text, f);
-    fclose(f);
-    free(text);
+    /* write the version into the file */
+    char version[64];
+    snprintf(version, sizeof version, "\"version\": \"%s\", ", ver);
+    assert_true(harness_mapping_insert(h, "\"api\": {", version));
 
     struct connectors *c = NULL;
     char err[256] = "";

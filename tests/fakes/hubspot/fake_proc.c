@@ -93,14 +93,9 @@ void fake_stop(struct fake_proc *f)
     }
 }
 
-struct buf {
-    char *p;
-    size_t n;
-};
-
-static size_t on_data(char *d, size_t s, size_t m, void *ud)
+size_t fake_buf_write(char *d, size_t s, size_t m, void *ud)
 {
-    struct buf *b = ud;
+    struct fake_buf *b = ud;
     char *np = realloc(b->p, b->n + s * m + 1);
     if (np == NULL) {
         return 0;
@@ -113,7 +108,7 @@ static size_t on_data(char *d, size_t s, size_t m, void *ud)
 }
 
 static long call(struct fake_proc *f, const char *method, const char *what,
-                 const char *body, struct buf *out)
+                 const char *body, struct fake_buf *out)
 {
     char url[256];
     snprintf(url, sizeof url, "%s/_fake/%s", f->base, what);
@@ -128,7 +123,7 @@ static long call(struct fake_proc *f, const char *method, const char *what,
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "{}");
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fake_buf_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
     if (curl_easy_perform(h) == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
@@ -139,7 +134,7 @@ static long call(struct fake_proc *f, const char *method, const char *what,
 
 long fake_control(struct fake_proc *f, const char *what, const char *body)
 {
-    struct buf b = {0};
+    struct fake_buf b = {0};
     long st = call(f, "POST", what, body, &b);
     free(b.p);
     return st;
@@ -147,7 +142,7 @@ long fake_control(struct fake_proc *f, const char *what, const char *body)
 
 json_t *fake_get(struct fake_proc *f, const char *what)
 {
-    struct buf b = {0};
+    struct fake_buf b = {0};
     long st = call(f, "GET", what, NULL, &b);
     json_t *j = (st == 200 && b.p) ? json_loads(b.p, 0, NULL) : NULL;
     free(b.p);

@@ -31,4 +31,12 @@ json_t *fake_get(struct fake_proc *f, const char *what);
  * reference to an array. */
 json_t *fake_requests(struct fake_proc *f, const char *needle);
 
+/* A curl write callback (CURLOPT_WRITEFUNCTION) appending to a
+ * fake_buf, kept NUL-terminated; the caller frees p. */
+struct fake_buf {
+    char *p;
+    size_t n;
+};
+size_t fake_buf_write(char *d, size_t s, size_t m, void *ud);
+
 #endif

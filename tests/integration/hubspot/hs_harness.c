@@ -170,6 +170,30 @@ void harness_mapping(struct harness *h, const char *auth_json,
     fclose(f);
 }
 
+bool harness_mapping_insert(struct harness *h, const char *after,
+                            const char *text)
+{
+    FILE *f = fopen(h->mapping, "r");
+    if (f == NULL) {
+        return false;
+    }
+    char old[8192];
+    size_t n = fread(old, 1, sizeof old - 1, f);
+    fclose(f);
+    old[n] = '\0';
+    char *at = strstr(old, after);
+    if (at == NULL) {
+        return false;
+    }
+    at += strlen(after);
+    f = fopen(h->mapping, "w");
+    if (f == NULL) {
+        return false;
+    }
+    fprintf(f, "%.*s%s%s", (int)(at - old), old, text, at);
+    return fclose(f) == 0;
+}
+
 int harness_queued(const struct harness *h)
 {
     int n = 0;

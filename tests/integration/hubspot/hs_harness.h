@@ -58,6 +58,10 @@ void harness_stop(struct harness *h);
  * appended inside the root object (e.g. ",\"limits\":{..}"). */
 void harness_mapping(struct harness *h, const char *auth_json,
                      const char *extra);
+/* Inserts text into the mapping file right after the first `after`.
+ * false when the file has no `after` (or cannot be rewritten). */
+bool harness_mapping_insert(struct harness *h, const char *after,
+                            const char *text);
 
 /* Runs every ready job (batches per kind up to max_batch) until the queue
  * is empty or max_ms passed (sleeping at most 50 ms at a time).  Returns

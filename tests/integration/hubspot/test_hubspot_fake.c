@@ -113,17 +113,36 @@ static int count_grant(struct harness *h, const char *grant)
     return n;
 }
 
-static void test_first_connect(void **state)
+/* A harness on the fake (args NULL-terminated, may be NULL), its
+ * mapping (harness_mapping) and a connectors instance on it. */
+static struct connectors *start(struct harness **hp, const char *const *args,
+                                const char *auth_json, const char *extra)
 {
-    (void)state;
     struct harness *h = calloc(1, sizeof *h);
-    assert_true(harness_start(h, FAKE_EXE, NULL));
-    harness_mapping(h, OAUTH_AUTH, NULL);
+    assert_non_null(h);
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, auth_json, extra);
     struct connectors *c = NULL;
     char err[256] = "";
     assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
                                        sizeof err),
                      LSC_OK);
+    *hp = h;
+    return c;
+}
+
+static void finish(struct harness *h, struct connectors *c)
+{
+    connectors_destroy(c);
+    harness_stop(h);
+    free(h);
+}
+
+static void test_first_connect(void **state)
+{
+    (void)state;
+    struct harness *h;
+    struct connectors *c = start(&h, NULL, OAUTH_AUTH, NULL);
     char status[512];
     connectors_status(c, status, sizeof status);
     assert_non_null(strstr(status, "hubspot: not connected"));
@@ -181,9 +200,7 @@ static void test_first_connect(void **state)
         assert_null(strstr(h->logs[i], "fake-rt-"));
         assert_null(strstr(h->logs[i], "fake-client-secret"));
     }
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void enqueue_score(struct connectors *c, const char *id, int score,
@@ -215,15 +232,11 @@ static const char *contact_prop(struct harness *h, const char *id,
 static void test_expiry_and_refresh(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--token-lifetime", "3", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, OAUTH_AUTH, FAST_LIMITS ", \"refresh_before_expiry_s\": 1}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(
+        &h, args, OAUTH_AUTH, FAST_LIMITS ", \"refresh_before_expiry_s\": 1}");
     assert_int_equal(connect_flow(c, false), LSC_OK);
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     fake_control(&h->fake, "clear", NULL);
@@ -266,22 +279,15 @@ static void test_expiry_and_refresh(void **state)
     char v[64];
     assert_string_equal(contact_prop(h, "101", "leadscore_score", v, sizeof v),
                         "60");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void test_revoked_refresh_token(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
-    assert_true(harness_start(h, FAKE_EXE, NULL));
-    harness_mapping(h, OAUTH_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, NULL, OAUTH_AUTH, FAST_LIMITS "}");
     assert_int_equal(connect_flow(c, false), LSC_OK);
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     fake_control(&h->fake, "revoke", NULL);
@@ -326,9 +332,7 @@ static void test_revoked_refresh_token(void **state)
     char v[64];
     assert_string_equal(contact_prop(h, "102", "leadscore_score", v, sizeof v),
                         "70");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 struct bf {
@@ -362,16 +366,11 @@ static enum lsc_status bf_sink(void *ud, const char *id,
 static void test_backfill_resume(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "250", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
     struct bf b = {.seen = json_object(), .fail_at = "250"};
     bool done = false;
     size_t got = 0;
@@ -425,24 +424,17 @@ static void test_backfill_resume(void **state)
                      LSC_OK);
     assert_true(done);
     json_decref(b.seen);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void test_partial_batch_failure(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "10", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     fake_control(&h->fake, "fail_ids",
                  "{\"ids\":[\"103\"],\"category\":\"VALIDATION_ERROR\"}");
@@ -509,27 +501,21 @@ static void test_partial_batch_failure(void **state)
                         "78");
     assert_string_equal(contact_prop(h, "101", "leadscore_score", v, sizeof v),
                         "77");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 static void test_burst_under_rate_limit(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "30", "--rate-max", "10",
                           "--rate-interval-ms", "1000", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH,
-                    FAST_LIMITS ", \"requests_per_interval\": 10, "
-                                "\"interval_ms\": 1000, \"batch_size\": 1}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH,
+                                 FAST_LIMITS ", \"requests_per_interval\": "
+                                             "10, \"interval_ms\": 1000, "
+                                             "\"batch_size\": 1}");
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     sleep_ms(1000); /* let setup's requests leave the window */
     fake_control(&h->fake, "clear", NULL);
@@ -561,9 +547,7 @@ static void test_burst_under_rate_limit(void **state)
     assert_int_equal(json_array_size(json_object_get(all, "requests")), 25);
     json_decref(all);
     assert_true(took >= 1900); /* 25 requests at 10/s need two waits */
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* The server fails for a while (503, dropped connections, 423, 429 with
@@ -572,16 +556,12 @@ static void test_burst_under_rate_limit(void **state)
 static void test_outage_then_recovery(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "20", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS ", \"batch_size\": 5}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c =
+        start(&h, args, STATIC_AUTH, FAST_LIMITS ", \"batch_size\": 5}");
     assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
     int64_t at = wall_ms();
     static const char *const faults[] = {
@@ -652,9 +632,7 @@ static void test_outage_then_recovery(void **state)
     assert_int_equal(harness_queued(h), before);
     enqueue_score(c, "101", expected[0] + 1, "warm", at++);
     assert_int_equal(harness_queued(h), before + 1);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* The webhook action: a signed POST whose signature verifies with the
@@ -753,9 +731,7 @@ static void test_webhook_action(void **state)
     for (int k = 0; k < h->n_logs; k++) {
         assert_null(strstr(h->logs[k], "whsec_it_0123456789"));
     }
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* The HTTP layer's policy against a real server: User-Agent, response
@@ -823,21 +799,9 @@ static void test_confirm_warns_missing_inputs(void **state)
     assert_true(harness_start(h, FAKE_EXE, args));
     harness_mapping(h, STATIC_AUTH, NULL);
     /* add two inputs the fake's account lacks */
-    FILE *f = fopen(h->mapping, "r");
-    char *text = calloc(1, 8192);
-    assert_true(fread(text, 1, 8000, f) > 0);
-    fclose(f);
-    char *at = strstr(text, "\"numemployees\": \"employees\"");
-    assert_non_null(at);
-    char *rest = strdup(at + strlen("\"numemployees\": \"employees\""));
-    snprintf(at, 8192 - (size_t)(at - text),
-             "\"numemployees\": \"employees\", \"annual_budget\": \"budget\", "
-             "\"hs_lead_sourc\": \"source\"%s", rest);
-    free(rest);
-    f = fopen(h->mapping, "w");
-    fputs(text, f);
-    fclose(f);
-    free(text);
+    assert_true(harness_mapping_insert(h, "\"numemployees\": \"employees\"",
+                                       ", \"annual_budget\": \"budget\", "
+                                       "\"hs_lead_sourc\": \"source\""));
     struct connectors *c = NULL;
     char err[256] = "";
     assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
@@ -861,9 +825,7 @@ static void test_confirm_warns_missing_inputs(void **state)
     json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
     assert_int_equal(json_array_size(reads), 1);
     json_decref(reads);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 /* ---- read path -------------------------------------------------------------- */
@@ -888,16 +850,11 @@ static bool has_write(struct harness *h, const char *contact, const char *a,
 static void test_read_path(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "260", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
     /* off unless the host enables it */
     assert_int_equal(connectors_on_event(c, "101", err, sizeof err), LSC_OK);
     assert_int_equal(harness_queued(h), 0);
@@ -1016,29 +973,186 @@ static void test_read_path(void **state)
     assert_int_equal(json_array_size(reads), 0);
     json_decref(reads);
     assert_int_equal(h->n_writes, 0);
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
+}
+
+/* contact_props of a contact that has every mapped input: counts the
+ * checks connectors_on_event makes */
+static int seen_checks;
+
+static enum lsc_status all_inputs(void *host, const char *contact_id,
+                                  void (*fn)(void *ud,
+                                             const struct lsc_prop *props,
+                                             size_t n),
+                                  void *ud)
+{
+    (void)host;
+    (void)contact_id;
+    struct lsc_prop p[2] = {
+        {.key = "title", .value = {.type = LSC_VAL_STRING,
+                                   .u.str = {.ptr = "CTO", .len = 3}}},
+        {.key = "employees", .value = {.type = LSC_VAL_NUMBER, .u.num = 5}}};
+    seen_checks++;
+    fn(ud, p, 2);
+    return LSC_OK;
+}
+
+/* The contacts already checked are remembered up to a bound, then
+ * forgotten: a daemon meeting ever more contacts does not grow without
+ * end. */
+static void test_read_seen_bounded(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "1", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, NULL);
+    h->api.contact_props = all_inputs;
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    connectors_set_read_inputs(c, true);
+    seen_checks = 0;
+    char id[32];
+    for (unsigned i = 0; i < CONNECTORS_READ_SEEN_MAX; i++) {
+        snprintf(id, sizeof id, "c%u", i);
+        assert_int_equal(connectors_on_event(c, id, err, sizeof err), LSC_OK);
+    }
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX);
+    assert_int_equal(connectors_on_event(c, "c0", err, sizeof err), LSC_OK);
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX); /* known */
+    /* one more contact: the others are forgotten, c0 is checked again */
+    assert_int_equal(connectors_on_event(c, "one-more", err, sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_on_event(c, "c0", err, sizeof err), LSC_OK);
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX + 2);
+    assert_int_equal(connectors_on_event(c, "c0", err, sizeof err), LSC_OK);
+    assert_int_equal(seen_checks, (int)CONNECTORS_READ_SEEN_MAX + 2);
+    assert_int_equal(harness_queued(h), 0); /* nothing was missing */
+    finish(h, c);
+}
+
+/* props_write refusing contact 102 once; the others go to the harness */
+static enum lsc_status (*harness_props_write)(void *, const char *,
+                                              const struct lsc_prop *,
+                                              size_t);
+static int refused_102;
+
+static enum lsc_status refuse_102_once(void *host, const char *contact_id,
+                                       const struct lsc_prop *props,
+                                       size_t n)
+{
+    if (strcmp(contact_id, "102") == 0 && refused_102 == 0) {
+        refused_102++;
+        return LSC_ERR_IO;
+    }
+    return harness_props_write(host, contact_id, props, n);
+}
+
+static int writes_of(struct harness *h, const char *contact)
+{
+    size_t cl = strlen(contact);
+    int n = 0;
+    for (int i = 0; i < h->n_writes; i++) {
+        n += strncmp(h->writes[i], contact, cl) == 0 &&
+             h->writes[i][cl] == '|';
+    }
+    return n;
+}
+
+/* The host refusing one contact's properties retries that contact's
+ * read alone: the others of the batch are applied once. */
+static void test_read_refused_one(void **state)
+{
+    (void)state;
+    struct harness *h = calloc(1, sizeof *h);
+    const char *args[] = {"--contacts", "5", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    assert_true(harness_start(h, FAKE_EXE, args));
+    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
+    harness_props_write = h->api.props_write;
+    h->api.props_write = refuse_102_once;
+    refused_102 = 0;
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    connectors_set_read_inputs(c, true);
+    const char *ids[] = {"101", "102", "103"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(connectors_on_event(c, ids[i], err, sizeof err),
+                         LSC_OK);
+    }
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    assert_int_equal(refused_102, 1);
+    assert_int_equal(writes_of(h, "101"), 1);
+    assert_int_equal(writes_of(h, "102"), 1);
+    assert_int_equal(writes_of(h, "103"), 1);
+    json_t *reads = fake_requests(&h->fake, "/contacts/batch/read");
+    assert_int_equal(json_array_size(reads), 2);
+    json_t *b = json_loads(json_string_value(json_object_get(
+                               json_array_get(reads, 1), "body")),
+                           0, NULL);
+    json_t *in = json_object_get(b, "inputs");
+    assert_int_equal(json_array_size(in), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(in, 0), "id")),
+                        "102");
+    json_decref(b);
+    json_decref(reads);
+    finish(h, c);
+}
+
+/* Two host contacts whose emails differ only in case are one HubSpot
+ * record, which HubSpot refuses twice in one batch: the later job waits
+ * for the next batch, and both are delivered in order (writes; reads:
+ * each contact gets the properties). */
+static void test_email_case_one_record(void **state)
+{
+    (void)state;
+    const char *args[] = {"--contacts", "5", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    struct harness *h;
+    char err[256] = "";
+    struct connectors *c = start(
+        &h, args, STATIC_AUTH,
+        ",\n  \"contacts\": {\"id_property\": \"email\"}" FAST_LIMITS "}");
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    fake_control(&h->fake, "clear", NULL);
+    int64_t now = wall_ms();
+    enqueue_score(c, "C101@Example.com", 50, "warm", now);
+    enqueue_score(c, "c101@example.com", 60, "hot", now + 1);
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    assert_int_equal(h->n_done, 2);
+    char v[32];
+    assert_string_equal(contact_prop(h, "101", "leadscore_score", v,
+                                     sizeof v),
+                        "60");
+    json_t *ups = fake_requests(&h->fake, "/contacts/batch/update");
+    assert_int_equal(json_array_size(ups), 2);
+    json_decref(ups);
+    /* the read path: each of the two contacts gets the inputs */
+    connectors_set_read_inputs(c, true);
+    assert_int_equal(connectors_on_event(c, "C101@Example.com", err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(connectors_on_event(c, "c101@example.com", err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_dead, 0);
+    assert_int_equal(writes_of(h, "C101@Example.com"), 1);
+    assert_int_equal(writes_of(h, "c101@example.com"), 1);
+    finish(h, c);
 }
 
 /* ---- the fake refuses what HubSpot refuses --------------------------------- */
-
-struct raw_buf {
-    char *p;
-    size_t n;
-};
-
-static size_t raw_write(char *d, size_t sz, size_t nm, void *ud)
-{
-    struct raw_buf *b = ud;
-    char *np = realloc(b->p, b->n + sz * nm + 1);
-    assert_non_null(np);
-    memcpy(np + b->n, d, sz * nm);
-    b->n += sz * nm;
-    np[b->n] = '\0';
-    b->p = np;
-    return sz * nm;
-}
 
 /* One request to the fake as a hand-written client would send it.
  * ctype NULL: no Content-Type at all.  Returns the parsed answer (or
@@ -1061,14 +1175,14 @@ static json_t *raw_call(struct harness *h, const char *method,
     snprintf(line, sizeof line, "Content-Type:%s%s", ctype ? " " : "",
              ctype ? ctype : ""); /* "Content-Type:" removes it */
     hd = curl_slist_append(hd, line);
-    struct raw_buf b = {0};
+    struct fake_buf b = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fake_buf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     assert_int_equal(curl_easy_perform(c), CURLE_OK);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
@@ -1308,9 +1422,7 @@ static void test_fake_refuses_malformed(void **state)
     char v[64];
     assert_string_equal(contact_prop(h, "103", "leadscore_tier", v, sizeof v),
                         "hot");
-    connectors_destroy(c);
-    harness_stop(h);
-    free(h);
+    finish(h, c);
 }
 
 int main(int argc, char **argv)
@@ -1334,6 +1446,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fake_refuses_malformed),
         cmocka_unit_test(test_confirm_warns_missing_inputs),
         cmocka_unit_test(test_read_path),
+        cmocka_unit_test(test_read_seen_bounded),
+        cmocka_unit_test(test_read_refused_one),
+        cmocka_unit_test(test_email_case_one_record),
     };
     int rc = cmocka_run_group_tests_name("hubspot_integration", tests,
                                          setup_env, NULL);
