@@ -399,6 +399,12 @@ static void run_wakes(struct cli_session *s, int64_t until)
         struct cli_wake w = s->wakes[0];
         s->wakes[0] = s->wakes[--s->n_wakes];
         heap_sift_down(s->wakes, s->n_wakes, 0);
+#if defined(__GNUC__)
+        if (s->n_wakes > 0) {
+            /* the next one's record, read while this one is evaluated */
+            __builtin_prefetch(s->wakes[0].c);
+        }
+#endif
         struct hl_contact *c = w.c;
         if (hl_contact_wake(c) != w.at) {
             continue; /* stale: the contact moved on or was deleted */
