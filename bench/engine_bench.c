@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include <leadscore/plugin.h>
@@ -321,24 +320,6 @@ static bool commit(struct bench *b, struct slot *s)
     return true;
 }
 
-/* madvise(MADV_HUGEPAGE) on the 2 MiB-aligned part of [p, p + n): with
- * transparent huge pages in "madvise" mode, a table of a million slots
- * otherwise misses the TLB on every event. */
-static void hugepage_hint(void *p, size_t n)
-{
-#if defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-    uintptr_t hi = ((uintptr_t)p + n) & ~(huge - 1);
-    if (p != NULL && hi > lo) {
-        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -424,10 +405,6 @@ int main(int argc, char **argv)
     b.slots = calloc(n_contacts + 1, sizeof *b.slots);
     b.props = calloc(n_contacts + 1, sizeof *b.props);
     b.mask = cap - 1;
-    /* Huge pages for the tables read at random, as the CLI's store has. */
-    hugepage_hint(b.table, cap * sizeof *b.table);
-    hugepage_hint(b.slots, (n_contacts + 1) * sizeof *b.slots);
-    hugepage_hint(b.props, (n_contacts + 1) * sizeof *b.props);
     char **ids = calloc(n_contacts, sizeof *ids);
     char *id_store = malloc(n_contacts * 12 + 1);
     struct lsc_event *evs = malloc(CHUNK * sizeof *evs);
