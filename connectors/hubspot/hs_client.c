@@ -745,7 +745,7 @@ enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
                  "no results list");
         return LSC_ERR_PARSE;
     }
-    size_t n = 0;
+    size_t n = 0; /* missing inputs */
     for (size_t i = 0; i < c->cfg->n_inputs; i++) {
         const struct hubspot_input *in = &c->cfg->inputs[i];
         if (!listed(results, in->property)) {
@@ -757,16 +757,15 @@ enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
             n++;
         }
     }
+    CLOG_INFO(&c->log, "confirmed: %zu contact properties, %zu of %zu "
+              "mapped inputs found", json_array_size(results),
+              c->cfg->n_inputs - n, c->cfg->n_inputs);
     if (c->cfg->id_property != NULL &&
         !listed(results, c->cfg->id_property)) {
         CLOG_WARN(&c->log, "contacts.id_property '%s' does not exist in "
                   "this HubSpot account", c->cfg->id_property);
         n++;
     }
-    CLOG_INFO(&c->log, "confirmed: %zu contact properties, %zu of %zu "
-              "mapped inputs found", json_array_size(results),
-              c->cfg->n_inputs - (n > c->cfg->n_inputs ? c->cfg->n_inputs : n),
-              c->cfg->n_inputs);
     json_decref(j);
     if (missing != NULL) {
         *missing = n;

@@ -789,6 +789,16 @@ static void test_http_policy(void **state)
     free(h);
 }
 
+static bool has_log(const struct harness *h, const char *needle)
+{
+    for (int i = 0; i < h->n_logs; i++) {
+        if (strstr(h->logs[i], needle) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* connect warns about mapped inputs the account does not have */
 static void test_confirm_warns_missing_inputs(void **state)
 {
@@ -822,9 +832,23 @@ static void test_confirm_warns_missing_inputs(void **state)
     assert_int_equal(budget, 1);
     assert_int_equal(source, 1);
     assert_int_equal(known, 0);
+    assert_true(has_log(h, "2 of 4 mapped inputs found"));
     json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
     assert_int_equal(json_array_size(reads), 1);
     json_decref(reads);
+    connectors_destroy(c);
+
+    /* a missing id property is not a missing input */
+    harness_mapping(h, STATIC_AUTH,
+                    ",\n  \"contacts\": {\"id_property\": \"no_such_id\"}");
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    h->n_logs = 0;
+    assert_int_equal(connectors_confirm(c, err, sizeof err), LSC_OK);
+    assert_true(has_log(h, "contacts.id_property 'no_such_id' does not "
+                           "exist"));
+    assert_true(has_log(h, "2 of 2 mapped inputs found"));
     finish(h, c);
 }
 
