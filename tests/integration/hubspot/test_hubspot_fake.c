@@ -1027,17 +1027,12 @@ static enum lsc_status all_inputs(void *host, const char *contact_id,
 static void test_read_seen_bounded(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "1", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, NULL);
-    h->api.contact_props = all_inputs;
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, NULL);
+    h->api.contact_props = all_inputs; /* the api is borrowed */
     connectors_set_read_inputs(c, true);
     seen_checks = 0;
     char id[32];
@@ -1092,19 +1087,14 @@ static int writes_of(struct harness *h, const char *contact)
 static void test_read_refused_one(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "5", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    harness_props_write = h->api.props_write;
+    struct harness *h;
+    char err[256] = "";
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
+    harness_props_write = h->api.props_write; /* the api is borrowed */
     h->api.props_write = refuse_102_once;
     refused_102 = 0;
-    struct connectors *c = NULL;
-    char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
     connectors_set_read_inputs(c, true);
     const char *ids[] = {"101", "102", "103"};
     for (size_t i = 0; i < 3; i++) {
