@@ -1613,7 +1613,7 @@ enum lsc_status connectors_confirm(struct connectors *c, char *err,
                                    size_t errlen)
 {
     enum lsc_status rc = need_hubspot(c, err, errlen);
-    return rc == LSC_OK ? hubspot_confirm(c->hs, NULL, err, errlen) : rc;
+    return rc == LSC_OK ? hubspot_confirm(c->hs, err, errlen) : rc;
 }
 
 bool connectors_has_hubspot(struct connectors *c, bool *connected)

@@ -687,7 +687,7 @@ enum lsc_status hubspot_connect_finish(struct hubspot_client *c,
         return rc;
     }
     CLOG_INFO(&c->log, "connected; tokens stored in %s", c->cred_path);
-    return hubspot_confirm(c, NULL, err, errlen);
+    return hubspot_confirm(c, err, errlen);
 }
 
 void hubspot_connect_free(struct hubspot_connect *h)
@@ -714,12 +714,9 @@ static bool listed(json_t *results, const char *name)
     return false;
 }
 
-enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
-                                char *err, size_t errlen)
+enum lsc_status hubspot_confirm(struct hubspot_client *c, char *err,
+                                size_t errlen)
 {
-    if (missing != NULL) {
-        *missing = 0;
-    }
     /* the account's contact properties: proves the token works and tells
      * whether the mapped inputs exist (a typo there scores nothing) */
     char *url = hubspot_url(c->cfg, HUBSPOT_EP_PROPERTIES, NULL);
@@ -745,7 +742,7 @@ enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
                  "no results list");
         return LSC_ERR_PARSE;
     }
-    size_t n = 0;
+    size_t n = 0; /* missing inputs */
     for (size_t i = 0; i < c->cfg->n_inputs; i++) {
         const struct hubspot_input *in = &c->cfg->inputs[i];
         if (!listed(results, in->property)) {
@@ -757,20 +754,15 @@ enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
             n++;
         }
     }
+    CLOG_INFO(&c->log, "confirmed: %zu contact properties, %zu of %zu "
+              "mapped inputs found", json_array_size(results),
+              c->cfg->n_inputs - n, c->cfg->n_inputs);
     if (c->cfg->id_property != NULL &&
         !listed(results, c->cfg->id_property)) {
         CLOG_WARN(&c->log, "contacts.id_property '%s' does not exist in "
                   "this HubSpot account", c->cfg->id_property);
-        n++;
     }
-    CLOG_INFO(&c->log, "confirmed: %zu contact properties, %zu of %zu "
-              "mapped inputs found", json_array_size(results),
-              c->cfg->n_inputs - (n > c->cfg->n_inputs ? c->cfg->n_inputs : n),
-              c->cfg->n_inputs);
     json_decref(j);
-    if (missing != NULL) {
-        *missing = n;
-    }
     return LSC_OK;
 }
 

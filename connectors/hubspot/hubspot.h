@@ -308,11 +308,11 @@ void hubspot_connect_free(struct hubspot_connect *h); /* NULL ok */
 
 /* Confirms the credentials by reading the account's contact properties
  * (GET /crm/properties/<v>/contacts) and warns (log) about each mapped
- * input property, and the id property, the account does not have;
- * *missing (may be NULL) gets their number.  A missing one is not an
- * error: the mapping may name a property created later. */
-enum lsc_status hubspot_confirm(struct hubspot_client *c, size_t *missing,
-                                char *err, size_t errlen);
+ * input property, and the id property, the account does not have.  A
+ * missing one is not an error: the mapping may name a property created
+ * later. */
+enum lsc_status hubspot_confirm(struct hubspot_client *c, char *err,
+                                size_t errlen);
 
 struct hubspot_status {
     enum hubspot_auth auth;

@@ -258,9 +258,10 @@ static void apply_read_props(struct cli_jobq *q, struct cli_session *s)
         };
         char err[512];
         enum lsc_status st = cli_session_apply(s, &ev, err, sizeof err);
-        s->lines--; /* not a line of the input */
+        /* not a line of the input: out of the input's figures */
+        s->lines--;
         if (st == LSC_OK) {
-            q->rescored++;
+            s->applied--;
         } else {
             fprintf(stderr, "leadscore: contact %s: the properties read "
                     "from HubSpot were refused: %s\n", v[i].contact, err);

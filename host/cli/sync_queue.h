@@ -41,7 +41,6 @@ struct cli_jobq {
     size_t n_rp, cap_rp;
     pthread_mutex_t rp_lock;
     bool rp_lock_ok;
-    uint64_t rescored;     /* contacts re-scored with read properties */
     /* figures of this run */
     uint64_t enqueued, runs, sent, retried, dead, left;
 };

@@ -318,7 +318,8 @@ static enum lsc_status submit_read_event(struct core *c,
         return LSC_ERR_NOMEM;
     }
     r->json = line;
-    r->line = (struct core_line){.json = line, .len = strlen(line)};
+    r->line = (struct core_line){.json = line, .len = strlen(line),
+                                 .existing_only = true};
     r->b = (struct core_batch){.source = CORE_SRC_HUBSPOT,
                                .lines = &r->line,
                                .n = 1,
@@ -505,6 +506,19 @@ static enum lsc_status apply_line(struct core *c, struct hl_plugin *p,
         if (dup) {
             store_release(s);
             ln->status = CORE_LINE_DUPLICATE;
+            return LSC_OK;
+        }
+    }
+    if (ln->existing_only) {
+        enum lsc_status ex = store_contact_exists(s, ev.contact_id);
+        if (ex != LSC_OK) {
+            store_rollback_to(s);
+            if (ex != LSC_ERR_NOT_FOUND) {
+                return LSC_ERR_IO;
+            }
+            snprintf(ln->reason, sizeof ln->reason,
+                     "the contact no longer exists");
+            ln->status = CORE_LINE_REJECTED;
             return LSC_OK;
         }
     }

@@ -37,6 +37,10 @@ struct core_line {
     const char *json;
     size_t len;
     const char *reject;
+    /* only for a contact the store has (else rejected, not dead-lettered):
+     * properties read for it from a CRM must not bring back one deleted
+     * meanwhile */
+    bool existing_only;
     enum core_line_status status;
     char event_id[128]; /* the id, for duplicates ("" when none) */
     char reason[256];   /* rejected: why */

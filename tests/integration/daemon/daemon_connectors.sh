@@ -204,6 +204,14 @@ read_path)
     n=$(curl -sf "$hs_URL/_fake/requests" | jq '[.requests[] | select(.path | endswith("/contacts/batch/read"))] | length')
     [ "$n" = "$(echo "$reads" | jq length)" ] || fail "read again: $n"
     ok "a contact already read is not read again"
+    # deleted before its read ran: what is read does not bring it back
+    r=$(post /v1/events '{"contact":"105","type":"email_open","ts":"2026-11-01T10:00:00Z","id":"o-105"}
+{"contact":"105","type":"contact.deleted","ts":"2026-11-01T10:00:01Z","id":"d-105"}')
+    expect "events accepted" "$r" '200 {"accepted":2'
+    wait_long metric_ge 'leadscored_events_total{source="hubspot",result="rejected"}' 1 ||
+        fail "the read of a deleted contact was applied: $(get /v1/contacts/105)"
+    get /v1/contacts/105 | grep -q '"score"' && fail "105 is back: $(get /v1/contacts/105)"
+    ok "a contact deleted before its read ran stays deleted"
     stop_daemon
     ;;
 writeback)

@@ -789,6 +789,16 @@ static void test_http_policy(void **state)
     free(h);
 }
 
+static bool has_log(const struct harness *h, const char *needle)
+{
+    for (int i = 0; i < h->n_logs; i++) {
+        if (strstr(h->logs[i], needle) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* connect warns about mapped inputs the account does not have */
 static void test_confirm_warns_missing_inputs(void **state)
 {
@@ -822,9 +832,23 @@ static void test_confirm_warns_missing_inputs(void **state)
     assert_int_equal(budget, 1);
     assert_int_equal(source, 1);
     assert_int_equal(known, 0);
+    assert_true(has_log(h, "2 of 4 mapped inputs found"));
     json_t *reads = fake_requests(&h->fake, "/crm/properties/2026-03/contacts");
     assert_int_equal(json_array_size(reads), 1);
     json_decref(reads);
+    connectors_destroy(c);
+
+    /* a missing id property is not a missing input */
+    harness_mapping(h, STATIC_AUTH,
+                    ",\n  \"contacts\": {\"id_property\": \"no_such_id\"}");
+    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    h->n_logs = 0;
+    assert_int_equal(connectors_confirm(c, err, sizeof err), LSC_OK);
+    assert_true(has_log(h, "contacts.id_property 'no_such_id' does not "
+                           "exist"));
+    assert_true(has_log(h, "2 of 2 mapped inputs found"));
     finish(h, c);
 }
 
@@ -1003,17 +1027,12 @@ static enum lsc_status all_inputs(void *host, const char *contact_id,
 static void test_read_seen_bounded(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "1", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, NULL);
-    h->api.contact_props = all_inputs;
-    struct connectors *c = NULL;
+    struct harness *h;
     char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = start(&h, args, STATIC_AUTH, NULL);
+    h->api.contact_props = all_inputs; /* the api is borrowed */
     connectors_set_read_inputs(c, true);
     seen_checks = 0;
     char id[32];
@@ -1068,19 +1087,14 @@ static int writes_of(struct harness *h, const char *contact)
 static void test_read_refused_one(void **state)
 {
     (void)state;
-    struct harness *h = calloc(1, sizeof *h);
     const char *args[] = {"--contacts", "5", "--static-token",
                           "pat-na1-it-static-token-0001", NULL};
-    assert_true(harness_start(h, FAKE_EXE, args));
-    harness_mapping(h, STATIC_AUTH, FAST_LIMITS "}");
-    harness_props_write = h->api.props_write;
+    struct harness *h;
+    char err[256] = "";
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
+    harness_props_write = h->api.props_write; /* the api is borrowed */
     h->api.props_write = refuse_102_once;
     refused_102 = 0;
-    struct connectors *c = NULL;
-    char err[256] = "";
-    assert_int_equal(connectors_create(&h->api, h->mapping, NULL, &c, err,
-                                       sizeof err),
-                     LSC_OK);
     connectors_set_read_inputs(c, true);
     const char *ids[] = {"101", "102", "103"};
     for (size_t i = 0; i < 3; i++) {

@@ -186,8 +186,11 @@ read_path)
         done
     } >"$TMP/ev.jsonl"
     L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
-        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
+        --stats "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
     grep -q "0 dead-lettered, 0 left queued" "$TMP/sync.out" || fail "summary"
+    # the re-scorings with what was read are not events of the input
+    grep -q "152 events read, 152 applied, 0 duplicates, 0 rejected" "$TMP/sync.err" ||
+        fail "stats: $(cat "$TMP/sync.err")"
     reads=$(requests | jq -c '[.requests[] | select(.path | endswith("/contacts/batch/read")) | .body | fromjson]')
     echo "$reads" | jq -e 'length == 2 and ([.[].inputs | length] | sort == [50, 100])
         and all(.properties == ["jobtitle"])' >/dev/null || fail "batch reads: $reads"
