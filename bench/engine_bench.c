@@ -410,9 +410,12 @@ int main(int argc, char **argv)
     struct lsc_event *evs = malloc(CHUNK * sizeof *evs);
     struct lsc_prop *props = malloc((size_t)CHUNK * WL_MAX_PROPS * sizeof *props);
     char (*emails)[64] = malloc((size_t)CHUNK * sizeof *emails);
+    /* Each event carries its contact id, as a parsed event does (not a
+     * pointer into the table of all ids, read at random). */
+    char (*cids)[12] = malloc((size_t)CHUNK * sizeof *cids);
     if (b.table == NULL || b.slots == NULL || b.props == NULL || ids == NULL ||
         id_store == NULL ||
-        evs == NULL || props == NULL || emails == NULL) {
+        evs == NULL || props == NULL || emails == NULL || cids == NULL) {
         fprintf(stderr, "engine_bench: out of memory\n");
         return 1;
     }
@@ -502,10 +505,11 @@ int main(int argc, char **argv)
                 }
                 }
             }
+            memcpy(cids[n], ids[we.contact], sizeof cids[n]);
             evs[n] = (struct lsc_event){
                 .struct_size = sizeof evs[n],
                 .kind = kinds[we.kind],
-                .contact_id = ids[we.contact],
+                .contact_id = cids[n],
                 .type = we.type,
                 .ts_ms = we.ts_ms,
                 .props = we.n_props > 0 ? p : NULL,
@@ -591,5 +595,6 @@ int main(int argc, char **argv)
     free(evs);
     free(props);
     free(emails);
+    free(cids);
     return b.errors > 0 ? 1 : 0;
 }
