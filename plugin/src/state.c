@@ -132,6 +132,11 @@ static enum lsc_status walk_header(struct rd *r, struct sec *h, char *err,
 /* Reads the section at r (header and records, validated whatever the
  * counts say) into *h, and its records into g / a when not NULL; each
  * award notes where its record lies in `blob`. */
+static enum lsc_status walk_records(struct rd *rp, const unsigned char *blob,
+                                    const struct sec *h, struct state_group *g,
+                                    struct state_award *a, char *err,
+                                    size_t errlen);
+
 static enum lsc_status walk(struct rd *rp, const unsigned char *blob,
                             struct sec *h, struct state_group *g,
                             struct state_award *a, char *err, size_t errlen)
@@ -140,6 +145,15 @@ static enum lsc_status walk(struct rd *rp, const unsigned char *blob,
     if (rc != LSC_OK) {
         return rc;
     }
+    return walk_records(rp, blob, h, g, a, err, errlen);
+}
+
+/* walk after the header (*h, read by walk_header): the records. */
+static enum lsc_status walk_records(struct rd *rp, const unsigned char *blob,
+                                    const struct sec *h, struct state_group *g,
+                                    struct state_award *a, char *err,
+                                    size_t errlen)
+{
     /* A local reader: its position stays in a register (through rp,
      * which the record stores might alias, every read waited for the
      * previous one's store). */
@@ -312,9 +326,9 @@ enum lsc_status state_decode(struct state *st,
                 rc = walk(&r, b, &h, NULL, NULL, err, errlen);
                 st->dropped = true;
             } else {
-                /* the header first, to know the room it needs */
-                struct rd hr = r;
-                if ((rc = walk_header(&hr, &h, err, errlen)) != LSC_OK) {
+                /* the header first, to know the room it needs; the
+                 * records follow it */
+                if ((rc = walk_header(&r, &h, err, errlen)) != LSC_OK) {
                     return rc;
                 }
                 const struct model *m = models[i];
@@ -333,11 +347,11 @@ enum lsc_status state_decode(struct state *st,
                 if (spill || gu + m->n_groups > STATE_STACK_GROUPS ||
                     au + na > STATE_STACK_AWARDS) {
                     spill = true;
-                    rc = walk(&r, b, &h, NULL, NULL, err, errlen);
+                    rc = walk_records(&r, b, &h, NULL, NULL, err, errlen);
                 } else {
                     place(sm, m, st->g_stack + gu, st->a_stack + au);
-                    rc = walk(&r, b, &h, sm->stale ? NULL : sm->groups,
-                              sm->awards, err, errlen);
+                    rc = walk_records(&r, b, &h, sm->stale ? NULL : sm->groups,
+                                      sm->awards, err, errlen);
                     keep_raw(sm, b, &h);
                     gu += m->n_groups;
                     au += na;
