@@ -235,7 +235,14 @@ char *hubspot_build_batch_read(const char *const *ids, size_t n,
         json_array_append_new(in, json_pack("{s:s}", "id", ids[i]));
     }
     for (size_t i = 0; pr != NULL && i < n_props; i++) {
-        json_array_append_new(pr, json_string(props[i]));
+        /* each property once (the id property may also be a mapped input) */
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) {
+            seen = strcmp(props[k], props[i]) == 0;
+        }
+        if (!seen) {
+            json_array_append_new(pr, json_string(props[i]));
+        }
     }
     json_t *o = json_pack("{s:o, s:o, s:[]}", "inputs", in, "properties", pr,
                           "propertiesWithHistory");

@@ -171,6 +171,11 @@ static void test_build_batch_read(void **state)
     b = hubspot_build_batch_read(ids, 1, props, 1, "email");
     assert_non_null(strstr(b, "\"idProperty\":\"email\""));
     free(b);
+    /* a property named twice (id property and mapped input) is sent once */
+    const char *twice[] = {"email", "jobtitle", "email"};
+    b = hubspot_build_batch_read(ids, 1, twice, 3, "email");
+    assert_non_null(strstr(b, "\"properties\":[\"email\",\"jobtitle\"],"));
+    free(b);
 }
 
 static struct hubspot_config load_cfg(const char *rel)
