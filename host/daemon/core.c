@@ -325,8 +325,9 @@ static enum lsc_status submit_read_event(struct core *c,
                                .n = 1,
                                .done = read_event_done,
                                .ud = r};
-    core_submit(c, &r->b);
-    return LSC_OK;
+    /* refused while stopping: the job is retried after the restart
+     * instead of the read being lost */
+    return core_submit(c, &r->b) ? LSC_OK : LSC_ERR_RETRYABLE;
 }
 
 static enum lsc_status svc_props_write(void *ud, const char *contact_id,
@@ -851,7 +852,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-void core_submit(struct core *c, struct core_batch *b)
+bool core_submit(struct core *c, struct core_batch *b)
 {
     b->next = NULL;
     pthread_mutex_lock(&c->qmu);
@@ -859,7 +860,7 @@ void core_submit(struct core *c, struct core_batch *b)
         pthread_mutex_unlock(&c->qmu);
         b->status = LSC_ERR_UNSUPPORTED;
         b->done(b->ud, b);
-        return;
+        return false;
     }
     if (c->qtail != NULL) {
         c->qtail->next = b;
@@ -869,6 +870,7 @@ void core_submit(struct core *c, struct core_batch *b)
     c->qtail = b;
     pthread_cond_signal(&c->qcond);
     pthread_mutex_unlock(&c->qmu);
+    return true;
 }
 
 bool core_drain(struct core *c, int64_t timeout_ms)

@@ -92,8 +92,10 @@ enum lsc_status core_start_imports(struct core *c, char *err, size_t errlen);
  * thread.  core_destroy() calls it too. */
 void core_stop_imports(struct core *c);
 
-/* Queue a batch for the writer. */
-void core_submit(struct core *c, struct core_batch *b);
+/* Queue a batch for the writer.  Returns false when the daemon is
+ * stopping and refuses new work; b->done() has then run already with
+ * LSC_ERR_UNSUPPORTED. */
+bool core_submit(struct core *c, struct core_batch *b);
 
 /* Stop accepting: later core_submit() calls complete at once with
  * LSC_ERR_UNSUPPORTED. */
