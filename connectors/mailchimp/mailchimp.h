@@ -290,6 +290,8 @@ struct mailchimp_config {
                                      checkpoint (default 60); duplicates
                                      keep their ids and are dropped */
     long backoff_base_ms;    /* first in-call retry delay (default 500) */
+    long job_backoff_base_ms; /* first delay of a failed job (default 30 s) */
+    long job_backoff_cap_ms;  /* its ceiling (default 1 h) */
 };
 
 /* Every field at its default (strings allocated).  LSC_ERR_NOMEM leaves

@@ -193,6 +193,23 @@ int64_t mc_backoff_ms(struct mailchimp *mc, int64_t base, unsigned attempt,
     return d > 0 ? d : 1;
 }
 
+/* "Equal jitter": uniform in [ceiling/2, ceiling], so the delays of
+ * one job never shrink and a long outage is waited out, not burnt
+ * through in a few seconds. */
+int64_t mc_job_backoff_ms(int64_t base, unsigned attempt, int64_t cap,
+                          uint64_t rnd)
+{
+    int64_t c = base > 0 ? base : 1;
+    for (unsigned i = 1; i < attempt && c < cap; i++) {
+        c *= 2;
+    }
+    if (c > cap) {
+        c = cap > 0 ? cap : 1;
+    }
+    int64_t half = c / 2;
+    return half + (int64_t)(rnd % (uint64_t)(c - half + 1));
+}
+
 /* Waits for one of the max_connections request slots. */
 static void acquire(struct mailchimp *mc)
 {
@@ -307,13 +324,15 @@ enum lsc_status mc_call(struct mailchimp *mc, const char *method,
             last = LSC_ERR_RETRYABLE;
         }
         mc_http_resp_free(resp);
+        /* Only the server's Retry-After goes to the caller: our in-call
+         * delay must not replace the job's own, longer backoff. */
+        if (retry_after_ms != NULL) {
+            *retry_after_ms = wait > 0 ? wait : 0;
+        }
         int64_t back = mc_backoff_ms(mc, mc->cfg.backoff_base_ms,
                                      (unsigned)attempt, 30000);
         if (wait < back) {
             wait = back;
-        }
-        if (retry_after_ms != NULL) {
-            *retry_after_ms = wait;
         }
         if (attempt == mc->cfg.max_attempts || wait > 30000) {
             break;
@@ -668,9 +687,11 @@ static void run_one(struct mailchimp *mc, const struct lsc_job *job,
         res->status = LSC_ERR_RETRYABLE;
         res->retry_after_ms =
             retry > 0 ? retry
-                      : mc_backoff_ms(mc, 30000,
-                                      job->attempt > 0 ? job->attempt : 1,
-                                      3600000);
+                      : mc_job_backoff_ms(mc->cfg.job_backoff_base_ms,
+                                          job->attempt > 0 ? job->attempt
+                                                           : 1,
+                                          mc->cfg.job_backoff_cap_ms,
+                                          retry_random());
         break;
     case LSC_ERR_NOMEM:
         res->status = LSC_ERR_RETRYABLE;

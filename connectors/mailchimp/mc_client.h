@@ -29,6 +29,10 @@ int64_t mc_now_ms(void);
 void mc_count(struct mailchimp *mc, uint64_t *counter);
 int64_t mc_backoff_ms(struct mailchimp *mc, int64_t base, unsigned attempt,
                       int64_t cap);
+/* A failed job's delay before attempt+1: in [c/2, c] with
+ * c = min(cap, base * 2^(attempt-1)); rnd is the random source. */
+int64_t mc_job_backoff_ms(int64_t base, unsigned attempt, int64_t cap,
+                          uint64_t rnd);
 enum lsc_status mc_call(struct mailchimp *mc, const char *method,
                         const char *path, const char *body,
                         struct mc_http_resp *resp, int64_t *retry_after_ms,

@@ -57,6 +57,8 @@ enum lsc_status mailchimp_config_init(struct mailchimp_config *c)
     c->activity_lookback_days = 30;
     c->activity_overlap_minutes = 60;
     c->backoff_base_ms = 500;
+    c->job_backoff_base_ms = 30000;
+    c->job_backoff_cap_ms = 3600000;
     c->redirect_port = 3000;
     return rc != 0 ? LSC_ERR_NOMEM : LSC_OK;
 }
@@ -661,7 +663,8 @@ static void validate(struct vctx *v, json_t *root,
     if (lim != NULL) {
         static const char *const k[] = {"max_connections", "timeout_ms",
                                         "max_attempts", "backoff_base_ms",
-                                        NULL};
+                                        "job_backoff_base_ms",
+                                        "job_backoff_cap_ms", NULL};
         unknown_keys(v, lim, "limits", k);
         long l = c->max_connections;
         get_int(v, lim, "limits", "max_connections", 1,
@@ -680,6 +683,18 @@ static void validate(struct vctx *v, json_t *root,
         l = c->backoff_base_ms;
         get_int(v, lim, "limits", "backoff_base_ms", 1, 60000, NULL, &l);
         c->backoff_base_ms = l;
+        l = c->job_backoff_base_ms;
+        get_int(v, lim, "limits", "job_backoff_base_ms", 1, 3600000, NULL,
+                &l);
+        c->job_backoff_base_ms = l;
+        l = c->job_backoff_cap_ms;
+        get_int(v, lim, "limits", "job_backoff_cap_ms", 1, 86400000, NULL,
+                &l);
+        c->job_backoff_cap_ms = l;
+        if (c->job_backoff_cap_ms < c->job_backoff_base_ms) {
+            report(v, LSC_LOG_ERROR, "limits.job_backoff_cap_ms",
+                   "must be at least job_backoff_base_ms");
+        }
     }
 
     json_t *ep = get_obj(v, root, "", "api", p, sizeof p);

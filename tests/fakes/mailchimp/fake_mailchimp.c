@@ -37,9 +37,11 @@
  *                         tar of JSON arrays), unauthenticated like the
  *                         real pre-signed URL; downloads are recorded
  *   POST /_fake/fail     {"count":N,"status":503,"no_body":false,
- *                         "title":"..."}: the next N API requests fail
+ *                         "title":"..."}: the next N API requests fail;
+ *                         with "for_ms":M instead, every API request for
+ *                         the next M ms fails
  *   POST /_fake/revoke   the issued OAuth tokens stop working
- *   GET  /_fake/requests {"requests":[{method,path,query,body,auth,
+ *   GET  /_fake/requests {"requests":[{method,path,query,body,auth,t_ms,
  *                         content_type,user_agent,status}],"max_in_flight":N,
  *                         "throttled":N,"downloads":[{path,auth}]}
  *   POST /_fake/clear    forget recorded requests and counters
@@ -90,6 +92,7 @@ struct fake {
     long request_seq;
     long token_seq;
     int fail_count;
+    int64_t fail_until_ms; /* monotonic; API requests before it fail */
     int fail_status;
     bool fail_no_body;
     char fail_title[64];
@@ -1243,6 +1246,14 @@ static void dispatch(struct fake *f, const char *method, const char *path,
     }
 }
 
+/* Monotonic clock, ms. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- control endpoints -------------------------------------------------- */
 
 static void control(struct fake *f, const char *method, const char *path,
@@ -1321,6 +1332,9 @@ static void control(struct fake *f, const char *method, const char *path,
     } else if (strcmp(path, "/_fake/fail") == 0) {
         f->fail_count = (int)json_integer_value(json_object_get(body,
                                                                 "count"));
+        json_int_t for_ms = json_integer_value(json_object_get(body,
+                                                               "for_ms"));
+        f->fail_until_ms = for_ms > 0 ? mono_ms() + (int64_t)for_ms : 0;
         json_t *st = json_object_get(body, "status");
         f->fail_status = json_is_integer(st) ? (int)json_integer_value(st)
                                              : 503;
@@ -1593,11 +1607,12 @@ static mhd_result handler(void *cls, struct MHD_Connection *conn,
     } else {
         bool auth_ok = false;
         const char *ak = auth_kind(f, authz, &auth_ok);
-        json_t *rec = json_pack("{s:s,s:s,s:O,s:s,s:s,s:s,s:s}", "method",
-                                method, "path", url, "query", query, "body",
-                                raw, "auth", ak, "content_type",
-                                ctype != NULL ? ctype : "", "user_agent",
-                                ua != NULL ? ua : "");
+        json_t *rec = json_pack("{s:s,s:s,s:O,s:s,s:s,s:s,s:s,s:I}",
+                                "method", method, "path", url, "query",
+                                query, "body", raw, "auth", ak,
+                                "content_type", ctype != NULL ? ctype : "",
+                                "user_agent", ua != NULL ? ua : "", "t_ms",
+                                (json_int_t)mono_ms());
         json_array_append_new(f->requests, rec);
         bool limited = false;
         if (api) {
@@ -1621,8 +1636,12 @@ static mhd_result handler(void *cls, struct MHD_Connection *conn,
                           "You have exceeded the limit of 10 simultaneous "
                           "connections.",
                           NULL);
-        } else if (api && f->fail_count > 0) {
-            f->fail_count--;
+        } else if (api && (f->fail_count > 0 ||
+                           (f->fail_until_ms > 0 &&
+                            mono_ms() < f->fail_until_ms))) {
+            if (f->fail_count > 0) {
+                f->fail_count--;
+            }
             if (f->fail_no_body) {
                 r.status = (unsigned)f->fail_status;
             } else {

@@ -414,6 +414,44 @@ JSON
         fail "reason: $(cat "$TMP/bf2.out")"
     ok "backfill mailchimp: operations refused in the batch are counted failed with their reason, exit 1"
     ;;
+mailchimp_retry)
+    start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY"
+    curl -sf -XPOST -d '{"lists":["L1"],"members":[{"list":"L1","email":"c101@example.com","status":"subscribed"},{"list":"L1","email":"c102@example.com","status":"subscribed"},{"list":"L1","email":"c103@example.com","status":"subscribed"}]}' \
+        "$mc_URL/_fake/seed" >/dev/null
+    # one request per job run, so the job-level backoff decides the pace
+    cat >"$TMP/mc.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "mailchimp",
+ "api": {"base_url": "$mc_URL/3.0"},
+ "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
+ "audience": {"list_id": "L1"},
+ "limits": {"max_attempts": 1, "backoff_base_ms": 20,
+            "job_backoff_base_ms": 100, "job_backoff_cap_ms": 2000}}
+JSON
+    L setup --config "$TMP/mc.json" --data-dir "$DATA" >/dev/null 2>&1 || fail "setup"
+    curl -sf -XPOST "$mc_URL/_fake/clear" >/dev/null
+    for i in 101 102 103; do
+        echo "{\"contact\":\"$i\",\"type\":\"contact.created\",\"ts\":\"2026-11-01T10:00:00Z\",\"props\":{\"title\":\"CEO\",\"email\":\"c$i@example.com\"}}"
+    done >"$TMP/ev.jsonl"
+    # Mailchimp answers 503 for 3 s, then recovers
+    curl -sf -XPOST -d '{"for_ms":3000,"status":503}' "$mc_URL/_fake/fail" >/dev/null
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
+    grep -q "3 jobs enqueued, 3 sent, .* 0 dead-lettered, 0 left queued" "$TMP/sync.out" ||
+        fail "summary: $(cat "$TMP/sync.out")"
+    for i in 101 102 103; do
+        m=$(curl -sf "$mc_URL/_fake/member?list=L1&email=c$i@example.com")
+        echo "$m" | jq -e '.merge_fields.LSCORE == 20' >/dev/null || fail "c$i lost: $m"
+    done
+    ok "a 3 s outage (503) is waited out by the job backoff: all 3 writes arrive, none dead-lettered"
+    reqs=$(curl -sf "$mc_URL/_fake/requests")
+    # the member writes of one contact: their times, and the gaps between them
+    gaps=$(echo "$reqs" | jq -c '[.requests[] | select((.method == "PATCH" or .method == "PUT") and (.path | test("/members/[0-9a-f]+$")))]
+        | group_by(.path)[0] | [.[].t_ms] | [range(1; length) as $i | .[$i] - .[$i - 1]]')
+    echo "$gaps" | jq -e 'length >= 4' >/dev/null || fail "too few retries: $gaps"
+    echo "$gaps" | jq -e '.[-1] >= 2 * .[0]' >/dev/null || fail "retry delays do not grow: $gaps"
+    echo "$gaps" | jq -e 'add >= 2500' >/dev/null || fail "retries did not cover the outage: $gaps"
+    ok "the retry delays grow ($gaps ms)"
+    ;;
 validate)
     start_fake "$FAKE_HS" hs --static-token x
     hs_mapping "$TMP/good.json"

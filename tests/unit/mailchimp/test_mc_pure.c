@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mailchimp/mailchimp.h"
+#include "mailchimp/mc_client.h"
 
 static void test_hash_vectors(void **state)
 {
@@ -419,6 +420,26 @@ static void test_activity_parse(void **state)
                      LSC_ERR_PARSE);
 }
 
+/* The job backoff: within [c/2, c], c doubling up to the cap, so a
+ * job's delays never shrink. */
+static void test_job_backoff(void **state)
+{
+    (void)state;
+    assert_int_equal(mc_job_backoff_ms(100, 1, 2000, 0), 50);
+    assert_int_equal(mc_job_backoff_ms(100, 1, 2000, 50), 100);
+    assert_int_equal(mc_job_backoff_ms(100, 3, 2000, 0), 200);
+    assert_int_equal(mc_job_backoff_ms(100, 3, 2000, 200), 400);
+    assert_int_equal(mc_job_backoff_ms(100, 9, 2000, 0), 1000);
+    assert_int_equal(mc_job_backoff_ms(100, 60, 2000, 1000), 2000);
+    int64_t prev_max = 0;
+    for (unsigned a = 1; a <= 12; a++) {
+        int64_t lo = mc_job_backoff_ms(30000, a, 3600000, 0);
+        assert_true(lo >= prev_max || lo == 1800000);
+        prev_max = mc_job_backoff_ms(30000, a, 3600000, UINT64_MAX);
+        assert_true(prev_max <= 3600000);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_parse_batch_subscribe),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_activity_parse),
+        cmocka_unit_test(test_job_backoff),
     };
     return cmocka_run_group_tests_name("mailchimp_pure", tests, NULL, NULL);
 }
