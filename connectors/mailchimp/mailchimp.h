@@ -355,10 +355,12 @@ void mailchimp_destroy(struct mailchimp *mc); /* NULL ok */
 
 /* True once the API refused the credentials (401, or 403 "User
  * Disabled"/"API Key Invalid"): the connector is in "re-authorize needed"
- * state and every write answers LSC_ERR_AUTH without a request. */
+ * state and every write answers LSC_ERR_AUTH without a request.  Set from
+ * the persisted state by mailchimp_open(); mailchimp_setup() tries again
+ * and clears it (also on disk) when the credentials work. */
 bool mailchimp_needs_reauth(const struct mailchimp *mc);
 
-/* Counters since create (for `leadscore status` and tests). */
+/* Counters since create (for the daemon's metrics and tests). */
 struct mailchimp_stats {
     uint64_t requests;          /* HTTP requests sent */
     uint64_t throttled;         /* 429 answers */
@@ -539,6 +541,14 @@ enum lsc_status mailchimp_open(const struct lsc_host_api *host,
                                const char *mapping_path, const char *data_dir,
                                struct mailchimp **out, char *err,
                                size_t errlen);
+
+/* Whether cfg's credentials are in the persisted "re-authorize needed"
+ * state (set when the API refused them, cleared when mailchimp_setup()
+ * gets through, e.g. by `leadscore connect mailchimp`); why gets "since
+ * <time>: <reason>" (no secret).  data_dir NULL: ".". */
+enum lsc_status mailchimp_reauth_state(const struct mailchimp_config *cfg,
+                                       const char *data_dir, bool *needed,
+                                       char *why, size_t whylen);
 
 /* The client's mapping (borrowed, valid until mailchimp_destroy). */
 const struct mailchimp_config *mailchimp_config_of(const struct mailchimp *mc);

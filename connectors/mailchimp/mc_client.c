@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "core/retry.h"
+#include "core/secrets.h"
 
 /* Blocks the calling (worker) thread for ms. */
 static void sleep_ms(int64_t ms)
@@ -143,11 +144,53 @@ void mailchimp_destroy(struct mailchimp *mc)
         OPENSSL_cleanse(mc->authz, strlen(mc->authz));
         free(mc->authz);
     }
+    free(mc->state_path);
     mailchimp_config_destroy(&mc->cfg);
     http_client_destroy(mc->http);
     pthread_cond_destroy(&mc->cv);
     pthread_mutex_destroy(&mc->mu);
     free(mc);
+}
+
+void mc_reauth_set(struct mailchimp *mc, const char *why)
+{
+    pthread_mutex_lock(&mc->mu);
+    bool first = !mc->reauth;
+    mc->reauth = true;
+    pthread_mutex_unlock(&mc->mu);
+    if (!first || mc->state_path == NULL) {
+        return;
+    }
+    /* A later run (and `connect --status`) must see it too: the state
+     * lives until credentials work again (mailchimp_setup). */
+    char at[32] = "";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm) != NULL) {
+        strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    json_t *j = json_pack("{s:s,s:s,s:s}", "state", "reauth_needed", "since",
+                          at, "reason", why != NULL ? why : "");
+    char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    char e[256];
+    if (text == NULL ||
+        secrets_write_file(mc->state_path, text, strlen(text), e,
+                           sizeof e) != LSC_OK) {
+        /* the in-memory state still stops the writes of this run */
+    }
+    free(text);
+}
+
+/* Credentials worked: leaves the re-authorize state, here and on disk. */
+static void reauth_clear(struct mailchimp *mc)
+{
+    pthread_mutex_lock(&mc->mu);
+    mc->reauth = false;
+    pthread_mutex_unlock(&mc->mu);
+    if (mc->state_path != NULL) {
+        remove(mc->state_path);
+    }
 }
 
 bool mailchimp_needs_reauth(const struct mailchimp *mc)
@@ -307,9 +350,7 @@ enum lsc_status mc_call(struct mailchimp *mc, const char *method,
                          "Mailchimp re-authorization needed: %s; run "
                          "`leadscore connect mailchimp` or fix the API key",
                          why);
-                pthread_mutex_lock(&mc->mu);
-                mc->reauth = true;
-                pthread_mutex_unlock(&mc->mu);
+                mc_reauth_set(mc, why);
                 mc_http_resp_free(resp);
                 return LSC_ERR_AUTH;
             }
@@ -388,6 +429,11 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
     if (created != NULL) {
         *created = 0;
     }
+    /* setup is how credentials are checked again after a refusal
+     * (`leadscore connect mailchimp`): it tries even in that state */
+    pthread_mutex_lock(&mc->mu);
+    mc->reauth = false;
+    pthread_mutex_unlock(&mc->mu);
     bool has_s = false, has_t = false;
     char ts[32] = "", tt[32] = "";
     /* Paged with count/offset until total_items are seen (a server may
@@ -409,6 +455,9 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
                       errlen);
             mc_http_resp_free(&r);
             return LSC_ERR_PERMANENT;
+        }
+        if (offset == 0) {
+            reauth_clear(mc); /* the credentials were accepted */
         }
         bool ps, pt;
         size_t on_page = 0;

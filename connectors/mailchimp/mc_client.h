@@ -19,6 +19,7 @@ struct mailchimp {
     pthread_cond_t cv;           /* a connection slot was freed */
     int in_flight;
     bool reauth;
+    char *state_path; /* persisted "re-authorize needed" (NULL: none) */
     struct mailchimp_stats stats;
 };
 
@@ -37,6 +38,9 @@ enum lsc_status mc_call(struct mailchimp *mc, const char *method,
                         const char *path, const char *body,
                         struct mc_http_resp *resp, int64_t *retry_after_ms,
                         char *err, size_t errlen);
+/* Sets the re-authorize state and, the first time, persists it with the
+ * reason (no secret) in mc->state_path. */
+void mc_reauth_set(struct mailchimp *mc, const char *why);
 void mc_reason(const char *what, const struct mc_http_resp *r, char *err,
                size_t errlen);
 char *mc_tags_body(const struct mailchimp *mc, const char *to,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "core/oauth.h"
@@ -46,6 +47,57 @@ static const char *dir_of(const struct lsc_host_api *host,
         data_dir = host->data_dir(host->host);
     }
     return data_dir != NULL ? data_dir : ".";
+}
+
+/* The re-authorize state file of cfg's credentials: next to the OAuth
+ * credentials file, or named after the API key's variable. */
+static void reauth_path(const struct mailchimp_config *cfg, const char *dir,
+                        char *out, size_t n)
+{
+    char name[512];
+    if (strcmp(cfg->auth, "oauth") == 0) {
+        snprintf(name, sizeof name, "%s.reauth", cfg->credentials_file);
+    } else {
+        snprintf(name, sizeof name, "mailchimp-%s.reauth", cfg->api_key_env);
+    }
+    in_dir(dir, name, out, n);
+}
+
+enum lsc_status mailchimp_reauth_state(const struct mailchimp_config *cfg,
+                                       const char *data_dir, bool *needed,
+                                       char *why, size_t whylen)
+{
+    *needed = false;
+    if (whylen > 0) {
+        why[0] = '\0';
+    }
+    char path[4096], e[256];
+    reauth_path(cfg, dir_of(NULL, data_dir), path, sizeof path);
+    char *data = NULL;
+    size_t len = 0;
+    enum lsc_status st = secrets_read_file(path, &data, &len, e, sizeof e);
+    if (st == LSC_ERR_NOT_FOUND) {
+        return LSC_OK;
+    }
+    if (st != LSC_OK) {
+        snprintf(why, whylen, "%s", e);
+        return st;
+    }
+    json_t *j = json_loadb(data, len, 0, NULL);
+    free(data);
+    const char *s = json_string_value(json_object_get(j, "state"));
+    if (s != NULL && strcmp(s, "reauth_needed") == 0) {
+        *needed = true;
+        snprintf(why, whylen, "since %s: %s",
+                 json_string_value(json_object_get(j, "since")) != NULL
+                     ? json_string_value(json_object_get(j, "since"))
+                     : "?",
+                 json_string_value(json_object_get(j, "reason")) != NULL
+                     ? json_string_value(json_object_get(j, "reason"))
+                     : "credentials refused");
+    }
+    json_decref(j);
+    return LSC_OK;
 }
 
 enum lsc_status mailchimp_open(const struct lsc_host_api *host,
@@ -90,6 +142,19 @@ enum lsc_status mailchimp_open(const struct lsc_host_api *host,
     }
     if (st == LSC_OK) {
         st = mailchimp_create(&cfg, &cred, out, err, errlen);
+    }
+    if (st == LSC_OK) {
+        /* a refusal seen by an earlier run still holds: no requests
+         * until `leadscore connect mailchimp` succeeds */
+        char path[4096], why[300];
+        reauth_path(&cfg, dir_of(host, data_dir), path, sizeof path);
+        (*out)->state_path = strdup(path);
+        bool needed = false;
+        mailchimp_reauth_state(&cfg, dir_of(host, data_dir), &needed, why,
+                               sizeof why);
+        if (needed) {
+            (*out)->reauth = true;
+        }
     }
     if (token != NULL) {
         OPENSSL_cleanse(token, strlen(token));

@@ -210,6 +210,16 @@ static void status_mailchimp(struct cli_admin *a, const char *path)
         printf("mailchimp (%s): invalid mapping\n", path);
         return;
     }
+    bool reauth = false;
+    char why[400];
+    mailchimp_reauth_state(&cfg, a->data_dir, &reauth, why, sizeof why);
+    if (reauth) {
+        printf("mailchimp: re-authorization needed (%s), audience %s; "
+               "writes wait in the queue; run `leadscore connect mailchimp "
+               "--config %s`\n", why, cfg.list_id, path);
+        mailchimp_config_destroy(&cfg);
+        return;
+    }
     if (strcmp(cfg.auth, "oauth") == 0) {
         char cred[4096], dc[32] = "", err[256];
         char *token = NULL;

@@ -452,6 +452,45 @@ JSON
     echo "$gaps" | jq -e 'add >= 2500' >/dev/null || fail "retries did not cover the outage: $gaps"
     ok "the retry delays grow ($gaps ms)"
     ;;
+mailchimp_reauth)
+    start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY"
+    curl -sf -XPOST -d '{"lists":["L1"],"members":[{"list":"L1","email":"c101@example.com","status":"subscribed"}]}' \
+        "$mc_URL/_fake/seed" >/dev/null
+    cat >"$TMP/mc.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "mailchimp",
+ "api": {"base_url": "$mc_URL/3.0"},
+ "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
+ "audience": {"list_id": "L1"}}
+JSON
+    L setup --config "$TMP/mc.json" --data-dir "$DATA" >/dev/null 2>&1 || fail "setup"
+    good_key=$LSC_TEST_MC_KEY
+    export LSC_TEST_MC_KEY=revokedkey000000000-us1 # refused by the fake (401)
+    echo '{"contact":"101","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c101@example.com"}}' >"$TMP/ev.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/s1.out" 2>"$TMP/s1.err" || true
+    grep -q "0 dead-lettered, 1 left queued" "$TMP/s1.out" || fail "s1: $(cat "$TMP/s1.out")"
+    L connect --status --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/st1.out" 2>&1 || fail "status"
+    grep -q "^mailchimp: re-authorization needed (since .*API Key Invalid.*; run \`leadscore connect mailchimp --config" "$TMP/st1.out" ||
+        fail "status after the refusal: $(cat "$TMP/st1.out")"
+    if grep -q "^mailchimp: API key from" "$TMP/st1.out" || grep -q -e revokedkey -e "$good_key" "$TMP/st1.out"; then
+        fail "status: $(cat "$TMP/st1.out")"
+    fi
+    ok "a refused API key: the write stays queued and connect --status (a new process) says re-authorization needed"
+    curl -sf -XPOST "$mc_URL/_fake/clear" >/dev/null
+    echo '{"contact":"101","type":"demo_request","ts":"2026-11-01T11:00:00Z","id":"d-1"}' >"$TMP/ev2.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev2.jsonl" >"$TMP/s2.out" 2>"$TMP/s2.err" || true
+    curl -sf "$mc_URL/_fake/requests" | jq -e '.requests | length == 0' >/dev/null ||
+        fail "the next run still sent requests with refused credentials"
+    ok "the next run sends nothing with the refused credentials"
+    export LSC_TEST_MC_KEY=$good_key
+    L connect mailchimp --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/c.out" 2>"$TMP/c.err" ||
+        fail "connect: $(cat "$TMP/c.out" "$TMP/c.err")"
+    L connect --status --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/st2.out" 2>&1 || fail "status 2"
+    grep -q "^mailchimp: API key from \$LSC_TEST_MC_KEY (data center us1)" "$TMP/st2.out" ||
+        fail "status after connect: $(cat "$TMP/st2.out")"
+    ok "a successful connect mailchimp clears the state"
+    ;;
 validate)
     start_fake "$FAKE_HS" hs --static-token x
     hs_mapping "$TMP/good.json"
