@@ -416,6 +416,11 @@ static void batch_finish(struct cli_jobq *q, struct jobq_batch *b)
         q->runs++;
         if (r->status == LSC_OK) {
             q->sent++;
+            /* done without a write (e.g. Mailchimp: not in the audience) */
+            if (strncmp(r->reason, "skipped: ", 9) == 0 && q->skipped++ == 0) {
+                snprintf(q->skip_reason, sizeof q->skip_reason, "%s",
+                         r->reason + 9);
+            }
         } else if (fr != NULL && fr[i].dead) {
             q->dead++;
             fprintf(stderr, "leadscore: dead-lettered %s job %llu (%s) "
@@ -577,6 +582,10 @@ void cli_jobq_summary(const struct cli_jobq *q, FILE *f)
             (unsigned long long)q->enqueued, (unsigned long long)q->sent,
             (unsigned long long)q->retried, (unsigned long long)q->dead,
             (unsigned long long)q->left);
+    if (q->skipped > 0) {
+        fprintf(f, "sync: %llu of them skipped (%s)\n",
+                (unsigned long long)q->skipped, q->skip_reason);
+    }
 }
 
 void cli_jobq_close(struct cli_jobq *q)

@@ -43,6 +43,8 @@ struct cli_jobq {
     bool rp_lock_ok;
     /* figures of this run */
     uint64_t enqueued, runs, sent, retried, dead, left;
+    uint64_t skipped;        /* sent jobs whose reason says "skipped: " */
+    char skip_reason[256];   /* the first such reason, without "skipped: " */
 };
 
 /* Open the outbox in data_dir (created when missing) and hook it into

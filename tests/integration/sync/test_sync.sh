@@ -319,6 +319,18 @@ JSON
         fail "tier tags not flipped: $m"
     echo "$m" | jq -e '.merge_fields.LTIER == "hot"' >/dev/null || fail "merge field: $m"
     ok "a transition to hot flips the tier tags and the merge field"
+    # c103 is not in the audience: under "skip" the job succeeds, counted
+    echo '{"contact":"103","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c103@example.com"}}' >"$TMP/ev3.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev3.jsonl" >"$TMP/s3.out" 2>"$TMP/s3.err" || fail "sync 3"
+    grep -q "^sync: 1 jobs enqueued, 1 sent, 0 retried, 0 dead-lettered, 0 left queued" "$TMP/s3.out" ||
+        fail "summary: $(cat "$TMP/s3.out")"
+    grep -q '^sync: 1 of them skipped (not a member of audience L1 (unknown_members is "skip"))' "$TMP/s3.out" ||
+        fail "skipped member not reported: $(cat "$TMP/s3.out")"
+    grep -q "skipped" "$TMP/s2.out" && fail "skips reported for members that exist: $(cat "$TMP/s2.out")"
+    curl -sf "$mc_URL/_fake/member?list=L1&email=c103@example.com" >/dev/null &&
+        fail "unknown member c103 was created"
+    ok "a contact not in the audience is skipped and the sync summary counts it"
     ;;
 import)
     start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY"
