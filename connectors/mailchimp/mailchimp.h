@@ -99,6 +99,8 @@ struct mailchimp_batch_op {
     const char *path;         /* relative to /3.0 */
     const char *operation_id; /* may be NULL */
     const char *body;         /* JSON text, may be NULL */
+    const char *params;       /* query parameters as a JSON object text,
+                                 may be NULL */
 };
 char *mailchimp_build_batch(const struct mailchimp_batch_op *ops, size_t n);
 

@@ -153,6 +153,16 @@ char *mailchimp_build_batch(const struct mailchimp_batch_op *ops, size_t n)
         if (ops[i].body != NULL) {
             json_object_set_new(op, "body", json_string(ops[i].body));
         }
+        if (ops[i].params != NULL) {
+            json_t *q = json_loads(ops[i].params, 0, NULL);
+            if (!json_is_object(q)) {
+                json_decref(q);
+                json_decref(op);
+                json_decref(arr);
+                return NULL;
+            }
+            json_object_set_new(op, "params", q);
+        }
         if (json_array_append_new(arr, op) != 0) {
             json_decref(arr);
             return NULL;

@@ -1014,10 +1014,13 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
         if (!member_key(w[i].email, email, sizeof email, hash)) {
             continue; /* no address: nothing to write */
         }
-        /* params is only used for GET operations (batch-operations
-         * guide), so the query goes into the path. */
-        snprintf(buf, sizeof buf, "/lists/%s/members/%s%s", mc->cfg.list_id,
-                 hash, MC_SKIP_MERGE_VALIDATION);
+        /* The query goes in `params`, the operation's documented field
+         * for it; a query inside `path` is shown nowhere.  The guide says
+         * params serves GET only: if Mailchimp drops it here, a member
+         * missing a required merge field is refused and counted failed
+         * with that reason (docs/connectors/mailchimp.md). */
+        snprintf(buf, sizeof buf, "/lists/%s/members/%s", mc->cfg.list_id,
+                 hash);
         char *path = strdup(buf);
         char *body = create
                          ? mailchimp_build_member_put(
@@ -1042,7 +1045,8 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
             goto out;
         }
         ops[nops++] = (struct mailchimp_batch_op){
-            create ? "PUT" : "PATCH", path, oid, body};
+            create ? "PUT" : "PATCH", path, oid, body,
+            "{\"skip_merge_validation\":\"true\"}"};
         if (w[i].tier != NULL) {
             snprintf(buf, sizeof buf, "/lists/%s/members/%s/tags",
                      mc->cfg.list_id, hash);
@@ -1062,7 +1066,7 @@ enum lsc_status mailchimp_backfill(struct mailchimp *mc,
                 goto out;
             }
             ops[nops++] =
-                (struct mailchimp_batch_op){"POST", tpath, toid, tbody};
+                (struct mailchimp_batch_op){"POST", tpath, toid, tbody, NULL};
         }
     }
     char *batch = mailchimp_build_batch(ops, nops);

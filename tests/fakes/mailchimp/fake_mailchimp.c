@@ -997,8 +997,12 @@ static void api_batches(struct fake *f, const char *method, const char *id,
         }
         const char *k;
         json_t *v;
+        /* As the batch guide says: params is used only for GET. */
+        const char *om = json_string_value(json_object_get(op, "method"));
         json_object_foreach(json_object_get(op, "params"), k, v) {
-            json_object_set(q, k, v);
+            if (om != NULL && strcmp(om, "GET") == 0) {
+                json_object_set(q, k, v);
+            }
         }
         struct reply sub = {0};
         memcpy(sub.request_id, r->request_id, sizeof sub.request_id);

@@ -425,6 +425,33 @@ JSON
     grep -q "failed: 2 x HTTP 400 Invalid Resource: Your merge fields were invalid. (LTNUM: Please enter a number) (e.g. c20[12]@example.com)" "$TMP/bf2.out" ||
         fail "reason: $(cat "$TMP/bf2.out")"
     ok "backfill mailchimp: operations refused in the batch are counted failed with their reason, exit 1"
+    # An audience with another required merge field (COMPANY) c301 lacks.
+    # skip_merge_validation goes in the operation's params; the fake, like
+    # the batch guide, uses params for GET only, so the member is refused:
+    # counted failed with the reason, c302 (has COMPANY) written.
+    curl -sf -XPOST -d '{"lists":["L2"],"merge_fields":[{"list":"L2","tag":"COMPANY","name":"Company","type":"text","required":true}],"members":[{"list":"L2","email":"c301@example.com","status":"subscribed"},{"list":"L2","email":"c302@example.com","status":"subscribed","merge_fields":{"COMPANY":"Acme"}}]}' \
+        "$mc_URL/_fake/seed" >/dev/null
+    jq '.audience.list_id = "L2"' "$TMP/mc.json" >"$TMP/mc-l2.json"
+    L setup --config "$TMP/mc-l2.json" --data-dir "$DATA" >/dev/null 2>&1 || fail "setup L2"
+    curl -sf -XPOST "$mc_URL/_fake/clear" >/dev/null
+    printf '%s\n' \
+        '{"contact":"301","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c301@example.com"}}' \
+        '{"contact":"302","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c302@example.com"}}' \
+        >"$TMP/ev3.jsonl"
+    set +e
+    L backfill mailchimp --model "$TMP/model.json" --config "$TMP/mc-l2.json" \
+        --data-dir "$DATA" "$TMP/ev3.jsonl" >"$TMP/bf3.out" 2>"$TMP/bf3.err"
+    rc=$?
+    set -e
+    [ $rc = 1 ] || fail "backfill with a required field: exit $rc: $(cat "$TMP/bf3.out" "$TMP/bf3.err")"
+    grep -q "2 members in 1 batches: 1 written, 0 skipped (not in the audience), 1 failed" "$TMP/bf3.out" ||
+        fail "summary: $(cat "$TMP/bf3.out")"
+    grep -q "failed: 1 x HTTP 400 Invalid Resource: .*COMPANY: Please enter a value.* (e.g. c301@example.com)" "$TMP/bf3.out" ||
+        fail "reason: $(cat "$TMP/bf3.out")"
+    ops=$(curl -sf "$mc_URL/_fake/requests" | jq -c '[.requests[] | select(.path == "/3.0/batches" and .method == "POST") | .body | fromjson | .operations[] | select(.method == "PATCH")]')
+    echo "$ops" | jq -e 'length == 2 and all(.params.skip_merge_validation == "true" and (.path | contains("?") | not))' >/dev/null ||
+        fail "member operations: $ops"
+    ok "batch member operations carry skip_merge_validation in params, not in path; a member refused for a required merge field is counted failed with the reason"
     ;;
 mailchimp_retry)
     start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY"

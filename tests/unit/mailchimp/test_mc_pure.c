@@ -163,8 +163,8 @@ static void test_build_batch(void **state)
     (void)state;
     struct mailchimp_batch_op ops[] = {
         {"PATCH", "/lists/L1/members/abc", "w-1",
-         "{\"merge_fields\":{\"LSCORE\":1}}"},
-        {"POST", "/lists/L1/members/abc/tags", NULL, NULL},
+         "{\"merge_fields\":{\"LSCORE\":1}}", NULL},
+        {"POST", "/lists/L1/members/abc/tags", NULL, NULL, NULL},
     };
     char *s = mailchimp_build_batch(ops, 2);
     assert_string_equal(
@@ -173,6 +173,19 @@ static void test_build_batch(void **state)
            "\"{\\\"merge_fields\\\":{\\\"LSCORE\\\":1}}\"},{\"method\":"
            "\"POST\",\"path\":\"/lists/L1/members/abc/tags\"}]}");
     free(s);
+    /* query parameters go in "params", an object */
+    struct mailchimp_batch_op q[] = {
+        {"PATCH", "/lists/L1/members/abc", NULL, NULL,
+         "{\"skip_merge_validation\":\"true\"}"},
+    };
+    s = mailchimp_build_batch(q, 1);
+    assert_string_equal(
+        s, "{\"operations\":[{\"method\":\"PATCH\",\"path\":"
+           "\"/lists/L1/members/abc\",\"params\":{\"skip_merge_validation\":"
+           "\"true\"}}]}");
+    free(s);
+    q[0].params = "[1]";
+    assert_null(mailchimp_build_batch(q, 1));
 }
 
 static void test_problem_reason(void **state)
