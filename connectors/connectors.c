@@ -19,6 +19,7 @@
 #include "core/secrets.h"
 #include "core/webhook.h"
 #include "hubspot/hubspot.h"
+#include "mailchimp/mailchimp.h"
 
 /* Per-contact write-back memory: hash of the last acknowledged value and
  * of the latest enqueued one (0: none). */
@@ -35,6 +36,10 @@ struct connectors {
     bool have_hubspot;
     struct hubspot_client *hs;
     struct http_client *hooks;      /* webhook deliveries */
+    /* the webhook actions of a Mailchimp mapping (only on, tier and the
+     * webhook are set) */
+    struct hubspot_action *mc_actions;
+    size_t n_mc_actions;
     struct clog log;
     pthread_mutex_t ack_lock;
     struct ack_entry *ack;
@@ -175,6 +180,55 @@ static char *pick_hubspot(const char *files, bool *any_unknown)
     return found;
 }
 
+/* The webhook actions of the first Mailchimp mapping among
+ * newline-separated paths, into c (none: LSC_OK, nothing set). */
+static enum lsc_status load_mailchimp_actions(struct connectors *c,
+                                              const char *files, char *err,
+                                              size_t errlen)
+{
+    for (const char *p = files; p != NULL && *p;) {
+        size_t l = strcspn(p, "\n");
+        char path[1024], kind[64];
+        snprintf(path, sizeof path, "%.*s", (int)l, p);
+        p += l + (p[l] == '\n');
+        peek_connector(path, kind, sizeof kind);
+        if (strcmp(kind, "mailchimp") != 0) {
+            continue;
+        }
+        struct mailchimp_config mc;
+        size_t nerr = 0;
+        if (mailchimp_config_load(path, NULL, NULL, &mc, &nerr) != LSC_OK) {
+            snprintf(err, errlen, "%s: %zu problem(s) in the Mailchimp "
+                     "mapping", path, nerr);
+            return LSC_ERR_CONFIG;
+        }
+        enum lsc_status rc = LSC_OK;
+        c->mc_actions = calloc(mc.n_actions + 1, sizeof *c->mc_actions);
+        for (size_t i = 0; c->mc_actions != NULL && i < mc.n_actions; i++) {
+            struct hubspot_action *a = &c->mc_actions[i];
+            a->on = mc.actions[i].on_leave ? HUBSPOT_ON_LEAVE
+                                           : HUBSPOT_ON_ENTER;
+            a->tier = strdup(mc.actions[i].tier);
+            a->webhook_url = strdup(mc.actions[i].webhook_url);
+            a->webhook_secret_env = strdup(mc.actions[i].webhook_secret_env);
+            c->n_mc_actions = i + 1;
+            if (a->tier == NULL || a->webhook_url == NULL ||
+                a->webhook_secret_env == NULL) {
+                rc = LSC_ERR_NOMEM;
+            }
+        }
+        if (c->mc_actions == NULL) {
+            rc = LSC_ERR_NOMEM;
+        }
+        mailchimp_config_destroy(&mc);
+        if (rc != LSC_OK) {
+            snprintf(err, errlen, "out of memory");
+        }
+        return rc;
+    }
+    return LSC_OK;
+}
+
 enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
                                          const char *path, char *err,
                                          size_t errlen)
@@ -206,6 +260,13 @@ enum lsc_status connectors_create(const struct lsc_host_api *host,
     enum lsc_status rc0 = connectors_create_one(host, hubspot_config,
                                                 data_dir, out, err, errlen);
     free(hubspot_config);
+    if (rc0 == LSC_OK) {
+        rc0 = load_mailchimp_actions(*out, mapping_files, err, errlen);
+        if (rc0 != LSC_OK) {
+            connectors_destroy(*out);
+            *out = NULL;
+        }
+    }
     return rc0;
 }
 
@@ -229,6 +290,8 @@ static enum lsc_status connectors_create_one(const struct lsc_host_api *host,
     if (data_dir == NULL && host != NULL && host->data_dir != NULL) {
         data_dir = host->data_dir(host->host);
     }
+    /* webhook deliveries without a HubSpot mapping retry by default */
+    retry_policy_default(&c->cfg.retry);
     enum lsc_status rc = http_client_create(NULL, &c->hooks, err, errlen);
     if (rc == LSC_OK && hubspot_config != NULL) {
         rc = hubspot_config_load(hubspot_config, diag_to_host, (void *)host,
@@ -260,6 +323,12 @@ void connectors_destroy(struct connectors *c)
     hubspot_client_destroy(c->hs);
     http_client_destroy(c->hooks);
     hubspot_config_finish(&c->cfg);
+    for (size_t i = 0; i < c->n_mc_actions; i++) {
+        free(c->mc_actions[i].tier);
+        free(c->mc_actions[i].webhook_url);
+        free(c->mc_actions[i].webhook_secret_env);
+    }
+    free(c->mc_actions);
     for (size_t i = 0; i < c->ack_cap; i++) {
         free(c->ack[i].contact);
     }
@@ -277,6 +346,11 @@ enum lsc_status connectors_register_jobs(struct connectors *c, lsc_job_fn fn)
     }
     size_t batch = c->have_hubspot ? (size_t)c->cfg.batch_size : 1;
     enum lsc_status rc = LSC_OK;
+    if (!c->have_hubspot) {
+        /* Mailchimp's webhook actions only */
+        return c->host->register_job(c->host->host, CONNECTORS_JOB_WEBHOOK,
+                                     fn, 16);
+    }
     if (c->have_hubspot && c->cfg.n_inputs > 0) {
         /* first: a host running kinds in this order reads the inputs, and
          * re-scores, before the writes go out (they then carry the
@@ -409,8 +483,11 @@ size_t connectors_format_reasons(const struct connectors_reason *r, size_t n,
 unsigned connectors_needs(const struct connectors *c)
 {
     unsigned need = 0;
+    for (size_t i = 0; c != NULL && i < c->n_mc_actions; i++) {
+        need |= CONNECTORS_NEED_HOOK_REASONS;
+    }
     if (c == NULL || !c->have_hubspot) {
-        return 0;
+        return need;
     }
     if (c->cfg.sync_scores &&
         (c->cfg.prop_fit != NULL || c->cfg.prop_engagement != NULL)) {
@@ -616,7 +693,8 @@ enum lsc_status connectors_on_transition(struct connectors *c,
                                           reasons[nwr].points,
                                           reasons[nwr].awards};
     }
-    if (!c->have_hubspot || !t->primary || t->to == NULL) {
+    if ((!c->have_hubspot && c->n_mc_actions == 0) || !t->primary ||
+        t->to == NULL) {
         return LSC_OK;
     }
     char did[WEBHOOK_DELIVERY_ID_LEN + 1];
@@ -626,8 +704,11 @@ enum lsc_status connectors_on_transition(struct connectors *c,
     json_t *del = json_array();
     bool write_tier = false;
     enum lsc_status rc = LSC_OK;
-    for (size_t i = 0; rc == LSC_OK && i < c->cfg.n_actions; i++) {
-        const struct hubspot_action *a = &c->cfg.actions[i];
+    size_t n_hs = c->have_hubspot ? c->cfg.n_actions : 0;
+    for (size_t i = 0; rc == LSC_OK && i < n_hs + c->n_mc_actions; i++) {
+        /* HubSpot's actions, then Mailchimp's (webhooks only) */
+        const struct hubspot_action *a = i < n_hs ? &c->cfg.actions[i]
+                                                  : &c->mc_actions[i - n_hs];
         bool fires = a->on == HUBSPOT_ON_ENTER
                          ? strcmp(t->to, a->tier) == 0 &&
                                (t->from == NULL || strcmp(t->from, a->tier) != 0)
@@ -661,7 +742,7 @@ enum lsc_status connectors_on_transition(struct connectors *c,
             free(body);
         }
     }
-    if (rc == LSC_OK &&
+    if (rc == LSC_OK && c->have_hubspot &&
         (write_tier || json_array_size(add) || json_array_size(del))) {
         json_t *p = json_pack("{s:s, s:O, s:O}", "c", t->contact_id, "add",
                               add, "remove", del);

@@ -251,6 +251,15 @@ struct mailchimp_campaign_type {
     char *leadscore; /* "newsletter", ... */
 };
 
+/* An "actions" entry: the signed webhook on entering or leaving a tier
+ * (docs/connectors/webhook-action.md); run by the connectors facade. */
+struct mailchimp_action {
+    bool on_leave;            /* "leave"; else "enter" */
+    char *tier;
+    char *webhook_url;
+    char *webhook_secret_env; /* env var holding the signing secret */
+};
+
 /* Parsed mapping.  Owned by whoever called mailchimp_config_load();
  * free with mailchimp_config_destroy(). */
 struct mailchimp_config {
@@ -294,6 +303,8 @@ struct mailchimp_config {
     long backoff_base_ms;    /* first in-call retry delay (default 500) */
     long job_backoff_base_ms; /* first delay of a failed job (default 30 s) */
     long job_backoff_cap_ms;  /* its ceiling (default 1 h) */
+    struct mailchimp_action *actions;
+    size_t n_actions;
 };
 
 /* Every field at its default (strings allocated).  LSC_ERR_NOMEM leaves
@@ -357,9 +368,10 @@ void mailchimp_destroy(struct mailchimp *mc); /* NULL ok */
 
 /* True once the API refused the credentials (401, or 403 "User
  * Disabled"/"API Key Invalid"): the connector is in "re-authorize needed"
- * state and every write answers LSC_ERR_AUTH without a request.  Set from
- * the persisted state by mailchimp_open(); mailchimp_setup() tries again
- * and clears it (also on disk) when the credentials work. */
+ * state and every write answers LSC_ERR_AUTH without a request.  The
+ * state is also persisted (mailchimp_reauth_state()); any answer past
+ * authentication (e.g. mailchimp_setup() from `connect mailchimp`)
+ * clears both. */
 bool mailchimp_needs_reauth(const struct mailchimp *mc);
 
 /* Counters since create (for the daemon's metrics and tests). */
@@ -545,8 +557,8 @@ enum lsc_status mailchimp_open(const struct lsc_host_api *host,
                                size_t errlen);
 
 /* Whether cfg's credentials are in the persisted "re-authorize needed"
- * state (set when the API refused them, cleared when mailchimp_setup()
- * gets through, e.g. by `leadscore connect mailchimp`); why gets "since
+ * state (set when the API refused them, cleared when a request gets
+ * through again, e.g. by `leadscore connect mailchimp`); why gets "since
  * <time>: <reason>" (no secret).  data_dir NULL: ".". */
 enum lsc_status mailchimp_reauth_state(const struct mailchimp_config *cfg,
                                        const char *data_dir, bool *needed,

@@ -157,6 +157,7 @@ void mc_reauth_set(struct mailchimp *mc, const char *why)
     pthread_mutex_lock(&mc->mu);
     bool first = !mc->reauth;
     mc->reauth = true;
+    mc->reauth_on_disk = mc->reauth_on_disk || mc->state_path != NULL;
     pthread_mutex_unlock(&mc->mu);
     if (!first || mc->state_path == NULL) {
         return;
@@ -187,8 +188,10 @@ static void reauth_clear(struct mailchimp *mc)
 {
     pthread_mutex_lock(&mc->mu);
     mc->reauth = false;
+    bool on_disk = mc->reauth_on_disk;
+    mc->reauth_on_disk = false;
     pthread_mutex_unlock(&mc->mu);
-    if (mc->state_path != NULL) {
+    if (on_disk && mc->state_path != NULL) {
         remove(mc->state_path);
     }
 }
@@ -355,6 +358,11 @@ enum lsc_status mc_call(struct mailchimp *mc, const char *method,
                 return LSC_ERR_AUTH;
             }
             if (!throttled && s != 408 && s < 500) {
+                /* an answer past authentication: the credentials work
+                 * (again), so a persisted refusal no longer holds */
+                if (mc->reauth_on_disk) {
+                    reauth_clear(mc);
+                }
                 return LSC_OK;
             }
             char why[200];
@@ -430,7 +438,8 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
         *created = 0;
     }
     /* setup is how credentials are checked again after a refusal
-     * (`leadscore connect mailchimp`): it tries even in that state */
+     * (`leadscore connect mailchimp`): it tries even if this client has
+     * seen one */
     pthread_mutex_lock(&mc->mu);
     mc->reauth = false;
     pthread_mutex_unlock(&mc->mu);
@@ -456,9 +465,7 @@ enum lsc_status mailchimp_setup(struct mailchimp *mc, int *created,
             mc_http_resp_free(&r);
             return LSC_ERR_PERMANENT;
         }
-        if (offset == 0) {
-            reauth_clear(mc); /* the credentials were accepted */
-        }
+
         bool ps, pt;
         size_t on_page = 0;
         st = mailchimp_parse_merge_fields(r.body, r.body_len,

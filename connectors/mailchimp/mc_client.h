@@ -20,6 +20,7 @@ struct mailchimp {
     int in_flight;
     bool reauth;
     char *state_path; /* persisted "re-authorize needed" (NULL: none) */
+    bool reauth_on_disk; /* that file exists (as far as we know) */
     struct mailchimp_stats stats;
 };
 

@@ -92,6 +92,14 @@ void mailchimp_config_destroy(struct mailchimp_config *c)
     free(c->campaign_types);
     c->campaign_types = NULL;
     c->n_campaign_types = 0;
+    for (size_t i = 0; i < c->n_actions; i++) {
+        free(c->actions[i].tier);
+        free(c->actions[i].webhook_url);
+        free(c->actions[i].webhook_secret_env);
+    }
+    free(c->actions);
+    c->actions = NULL;
+    c->n_actions = 0;
 }
 
 enum lsc_status mailchimp_config_copy(struct mailchimp_config *dst,
@@ -102,6 +110,8 @@ enum lsc_status mailchimp_config_copy(struct mailchimp_config *dst,
     dst->campaign_types = NULL;
     dst->n_tiers = 0;
     dst->n_campaign_types = 0;
+    dst->actions = NULL;
+    dst->n_actions = 0;
     int rc = sdup(&dst->list_id, src->list_id) |
              sdup(&dst->auth, src->auth) |
              sdup(&dst->api_key_env, src->api_key_env) |
@@ -124,6 +134,19 @@ enum lsc_status mailchimp_config_copy(struct mailchimp_config *dst,
             rc |= sdup(&dst->tiers[i].tier, src->tiers[i].tier) |
                   sdup(&dst->tiers[i].tag, src->tiers[i].tag);
             dst->n_tiers = i + 1;
+        }
+    }
+    if (src->n_actions > 0) {
+        dst->actions = calloc(src->n_actions, sizeof *dst->actions);
+        rc |= dst->actions == NULL ? -1 : 0;
+        for (size_t i = 0; dst->actions != NULL && i < src->n_actions; i++) {
+            dst->actions[i].on_leave = src->actions[i].on_leave;
+            rc |= sdup(&dst->actions[i].tier, src->actions[i].tier) |
+                  sdup(&dst->actions[i].webhook_url,
+                       src->actions[i].webhook_url) |
+                  sdup(&dst->actions[i].webhook_secret_env,
+                       src->actions[i].webhook_secret_env);
+            dst->n_actions = i + 1;
         }
     }
     if (src->n_campaign_types > 0) {
@@ -361,6 +384,107 @@ static void check_base(struct vctx *v, json_t *o, const char *path,
     }
 }
 
+/* True for a POSIX-style environment variable name. */
+static bool env_name(const char *s)
+{
+    if (s == NULL || !(isalpha((unsigned char)*s) || *s == '_')) {
+        return false;
+    }
+    for (; *s != '\0'; s++) {
+        if (!isalnum((unsigned char)*s) && *s != '_') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "actions": the signed webhook on tier transitions, as in a HubSpot
+ * mapping; tag and write_tier are HubSpot's (our tier tags follow
+ * "tiers"). */
+static void parse_actions(struct vctx *v, json_t *root,
+                          struct mailchimp_config *c)
+{
+    json_t *a = json_object_get(root, "actions");
+    if (a == NULL) {
+        return;
+    }
+    if (!json_is_array(a)) {
+        report(v, LSC_LOG_ERROR, "actions", "must be an array");
+        return;
+    }
+    c->actions = calloc(json_array_size(a) + 1, sizeof *c->actions);
+    if (c->actions == NULL) {
+        report(v, LSC_LOG_ERROR, "actions", "out of memory");
+        return;
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) {
+        char p[64], q[96], r[128];
+        snprintf(p, sizeof p, "actions[%zu]", i);
+        if (!json_is_object(x)) {
+            report(v, LSC_LOG_ERROR, p, "must be an object");
+            continue;
+        }
+        static const char *const known[] = {"on", "tier", "webhook", "tag",
+                                            "write_tier", NULL};
+        unknown_keys(v, x, p, known);
+        if (json_object_get(x, "tag") != NULL ||
+            json_object_get(x, "write_tier") != NULL) {
+            snprintf(q, sizeof q, "%s.%s", p,
+                     json_object_get(x, "tag") != NULL ? "tag" : "write_tier");
+            report(v, LSC_LOG_ERROR, q,
+                   "HubSpot only; the Mailchimp tier tags follow \"tiers\"");
+        }
+        struct mailchimp_action ac = {0};
+        bool bad = !get_str(v, x, p, "on", NULL, true) |
+                   !get_str(v, x, p, "tier", &ac.tier, true);
+        const char *on = json_string_value(json_object_get(x, "on"));
+        if (on != NULL && strcmp(on, "enter") != 0 &&
+            strcmp(on, "leave") != 0) {
+            snprintf(q, sizeof q, "%s.on", p);
+            report(v, LSC_LOG_ERROR, q,
+                   "\"%s\" is not a transition; hint: \"enter\" or "
+                   "\"leave\"", on);
+            bad = true;
+        }
+        ac.on_leave = on != NULL && strcmp(on, "leave") == 0;
+        snprintf(q, sizeof q, "%s.webhook", p);
+        json_t *wh = get_obj(v, x, p, "webhook", q, sizeof q);
+        if (json_object_get(x, "webhook") == NULL) {
+            report(v, LSC_LOG_ERROR, p, "missing required key \"webhook\"");
+            bad = true;
+        } else if (wh == NULL) {
+            bad = true;
+        } else {
+            static const char *const wk[] = {"url", "secret_env", NULL};
+            unknown_keys(v, wh, q, wk);
+            check_base(v, wh, q, "url", &ac.webhook_url);
+            bad |= ac.webhook_url == NULL;
+            if (json_object_get(wh, "url") == NULL) {
+                report(v, LSC_LOG_ERROR, q, "missing required key \"url\"");
+            }
+            bad |= !get_str(v, wh, q, "secret_env", &ac.webhook_secret_env,
+                            true);
+            if (ac.webhook_secret_env != NULL &&
+                !env_name(ac.webhook_secret_env)) {
+                snprintf(r, sizeof r, "%s.secret_env", q);
+                report(v, LSC_LOG_ERROR, r,
+                       "\"%s\" is not an environment variable name",
+                       ac.webhook_secret_env);
+                bad = true;
+            }
+        }
+        if (bad) {
+            free(ac.tier);
+            free(ac.webhook_url);
+            free(ac.webhook_secret_env);
+            continue;
+        }
+        c->actions[c->n_actions++] = ac;
+    }
+}
+
 /* Checks every key of the mapping `root` (borrowed) and fills c. */
 static void validate(struct vctx *v, json_t *root,
                      struct mailchimp_config *c)
@@ -369,7 +493,7 @@ static void validate(struct vctx *v, json_t *root,
                                       "auth", "audience", "fields",
                                       "contact", "unknown_members", "tiers",
                                       "tags", "activity", "limits", "api",
-                                      "description", NULL};
+                                      "actions", "description", NULL};
     char p[256];
     unknown_keys(v, root, "", top);
 
@@ -696,6 +820,8 @@ static void validate(struct vctx *v, json_t *root,
                    "must be at least job_backoff_base_ms");
         }
     }
+
+    parse_actions(v, root, c);
 
     json_t *ep = get_obj(v, root, "", "api", p, sizeof p);
     if (ep != NULL) {

@@ -144,17 +144,16 @@ enum lsc_status mailchimp_open(const struct lsc_host_api *host,
         st = mailchimp_create(&cfg, &cred, out, err, errlen);
     }
     if (st == LSC_OK) {
-        /* a refusal seen by an earlier run still holds: no requests
-         * until `leadscore connect mailchimp` succeeds */
+        /* A refusal seen by an earlier run is shown by `connect
+         * --status` until a request gets through again (a key fixed, a
+         * token re-issued): this client still tries, and clears it. */
         char path[4096], why[300];
         reauth_path(&cfg, dir_of(host, data_dir), path, sizeof path);
         (*out)->state_path = strdup(path);
         bool needed = false;
         mailchimp_reauth_state(&cfg, dir_of(host, data_dir), &needed, why,
                                sizeof why);
-        if (needed) {
-            (*out)->reauth = true;
-        }
+        (*out)->reauth_on_disk = needed;
     }
     if (token != NULL) {
         OPENSSL_cleanse(token, strlen(token));

@@ -156,6 +156,7 @@ struct cctx {
     size_t n_hubspot;
     char *err;
     size_t errlen;
+    bool mc_actions; /* the Mailchimp mapping has webhook actions */
 };
 
 static enum lsc_status open_one(void *ud, const char *path)
@@ -199,6 +200,7 @@ static enum lsc_status open_one(void *ud, const char *path)
         log_err(c->err, c->errlen, "%s", e);
         return rc;
     }
+    c->mc_actions = mailchimp_config_of(c->s->mc)->n_actions > 0;
     rc = mailchimp_add_tiers(c->s->mc, c->tiers, c->n_tiers);
     if (rc != LSC_OK) {
         log_err(c->err, c->errlen, "out of memory");
@@ -238,10 +240,11 @@ enum lsc_status sync_create(const struct lsc_host_api *h,
         tiers[i] = primary->tiers[i].name;
     }
     const char *files = h->config_get(h->host, "connectors");
-    struct cctx c = {s, tiers, primary->n_tiers, 0, err, errlen};
+    struct cctx c = {s, tiers, primary->n_tiers, 0, err, errlen, false};
     enum lsc_status rc = each_file(files, false, open_one, &c);
     free(tiers);
-    if (rc == LSC_OK && c.n_hubspot > 0) {
+    /* the facade also delivers the Mailchimp mapping's webhook actions */
+    if (rc == LSC_OK && (c.n_hubspot > 0 || c.mc_actions)) {
         rc = connectors_create(h, files, NULL, &s->conn, err, errlen);
         bool connected = false;
         if (rc == LSC_OK && connectors_has_hubspot(s->conn, &connected) &&
@@ -273,7 +276,8 @@ enum lsc_status sync_create(const struct lsc_host_api *h,
         connectors_check_groups(s->conn, primary->name, names, ng);
     }
     PLOG_INFO(h, "connectors: HubSpot %s, Mailchimp %s",
-              s->conn ? "on" : "off", s->mc ? "on" : "off");
+              connectors_has_hubspot(s->conn, NULL) ? "on" : "off",
+              s->mc ? "on" : "off");
     if (s->conn == NULL && s->mc == NULL) {
         sync_destroy(s); /* nothing to forward: zero cost per event */
         return LSC_OK;

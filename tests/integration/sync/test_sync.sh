@@ -499,7 +499,8 @@ mailchimp_reauth)
 {"schema": "leadscore.connector/1", "connector": "mailchimp",
  "api": {"base_url": "$mc_URL/3.0"},
  "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
- "audience": {"list_id": "L1"}}
+ "audience": {"list_id": "L1"},
+ "limits": {"max_connections": 1}}
 JSON
     L setup --config "$TMP/mc.json" --data-dir "$DATA" >/dev/null 2>&1 || fail "setup"
     good_key=$LSC_TEST_MC_KEY
@@ -516,12 +517,20 @@ JSON
     fi
     ok "a refused API key: the write stays queued and connect --status (a new process) says re-authorization needed"
     curl -sf -XPOST "$mc_URL/_fake/clear" >/dev/null
-    echo '{"contact":"101","type":"demo_request","ts":"2026-11-01T11:00:00Z","id":"d-1"}' >"$TMP/ev2.jsonl"
+    # two new contacts: due jobs (101's waits 15 minutes), run one after
+    # the other (max_connections 1)
+    printf '%s\n' \
+        '{"contact":"102","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c102@example.com"}}' \
+        '{"contact":"103","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c103@example.com"}}' \
+        >"$TMP/ev2.jsonl"
     L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
         "$TMP/ev2.jsonl" >"$TMP/s2.out" 2>"$TMP/s2.err" || true
-    curl -sf "$mc_URL/_fake/requests" | jq -e '.requests | length == 0' >/dev/null ||
-        fail "the next run still sent requests with refused credentials"
-    ok "the next run sends nothing with the refused credentials"
+    n=$(curl -sf "$mc_URL/_fake/requests" | jq '.requests | length')
+    [ "$n" = 1 ] || fail "the next run sent $n requests with refused credentials (1 expected: the refusal stops the other job)"
+    grep -q "3 left queued" "$TMP/s2.out" || fail "s2: $(cat "$TMP/s2.out")"
+    L connect --status --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/st1b.out" 2>&1 || fail "status"
+    grep -q "^mailchimp: re-authorization needed" "$TMP/st1b.out" || fail "state lost: $(cat "$TMP/st1b.out")"
+    ok "the next run is refused once and keeps the state"
     export LSC_TEST_MC_KEY=$good_key
     L connect mailchimp --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/c.out" 2>"$TMP/c.err" ||
         fail "connect: $(cat "$TMP/c.out" "$TMP/c.err")"
@@ -529,6 +538,55 @@ JSON
     grep -q "^mailchimp: API key from \$LSC_TEST_MC_KEY (data center us1)" "$TMP/st2.out" ||
         fail "status after connect: $(cat "$TMP/st2.out")"
     ok "a successful connect mailchimp clears the state"
+    ;;
+mailchimp_webhook)
+    # the fake HubSpot is only the webhook receiver here (it records /hook)
+    start_fake "$FAKE_HS" hs --static-token x
+    start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY"
+    curl -sf -XPOST -d '{"lists":["L1"],"members":[{"list":"L1","email":"c101@example.com","status":"subscribed"}]}' \
+        "$mc_URL/_fake/seed" >/dev/null
+    cat >"$TMP/mc.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "mailchimp",
+ "api": {"base_url": "$mc_URL/3.0"},
+ "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
+ "audience": {"list_id": "L1"},
+ "actions": [
+   {"on": "enter", "tier": "hot",
+    "webhook": {"url": "$hs_URL/hook", "secret_env": "LSC_TEST_HOOK_SECRET"}}
+ ]}
+JSON
+    L validate "$TMP/mc.json" >"$TMP/v.out" 2>"$TMP/v.err" || fail "validate: $(cat "$TMP/v.err")"
+    if grep -q "unknown key" "$TMP/v.err"; then fail "actions ignored: $(cat "$TMP/v.err")"; fi
+    L setup --config "$TMP/mc.json" --data-dir "$DATA" >/dev/null 2>&1 || fail "setup"
+    printf '%s\n' \
+        '{"contact":"101","type":"contact.created","ts":"2026-11-01T10:00:00Z","props":{"title":"CEO","email":"c101@example.com"}}' \
+        '{"contact":"101","type":"demo_request","ts":"2026-11-01T11:00:00Z","id":"d-1"}' >"$TMP/ev.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || fail "sync exit $?"
+    grep -q "0 dead-lettered, 0 left queued" "$TMP/sync.out" || fail "summary: $(cat "$TMP/sync.out")"
+    hook=$(requests | jq -c '[.requests[] | select(.path == "/hook")]')
+    [ "$(echo "$hook" | jq length)" = 1 ] || fail "one webhook expected: $hook"
+    body=$(echo "$hook" | jq -r '.[0].body')
+    echo "$body" | jq -e '.contact == "101" and .to == "hot" and .from == "warm" and .score == 70 and
+        .reasons == [{"rule": "demo", "points": 50, "awards": 1}, {"rule": "exec", "points": 20, "awards": 0}]' >/dev/null ||
+        fail "webhook body $body"
+    sig=$(echo "$hook" | jq -r '.[0].headers | to_entries[] | select(.key | ascii_downcase == "x-leadscore-signature") | .value')
+    sig_t=$(echo "$sig" | tr ',' '\n' | sed -n 's/^t=//p')
+    sig_v1=$(echo "$sig" | tr ',' '\n' | sed -n 's/^v1=//p')
+    want=$(printf '%s.%s' "$sig_t" "$body" |
+        openssl dgst -sha256 -hmac "$LSC_TEST_HOOK_SECRET" -r | cut -d' ' -f1)
+    [ -n "$sig_v1" ] && [ "$want" = "$sig_v1" ] || fail "bad signature $sig"
+    m=$(curl -sf "$mc_URL/_fake/member?list=L1&email=c101@example.com")
+    echo "$m" | jq -e '.merge_fields.LTIER == "hot"' >/dev/null || fail "member: $m"
+    ok "a Mailchimp mapping's webhook action: one signed delivery on entering hot, with the reasons; the member is written too"
+    jq '.actions[0].tag = "hot-lead"' "$TMP/mc.json" >"$TMP/mc-tag.json"
+    set +e
+    L validate "$TMP/mc-tag.json" >"$TMP/v2.out" 2>"$TMP/v2.err"
+    rc=$?
+    set -e
+    [ $rc = 1 ] || fail "a tag action accepted: exit $rc"
+    grep -q 'actions\[0\].tag: HubSpot only' "$TMP/v2.err" || fail "tag message: $(cat "$TMP/v2.err")"
+    ok "a HubSpot-only tag action in a Mailchimp mapping is refused with the reason"
     ;;
 validate)
     start_fake "$FAKE_HS" hs --static-token x
