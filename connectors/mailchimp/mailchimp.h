@@ -189,7 +189,8 @@ struct mailchimp_activity {
     const char *campaign_id;
     const char *campaign_type; /* mapped campaign type, or NULL if unknown */
     const char *url;           /* clicks, else NULL */
-    const char *bounce_type;   /* bounces ("hard", "soft"), else NULL */
+    const char *bounce_type;   /* bounces ("hard", "soft"), else NULL;
+                                  the event attribute "bounce" */
     const struct lsc_prop *props; /* campaign_id, campaign_type, url, ... */
     size_t n_props;
     const char *jsonl;         /* the same event as one JSON line (no

@@ -119,7 +119,7 @@ static enum lsc_status emit(const struct mailchimp_activity_ctx *ctx,
         props[np++] = str_prop("url", url);
     }
     if (btype != NULL) {
-        props[np++] = str_prop("bounce_type", btype);
+        props[np++] = str_prop("bounce", btype);
     }
 
     json_t *jp = json_object();

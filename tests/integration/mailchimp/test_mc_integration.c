@@ -484,7 +484,8 @@ static void test_activity_import_twice_same_events(void **state)
     for (size_t i = 0; i < a.n; i++) {
         click = click || strstr(a.lines[i], "\"url\":\"https://example.com/"
                                             "pricing\"") != NULL;
-        bounce = bounce || strstr(a.lines[i], "\"bounce_type\":\"hard\"");
+        bounce = bounce || (strstr(a.lines[i], "\"bounce\":\"hard\"") &&
+                            !strstr(a.lines[i], "bounce_type"));
         automation = automation ||
                      strstr(a.lines[i], "\"campaign_type\":\"automation\"");
     }
