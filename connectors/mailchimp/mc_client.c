@@ -90,6 +90,14 @@ enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
         mc->cfg.max_connections > MAILCHIMP_MAX_CONNECTIONS) {
         mc->cfg.max_connections = MAILCHIMP_MAX_CONNECTIONS;
     }
+    /* The activity import (the daemon's child process, or `leadscore
+     * import`) runs beside the writers with one connection at a time
+     * (its requests are sequential): it keeps one slot of the budget, so
+     * the user's connections never exceed max_connections. */
+    mc->slots = mc->cfg.max_connections;
+    if (mc->cfg.activity_import && mc->slots > 1) {
+        mc->slots--;
+    }
     if (mc->cfg.timeout_ms <= 0 || mc->cfg.timeout_ms > MAILCHIMP_TIMEOUT_MS) {
         mc->cfg.timeout_ms = MAILCHIMP_TIMEOUT_MS;
     }
@@ -260,7 +268,7 @@ int64_t mc_job_backoff_ms(int64_t base, unsigned attempt, int64_t cap,
 static void acquire(struct mailchimp *mc)
 {
     pthread_mutex_lock(&mc->mu);
-    while (mc->in_flight >= mc->cfg.max_connections) {
+    while (mc->in_flight >= mc->slots) {
         pthread_cond_wait(&mc->cv, &mc->mu);
     }
     mc->in_flight++;
@@ -793,9 +801,7 @@ enum lsc_status mailchimp_job_run(struct mailchimp *mc,
         return LSC_ERR_INVALID_ARG;
     }
     struct job_pool p = {mc, jobs, results, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    size_t nt = n < (size_t)mc->cfg.max_connections
-                    ? n
-                    : (size_t)mc->cfg.max_connections;
+    size_t nt = n < (size_t)mc->slots ? n : (size_t)mc->slots;
     pthread_t th[MAILCHIMP_MAX_CONNECTIONS];
     size_t started = 0;
     for (size_t i = 1; i < nt; i++) {

@@ -18,6 +18,7 @@ struct mailchimp {
     pthread_mutex_t mu;          /* guards everything below */
     pthread_cond_t cv;           /* a connection slot was freed */
     int in_flight;
+    int slots;        /* in-flight limit of this client (see create) */
     bool reauth;
     char *state_path; /* persisted "re-authorize needed" (NULL: none) */
     bool reauth_on_disk; /* that file exists (as far as we know) */

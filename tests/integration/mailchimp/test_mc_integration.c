@@ -633,6 +633,23 @@ static void test_connection_limit_pressure(void **state)
     assert_true(s.max_in_flight <= 10);
     assert_int_equal(s.written, NJOBS);
 
+    /* The activity import (on by default) keeps one slot: the writers
+     * use 9 of the 10; without the import, all 10. */
+    assert_true(max_in_flight <= 9);
+    mailchimp_destroy(x->mc);
+    x->cfg.activity_import = false;
+    x->mc = client(x, FAKE_API_KEY, NULL);
+    fake_ctl(&x->fake, "POST", "/_fake/clear", "{}", NULL);
+    for (size_t i = 0; i < NJOBS; i++) {
+        res[i].status = LSC_ERR_INTERNAL;
+    }
+    assert_int_equal(mailchimp_job_run(x->mc, jobs, res, NJOBS), LSC_OK);
+    fake_ctl(&x->fake, "GET", "/_fake/requests", NULL, &j);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_in_flight")),
+                     10);
+    json_decref(j);
+    x->cfg.activity_import = true;
+
     /* Another app of the same user holds 7 of the 10 slots: the fake
      * allows 3.  429s come back, are retried with backoff, and every
      * write lands. */

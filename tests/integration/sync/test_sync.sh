@@ -588,6 +588,43 @@ JSON
     grep -q 'actions\[0\].tag: HubSpot only' "$TMP/v2.err" || fail "tag message: $(cat "$TMP/v2.err")"
     ok "a HubSpot-only tag action in a Mailchimp mapping is refused with the reason"
     ;;
+mailchimp_budget)
+    # the user's 10 connections: the fake answers 429 beyond them
+    start_fake "$FAKE_MC" mc --api-key "$LSC_TEST_MC_KEY" --max-conn 10
+    now=$(date -u +%Y-%m-%dT%H:%M:%S+00:00)
+    members=$(for i in $(seq 101 200); do printf '{"list":"L1","email":"c%s@example.com","status":"subscribed"},' "$i"; done)
+    camps=$(for c in 1 2 3 4 5 6 7 8; do printf '{"id":"c%s","type":"regular","list_id":"L1","send_time":"%s","activity":[{"email":"c101@example.com","action":"open","timestamp":"%s"}]},' "$c" "$now" "$now"; done)
+    curl -sf -XPOST -d "{\"lists\":[\"L1\"],\"members\":[${members%,}],\"campaigns\":[${camps%,}]}" \
+        "$mc_URL/_fake/seed" >/dev/null
+    cat >"$TMP/mc.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "mailchimp",
+ "api": {"base_url": "$mc_URL/3.0"},
+ "auth": {"type": "api_key", "api_key_env": "LSC_TEST_MC_KEY"},
+ "audience": {"list_id": "L1"}}
+JSON
+    L setup --config "$TMP/mc.json" --data-dir "$DATA" >/dev/null 2>&1 || fail "setup"
+    for i in $(seq 101 200); do
+        echo "{\"contact\":\"$i\",\"type\":\"contact.created\",\"ts\":\"2026-11-01T10:00:00Z\",\"props\":{\"title\":\"CEO\",\"email\":\"c$i@example.com\"}}"
+    done >"$TMP/ev.jsonl"
+    curl -sf -XPOST -d '{"delay_ms":150}' "$mc_URL/_fake/config" >/dev/null
+    curl -sf -XPOST "$mc_URL/_fake/clear" >/dev/null
+    # the writers of one process and an activity import in another, at once
+    L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" &
+    spid=$!
+    sleep 0.5
+    L import mailchimp-activity --config "$TMP/mc.json" --data-dir "$TMP/import-data" \
+        >"$TMP/import.out" 2>"$TMP/import.err" || fail "import exit $?"
+    wait $spid || fail "sync exit $?"
+    st=$(curl -sf "$mc_URL/_fake/requests" | jq -c '{max_in_flight, throttled}')
+    echo "$st" | jq -e '.throttled == 0 and .max_in_flight <= 10' >/dev/null ||
+        fail "over the 10-connection budget: $st"
+    # both really ran together: 9 writers + the import's 1
+    echo "$st" | jq -e '.max_in_flight == 10' >/dev/null || fail "no overlap: $st"
+    grep -q "100 jobs enqueued, 100 sent, 0 retried" "$TMP/sync.out" || fail "sync: $(cat "$TMP/sync.out")"
+    [ "$(grep -c '"type":"email_open"' "$TMP/import.out")" = 8 ] || fail "import: $(cat "$TMP/import.out")"
+    ok "sync's writers and a concurrent activity import stay within the user's 10 connections ($st)"
+    ;;
 validate)
     start_fake "$FAKE_HS" hs --static-token x
     hs_mapping "$TMP/good.json"
