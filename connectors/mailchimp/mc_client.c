@@ -742,8 +742,15 @@ static void run_one(struct mailchimp *mc, const struct lsc_job *job,
         res->status = LSC_OK;
         break;
     case LSC_ERR_AUTH:
-        /* Keep the queue: retry after re-authorization. */
+        /* Keep the queue: retry after re-authorization.  A host that
+         * takes LSC_DEFERRED (ABI 1.1) does not count the wait as an
+         * attempt, so a long wait never dead-letters the write. */
         res->status = LSC_ERR_RETRYABLE;
+#if LSC_PLUGIN_ABI_MINOR >= 1
+        if (mc->host_defers) {
+            res->status = LSC_DEFERRED;
+        }
+#endif
         res->retry_after_ms = 15 * 60 * 1000;
         break;
     case LSC_ERR_RETRYABLE:

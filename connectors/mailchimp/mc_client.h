@@ -22,6 +22,7 @@ struct mailchimp {
     bool reauth;
     char *state_path; /* persisted "re-authorize needed" (NULL: none) */
     bool reauth_on_disk; /* that file exists (as far as we know) */
+    bool host_defers; /* the host takes LSC_DEFERRED (ABI >= 1.1) */
     struct mailchimp_stats stats;
 };
 

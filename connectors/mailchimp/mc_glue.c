@@ -154,6 +154,7 @@ enum lsc_status mailchimp_open(const struct lsc_host_api *host,
         mailchimp_reauth_state(&cfg, dir_of(host, data_dir), &needed, why,
                                sizeof why);
         (*out)->reauth_on_disk = needed;
+        (*out)->host_defers = host != NULL && host->abi_minor >= 1;
     }
     if (token != NULL) {
         OPENSSL_cleanse(token, strlen(token));
