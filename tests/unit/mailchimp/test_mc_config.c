@@ -236,6 +236,59 @@ static void test_create_mapping(void **state)
     mailchimp_config_destroy(&c);
 }
 
+/* "actions": webhooks on tier changes, copied with the mapping; HubSpot's
+ * tag / write_tier and a bad secret variable are errors. */
+static void test_actions(void **state)
+{
+    (void)state;
+    const char *t =
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
+        "\"audience\":{\"list_id\":\"L1\"},\"actions\":["
+        "{\"on\":\"enter\",\"tier\":\"hot\",\"webhook\":{\"url\":"
+        "\"https://h.example/x\",\"secret_env\":\"HOOK_SECRET\"}},"
+        "{\"on\":\"leave\",\"tier\":\"hot\",\"webhook\":{\"url\":"
+        "\"http://127.0.0.1:9/y\",\"secret_env\":\"HOOK_SECRET\"}}]}";
+    struct mailchimp_config c, d;
+    size_t nerr = 1;
+    assert_int_equal(mailchimp_config_parse(t, strlen(t), "a.json", NULL,
+                                            NULL, &c, &nerr),
+                     LSC_OK);
+    assert_int_equal(c.n_actions, 2);
+    assert_false(c.actions[0].on_leave);
+    assert_true(c.actions[1].on_leave);
+    assert_string_equal(c.actions[0].webhook_url, "https://h.example/x");
+    assert_int_equal(mailchimp_config_copy(&d, &c), LSC_OK);
+    mailchimp_config_destroy(&c);
+    assert_int_equal(d.n_actions, 2);
+    assert_string_equal(d.actions[1].webhook_url, "http://127.0.0.1:9/y");
+    assert_string_equal(d.actions[1].webhook_secret_env, "HOOK_SECRET");
+    mailchimp_config_destroy(&d);
+
+    static const char *const wrong[] = {
+        "{\"on\":\"enter\",\"tier\":\"hot\",\"tag\":\"x\",\"webhook\":"
+        "{\"url\":\"https://h.example/x\",\"secret_env\":\"S\"}}",
+        "{\"on\":\"arrive\",\"tier\":\"hot\",\"webhook\":"
+        "{\"url\":\"https://h.example/x\",\"secret_env\":\"S\"}}",
+        "{\"on\":\"enter\",\"tier\":\"hot\",\"webhook\":"
+        "{\"url\":\"http://h.example/x\",\"secret_env\":\"S\"}}",
+        "{\"on\":\"enter\",\"tier\":\"hot\",\"webhook\":"
+        "{\"url\":\"https://h.example/x\",\"secret_env\":\"A-B\"}}",
+        "{\"on\":\"enter\",\"tier\":\"hot\"}",
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        char m[512];
+        snprintf(m, sizeof m,
+                 "{\"schema\":\"leadscore.connector/1\",\"connector\":"
+                 "\"mailchimp\",\"audience\":{\"list_id\":\"L1\"},"
+                 "\"actions\":[%s]}",
+                 wrong[i]);
+        assert_int_equal(mailchimp_config_parse(m, strlen(m), "b.json", NULL,
+                                                NULL, &c, &nerr),
+                         LSC_ERR_CONFIG);
+        assert_true(nerr >= 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_every_problem_reported),
         cmocka_unit_test(test_syntax_and_missing),
         cmocka_unit_test(test_create_mapping),
+        cmocka_unit_test(test_actions),
     };
     return cmocka_run_group_tests_name("mailchimp_config", tests, NULL, NULL);
 }
