@@ -373,8 +373,20 @@ static void map_hubspot_one(json_t *e, size_t i, struct hooks_result *r)
                             ? pv
                             : json_null());
     }
-    char idbuf[80];
-    snprintf(idbuf, sizeof idbuf, "hubspot:%s", eid);
+    /* eventId alone is not unique (crm-apis.md 1.7): key on account,
+     * subscription and event, so only a true redelivery repeats it. */
+    char portal[64] = "0", sub[64] = "0";
+    json_t *pj = json_object_get(e, "portalId");
+    json_t *sj = json_object_get(e, "subscriptionId");
+    if ((pj != NULL && !id_text(pj, portal, sizeof portal)) ||
+        (sj != NULL && !id_text(sj, sub, sizeof sub))) {
+        json_decref(props);
+        reject(r, "event [%zu]: %s", i,
+               "malformed 'portalId' or 'subscriptionId'");
+        return;
+    }
+    char idbuf[224];
+    snprintf(idbuf, sizeof idbuf, "hubspot:%s:%s:%s", portal, sub, eid);
     json_t *ev = json_pack("{s:s, s:s, s:f, s:s, s:o}", "contact", contact,
                            "type", kind, "ts",
                            json_number_value(at) / 1000.0, "id", idbuf,

@@ -88,6 +88,15 @@ now_ms=$(($(date +%s) * 1000))
 sig=$("$PROBE" sign-hubspot hs-secret POST "http://127.0.0.1:$port/webhooks/hubspot" "$TMP/hs" "$now_ms")
 expect "hubspot valid signature" "$(hs_post "$now_ms" "$sig")" '200 {"accepted":1'
 expect "hubspot redelivery is a duplicate" "$(hs_post "$now_ms" "$sig")" '"duplicate":1'
+# eventId is not unique across subscriptions or accounts: same eventId 101,
+# another subscription / portal and contact, are new events.
+printf '%s' '[{"eventId":101,"subscriptionId":2,"portalId":33,"occurredAt":1793527200000,"subscriptionType":"contact.propertyChange","objectId":556,"propertyName":"job_title","propertyValue":"CEO"},{"eventId":101,"subscriptionId":1,"portalId":34,"occurredAt":1793527200000,"subscriptionType":"contact.creation","objectId":557}]' >"$TMP/hs2"
+cp "$TMP/hs" "$TMP/hs1"; cp "$TMP/hs2" "$TMP/hs"
+sig2=$("$PROBE" sign-hubspot hs-secret POST "http://127.0.0.1:$port/webhooks/hubspot" "$TMP/hs" "$now_ms")
+expect "hubspot same eventId, other subscription/portal: both applied" "$(hs_post "$now_ms" "$sig2")" '200 {"accepted":2,"duplicate":0'
+expect "hubspot redelivery of those: duplicates" "$(hs_post "$now_ms" "$sig2")" '"accepted":0,"duplicate":2'
+expect "hubspot: the other subscription's change applied" "$(get /v1/contacts/556)" '"job_title":"CEO"'
+cp "$TMP/hs1" "$TMP/hs"
 expect "hubspot forged" "$(hs_post "$now_ms" "AAAA$sig")" '401 {"error":"X-HubSpot-Signature-v3 does not match"}'
 old=$((now_ms - 400000))
 sig_old=$("$PROBE" sign-hubspot hs-secret POST "http://127.0.0.1:$port/webhooks/hubspot" "$TMP/hs" "$old")
