@@ -114,6 +114,7 @@ struct core {
     atomic_uint_fast64_t events[CORE_SRC_COUNT][3];
     atomic_uint_fast64_t auth_failures[CORE_SRC_COUNT];
     atomic_uint_fast64_t rate_limited;
+    atomic_uint_fast64_t too_large;
     atomic_uint_fast64_t transitions;
     atomic_uint_fast64_t evaluations;
     atomic_uint_fast64_t refreshes; /* evaluations by the score sweep */
@@ -1797,6 +1798,11 @@ void core_count_rate_limited(struct core *c)
     atomic_fetch_add(&c->rate_limited, 1);
 }
 
+void core_count_too_large(struct core *c)
+{
+    atomic_fetch_add(&c->too_large, 1);
+}
+
 void core_observe_request(struct core *c, int64_t ns)
 {
     histo_add(&c->request, ns);
@@ -1883,8 +1889,13 @@ char *core_metrics(struct core *c)
     }
     bprintf(&b, "# HELP leadscored_rate_limited_total Requests answered 429."
             "\n# TYPE leadscored_rate_limited_total counter\n"
-            "leadscored_rate_limited_total %" PRIu64 "\n",
-            (uint64_t)atomic_load(&c->rate_limited));
+            "leadscored_rate_limited_total %" PRIu64 "\n"
+            "# HELP leadscored_too_large_total Requests answered 413 (body "
+            "over limits.max_body_bytes).\n"
+            "# TYPE leadscored_too_large_total counter\n"
+            "leadscored_too_large_total %" PRIu64 "\n",
+            (uint64_t)atomic_load(&c->rate_limited),
+            (uint64_t)atomic_load(&c->too_large));
     histo_print(&b, "leadscored_scoring_seconds",
                 "Time in the plugin's event handler per event.", &c->scoring);
     histo_print(&b, "leadscored_commit_seconds",

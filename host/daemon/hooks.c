@@ -137,8 +137,11 @@ enum lsc_status hooks_verify_hubspot(const char *secret, const char *method,
         return LSC_ERR_AUTH;
     }
     if (now_ms - t > max_age_ms || t - now_ms > max_age_ms) {
-        put_err(err, errlen, "stale X-HubSpot-Request-Timestamp "
-                "(more than 5 minutes from now)");
+        if (err != NULL && errlen > 0) {
+            snprintf(err, errlen, "stale X-HubSpot-Request-Timestamp (more "
+                     "than %" PRId64 " s from now, hubspot.max_age)",
+                     max_age_ms / 1000);
+        }
         return LSC_ERR_AUTH;
     }
     char want[64];
@@ -669,7 +672,8 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
                             json_string("cleaned"));
         activity = "email_bounce";
         const char *why = dstr(f.data, "reason");
-        json_object_set_new(attrs, "bounce_type",
+        /* "bounce", as the bundled models and the activity import use */
+        json_object_set_new(attrs, "bounce",
                             json_string(why && strcmp(why, "hard") == 0
                                             ? "hard"
                                             : (why ? why : "hard")));

@@ -48,7 +48,8 @@ r=$(get '/v1/contacts?min_score=39')
 [[ "$r" != *'"d-1"'* ]] && ok "min_score filter uses the current score" || fail "min_score 39 lists d-1: $r"
 c2=$(num "$(get /v1/contacts/d-2)" score)
 ls2=$(list_score d-2)
-[ "$ls2" -le "$c2" ] && [ "$ls2" -ge $((c2 - 2)) ] && ok "list and GET agree for d-2 ($ls2 / $c2)" ||
+# the listed value may be one sweep (200 ms) older: equal or a little higher
+[ "$ls2" -ge "$c2" ] && [ "$ls2" -le $((c2 + 2)) ] && ok "list and GET agree for d-2 ($ls2 / $c2)" ||
     fail "d-2: list $ls2, GET $c2"
 first=$(get '/v1/contacts?limit=1' | grep -o '"contact":"[^"]*"' | head -n 1)
 expect "list order: the fresher lead first" "$first" '"d-1"'

@@ -62,6 +62,14 @@ static void test_hooks_hubspot_refusals(void **state)
                                           sizeof err),
                      LSC_ERR_AUTH);
     assert_non_null(strstr(err, "stale"));
+    assert_non_null(strstr(err, "more than 300 s"));
+    /* The message follows hubspot.max_age, not a fixed 5 minutes. */
+    assert_int_equal(hooks_verify_hubspot(HS_SECRET, "POST", HS_URI, HS_BODY,
+                                          strlen(HS_BODY), HS_TS, HS_SIG,
+                                          1700000000000 + 60001, 60000, err,
+                                          sizeof err),
+                     LSC_ERR_AUTH);
+    assert_non_null(strstr(err, "more than 60 s from now"));
     /* Missing headers. */
     assert_int_equal(hooks_verify_hubspot(HS_SECRET, "POST", HS_URI, HS_BODY,
                                           strlen(HS_BODY), HS_TS, NULL, now,
@@ -261,6 +269,22 @@ static void test_hooks_map_mailchimp(void **state)
     assert_int_equal(r.n_lines, 1);
     assert_non_null(strstr(r.lines[0], "\"contact\":\"old@x.com\""));
     assert_non_null(strstr(r.lines[0], "\"email\":\"new@x.com\""));
+    hooks_result_free(&r);
+
+    /* cleaned: the activity carries "bounce", as the bundled models'
+     * hard-bounce rule ({"field": "bounce", "value": "hard"}) wants. */
+    const char *cl = "type=cleaned&fired_at=2009-03-26+22%3A01%3A00&"
+                     "data%5Blist_id%5D=a6b5da1054&data%5Bcampaign_id%5D="
+                     "4fjk2ma9xd&data%5Breason%5D=hard&data%5Bemail%5D="
+                     "api%2Bcleaned%40mailchimp.com";
+    assert_int_equal(hooks_map_mailchimp(cl, strlen(cl), false, &r, err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(r.n_lines, 2);
+    assert_non_null(strstr(r.lines[0], "\"mailchimp_status\":\"cleaned\""));
+    assert_non_null(strstr(r.lines[1], "\"type\":\"email_bounce\""));
+    assert_non_null(strstr(r.lines[1], "\"bounce\":\"hard\""));
+    assert_null(strstr(r.lines[1], "bounce_type"));
     hooks_result_free(&r);
 
     const char *camp = "type=campaign&fired_at=2009-03-26+22%3A15%3A09&"
