@@ -779,6 +779,16 @@ static enum lsc_status refresh_page(struct core *c, struct timers *t,
             report_score(c, c->wstore, l.v[i].id, now, &sc) &&
             sc != l.v[i].score) {
             st = evaluate_one(c, c->wstore, l.v[i].id, now);
+            /* A plugin that writes its score under another property
+             * (score_property) leaves the row as it was: store the
+             * report's score, or the next sweep would evaluate again. */
+            if (st == LSC_OK) {
+                st = store_score_set(c->wstore, l.v[i].id, sc, NULL, now,
+                                     "evaluate (decay)");
+                if (st == LSC_ERR_NOT_FOUND) {
+                    st = LSC_OK; /* deleted by the plugin meanwhile */
+                }
+            }
             atomic_fetch_add(&c->refreshes, 1);
         }
         if (i + 1 == l.n) {

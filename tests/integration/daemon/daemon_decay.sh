@@ -71,4 +71,25 @@ ls1=$(list_score d-1)
     fail "after reload: list $ls1, GET $(get /v1/contacts/d-1)"
 stop_daemon
 ok "SIGTERM: clean exit"
+
+# The plugin writes its score under another property (score_property):
+# the sweep still keeps the listed score current.
+sed -i 's/"points": 80/"points": 40/; s/"1h"/"4s"/' "$TMP/model.json"
+DATA=$TMP/data2
+cat >"$TMP/config2.json" <<JSON
+{"listen": "127.0.0.1:0", "data_dir": "$DATA", "plugin": "$PLUGIN",
+ "models": ["$TMP/model.json"], "tokens": ["t0k"], "durable": false,
+ "plugin_config": {"score_property": "my_score"},
+ "wake_scan": "100ms", "score_refresh": "200ms", "log_level": "info"}
+JSON
+start_daemon "$TMP/config2.json"
+now=$(date +%s)
+post /v1/events "{\"contact\":\"p-1\",\"type\":\"email_open\",\"ts\":$now,\"id\":\"p-1\"}" >/dev/null
+sleep 1.5
+lp=$(get '/v1/contacts?min_score=0' | grep -o '{"contact":"p-1","score":[0-9]*' | cut -d: -f3)
+gp=$(num "$(get /v1/contacts/p-1)" score)
+[ -n "$lp" ] && [ "$lp" -lt 40 ] && [ "$lp" -ge "$gp" ] && [ "$lp" -le $((gp + 2)) ] &&
+    ok "score_property: list score current ($lp, GET $gp)" || fail "score_property: list $lp, GET $gp"
+stop_daemon
+ok "SIGTERM: clean exit"
 echo "1..$n_ok"
