@@ -137,8 +137,11 @@ enum lsc_status hooks_verify_hubspot(const char *secret, const char *method,
         return LSC_ERR_AUTH;
     }
     if (now_ms - t > max_age_ms || t - now_ms > max_age_ms) {
-        put_err(err, errlen, "stale X-HubSpot-Request-Timestamp "
-                "(more than 5 minutes from now)");
+        if (err != NULL && errlen > 0) {
+            snprintf(err, errlen, "stale X-HubSpot-Request-Timestamp (more "
+                     "than %" PRId64 " s from now, hubspot.max_age)",
+                     max_age_ms / 1000);
+        }
         return LSC_ERR_AUTH;
     }
     char want[64];
@@ -373,8 +376,20 @@ static void map_hubspot_one(json_t *e, size_t i, struct hooks_result *r)
                             ? pv
                             : json_null());
     }
-    char idbuf[80];
-    snprintf(idbuf, sizeof idbuf, "hubspot:%s", eid);
+    /* eventId alone is not unique (crm-apis.md 1.7): key on account,
+     * subscription and event, so only a true redelivery repeats it. */
+    char portal[64] = "0", sub[64] = "0";
+    json_t *pj = json_object_get(e, "portalId");
+    json_t *sj = json_object_get(e, "subscriptionId");
+    if ((pj != NULL && !id_text(pj, portal, sizeof portal)) ||
+        (sj != NULL && !id_text(sj, sub, sizeof sub))) {
+        json_decref(props);
+        reject(r, "event [%zu]: %s", i,
+               "malformed 'portalId' or 'subscriptionId'");
+        return;
+    }
+    char idbuf[224];
+    snprintf(idbuf, sizeof idbuf, "hubspot:%s:%s:%s", portal, sub, eid);
     json_t *ev = json_pack("{s:s, s:s, s:f, s:s, s:o}", "contact", contact,
                            "type", kind, "ts",
                            json_number_value(at) / 1000.0, "id", idbuf,
@@ -657,7 +672,8 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
                             json_string("cleaned"));
         activity = "email_bounce";
         const char *why = dstr(f.data, "reason");
-        json_object_set_new(attrs, "bounce_type",
+        /* "bounce", as the bundled models and the activity import use */
+        json_object_set_new(attrs, "bounce",
                             json_string(why && strcmp(why, "hard") == 0
                                             ? "hard"
                                             : (why ? why : "hard")));

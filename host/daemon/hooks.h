@@ -69,7 +69,8 @@ void hooks_result_free(struct hooks_result *r);
  * contact.creation -> contact.created, contact.propertyChange ->
  * contact.updated {propertyName: propertyValue}, contact.deletion ->
  * contact.deleted; contact = objectId, ts = occurredAt, id =
- * "hubspot:<eventId>".  Other subscription types are ignored.
+ * "hubspot:<portalId>:<subscriptionId>:<eventId>" (a missing portalId or
+ * subscriptionId reads 0).  Other subscription types are ignored.
  * LSC_ERR_PARSE (reason in err) when the body is not a JSON array/object.
  */
 enum lsc_status hooks_map_hubspot(const char *body, size_t len,

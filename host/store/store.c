@@ -125,6 +125,7 @@ enum stmt_id {
     ST_STATE_PUT,
     ST_STATE_DEL,
     ST_WAKE_DUE,
+    ST_STATE_PAGE,
     ST_CONTACT_GET,
     ST_SCORE_UPDATE,
     ST_HISTORY_ADD,
@@ -168,6 +169,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATE_PUT] = "INSERT OR REPLACE INTO plugin_state(contact_id, blob, "
                      "wake_ms) VALUES (?1, ?2, ?3)",
     [ST_STATE_DEL] = "DELETE FROM plugin_state WHERE contact_id = ?1",
+    [ST_STATE_PAGE] = "SELECT p.contact_id, coalesce(c.score, -1) "
+                       "FROM plugin_state p LEFT JOIN contacts c "
+                       "ON c.id = p.contact_id WHERE p.contact_id > ?1 "
+                       "ORDER BY p.contact_id LIMIT ?2",
     [ST_WAKE_DUE] = "SELECT contact_id, wake_ms FROM plugin_state "
                     "WHERE wake_ms <= ?1 ORDER BY wake_ms LIMIT ?2",
     [ST_CONTACT_GET] = "SELECT id, score, tier, updated_ms FROM contacts "
@@ -776,6 +781,27 @@ enum lsc_status store_wake_due(struct store *s, int64_t now_ms, size_t limit,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fn(ud, (const char *)sqlite3_column_text(st, 0),
            sqlite3_column_int64(st, 1));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? LSC_OK : LSC_ERR_IO;
+}
+
+enum lsc_status store_state_page(struct store *s, const char *after_id,
+                                 size_t limit,
+                                 void (*fn)(void *ud, const char *id,
+                                            int score),
+                                 void *ud)
+{
+    sqlite3_stmt *st = stmt(s, ST_STATE_PAGE);
+    if (st == NULL) {
+        return LSC_ERR_IO;
+    }
+    bind_text(st, 1, after_id ? after_id : "");
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fn(ud, (const char *)sqlite3_column_text(st, 0),
+           sqlite3_column_int(st, 1));
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? LSC_OK : LSC_ERR_IO;

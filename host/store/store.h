@@ -133,6 +133,15 @@ enum lsc_status store_wake_due(struct store *s, int64_t now_ms, size_t limit,
                                           int64_t wake_ms),
                                void *ud);
 
+/* Call fn for up to `limit` contacts holding plugin state whose id sorts
+ * after `after_id` ("" for the first page), in id order, with their stored
+ * score (-1: never scored).  The id is borrowed for the call. */
+enum lsc_status store_state_page(struct store *s, const char *after_id,
+                                 size_t limit,
+                                 void (*fn)(void *ud, const char *id,
+                                            int score),
+                                 void *ud);
+
 /* ---- Scores ------------------------------------------------------------- */
 
 /* Record the contact's current score or tier (either may be absent:
