@@ -19,7 +19,9 @@ static void usage(FILE *f)
             "printed on\n"
             "stderr as FILE:LINE:COL: JSON.PATH: MESSAGE; a valid model "
             "prints a\n"
-            "one-line summary.  Exit status 1 when a file is invalid.\n");
+            "one-line summary.  Exit status 1 when a file is invalid, 3 "
+            "when the\n"
+            "plugin cannot be loaded or created.\n");
 }
 
 /* The file's top-level "schema" decides which config key carries it:
@@ -55,12 +57,10 @@ static int validate_one(const char *path, struct cli_global *g)
     }
     s.info_out = stdout;
     cli_session_config(&s, config_key_for(path), path);
-    enum lsc_status st;
-    int rc = cli_session_load(&s, &st);
-    if (rc == CLI_EXIT_PLUGIN &&
-        (st == LSC_ERR_CONFIG || st == LSC_ERR_PARSE)) {
-        rc = CLI_EXIT_INPUT; /* refused without diagnostics: still the file */
-    }
+    /* A file with problems comes back as CLI_EXIT_INPUT (the plugin
+     * reported diagnostics); a plugin that cannot be opened or created
+     * without saying why the file is wrong is exit 3, as for `score`. */
+    int rc = cli_session_load(&s, NULL);
     if (rc == CLI_EXIT_OK && s.diag_errors > 0) {
         rc = CLI_EXIT_INPUT; /* created despite errors: still invalid */
     }

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Integration tests of the leadscore CLI (TAP).
-#   test_cli.sh LEADSCORE TOY_PLUGIN
+#   test_cli.sh LEADSCORE TOY_PLUGIN FAILING_PLUGIN
 # The real plugin comes from $LEADSCORE_PLUGIN, data from this directory
 # and $LSC_SOURCE_ROOT/config.
 ls=${1:?usage: test_cli.sh LEADSCORE TOY_PLUGIN}
 toy=${2:?}
+failing=${3:?}
 here=$(cd "$(dirname "$0")" && pwd)
 root=${LSC_SOURCE_ROOT:-$here/../../..}
 tmp=$(mktemp -d)
@@ -56,6 +57,10 @@ expect err "--as-of: 'yesterday' is not an RFC 3339 time or Unix seconds" "--as-
 # ---- plugin problems ----------------------------------------------------
 run 3 "missing plugin" -- "$ls" --plugin "$tmp/none.so" score --model "$small" "$events"
 expect err "cannot load plugin $tmp/none.so" "missing plugin is named"
+run 3 "plugin whose create() fails: score" -- "$ls" --plugin "$failing" score --model "$small" "$events"
+run 3 "plugin whose create() fails: validate, the same code" -- "$ls" --plugin "$failing" validate "$small"
+expect err "create\(\) failed: the license file has expired" "validate names the plugin's reason"
+run 3 "missing plugin: validate" -- "$ls" --plugin "$tmp/none.so" validate "$small"
 run 4 "missing events file" -- "$ls" score --model "$small" "$tmp/none.jsonl"
 expect err "cannot open $tmp/none.jsonl" "missing events file is named"
 
