@@ -87,6 +87,18 @@ expect out "model 'small' \\($small\\): 2 groups, 3 rules, 2 tiers" "validate pr
 run 1 "validate a bad model" -- "$ls" validate "$here/bad-model.json"
 expect err "^$here/bad-model.json:7:[0-9]+: rules\\[0\\]\\.when\\[0\\]\\.op: unknown op 'oops'" "diagnostic as file:line:col: path: message"
 run 1 "validate good and bad" -- "$ls" validate "$small" "$here/bad-model.json"
+# jansson reports column 0 at end of input; positions are 1-based.
+printf '{\n  "schema": "leadscore.model/1",\n  "groups": [\n' > "$tmp/trunc.json"
+run 1 "validate a truncated model" -- "$ls" validate "$tmp/trunc.json"
+expect err "^$tmp/trunc.json:4:1: invalid JSON: " "syntax error at end of file has a 1-based column"
+printf '' > "$tmp/empty.json"
+run 1 "validate an empty file" -- "$ls" validate "$tmp/empty.json"
+expect err "^$tmp/empty.json:1:1: invalid JSON: " "empty file: 1:1"
+printf '{"a":\n  nope}\n' > "$tmp/word.json"
+run 1 "validate a bad token" -- "$ls" validate "$tmp/word.json"
+expect err "^$tmp/word.json:2:[1-9][0-9]*: invalid JSON: " "bad token keeps jansson's column"
+run 1 "validate three bad files" -- "$ls" validate "$tmp/trunc.json" "$tmp/empty.json" "$tmp/word.json"
+if grep -q ':0: ' "$tmp/err"; then not_ok "no line or column 0"; else ok "no line or column 0"; fi
 run 4 "validate a missing file" -- "$ls" validate "$tmp/nope.json"
 run 0 "validate the shipped models" -- "$ls" validate "$root"/config/models/*.json
 
