@@ -122,6 +122,11 @@ expect out '^b,50,mql,20,30,demo:30;exec:20$' "csv row"
 run 0 "table" -- "$ls" score --format table --model "$small" "$events"
 expect out '^CONTACT +SCORE +TIER +REASONS$' "table header"
 expect out '^b +50 +mql +demo \+30 \(1 award\), exec \+20$' "table row"
+printf '%s\n' '{"contact":"x\ny\u001b[2J","type":"email_open","ts":"2026-11-01T10:00:00Z"}' > "$tmp/ctl.jsonl"
+run 0 "table with control characters in an id" -- "$ls" score --format table --model "$small" "$tmp/ctl.jsonl"
+expect out '^x\\ny\\x1b\[2J +[0-9]+ ' "table escapes a newline and ESC in the id"
+if [ "$(wc -l < "$tmp/out")" -eq 2 ] && ! grep -q "$(printf '\033')" "$tmp/out"; then
+    ok "table: one row, no raw ESC"; else not_ok "table: one row, no raw ESC"; fi
 run 0 "shadow model" -- "$ls" score --model "$small" --model "$root/config/models/b2b-saas.json" "$events"
 expect out '^\{"contact":"a",.*\],"shadows":\{"b2b-saas":\{"score":[0-9]+,"tier":"[a-z]+"\}\}\}$' "shadows member after the primary fields"
 run 0 "--as-of in the past" -- "$ls" score --model "$small" --as-of 2026-11-01T12:00:00Z "$events"
