@@ -32,9 +32,13 @@ enum cli_exit {
 };
 
 /* Options given before the command, borrowed from argv. */
+/* Longest input line (bytes, newline excluded) by default: 1 MiB. */
+#define CLI_MAX_LINE_DEFAULT ((size_t)1 << 20)
+
 struct cli_global {
     const char *plugin; /* --plugin PATH, or NULL */
     int verbose;        /* -v: plugin INFO and DEBUG lines on stderr */
+    size_t max_line;    /* --max-line BYTES; 0 = CLI_MAX_LINE_DEFAULT */
 };
 
 /* A command: argv[0] is the command name; returns an enum cli_exit. */
@@ -148,8 +152,9 @@ void cli_session_config(struct cli_session *s, const char *key,
 int cli_session_load(struct cli_session *s, enum lsc_status *create_status);
 
 /* Replay a JSON Lines file ("-" = stdin).  Rejected lines are reported
- * on stderr as "NAME:LINE: message".  Returns CLI_EXIT_OK or
- * CLI_EXIT_IO / CLI_EXIT_INTERNAL. */
+ * on stderr as "NAME:LINE: message"; a line longer than g->max_line bytes
+ * is rejected ("line longer than N bytes") and skipped without being
+ * kept in memory.  Returns CLI_EXIT_OK or CLI_EXIT_IO / CLI_EXIT_INTERNAL. */
 int cli_session_feed(struct cli_session *s, const char *path);
 
 /* Apply one event built by the caller (backfill): dedup, merge, deliver,

@@ -6,7 +6,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +60,8 @@ bool cli_global_option(struct cli_global *g, int opt, const char *arg)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: leadscore [--plugin PATH] [-v] COMMAND [OPTIONS] [ARGS]\n"
+            "usage: leadscore [--plugin PATH] [--max-line N] [-v] COMMAND "
+            "[OPTIONS] [ARGS]\n"
             "       leadscore --version | --help\n"
             "\n"
             "Commands:\n");
@@ -70,6 +73,8 @@ static void usage(FILE *f)
             "Global options:\n"
             "  --plugin PATH  the plugin to load (default: $LEADSCORE_PLUGIN,\n"
             "                 the build tree's plugin, or the installed one)\n"
+            "  --max-line N   reject input lines longer than N bytes "
+            "(default 1048576)\n"
             "  -v, --verbose  print the plugin's info (-vv: debug) lines\n"
             "  --version      print the leadscore and plugin ABI versions\n"
             "  -h, --help     this help; `leadscore COMMAND --help` for a "
@@ -113,6 +118,20 @@ int main(int argc, char **argv)
             g.plugin = argv[++i];
         } else if (strncmp(a, "--plugin=", 9) == 0) {
             g.plugin = a + 9;
+        } else if (strcmp(a, "--max-line") == 0 ||
+                   strncmp(a, "--max-line=", 11) == 0) {
+            const char *v = a[10] == '=' ? a + 11
+                            : i + 1 < argc ? argv[++i]
+                                           : "";
+            char *end;
+            errno = 0;
+            unsigned long long m = strtoull(v, &end, 10);
+            if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
+                m == 0 || m > SIZE_MAX / 4) {
+                cli_error("--max-line: '%s' is not a positive byte count", v);
+                return CLI_EXIT_USAGE;
+            }
+            g.max_line = (size_t)m;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             g.verbose++;
         } else if (strcmp(a, "-vv") == 0) {

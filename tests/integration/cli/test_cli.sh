@@ -81,6 +81,39 @@ expect err "5 events read, 2 applied, 0 duplicates, 3 rejected, 2 contacts" "sum
 expect out '^\{"contact":"c-1","score":10,' "the run goes on after rejected lines"
 expect out '^\{"contact":"c-2",' "contacts after rejected lines are scored"
 
+# ---- over-long lines ----------------------------------------------------
+# A line over --max-line is rejected and skipped; the run goes on.  The
+# other lines are exactly at the limit (the newline does not count).
+short='{"contact":"c-9","type":"email_open","ts":0}'
+max=${#short}
+{ printf '%s\n' "$short"; printf '{"contact":"c-8","type":"email_open","ts":0,"x":1}\n'; printf '%s' "$short"; } > "$tmp/long.jsonl"
+run 1 "line over --max-line exits 1" -- "$ls" --plugin "$toy" --max-line "$max" score --model "$small" "$tmp/long.jsonl"
+expect err "^$tmp/long.jsonl:2: line longer than $max bytes$" "over-long line named with the limit"
+if [ "$(grep -c 'line longer' "$tmp/err")" -eq 1 ]; then ok "lines at the limit are accepted"; else not_ok "lines at the limit are accepted"; fi
+expect err "3 events read, 2 applied, .* 1 rejected" "over-long line counted as rejected"
+expect out '^\{"contact":"c-9",' "the run goes on after an over-long line"
+if grep -q 'c-8' "$tmp/out"; then not_ok "over-long line not applied"; else ok "over-long line not applied"; fi
+run 2 "bad --max-line" -- "$ls" --max-line 0 score --model "$small" "$events"
+# Default limit 1 MiB; a 200 MB line must not be held in memory.  Feed it
+# through a FIFO and read the peak RSS while the run waits for more input.
+"$ls" score --model "$small" "$events" > "$tmp/expected-small.jsonl"
+mkfifo "$tmp/fifo"
+"$ls" score --stats --model "$small" "$tmp/fifo" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+exec 3>"$tmp/fifo"
+{ printf '{"contact":"'; head -c 200000000 /dev/zero | tr '\0' a; printf '"}\n'; cat "$events"; } >&3
+sleep 1
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+exec 3>&-
+wait $pid
+rc=$?
+if [ "$rc" -eq 1 ]; then ok "200 MB line: exit 1"; else not_ok "200 MB line: exit $rc, expected 1"; fi
+expect err "^$tmp/fifo:1: line longer than 1048576 bytes$" "200 MB line rejected at the default limit"
+expect err "10 events read, 8 applied, 1 duplicates, 1 rejected, 2 contacts" "the events after the long line are applied"
+same out "$tmp/expected-small.jsonl" "same reports as without the long line"
+if [ -n "$hwm" ] && [ "$hwm" -lt 120000 ]; then ok "200 MB line: peak RSS ${hwm} KiB"
+else not_ok "200 MB line: peak RSS ${hwm:-?} KiB (limit 120000)"; fi
+
 # ---- validate -----------------------------------------------------------
 run 0 "validate a good model" -- "$ls" validate "$small"
 expect out "model 'small' \\($small\\): 2 groups, 3 rules, 2 tiers" "validate prints the summary"
