@@ -64,6 +64,21 @@ run 3 "missing plugin: validate" -- "$ls" --plugin "$tmp/none.so" validate "$sma
 run 4 "missing events file" -- "$ls" score --model "$small" "$tmp/none.jsonl"
 expect err "cannot open $tmp/none.jsonl" "missing events file is named"
 
+# Default plugin path: the build-tree fallback only inside a build tree.
+run 0 "--version from the build tree" -- env -u LEADSCORE_PLUGIN "$ls" --version
+expect out '^plugin .*/plugin/leadscore\.so: leadscore ' "the build tree's plugin is found without installing"
+# /usr/local/bin/leadscore would find /usr/plugin/leadscore.so.
+mkdir -p "$tmp/inst/usr/local/bin" "$tmp/inst/usr/plugin" "$tmp/bt/host/cli" "$tmp/bt/plugin" "$tmp/bt/meson-private"
+cp "$ls" "$tmp/inst/usr/local/bin/leadscore"
+cp "$toy" "$tmp/inst/usr/plugin/leadscore.so"
+run 0 "--version of an installed binary" -- env -u LEADSCORE_PLUGIN "$tmp/inst/usr/local/bin/leadscore" --version
+if grep -q "$tmp/inst" "$tmp/out"; then not_ok "installed binary ignores <exe>/../../plugin"
+else ok "installed binary ignores <exe>/../../plugin"; fi
+cp "$ls" "$tmp/bt/host/cli/leadscore"
+cp "$toy" "$tmp/bt/plugin/leadscore.so"
+run 0 "--version in another build tree" -- env -u LEADSCORE_PLUGIN "$tmp/bt/host/cli/leadscore" --version
+expect out "^plugin $tmp/bt/host/cli/\.\./\.\./plugin/leadscore\.so: " "a build tree (meson-private/) uses its own plugin"
+
 # ---- rejected lines (toy plugin) ---------------------------------------
 cat > "$tmp/mixed.jsonl" <<'JSONL'
 {"contact":"c-1","type":"email_open","ts":"2026-11-01T10:00:00Z"}
