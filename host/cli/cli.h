@@ -105,6 +105,9 @@ struct cli_session {
     /* validate: plugin INFO lines go here (stdout). */
     FILE *info_out;
     size_t diag_errors, diag_warnings;
+    /* validate -: the plugin reads stdin's copy at file_alias_from; the
+     * messages show file_alias_to ("<stdin>") instead.  NULL: none. */
+    const char *file_alias_from, *file_alias_to;
 
     /* Counters for --stats. */
     uint64_t lines, applied, duplicates, rejected, refused, skipped;

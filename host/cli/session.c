@@ -115,15 +115,32 @@ static const char *level_name(enum lsc_log_level level)
     return "log";
 }
 
+/* `msg` with every file_alias_from shown as file_alias_to. */
+static void put_aliased(const struct cli_session *s, FILE *f, const char *msg)
+{
+    const char *from = s->file_alias_from;
+    size_t n = from != NULL ? strlen(from) : 0;
+    const char *hit;
+    while (n > 0 && (hit = strstr(msg, from)) != NULL) {
+        fwrite(msg, 1, (size_t)(hit - msg), f);
+        fputs(s->file_alias_to, f);
+        msg = hit + n;
+    }
+    fputs(msg, f);
+}
+
 static void svc_log(void *ud, enum lsc_log_level level, const char *msg)
 {
     struct cli_session *s = ud;
     if (level == LSC_LOG_INFO && s->info_out != NULL) {
-        fprintf(s->info_out, "%s\n", msg);
+        put_aliased(s, s->info_out, msg);
+        fputc('\n', s->info_out);
         return;
     }
     if (level <= LSC_LOG_WARN || s->g->verbose >= (level == LSC_LOG_INFO ? 1 : 2)) {
-        fprintf(stderr, "leadscore: %s: %s\n", level_name(level), msg);
+        fprintf(stderr, "leadscore: %s: ", level_name(level));
+        put_aliased(s, stderr, msg);
+        fputc('\n', stderr);
     }
 }
 
@@ -151,6 +168,9 @@ static void svc_diagnostic(void *ud, const struct lsc_diagnostic *d)
 {
     struct cli_session *s = ud;
     const char *file = d->file != NULL ? d->file : "";
+    if (s->file_alias_from != NULL && strcmp(file, s->file_alias_from) == 0) {
+        file = s->file_alias_to;
+    }
     if (d->severity <= LSC_LOG_ERROR) {
         s->diag_errors++;
     } else {
@@ -332,7 +352,9 @@ int cli_session_load(struct cli_session *s, enum lsc_status *create_status)
     }
     if (st != LSC_OK) {
         if (s->diag_errors == 0) {
-            cli_error("%s", err);
+            fputs("leadscore: ", stderr);
+            put_aliased(s, stderr, err);
+            fputc('\n', stderr);
         }
         hl_plugin_close(s->plugin);
         s->plugin = NULL;

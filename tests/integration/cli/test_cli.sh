@@ -147,6 +147,13 @@ run 1 "validate a bad token" -- "$ls" validate "$tmp/word.json"
 expect err "^$tmp/word.json:2:[1-9][0-9]*: invalid JSON: " "bad token keeps jansson's column"
 run 1 "validate three bad files" -- "$ls" validate "$tmp/trunc.json" "$tmp/empty.json" "$tmp/word.json"
 if grep -q ':0: ' "$tmp/err"; then not_ok "no line or column 0"; else ok "no line or column 0"; fi
+run 0 "validate - reads stdin" -- sh -c "\"$ls\" validate - < \"$small\""
+expect out "model 'small' \\(<stdin>\\): 2 groups, 3 rules, 2 tiers" "stdin model summary names <stdin>"
+run 1 "validate - with a bad model" -- sh -c "\"$ls\" validate - < \"$here/bad-model.json\""
+expect err "^<stdin>:7:[0-9]+: rules\\[0\\]\\.when\\[0\\]\\.op: unknown op 'oops'" "stdin diagnostics show <stdin>:LINE:COL"
+if grep -q '/proc/self/fd' "$tmp/err"; then not_ok "no temporary path in messages"; else ok "no temporary path in messages"; fi
+run 1 "validate a file and stdin" -- sh -c "\"$ls\" validate \"$small\" - < \"$tmp/trunc.json\""
+expect err "^<stdin>:4:1: invalid JSON: " "stdin syntax error with its position"
 run 4 "validate a missing file" -- "$ls" validate "$tmp/nope.json"
 run 0 "validate the shipped models" -- "$ls" validate "$root"/config/models/*.json
 
