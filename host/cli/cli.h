@@ -111,6 +111,7 @@ struct cli_session {
 
     /* Counters for --stats. */
     uint64_t lines, applied, duplicates, rejected, refused, skipped;
+    uint64_t read_refused; /* cli_session_apply_read() refusals */
     uint64_t n_transitions;
 
     /* Pending wake times (a min-heap, stale entries dropped lazily). */
@@ -166,6 +167,14 @@ int cli_session_feed(struct cli_session *s, const char *path);
 enum lsc_status cli_session_apply(struct cli_session *s,
                                   struct lsc_event *ev, char *err,
                                   size_t errlen);
+
+/* Apply a re-scoring that is not an input event (sync's read path:
+ * properties read from a CRM): as cli_session_apply(), but out of the
+ * input's figures (events read, applied, rejected); a refusal counts in
+ * read_refused. */
+enum lsc_status cli_session_apply_read(struct cli_session *s,
+                                       struct lsc_event *ev, char *err,
+                                       size_t errlen);
 
 /*
  * For each contact sorted by id (or only `only_contact`): deliver an

@@ -28,7 +28,8 @@ static const struct cli_command commands[] = {
     {"sync", cmd_sync, "score events and write them back through connectors"},
     {"connect", cmd_connect, "authorize a connector; --status shows its state"},
     {"setup", cmd_setup, "create the CRM fields leadscore writes"},
-    {"backfill", cmd_backfill, "score every existing CRM contact (hubspot)"},
+    {"backfill", cmd_backfill,
+     "score every existing CRM contact (hubspot, mailchimp)"},
     {"import", cmd_import, "email activity as events (mailchimp-activity)"},
     {"rescore", cmd_rescore, "make a running leadscored rescore every contact"},
 };

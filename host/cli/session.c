@@ -569,9 +569,9 @@ static bool hint_hash(const char *hv, size_t hlen, uint64_t hh, const char *s,
 
 /* One decoded event: dedup, merge, deliver.  Returns LSC_OK when applied
  * (or skipped), else the refusal with err set.  `hint`: the line's hints,
- * or NULL. */
+ * or NULL.  `input`: an event of the input, counted as applied. */
 static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
-                             const struct hint *hint, char *err,
+                             const struct hint *hint, bool input, char *err,
                              size_t errlen)
 {
     /* Each id is hashed once (or not at all when the line's hint has it):
@@ -649,7 +649,9 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
         snprintf(err, errlen, "out of memory");
         return LSC_ERR_NOMEM;
     }
-    s->applied++;
+    if (input) {
+        s->applied++;
+    }
     return LSC_OK;
 }
 
@@ -658,9 +660,20 @@ enum lsc_status cli_session_apply(struct cli_session *s,
                                   size_t errlen)
 {
     s->lines++;
-    enum lsc_status st = apply(s, ev, NULL, err, errlen);
+    enum lsc_status st = apply(s, ev, NULL, true, err, errlen);
     if (st != LSC_OK) {
         s->rejected++;
+    }
+    return st;
+}
+
+enum lsc_status cli_session_apply_read(struct cli_session *s,
+                                       struct lsc_event *ev, char *err,
+                                       size_t errlen)
+{
+    enum lsc_status st = apply(s, ev, NULL, false, err, errlen);
+    if (st != LSC_OK) {
+        s->read_refused++;
     }
     return st;
 }
@@ -836,7 +849,7 @@ int cli_session_feed(struct cli_session *s, const char *path)
                 hl_dedup_prefetch(s->dedup, h.event_hash);
             }
             if (st == LSC_OK) {
-                st = apply(s, &ev, &cur, err, sizeof err);
+                st = apply(s, &ev, &cur, true, err, sizeof err);
             }
             if (st == LSC_ERR_NOMEM) {
                 cli_error("%s:%llu: out of memory", name,

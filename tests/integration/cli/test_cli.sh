@@ -45,6 +45,28 @@ for cmd in validate score explain compare; do
     run 0 "$cmd --help" -- "$ls" "$cmd" --help
     expect out "^usage: leadscore $cmd" "$cmd --help prints its usage"
 done
+# Every command and every option a --help names is documented in
+# docs/cli.md and in the man page (where "-" is written "\-").
+cli_md="$root/docs/cli.md"
+man="$root/docs/man/leadscore.1"
+"$ls" --help > "$tmp/help"
+cmds=$(sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p' "$tmp/help")
+undocumented=""
+for cmd in $cmds; do
+    grep -q "^### $cmd\b" "$cli_md" || undocumented="$undocumented cli.md:$cmd"
+    grep -Eq "^\.BI? $cmd\b" "$man" || undocumented="$undocumented man:$cmd"
+    "$ls" "$cmd" --help > "$tmp/help-$cmd" 2>&1
+    for o in $(grep -oE -- '--[a-z][a-z-]*' "$tmp/help-$cmd" "$tmp/help" | sed 's/.*://' | sort -u); do
+        grep -qF -- "\`$o" "$cli_md" || grep -qF -- "$o " "$cli_md" ||
+            undocumented="$undocumented cli.md:$cmd:$o"
+        grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$man" ||
+            undocumented="$undocumented man:$cmd:$o"
+    done
+done
+if [ -z "$undocumented" ]; then ok "every command and option in --help is in docs/cli.md and the man page"
+else not_ok "undocumented:$undocumented"; fi
+expect_help() { if grep -Eq -- "$2" "$tmp/help"; then ok "$1"; else not_ok "$1"; fi; }
+expect_help "top-level help: backfill covers mailchimp too" '^  backfill .*hubspot.*mailchimp'
 run 0 "--version" -- "$ls" --version
 expect out '^leadscore [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.[0-9]+\)$' "--version names the ABI"
 run 2 "unknown command" -- "$ls" frobnicate
