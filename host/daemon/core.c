@@ -763,6 +763,9 @@ static bool report_score(struct core *c, struct store *s, const char *id,
 struct timers {
     int64_t next_wake, next_tick, next_prune, next_refresh;
     char refresh_after[HL_CONTACT_ID_MAX + 1]; /* sweep cursor */
+    /* the running sweep: contacts read, re-evaluated, time spent */
+    uint64_t sweep_read, sweep_moved;
+    int64_t sweep_ns;
 };
 
 /* One page of the score sweep. */
@@ -770,8 +773,10 @@ static enum lsc_status refresh_page(struct core *c, struct timers *t,
                                     int64_t now)
 {
     struct refresh_list l = {0};
+    int64_t t0 = mono_ns();
     enum lsc_status st = store_state_page(c->wstore, t->refresh_after,
                                           REFRESH_PAGE, refresh_collect, &l);
+    t->sweep_read += l.n;
     for (size_t i = 0; i < l.n; i++) {
         int sc;
         /* score < 0: the plugin never stored one; nothing to keep current */
@@ -790,6 +795,7 @@ static enum lsc_status refresh_page(struct core *c, struct timers *t,
                 }
             }
             atomic_fetch_add(&c->refreshes, 1);
+            t->sweep_moved++;
         }
         if (i + 1 == l.n) {
             snprintf(t->refresh_after, sizeof t->refresh_after, "%s",
@@ -799,7 +805,15 @@ static enum lsc_status refresh_page(struct core *c, struct timers *t,
     }
     bool full = l.n >= REFRESH_PAGE;
     free(l.v);
+    t->sweep_ns += mono_ns() - t0;
     if (!full) {
+        if (t->sweep_read > 0) {
+            log_msg(LSC_LOG_DEBUG, "score sweep: %" PRIu64 " contacts read, "
+                    "%" PRIu64 " re-evaluated, %.1f ms in the writer",
+                    t->sweep_read, t->sweep_moved, t->sweep_ns / 1e6);
+        }
+        t->sweep_read = t->sweep_moved = 0;
+        t->sweep_ns = 0;
         t->refresh_after[0] = '\0';
         t->next_refresh = now + c->cfg->score_refresh_ms;
     } else {
