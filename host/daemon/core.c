@@ -119,6 +119,7 @@ struct core {
     atomic_uint_fast64_t evaluations;
     atomic_uint_fast64_t refreshes; /* evaluations by the score sweep */
     atomic_bool refresh_now;        /* a reload asks for a sweep at once */
+    atomic_bool have_aliases;       /* contact_aliases is not empty */
     atomic_uint_fast64_t commits;
     atomic_uint_fast64_t commit_failures;
     atomic_uint_fast64_t reloads_ok, reloads_failed;
@@ -469,6 +470,43 @@ static size_t rtrim(const char *s, size_t n)
 static const char *const src_name[CORE_SRC_COUNT] = {
     "api", "hubspot", "mailchimp", "mailchimp_activity", "replay"};
 
+/* Whether the n bytes at s contain the NUL-free string k. */
+static bool contains(const char *s, size_t n, const char *k)
+{
+    size_t kl = strlen(k);
+    for (size_t i = 0; i + kl <= n; i++) {
+        if (s[i] == k[0] && memcmp(s + i, k, kl) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Record the line's "aliases" (other ids of the contact, e.g. a changed
+ * address) for `id`.  A malformed list is ignored: the event itself was
+ * valid. */
+static enum lsc_status record_aliases(struct core *c, struct store *s,
+                                      const char *json, size_t len,
+                                      const char *id)
+{
+    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *a = json_object_get(root, "aliases");
+    enum lsc_status st = LSC_OK;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        const char *al = json_string_value(v);
+        if (al != NULL && *al != '\0' &&
+            json_string_length(v) <= HL_CONTACT_ID_MAX &&
+            strcmp(al, id) != 0 && st == LSC_OK) {
+            st = store_alias_put(s, al, id);
+            atomic_store(&c->have_aliases, true);
+        }
+    }
+    json_decref(root);
+    return st;
+}
+
 /*
  * Apply one event line on store `s` with plugin `p` (inside an open
  * transaction).  Fills line->status/reason.  Returns LSC_ERR_IO only for
@@ -497,6 +535,17 @@ static enum lsc_status apply_line(struct core *c, struct hl_plugin *p,
     }
     if (ev.event_id != NULL) {
         snprintf(ln->event_id, sizeof ln->event_id, "%s", ev.event_id);
+    }
+    /* An alias (a contact's former or other id) names that contact. */
+    char canon[HL_CONTACT_ID_MAX + 1];
+    if (atomic_load(&c->have_aliases)) {
+        enum lsc_status as = store_alias_get(s, ev.contact_id, canon,
+                                             sizeof canon);
+        if (as == LSC_OK) {
+            ev.contact_id = canon;
+        } else if (as != LSC_ERR_NOT_FOUND) {
+            return LSC_ERR_IO;
+        }
     }
     if (store_savepoint(s) != LSC_OK) {
         return LSC_ERR_IO;
@@ -568,6 +617,8 @@ static enum lsc_status apply_line(struct core *c, struct hl_plugin *p,
     if (pst == LSC_OK) {
         if (ev.kind == LSC_EVENT_CONTACT_DELETED) {
             st = store_contact_delete(s, ev.contact_id);
+        } else if (contains(ln->json, len, "\"aliases\"")) {
+            st = record_aliases(c, s, ln->json, len, ev.contact_id);
         }
         if (st == LSC_OK && log_event) {
             st = store_event_append(s, ev.event_id, ev.contact_id, ev.type,
@@ -763,6 +814,9 @@ static bool report_score(struct core *c, struct store *s, const char *id,
 struct timers {
     int64_t next_wake, next_tick, next_prune, next_refresh;
     char refresh_after[HL_CONTACT_ID_MAX + 1]; /* sweep cursor */
+    /* the running sweep: contacts read, re-evaluated, time spent */
+    uint64_t sweep_read, sweep_moved;
+    int64_t sweep_ns;
 };
 
 /* One page of the score sweep. */
@@ -770,8 +824,10 @@ static enum lsc_status refresh_page(struct core *c, struct timers *t,
                                     int64_t now)
 {
     struct refresh_list l = {0};
+    int64_t t0 = mono_ns();
     enum lsc_status st = store_state_page(c->wstore, t->refresh_after,
                                           REFRESH_PAGE, refresh_collect, &l);
+    t->sweep_read += l.n;
     for (size_t i = 0; i < l.n; i++) {
         int sc;
         /* score < 0: the plugin never stored one; nothing to keep current */
@@ -790,6 +846,7 @@ static enum lsc_status refresh_page(struct core *c, struct timers *t,
                 }
             }
             atomic_fetch_add(&c->refreshes, 1);
+            t->sweep_moved++;
         }
         if (i + 1 == l.n) {
             snprintf(t->refresh_after, sizeof t->refresh_after, "%s",
@@ -799,7 +856,15 @@ static enum lsc_status refresh_page(struct core *c, struct timers *t,
     }
     bool full = l.n >= REFRESH_PAGE;
     free(l.v);
+    t->sweep_ns += mono_ns() - t0;
     if (!full) {
+        if (t->sweep_read > 0) {
+            log_msg(LSC_LOG_DEBUG, "score sweep: %" PRIu64 " contacts read, "
+                    "%" PRIu64 " re-evaluated, %.1f ms in the writer",
+                    t->sweep_read, t->sweep_moved, t->sweep_ns / 1e6);
+        }
+        t->sweep_read = t->sweep_moved = 0;
+        t->sweep_ns = 0;
         t->refresh_after[0] = '\0';
         t->next_refresh = now + c->cfg->score_refresh_ms;
     } else {
@@ -1373,6 +1438,9 @@ enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
     c->plugin_path = strdup(pp);
     enum lsc_status st = open_conn(c, &c->wstore, err, errlen);
     if (st == LSC_OK) {
+        atomic_store(&c->have_aliases, store_has_aliases(c->wstore));
+    }
+    if (st == LSC_OK) {
         st = open_conn(c, &c->mstore, err, errlen);
     }
     if (st == LSC_OK) {
@@ -1666,6 +1734,11 @@ enum lsc_status core_contact_json(struct core *c, const char *id,
     tls = &ctx;
     /* One read transaction: a consistent snapshot. */
     sqlite3_exec(store_db(c->rstore), "BEGIN", NULL, NULL, NULL);
+    char canon[HL_CONTACT_ID_MAX + 1];
+    if (atomic_load(&c->have_aliases) &&
+        store_alias_get(c->rstore, id, canon, sizeof canon) == LSC_OK) {
+        id = canon; /* an alias: the contact it names */
+    }
     enum lsc_status st = store_contact_get(c->rstore, id, row_to_json, o);
     struct store_props props = {0};
     void *blob = NULL;

@@ -569,6 +569,7 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
     struct mc_form f = {.data = json_object(), .merges = json_object()};
     enum lsc_status st = LSC_OK;
     json_t *base = NULL;
+    char *alias = NULL; /* upemail: the new address */
     if (f.data == NULL || f.merges == NULL ||
         hooks_form_parse(body, len, mc_field, &f) != LSC_OK) {
         st = LSC_ERR_NOMEM;
@@ -667,6 +668,18 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
         if (ne != NULL) {
             json_object_set_new(props, "email", json_string(ne));
         }
+        /* Contacts keyed by address: the new one becomes an alias of this
+         * contact, so later deliveries for it reach the same contact. */
+        if (ne != NULL && !by_id && strlen(ne) <= HL_CONTACT_ID_MAX) {
+            char al[HL_CONTACT_ID_MAX + 1];
+            snprintf(al, sizeof al, "%s", ne);
+            for (char *c = al; *c; c++) {
+                *c = (char)tolower((unsigned char)*c);
+            }
+            if (strcmp(al, contact) != 0) {
+                alias = strdup(al);
+            }
+        }
     } else { /* cleaned */
         json_object_set_new(props, "mailchimp_status",
                             json_string("cleaned"));
@@ -685,6 +698,9 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
     base = json_pack("{s:s, s:s, s:I, s:s, s:o}", "contact", contact, "type",
                      "contact.updated", "ts", (json_int_t)(ts_ms / 1000),
                      "id", idbuf, "props", props);
+    if (base != NULL && alias != NULL) {
+        json_object_set_new(base, "aliases", json_pack("[s]", alias));
+    }
     if (base != NULL) {
         /* Keep the ms: RFC 3339 text. */
         char t3339[40];
@@ -707,6 +723,7 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
     }
     json_decref(attrs);
 out:
+    free(alias);
     json_decref(f.data);
     json_decref(f.merges);
     free(f.type);

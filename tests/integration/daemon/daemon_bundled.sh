@@ -26,6 +26,29 @@ r=$(mc 'type=cleaned&fired_at=2026-11-01+11%3A00%3A00&data%5Breason%5D=abuse&dat
 expect "abuse cleaned accepted" "$r" '{"accepted":2'
 c=$(get /v1/contacts/ab@example.com)
 [[ "$c" != *'hard-bounce'* ]] && ok "abuse: no hard-bounce award" || fail "abuse awarded hard-bounce: $c"
+# upemail: the new address becomes an alias; later deliveries for it
+# reach the same contact (also after a rescore, which replays the log).
+r=$(mc 'type=upemail&fired_at=2026-11-01+12%3A00%3A00&data%5Bnew_id%5D=51aa6c6a04&data%5Bold_email%5D=bo%40example.com&data%5Bnew_email%5D=Bo2%40Example.com')
+expect "upemail accepted" "$r" '{"accepted":1'
+r=$(mc 'type=profile&fired_at=2026-11-01+13%3A00%3A00&data%5Bemail%5D=bo2%40example.com&data%5Bmerges%5D%5BFNAME%5D=Bonnie')
+expect "profile for the new address accepted" "$r" '{"accepted":1'
+c=$(get /v1/contacts/bo2@example.com)
+expect "the new address names the old contact" "$c" '"contact":"bo@example.com"'
+expect "its properties merged there" "$c" '"first_name":"Bonnie"'
+expect "with the new address as email" "$c" '"email":"bo2@example.com"'
+expect "the hard bounce kept" "$c" '"rule":"hard-bounce"'
+n=$(sql "SELECT count(*) FROM contacts WHERE id = 'bo2@example.com'")
+[ "$n" = 0 ] && ok "no second contact for the new address" || fail "second contact: $n"
+post /v1/admin/rescore '' >/dev/null
+wait_for sh -c "curl -s $URL/metrics | grep -q 'leadscored_rescores_total{result=\"ok\"} 1'" ||
+    fail "rescore did not finish"
+r=$(mc 'type=profile&fired_at=2026-11-01+14%3A00%3A00&data%5Bemail%5D=bo2%40example.com&data%5Bmerges%5D%5BLNAME%5D=Smith')
+expect "after a rescore: accepted" "$r" '{"accepted":1'
+c=$(get /v1/contacts/bo@example.com)
+expect "after a rescore: still one contact" "$c" '"last_name":"Smith"'
+expect "after a rescore: earlier fields kept" "$c" '"first_name":"Bonnie"'
+n=$(sql "SELECT count(*) FROM contacts WHERE id = 'bo2@example.com'")
+[ "$n" = 0 ] && ok "after a rescore: no second contact" || fail "second contact after rescore: $n"
 stop_daemon
 ok "SIGTERM: clean exit"
 

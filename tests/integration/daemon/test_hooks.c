@@ -269,6 +269,16 @@ static void test_hooks_map_mailchimp(void **state)
     assert_int_equal(r.n_lines, 1);
     assert_non_null(strstr(r.lines[0], "\"contact\":\"old@x.com\""));
     assert_non_null(strstr(r.lines[0], "\"email\":\"new@x.com\""));
+    /* The new address becomes an alias of the contact. */
+    assert_non_null(strstr(r.lines[0], "\"aliases\":[\"new@x.com\"]"));
+    hooks_result_free(&r);
+    /* Keyed by Mailchimp id: no address alias. */
+    assert_int_equal(hooks_map_mailchimp(up, strlen(up), true, &r, err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(r.n_lines, 1);
+    assert_non_null(strstr(r.lines[0], "\"contact\":\"51aa6c6a04\""));
+    assert_null(strstr(r.lines[0], "aliases"));
     hooks_result_free(&r);
 
     /* cleaned: the activity carries "bounce", as the bundled models'

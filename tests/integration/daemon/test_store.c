@@ -207,6 +207,7 @@ static void test_store_migration_keeps_data(void **state)
         assert_false(has_index(mdb, "outbox_due"));
         assert_true(has_index(mdb, "contacts_hot"));
         assert_true(has_index(mdb, "plugin_state_wake"));
+        assert_true(has_index(mdb, "contact_aliases_contact"));
 
         /* The data reads back through the store. */
         assert_int_equal(store_contact_exists(s, "c-1"), LSC_OK);
@@ -626,8 +627,22 @@ static void test_store_props_state_history(void **state)
     sqlite3_finalize(st);
     assert_int_equal(cnt, 2);
 
+    /* Aliases: another id of c-1, replaced by a newer one, gone with it. */
+    char canon[64];
+    assert_false(store_has_aliases(s));
+    assert_int_equal(store_alias_get(s, "c-1-new", canon, sizeof canon),
+                     LSC_ERR_NOT_FOUND);
+    assert_int_equal(store_alias_put(s, "c-1-new", "c-0"), LSC_OK);
+    assert_int_equal(store_alias_put(s, "c-1-new", "c-1"), LSC_OK);
+    assert_true(store_has_aliases(s));
+    assert_int_equal(store_alias_get(s, "c-1-new", canon, sizeof canon),
+                     LSC_OK);
+    assert_string_equal(canon, "c-1");
+
     assert_int_equal(store_contact_delete(s, "c-1"), LSC_OK);
     assert_int_equal(store_contact_exists(s, "c-1"), LSC_ERR_NOT_FOUND);
+    assert_int_equal(store_alias_get(s, "c-1-new", canon, sizeof canon),
+                     LSC_ERR_NOT_FOUND);
     assert_int_equal(store_state_get(s, "c-1", &blob, &len), LSC_OK);
     assert_null(blob);
     store_close(s);
