@@ -285,3 +285,26 @@ bool jsonpos_find_nearest(const struct jsonpos *jp, const char *path,
         *cut = '\0';
     }
 }
+
+int jsonpos_error_column(const char *text, size_t len, int column,
+                         int position)
+{
+    if (column > 0) {
+        return column;
+    }
+    size_t end = position > 0 ? (size_t)position : 0;
+    if (end > len) {
+        end = len;
+    }
+    size_t start = end;
+    while (start > 0 && text[start - 1] != '\n') {
+        start--;
+    }
+    int col = 1;
+    for (size_t i = start; i < end; i++) {
+        if (((unsigned char)text[i] & 0xC0) != 0x80) {
+            col++;
+        }
+    }
+    return col;
+}

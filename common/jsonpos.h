@@ -32,4 +32,11 @@ bool jsonpos_find(const struct jsonpos *jp, const char *path, bool key,
 bool jsonpos_find_nearest(const struct jsonpos *jp, const char *path,
                           bool key, int *line, int *col);
 
+/* A 1-based column for a jansson parse error: jansson's own `column`
+ * when it is positive, else (0 at end of input or right after a newline)
+ * one more than the code points between the start of the line holding
+ * byte `position` and that byte. */
+int jsonpos_error_column(const char *text, size_t len, int column,
+                         int position);
+
 #endif

@@ -32,9 +32,13 @@ enum cli_exit {
 };
 
 /* Options given before the command, borrowed from argv. */
+/* Longest input line (bytes, newline excluded) by default: 1 MiB. */
+#define CLI_MAX_LINE_DEFAULT ((size_t)1 << 20)
+
 struct cli_global {
     const char *plugin; /* --plugin PATH, or NULL */
     int verbose;        /* -v: plugin INFO and DEBUG lines on stderr */
+    size_t max_line;    /* --max-line BYTES; 0 = CLI_MAX_LINE_DEFAULT */
 };
 
 /* A command: argv[0] is the command name; returns an enum cli_exit. */
@@ -101,9 +105,13 @@ struct cli_session {
     /* validate: plugin INFO lines go here (stdout). */
     FILE *info_out;
     size_t diag_errors, diag_warnings;
+    /* validate -: the plugin reads stdin's copy at file_alias_from; the
+     * messages show file_alias_to ("<stdin>") instead.  NULL: none. */
+    const char *file_alias_from, *file_alias_to;
 
     /* Counters for --stats. */
     uint64_t lines, applied, duplicates, rejected, refused, skipped;
+    uint64_t read_refused; /* cli_session_apply_read() refusals */
     uint64_t n_transitions;
 
     /* Pending wake times (a min-heap, stale entries dropped lazily). */
@@ -148,8 +156,9 @@ void cli_session_config(struct cli_session *s, const char *key,
 int cli_session_load(struct cli_session *s, enum lsc_status *create_status);
 
 /* Replay a JSON Lines file ("-" = stdin).  Rejected lines are reported
- * on stderr as "NAME:LINE: message".  Returns CLI_EXIT_OK or
- * CLI_EXIT_IO / CLI_EXIT_INTERNAL. */
+ * on stderr as "NAME:LINE: message"; a line longer than g->max_line bytes
+ * is rejected ("line longer than N bytes") and skipped without being
+ * kept in memory.  Returns CLI_EXIT_OK or CLI_EXIT_IO / CLI_EXIT_INTERNAL. */
 int cli_session_feed(struct cli_session *s, const char *path);
 
 /* Apply one event built by the caller (backfill): dedup, merge, deliver,
@@ -158,6 +167,14 @@ int cli_session_feed(struct cli_session *s, const char *path);
 enum lsc_status cli_session_apply(struct cli_session *s,
                                   struct lsc_event *ev, char *err,
                                   size_t errlen);
+
+/* Apply a re-scoring that is not an input event (sync's read path:
+ * properties read from a CRM): as cli_session_apply(), but out of the
+ * input's figures (events read, applied, rejected); a refusal counts in
+ * read_refused. */
+enum lsc_status cli_session_apply_read(struct cli_session *s,
+                                       struct lsc_event *ev, char *err,
+                                       size_t errlen);
 
 /*
  * For each contact sorted by id (or only `only_contact`): deliver an

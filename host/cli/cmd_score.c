@@ -268,7 +268,8 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
         out.tier_width = 8;
         if (hl_contacts_sorted(s.contacts, &all, &n) == LSC_OK) {
             for (size_t i = 0; i < n; i++) {
-                int w = (int)strlen(hl_contact_id(all[i]));
+                size_t tw = hl_text_width(hl_contact_id(all[i]));
+                int w = tw > 40 ? 40 : (int)tw;
                 out.id_width = w > out.id_width ? (w > 40 ? 40 : w)
                                                 : out.id_width;
             }

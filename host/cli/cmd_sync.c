@@ -179,7 +179,8 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
     if (stats || s.rejected > 0) {
         cli_session_stats(&s);
     }
-    if (rc == CLI_EXIT_OK && (q.dead > 0 || q.left > 0 || s.rejected > 0)) {
+    if (rc == CLI_EXIT_OK && (q.dead > 0 || q.left > 0 || s.rejected > 0 ||
+                              s.read_refused > 0)) {
         rc = CLI_EXIT_INPUT;
     }
 out:

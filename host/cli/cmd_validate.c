@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -15,11 +17,14 @@ static void usage(FILE *f)
             "usage: leadscore validate [--plugin PATH] FILE...\n"
             "\n"
             "Check scoring models (schema leadscore.model/1) and connector\n"
-            "mappings (schema leadscore.connector*).  Each problem is "
-            "printed on\n"
-            "stderr as FILE:LINE:COL: JSON.PATH: MESSAGE; a valid model "
-            "prints a\n"
-            "one-line summary.  Exit status 1 when a file is invalid.\n");
+            "mappings (schema leadscore.connector*); FILE - is stdin, shown "
+            "as\n"
+            "<stdin>.  Each problem is printed on stderr as\n"
+            "FILE:LINE:COL: JSON.PATH: MESSAGE; a valid model prints a "
+            "one-line\n"
+            "summary.  Exit status 1 when a file is invalid, 3 when the "
+            "plugin\n"
+            "cannot be loaded or created.\n");
 }
 
 /* The file's top-level "schema" decides which config key carries it:
@@ -39,8 +44,64 @@ static const char *config_key_for(const char *path)
     return key;
 }
 
-static int validate_one(const char *path, struct cli_global *g)
+/* `validate -`: stdin copied once into an unlinked temporary file, which
+ * the plugin opens by its /proc/self/fd path (it reads files by name).
+ * Returns the path in buf, or NULL (reported) on an error. */
+static const char *stdin_copy(char *buf, size_t buflen, int *fd_out)
 {
+    if (*fd_out >= 0) {
+        snprintf(buf, buflen, "/proc/self/fd/%d", *fd_out);
+        return buf;
+    }
+    const char *dir = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/leadscore-stdin.XXXXXX",
+             dir != NULL && dir[0] != '\0' ? dir : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+        cli_error("cannot create a temporary file for <stdin>: %s",
+                  strerror(errno));
+        return NULL;
+    }
+    unlink(tmpl);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
+        for (size_t off = 0; off < n;) {
+            ssize_t w = write(fd, chunk + off, n - off);
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w <= 0) {
+                cli_error("cannot copy <stdin>: %s", strerror(errno));
+                close(fd);
+                return NULL;
+            }
+            off += (size_t)w;
+        }
+    }
+    if (ferror(stdin)) {
+        cli_error("cannot read <stdin>: %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    *fd_out = fd;
+    snprintf(buf, buflen, "/proc/self/fd/%d", fd);
+    return buf;
+}
+
+static int validate_one(const char *path, struct cli_global *g,
+                        int *stdin_fd)
+{
+    char stdin_path[64];
+    const char *alias = NULL;
+    if (strcmp(path, "-") == 0) {
+        path = stdin_copy(stdin_path, sizeof stdin_path, stdin_fd);
+        if (path == NULL) {
+            return CLI_EXIT_IO;
+        }
+        alias = "<stdin>";
+    }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         cli_error("cannot open %s: %s", path, strerror(errno));
@@ -54,13 +115,15 @@ static int validate_one(const char *path, struct cli_global *g)
         return CLI_EXIT_INTERNAL;
     }
     s.info_out = stdout;
-    cli_session_config(&s, config_key_for(path), path);
-    enum lsc_status st;
-    int rc = cli_session_load(&s, &st);
-    if (rc == CLI_EXIT_PLUGIN &&
-        (st == LSC_ERR_CONFIG || st == LSC_ERR_PARSE)) {
-        rc = CLI_EXIT_INPUT; /* refused without diagnostics: still the file */
+    if (alias != NULL) {
+        s.file_alias_from = path;
+        s.file_alias_to = alias;
     }
+    cli_session_config(&s, config_key_for(path), path);
+    /* A file with problems comes back as CLI_EXIT_INPUT (the plugin
+     * reported diagnostics); a plugin that cannot be opened or created
+     * without saying why the file is wrong is exit 3, as for `score`. */
+    int rc = cli_session_load(&s, NULL);
     if (rc == CLI_EXIT_OK && s.diag_errors > 0) {
         rc = CLI_EXIT_INPUT; /* created despite errors: still invalid */
     }
@@ -94,12 +157,16 @@ int cmd_validate(int argc, char **argv, struct cli_global *g)
         return CLI_EXIT_USAGE;
     }
     int worst = CLI_EXIT_OK;
+    int stdin_fd = -1;
     for (int i = optind; i < argc; i++) {
-        int rc = validate_one(argv[i], g);
+        int rc = validate_one(argv[i], g, &stdin_fd);
         /* Report the most severe outcome: a load failure beats a bad file. */
         if (rc > worst) {
             worst = rc;
         }
+    }
+    if (stdin_fd >= 0) {
+        close(stdin_fd);
     }
     return worst;
 }

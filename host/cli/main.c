@@ -6,7 +6,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +28,8 @@ static const struct cli_command commands[] = {
     {"sync", cmd_sync, "score events and write them back through connectors"},
     {"connect", cmd_connect, "authorize a connector; --status shows its state"},
     {"setup", cmd_setup, "create the CRM fields leadscore writes"},
-    {"backfill", cmd_backfill, "score every existing CRM contact (hubspot)"},
+    {"backfill", cmd_backfill,
+     "score every existing CRM contact (hubspot, mailchimp)"},
     {"import", cmd_import, "email activity as events (mailchimp-activity)"},
     {"rescore", cmd_rescore, "make a running leadscored rescore every contact"},
 };
@@ -58,7 +61,8 @@ bool cli_global_option(struct cli_global *g, int opt, const char *arg)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: leadscore [--plugin PATH] [-v] COMMAND [OPTIONS] [ARGS]\n"
+            "usage: leadscore [--plugin PATH] [--max-line N] [-v] COMMAND "
+            "[OPTIONS] [ARGS]\n"
             "       leadscore --version | --help\n"
             "\n"
             "Commands:\n");
@@ -69,7 +73,10 @@ static void usage(FILE *f)
             "\n"
             "Global options:\n"
             "  --plugin PATH  the plugin to load (default: $LEADSCORE_PLUGIN,\n"
-            "                 the build tree's plugin, or the installed one)\n"
+            "                 the build tree's plugin when run from one, or\n"
+            "                 the installed one)\n"
+            "  --max-line N   reject input lines longer than N bytes "
+            "(default 1048576)\n"
             "  -v, --verbose  print the plugin's info (-vv: debug) lines\n"
             "  --version      print the leadscore and plugin ABI versions\n"
             "  -h, --help     this help; `leadscore COMMAND --help` for a "
@@ -113,6 +120,20 @@ int main(int argc, char **argv)
             g.plugin = argv[++i];
         } else if (strncmp(a, "--plugin=", 9) == 0) {
             g.plugin = a + 9;
+        } else if (strcmp(a, "--max-line") == 0 ||
+                   strncmp(a, "--max-line=", 11) == 0) {
+            const char *v = a[10] == '=' ? a + 11
+                            : i + 1 < argc ? argv[++i]
+                                           : "";
+            char *end;
+            errno = 0;
+            unsigned long long m = strtoull(v, &end, 10);
+            if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
+                m == 0 || m > SIZE_MAX / 4) {
+                cli_error("--max-line: '%s' is not a positive byte count", v);
+                return CLI_EXIT_USAGE;
+            }
+            g.max_line = (size_t)m;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             g.verbose++;
         } else if (strcmp(a, "-vv") == 0) {

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- Wake heap: contacts that asked for an EVALUATE later -------------- */
 
@@ -114,15 +115,32 @@ static const char *level_name(enum lsc_log_level level)
     return "log";
 }
 
+/* `msg` with every file_alias_from shown as file_alias_to. */
+static void put_aliased(const struct cli_session *s, FILE *f, const char *msg)
+{
+    const char *from = s->file_alias_from;
+    size_t n = from != NULL ? strlen(from) : 0;
+    const char *hit;
+    while (n > 0 && (hit = strstr(msg, from)) != NULL) {
+        fwrite(msg, 1, (size_t)(hit - msg), f);
+        fputs(s->file_alias_to, f);
+        msg = hit + n;
+    }
+    fputs(msg, f);
+}
+
 static void svc_log(void *ud, enum lsc_log_level level, const char *msg)
 {
     struct cli_session *s = ud;
     if (level == LSC_LOG_INFO && s->info_out != NULL) {
-        fprintf(s->info_out, "%s\n", msg);
+        put_aliased(s, s->info_out, msg);
+        fputc('\n', s->info_out);
         return;
     }
     if (level <= LSC_LOG_WARN || s->g->verbose >= (level == LSC_LOG_INFO ? 1 : 2)) {
-        fprintf(stderr, "leadscore: %s: %s\n", level_name(level), msg);
+        fprintf(stderr, "leadscore: %s: ", level_name(level));
+        put_aliased(s, stderr, msg);
+        fputc('\n', stderr);
     }
 }
 
@@ -150,6 +168,9 @@ static void svc_diagnostic(void *ud, const struct lsc_diagnostic *d)
 {
     struct cli_session *s = ud;
     const char *file = d->file != NULL ? d->file : "";
+    if (s->file_alias_from != NULL && strcmp(file, s->file_alias_from) == 0) {
+        file = s->file_alias_to;
+    }
     if (d->severity <= LSC_LOG_ERROR) {
         s->diag_errors++;
     } else {
@@ -331,7 +352,9 @@ int cli_session_load(struct cli_session *s, enum lsc_status *create_status)
     }
     if (st != LSC_OK) {
         if (s->diag_errors == 0) {
-            cli_error("%s", err);
+            fputs("leadscore: ", stderr);
+            put_aliased(s, stderr, err);
+            fputc('\n', stderr);
         }
         hl_plugin_close(s->plugin);
         s->plugin = NULL;
@@ -546,9 +569,9 @@ static bool hint_hash(const char *hv, size_t hlen, uint64_t hh, const char *s,
 
 /* One decoded event: dedup, merge, deliver.  Returns LSC_OK when applied
  * (or skipped), else the refusal with err set.  `hint`: the line's hints,
- * or NULL. */
+ * or NULL.  `input`: an event of the input, counted as applied. */
 static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
-                             const struct hint *hint, char *err,
+                             const struct hint *hint, bool input, char *err,
                              size_t errlen)
 {
     /* Each id is hashed once (or not at all when the line's hint has it):
@@ -626,7 +649,9 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
         snprintf(err, errlen, "out of memory");
         return LSC_ERR_NOMEM;
     }
-    s->applied++;
+    if (input) {
+        s->applied++;
+    }
     return LSC_OK;
 }
 
@@ -635,11 +660,120 @@ enum lsc_status cli_session_apply(struct cli_session *s,
                                   size_t errlen)
 {
     s->lines++;
-    enum lsc_status st = apply(s, ev, NULL, err, errlen);
+    enum lsc_status st = apply(s, ev, NULL, true, err, errlen);
     if (st != LSC_OK) {
         s->rejected++;
     }
     return st;
+}
+
+enum lsc_status cli_session_apply_read(struct cli_session *s,
+                                       struct lsc_event *ev, char *err,
+                                       size_t errlen)
+{
+    enum lsc_status st = apply(s, ev, NULL, false, err, errlen);
+    if (st != LSC_OK) {
+        s->read_refused++;
+    }
+    return st;
+}
+
+/* ---- Bounded line reader ------------------------------------------------
+ * getline() would hold a line of any length in memory.  This reads
+ * through its own block buffer and copies each line out (as getline
+ * does from the stdio buffer), but keeps at most `max` bytes of one:
+ * the rest of a longer line is read and dropped. */
+
+#define READ_BLOCK ((size_t)64 << 10)
+
+struct line_reader {
+    int fd;
+    int error; /* errno of a failed read, else 0 */
+    char *buf; /* READ_BLOCK bytes; [pos, end) not yet returned */
+    size_t pos, end;
+    size_t max;
+    bool eof;
+};
+
+/* Grow *line to hold `need` bytes; false when out of memory. */
+static bool line_reserve(char **line, size_t *cap, size_t need)
+{
+    if (need <= *cap) {
+        return true;
+    }
+    size_t c = *cap > 0 ? *cap : 256;
+    while (c < need) {
+        c *= 2;
+    }
+    char *p = realloc(*line, c);
+    if (p == NULL) {
+        return false;
+    }
+    *line = p;
+    *cap = c;
+    return true;
+}
+
+/* The next line (with its '\n', NUL-terminated) into *line: its length,
+ * or -1 at the end of input (or a read error: r->error), or -2 when out of
+ * memory.  A line longer than r->max comes back empty with *too_long. */
+static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
+                         bool *too_long)
+{
+    size_t len = 0;
+    bool got = false;
+    *too_long = false;
+    for (;;) {
+        if (r->pos == r->end) {
+            if (r->eof) {
+                break;
+            }
+            /* read(), not fread(): return what a pipe has now, as
+             * getline did, rather than wait for a full block. */
+            ssize_t got_n;
+            do {
+                got_n = read(r->fd, r->buf, READ_BLOCK);
+            } while (got_n < 0 && errno == EINTR);
+            r->pos = 0;
+            r->end = got_n > 0 ? (size_t)got_n : 0;
+            if (got_n <= 0) {
+                r->eof = true;
+                r->error = got_n < 0 ? errno : 0;
+                break;
+            }
+        }
+        got = true;
+        const char *start = r->buf + r->pos;
+        size_t avail = r->end - r->pos;
+        const char *nl = memchr(start, '\n', avail);
+        size_t take = nl != NULL ? (size_t)(nl - start) + 1 : avail;
+        r->pos += take;
+        if (!*too_long) {
+            /* The newline does not count towards the limit. */
+            size_t body = len + take - (nl != NULL ? 1 : 0);
+            if (body > r->max) {
+                *too_long = true;
+                len = 0;
+            } else {
+                if (!line_reserve(line, cap, len + take + 1)) {
+                    return -2;
+                }
+                memcpy(*line + len, start, take);
+                len += take;
+            }
+        }
+        if (nl != NULL) {
+            break;
+        }
+    }
+    if (!got) {
+        return -1;
+    }
+    if (!line_reserve(line, cap, len + 1)) {
+        return -2;
+    }
+    (*line)[len] = '\0';
+    return (ssize_t)len;
 }
 
 int cli_session_feed(struct cli_session *s, const char *path)
@@ -659,16 +793,35 @@ int cli_session_feed(struct cli_session *s, const char *path)
      * million contacts these loads are cache misses that otherwise stall
      * the engine and the store.
      */
+    struct line_reader rd = {
+        .fd = fileno(f),
+        .buf = malloc(READ_BLOCK),
+        .max = s->g->max_line > 0 ? s->g->max_line : CLI_MAX_LINE_DEFAULT,
+    };
+    if (rd.buf == NULL) {
+        if (!is_stdin) {
+            fclose(f);
+        }
+        cli_error("out of memory");
+        return CLI_EXIT_INTERNAL;
+    }
     char *line = NULL, *next = NULL;
     size_t cap = 0, next_cap = 0;
-    ssize_t n = getline(&line, &cap, f);
+    bool long_line, next_long = false;
+    ssize_t n = line_next(&rd, &line, &cap, &long_line);
     struct hint cur = hint_of(line, n); /* points into `line` */
     uint64_t lineno = 0;
     int rc = CLI_EXIT_OK;
     char err[1024];
     while (n >= 0) {
         lineno++;
-        ssize_t next_n = getline(&next, &next_cap, f);
+        ssize_t next_n = line_next(&rd, &next, &next_cap, &next_long);
+        if (next_n == -2) {
+            cli_error("%s:%llu: out of memory", name,
+                      (unsigned long long)lineno + 1);
+            rc = CLI_EXIT_INTERNAL;
+            break;
+        }
         struct hint h = hint_of(next, next_n);
         if (h.contact) {
             hl_contacts_prefetch(s->contacts, h.contact_hash, 0);
@@ -679,7 +832,12 @@ int cli_session_feed(struct cli_session *s, const char *path)
                          line[k] == '\r' || line[k] == '\n')) {
             k++;
         }
-        if (k < n) {
+        if (long_line) {
+            s->lines++;
+            s->rejected++;
+            fprintf(stderr, "%s:%llu: line longer than %zu bytes\n", name,
+                    (unsigned long long)lineno, rd.max);
+        } else if (k < n) {
             s->lines++;
             struct lsc_event ev;
             enum lsc_status st = hl_event_decode(s->decoder, line, (size_t)n,
@@ -691,7 +849,7 @@ int cli_session_feed(struct cli_session *s, const char *path)
                 hl_dedup_prefetch(s->dedup, h.event_hash);
             }
             if (st == LSC_OK) {
-                st = apply(s, &ev, &cur, err, sizeof err);
+                st = apply(s, &ev, &cur, true, err, sizeof err);
             }
             if (st == LSC_ERR_NOMEM) {
                 cli_error("%s:%llu: out of memory", name,
@@ -715,14 +873,20 @@ int cli_session_feed(struct cli_session *s, const char *path)
         cap = next_cap;
         next_cap = tc;
         n = next_n;
+        long_line = next_long;
         cur = h; /* its text moved with the buffer to `line` */
     }
-    if (ferror(f)) {
-        cli_error("cannot read %s: %s", name, strerror(errno));
+    if (n == -2) {
+        cli_error("%s:1: out of memory", name);
+        rc = CLI_EXIT_INTERNAL;
+    }
+    if (rd.error != 0) {
+        cli_error("cannot read %s: %s", name, strerror(rd.error));
         rc = CLI_EXIT_IO;
     }
     free(line);
     free(next);
+    free(rd.buf);
     if (!is_stdin) {
         fclose(f);
     }

@@ -257,12 +257,9 @@ static void apply_read_props(struct cli_jobq *q, struct cli_session *s)
             .now_ms = at,
         };
         char err[512];
-        enum lsc_status st = cli_session_apply(s, &ev, err, sizeof err);
         /* not a line of the input: out of the input's figures */
-        s->lines--;
-        if (st == LSC_OK) {
-            s->applied--;
-        } else {
+        enum lsc_status st = cli_session_apply_read(s, &ev, err, sizeof err);
+        if (st != LSC_OK) {
             fprintf(stderr, "leadscore: contact %s: the properties read "
                     "from HubSpot were refused: %s\n", v[i].contact, err);
         }

@@ -13,7 +13,8 @@
 static const char *const known_keys[] = {
     "listen", "data_dir", "plugin", "models", "connectors", "tokens",
     "hubspot", "mailchimp", "limits", "dedup_retention", "durable", "http",
-    "jobs", "log_level", "plugin_config", "wake_scan", NULL,
+    "jobs", "log_level", "plugin_config", "wake_scan", "score_refresh",
+    NULL,
 };
 
 int64_t dconfig_duration_ms(const char *s)
@@ -409,6 +410,7 @@ enum lsc_status dconfig_load(const char *path, struct dconfig **out,
     c->job_max_attempts = 10;
     c->batch_max = 4096;
     c->wake_scan_ms = 1000;
+    c->score_refresh_ms = 60000;
     c->log_level = LSC_LOG_INFO;
 
     const char *key;
@@ -528,6 +530,8 @@ enum lsc_status dconfig_load(const char *path, struct dconfig **out,
     ok = ok && get_dur(root, "dedup_retention", &c->dedup_retention_ms, why,
                        sizeof why);
     ok = ok && get_dur(root, "wake_scan", &c->wake_scan_ms, why, sizeof why);
+    ok = ok && get_dur(root, "score_refresh", &c->score_refresh_ms, why,
+                       sizeof why);
     ok = ok && get_bool(root, "durable", &c->durable, why, sizeof why);
     json_t *http = json_object_get(root, "http");
     if (ok && http != NULL) {

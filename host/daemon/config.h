@@ -48,6 +48,7 @@ struct dconfig {
     uint32_t job_max_attempts;
     size_t batch_max;     /* events per transaction */
     int64_t wake_scan_ms; /* how often the wake_ms schedule is checked */
+    int64_t score_refresh_ms; /* stored-score sweep period; 0: off */
     enum lsc_log_level log_level;
     char **kv;            /* "plugin" object: key, value, key, value... */
     size_t n_kv;

@@ -114,8 +114,12 @@ struct core {
     atomic_uint_fast64_t events[CORE_SRC_COUNT][3];
     atomic_uint_fast64_t auth_failures[CORE_SRC_COUNT];
     atomic_uint_fast64_t rate_limited;
+    atomic_uint_fast64_t too_large;
     atomic_uint_fast64_t transitions;
     atomic_uint_fast64_t evaluations;
+    atomic_uint_fast64_t refreshes; /* evaluations by the score sweep */
+    atomic_bool refresh_now;        /* a reload asks for a sweep at once */
+    atomic_bool have_aliases;       /* contact_aliases is not empty */
     atomic_uint_fast64_t commits;
     atomic_uint_fast64_t commit_failures;
     atomic_uint_fast64_t reloads_ok, reloads_failed;
@@ -466,6 +470,43 @@ static size_t rtrim(const char *s, size_t n)
 static const char *const src_name[CORE_SRC_COUNT] = {
     "api", "hubspot", "mailchimp", "mailchimp_activity", "replay"};
 
+/* Whether the n bytes at s contain the NUL-free string k. */
+static bool contains(const char *s, size_t n, const char *k)
+{
+    size_t kl = strlen(k);
+    for (size_t i = 0; i + kl <= n; i++) {
+        if (s[i] == k[0] && memcmp(s + i, k, kl) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Record the line's "aliases" (other ids of the contact, e.g. a changed
+ * address) for `id`.  A malformed list is ignored: the event itself was
+ * valid. */
+static enum lsc_status record_aliases(struct core *c, struct store *s,
+                                      const char *json, size_t len,
+                                      const char *id)
+{
+    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *a = json_object_get(root, "aliases");
+    enum lsc_status st = LSC_OK;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        const char *al = json_string_value(v);
+        if (al != NULL && *al != '\0' &&
+            json_string_length(v) <= HL_CONTACT_ID_MAX &&
+            strcmp(al, id) != 0 && st == LSC_OK) {
+            st = store_alias_put(s, al, id);
+            atomic_store(&c->have_aliases, true);
+        }
+    }
+    json_decref(root);
+    return st;
+}
+
 /*
  * Apply one event line on store `s` with plugin `p` (inside an open
  * transaction).  Fills line->status/reason.  Returns LSC_ERR_IO only for
@@ -494,6 +535,17 @@ static enum lsc_status apply_line(struct core *c, struct hl_plugin *p,
     }
     if (ev.event_id != NULL) {
         snprintf(ln->event_id, sizeof ln->event_id, "%s", ev.event_id);
+    }
+    /* An alias (a contact's former or other id) names that contact. */
+    char canon[HL_CONTACT_ID_MAX + 1];
+    if (atomic_load(&c->have_aliases)) {
+        enum lsc_status as = store_alias_get(s, ev.contact_id, canon,
+                                             sizeof canon);
+        if (as == LSC_OK) {
+            ev.contact_id = canon;
+        } else if (as != LSC_ERR_NOT_FOUND) {
+            return LSC_ERR_IO;
+        }
     }
     if (store_savepoint(s) != LSC_OK) {
         return LSC_ERR_IO;
@@ -565,6 +617,8 @@ static enum lsc_status apply_line(struct core *c, struct hl_plugin *p,
     if (pst == LSC_OK) {
         if (ev.kind == LSC_EVENT_CONTACT_DELETED) {
             st = store_contact_delete(s, ev.contact_id);
+        } else if (contains(ln->json, len, "\"aliases\"")) {
+            st = record_aliases(c, s, ln->json, len, ev.contact_id);
         }
         if (st == LSC_OK && log_event) {
             st = store_event_append(s, ev.event_id, ev.contact_id, ev.type,
@@ -678,10 +732,146 @@ static enum lsc_status evaluate_one(struct core *c, struct store *s,
     return st;
 }
 
+/* ---- Keeping stored scores current -------------------------------------
+ * The plugin asks for a wake-up only when a tier is due to change, so a
+ * decaying score would stay as stored until then.  The sweep reads each
+ * contact's report (read-only, no write) and delivers an EVALUATE only to
+ * those whose primary score moved, which stores the new score. */
+
+#define REFRESH_PAGE 500
+
+struct refresh_item {
+    char *id;
+    int score;
+};
+struct refresh_list {
+    struct refresh_item *v;
+    size_t n, cap;
+};
+
+static void refresh_collect(void *ud, const char *id, int score)
+{
+    struct refresh_list *l = ud;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        struct refresh_item *v = realloc(l->v, nc * sizeof *v);
+        if (v == NULL) {
+            return;
+        }
+        l->v = v;
+        l->cap = nc;
+    }
+    char *d = strdup(id);
+    if (d != NULL) {
+        l->v[l->n].id = d;
+        l->v[l->n].score = score;
+        l->n++;
+    }
+}
+
+struct primary_ud {
+    bool set;
+    int score;
+};
+
+static void primary_sink(void *ud, const struct lsc_report *r)
+{
+    struct primary_ud *p = ud;
+    if (!p->set) { /* the primary model comes first */
+        p->set = true;
+        p->score = r->score;
+    }
+}
+
+/* The primary model's score of `id` at `now`; false when unknown. */
+static bool report_score(struct core *c, struct store *s, const char *id,
+                         int64_t now, int *score)
+{
+    void *blob = NULL;
+    size_t blen = 0;
+    bool ok = false;
+    pthread_mutex_t *mu = stripe(c, id);
+    pthread_mutex_lock(mu);
+    if (store_state_get(s, id, &blob, &blen) == LSC_OK && blen > 0) {
+        struct lsc_event ev = {
+            .struct_size = sizeof ev, .kind = LSC_EVENT_EVALUATE,
+            .contact_id = id, .type = "evaluate", .ts_ms = now,
+            .state = blob, .state_len = blen, .now_ms = now,
+        };
+        struct primary_ud p = {0};
+        char err[256] = "";
+        ok = hl_plugin_report(c->plugin, &ev, primary_sink, &p, err,
+                              sizeof err) == LSC_OK &&
+             p.set;
+        *score = p.score;
+    }
+    pthread_mutex_unlock(mu);
+    free(blob);
+    return ok;
+}
+
 /* Timers run by the writer inside its transaction. */
 struct timers {
-    int64_t next_wake, next_tick, next_prune;
+    int64_t next_wake, next_tick, next_prune, next_refresh;
+    char refresh_after[HL_CONTACT_ID_MAX + 1]; /* sweep cursor */
+    /* the running sweep: contacts read, re-evaluated, time spent */
+    uint64_t sweep_read, sweep_moved;
+    int64_t sweep_ns;
 };
+
+/* One page of the score sweep. */
+static enum lsc_status refresh_page(struct core *c, struct timers *t,
+                                    int64_t now)
+{
+    struct refresh_list l = {0};
+    int64_t t0 = mono_ns();
+    enum lsc_status st = store_state_page(c->wstore, t->refresh_after,
+                                          REFRESH_PAGE, refresh_collect, &l);
+    t->sweep_read += l.n;
+    for (size_t i = 0; i < l.n; i++) {
+        int sc;
+        /* score < 0: the plugin never stored one; nothing to keep current */
+        if (st == LSC_OK && l.v[i].score >= 0 &&
+            report_score(c, c->wstore, l.v[i].id, now, &sc) &&
+            sc != l.v[i].score) {
+            st = evaluate_one(c, c->wstore, l.v[i].id, now);
+            /* A plugin that writes its score under another property
+             * (score_property) leaves the row as it was: store the
+             * report's score, or the next sweep would evaluate again. */
+            if (st == LSC_OK) {
+                st = store_score_set(c->wstore, l.v[i].id, sc, NULL, now,
+                                     "evaluate (decay)");
+                if (st == LSC_ERR_NOT_FOUND) {
+                    st = LSC_OK; /* deleted by the plugin meanwhile */
+                }
+            }
+            atomic_fetch_add(&c->refreshes, 1);
+            t->sweep_moved++;
+        }
+        if (i + 1 == l.n) {
+            snprintf(t->refresh_after, sizeof t->refresh_after, "%s",
+                     l.v[i].id);
+        }
+        free(l.v[i].id);
+    }
+    bool full = l.n >= REFRESH_PAGE;
+    free(l.v);
+    t->sweep_ns += mono_ns() - t0;
+    if (!full) {
+        if (t->sweep_read > 0) {
+            log_msg(LSC_LOG_DEBUG, "score sweep: %" PRIu64 " contacts read, "
+                    "%" PRIu64 " re-evaluated, %.1f ms in the writer",
+                    t->sweep_read, t->sweep_moved, t->sweep_ns / 1e6);
+        }
+        t->sweep_read = t->sweep_moved = 0;
+        t->sweep_ns = 0;
+        t->refresh_after[0] = '\0';
+        t->next_refresh = now + c->cfg->score_refresh_ms;
+    } else {
+        t->next_refresh = now; /* more to do: the next loop goes on */
+    }
+    return st;
+}
 
 static enum lsc_status run_timers(struct core *c, struct timers *t,
                                   int64_t now)
@@ -707,6 +897,14 @@ static enum lsc_status run_timers(struct core *c, struct timers *t,
         }
         t->next_tick = now + iv;
     }
+    if (atomic_exchange(&c->refresh_now, false)) {
+        t->refresh_after[0] = '\0';
+        t->next_refresh = now;
+    }
+    if (st == LSC_OK && c->cfg->score_refresh_ms > 0 &&
+        now >= t->next_refresh) {
+        st = refresh_page(c, t, now);
+    }
     if (now >= t->next_prune) {
         uint64_t n = 0;
         if (store_seen_prune(c->wstore, now - c->cfg->dedup_retention_ms,
@@ -725,6 +923,9 @@ static int64_t timers_next(const struct timers *t, struct core *c)
     int64_t n = t->next_wake < t->next_prune ? t->next_wake : t->next_prune;
     if (hl_plugin_tick_interval(c->plugin) > 0 && t->next_tick < n) {
         n = t->next_tick;
+    }
+    if (c->cfg->score_refresh_ms > 0 && t->next_refresh < n) {
+        n = t->next_refresh;
     }
     return n;
 }
@@ -1237,6 +1438,9 @@ enum lsc_status core_create(struct dconfig *cfg, const char *plugin_path,
     c->plugin_path = strdup(pp);
     enum lsc_status st = open_conn(c, &c->wstore, err, errlen);
     if (st == LSC_OK) {
+        atomic_store(&c->have_aliases, store_has_aliases(c->wstore));
+    }
+    if (st == LSC_OK) {
         st = open_conn(c, &c->mstore, err, errlen);
     }
     if (st == LSC_OK) {
@@ -1440,6 +1644,13 @@ enum lsc_status core_reload(struct core *c, char *err, size_t errlen)
     }
     dconfig_destroy(old);
     log_set_level(c->cfg->log_level);
+    if (st == LSC_OK) {
+        /* New models score differently: bring stored scores up to date. */
+        atomic_store(&c->refresh_now, true);
+        pthread_mutex_lock(&c->qmu);
+        pthread_cond_broadcast(&c->qcond);
+        pthread_mutex_unlock(&c->qmu);
+    }
     atomic_fetch_add(st == LSC_OK ? &c->reloads_ok : &c->reloads_failed, 1);
     return st;
 }
@@ -1523,6 +1734,11 @@ enum lsc_status core_contact_json(struct core *c, const char *id,
     tls = &ctx;
     /* One read transaction: a consistent snapshot. */
     sqlite3_exec(store_db(c->rstore), "BEGIN", NULL, NULL, NULL);
+    char canon[HL_CONTACT_ID_MAX + 1];
+    if (atomic_load(&c->have_aliases) &&
+        store_alias_get(c->rstore, id, canon, sizeof canon) == LSC_OK) {
+        id = canon; /* an alias: the contact it names */
+    }
     enum lsc_status st = store_contact_get(c->rstore, id, row_to_json, o);
     struct store_props props = {0};
     void *blob = NULL;
@@ -1575,6 +1791,14 @@ enum lsc_status core_contact_json(struct core *c, const char *id,
     if (st == LSC_OK) {
         json_t *primary = json_array_get(models, 0);
         if (primary != NULL) {
+            /* score and tier as of now, from the report that gives groups
+             * and why; the stored (list) value may lag by score_refresh. */
+            json_object_set(o, "stored_score", json_object_get(o, "score"));
+            json_object_set(o, "score", json_object_get(primary, "score"));
+            json_t *pt = json_object_get(primary, "tier");
+            if (pt != NULL) {
+                json_object_set(o, "tier", pt);
+            }
             json_object_set(o, "groups", json_object_get(primary, "groups"));
             json_object_set(o, "why", json_object_get(primary, "rules"));
         }
@@ -1655,6 +1879,11 @@ void core_count_auth_failure(struct core *c, enum core_source src)
 void core_count_rate_limited(struct core *c)
 {
     atomic_fetch_add(&c->rate_limited, 1);
+}
+
+void core_count_too_large(struct core *c)
+{
+    atomic_fetch_add(&c->too_large, 1);
 }
 
 void core_observe_request(struct core *c, int64_t ns)
@@ -1743,8 +1972,13 @@ char *core_metrics(struct core *c)
     }
     bprintf(&b, "# HELP leadscored_rate_limited_total Requests answered 429."
             "\n# TYPE leadscored_rate_limited_total counter\n"
-            "leadscored_rate_limited_total %" PRIu64 "\n",
-            (uint64_t)atomic_load(&c->rate_limited));
+            "leadscored_rate_limited_total %" PRIu64 "\n"
+            "# HELP leadscored_too_large_total Requests answered 413 (body "
+            "over limits.max_body_bytes).\n"
+            "# TYPE leadscored_too_large_total counter\n"
+            "leadscored_too_large_total %" PRIu64 "\n",
+            (uint64_t)atomic_load(&c->rate_limited),
+            (uint64_t)atomic_load(&c->too_large));
     histo_print(&b, "leadscored_scoring_seconds",
                 "Time in the plugin's event handler per event.", &c->scoring);
     histo_print(&b, "leadscored_commit_seconds",
@@ -1810,24 +2044,39 @@ char *core_metrics(struct core *c)
                 (int64_t)atomic_load(&c->istats.last_success_ms) / 1000,
                 (int64_t)atomic_load(&c->istats.checkpoint_ms) / 1000);
     }
-    bprintf(&b, "# TYPE leadscored_transitions_total counter\n"
+    bprintf(&b, "# HELP leadscored_transitions_total Tier changes "
+            "announced by the plugin.\n"
+            "# TYPE leadscored_transitions_total counter\n"
             "leadscored_transitions_total %" PRIu64 "\n"
+            "# HELP leadscored_evaluations_total EVALUATE events delivered "
+            "(wake times and the score sweep).\n"
             "# TYPE leadscored_evaluations_total counter\n"
             "leadscored_evaluations_total %" PRIu64 "\n"
-            "# TYPE leadscored_commits_total counter\n"
+            "# HELP leadscored_score_refreshes_total Contacts re-evaluated "
+            "by the score sweep because their score moved.\n"
+            "# TYPE leadscored_score_refreshes_total counter\n"
+            "leadscored_score_refreshes_total %" PRIu64 "\n"
+            "# HELP leadscored_commits_total Writer transactions committed."
+            "\n# TYPE leadscored_commits_total counter\n"
             "leadscored_commits_total %" PRIu64 "\n"
+            "# HELP leadscored_commit_failures_total Writer transactions "
+            "rolled back (their events not acknowledged).\n"
             "# TYPE leadscored_commit_failures_total counter\n"
             "leadscored_commit_failures_total %" PRIu64 "\n"
-            "# TYPE leadscored_reloads_total counter\n"
+            "# HELP leadscored_reloads_total Configuration reloads by "
+            "result.\n# TYPE leadscored_reloads_total counter\n"
             "leadscored_reloads_total{result=\"ok\"} %" PRIu64 "\n"
             "leadscored_reloads_total{result=\"failed\"} %" PRIu64 "\n"
+            "# HELP leadscored_rescores_total Rescores by result.\n"
             "# TYPE leadscored_rescores_total counter\n"
             "leadscored_rescores_total{result=\"ok\"} %" PRIu64 "\n"
             "leadscored_rescores_total{result=\"failed\"} %" PRIu64 "\n"
+            "# HELP leadscored_start_time_seconds Process start time.\n"
             "# TYPE leadscored_start_time_seconds gauge\n"
             "leadscored_start_time_seconds %" PRId64 "\n",
             (uint64_t)atomic_load(&c->transitions),
             (uint64_t)atomic_load(&c->evaluations),
+            (uint64_t)atomic_load(&c->refreshes),
             (uint64_t)atomic_load(&c->commits),
             (uint64_t)atomic_load(&c->commit_failures),
             (uint64_t)atomic_load(&c->reloads_ok),

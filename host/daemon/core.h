@@ -135,6 +135,7 @@ char *core_metrics(struct core *c);
 /* Counters the HTTP layer bumps. */
 void core_count_auth_failure(struct core *c, enum core_source src);
 void core_count_rate_limited(struct core *c);
+void core_count_too_large(struct core *c);
 void core_observe_request(struct core *c, int64_t ns);
 
 /*

@@ -137,8 +137,11 @@ enum lsc_status hooks_verify_hubspot(const char *secret, const char *method,
         return LSC_ERR_AUTH;
     }
     if (now_ms - t > max_age_ms || t - now_ms > max_age_ms) {
-        put_err(err, errlen, "stale X-HubSpot-Request-Timestamp "
-                "(more than 5 minutes from now)");
+        if (err != NULL && errlen > 0) {
+            snprintf(err, errlen, "stale X-HubSpot-Request-Timestamp (more "
+                     "than %" PRId64 " s from now, hubspot.max_age)",
+                     max_age_ms / 1000);
+        }
         return LSC_ERR_AUTH;
     }
     char want[64];
@@ -373,8 +376,20 @@ static void map_hubspot_one(json_t *e, size_t i, struct hooks_result *r)
                             ? pv
                             : json_null());
     }
-    char idbuf[80];
-    snprintf(idbuf, sizeof idbuf, "hubspot:%s", eid);
+    /* eventId alone is not unique (crm-apis.md 1.7): key on account,
+     * subscription and event, so only a true redelivery repeats it. */
+    char portal[64] = "0", sub[64] = "0";
+    json_t *pj = json_object_get(e, "portalId");
+    json_t *sj = json_object_get(e, "subscriptionId");
+    if ((pj != NULL && !id_text(pj, portal, sizeof portal)) ||
+        (sj != NULL && !id_text(sj, sub, sizeof sub))) {
+        json_decref(props);
+        reject(r, "event [%zu]: %s", i,
+               "malformed 'portalId' or 'subscriptionId'");
+        return;
+    }
+    char idbuf[224];
+    snprintf(idbuf, sizeof idbuf, "hubspot:%s:%s:%s", portal, sub, eid);
     json_t *ev = json_pack("{s:s, s:s, s:f, s:s, s:o}", "contact", contact,
                            "type", kind, "ts",
                            json_number_value(at) / 1000.0, "id", idbuf,
@@ -554,6 +569,7 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
     struct mc_form f = {.data = json_object(), .merges = json_object()};
     enum lsc_status st = LSC_OK;
     json_t *base = NULL;
+    char *alias = NULL; /* upemail: the new address */
     if (f.data == NULL || f.merges == NULL ||
         hooks_form_parse(body, len, mc_field, &f) != LSC_OK) {
         st = LSC_ERR_NOMEM;
@@ -652,12 +668,25 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
         if (ne != NULL) {
             json_object_set_new(props, "email", json_string(ne));
         }
+        /* Contacts keyed by address: the new one becomes an alias of this
+         * contact, so later deliveries for it reach the same contact. */
+        if (ne != NULL && !by_id && strlen(ne) <= HL_CONTACT_ID_MAX) {
+            char al[HL_CONTACT_ID_MAX + 1];
+            snprintf(al, sizeof al, "%s", ne);
+            for (char *c = al; *c; c++) {
+                *c = (char)tolower((unsigned char)*c);
+            }
+            if (strcmp(al, contact) != 0) {
+                alias = strdup(al);
+            }
+        }
     } else { /* cleaned */
         json_object_set_new(props, "mailchimp_status",
                             json_string("cleaned"));
         activity = "email_bounce";
         const char *why = dstr(f.data, "reason");
-        json_object_set_new(attrs, "bounce_type",
+        /* "bounce", as the bundled models and the activity import use */
+        json_object_set_new(attrs, "bounce",
                             json_string(why && strcmp(why, "hard") == 0
                                             ? "hard"
                                             : (why ? why : "hard")));
@@ -669,6 +698,9 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
     base = json_pack("{s:s, s:s, s:I, s:s, s:o}", "contact", contact, "type",
                      "contact.updated", "ts", (json_int_t)(ts_ms / 1000),
                      "id", idbuf, "props", props);
+    if (base != NULL && alias != NULL) {
+        json_object_set_new(base, "aliases", json_pack("[s]", alias));
+    }
     if (base != NULL) {
         /* Keep the ms: RFC 3339 text. */
         char t3339[40];
@@ -691,6 +723,7 @@ enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,
     }
     json_decref(attrs);
 out:
+    free(alias);
     json_decref(f.data);
     json_decref(f.merges);
     free(f.type);

@@ -69,7 +69,8 @@ void hooks_result_free(struct hooks_result *r);
  * contact.creation -> contact.created, contact.propertyChange ->
  * contact.updated {propertyName: propertyValue}, contact.deletion ->
  * contact.deleted; contact = objectId, ts = occurredAt, id =
- * "hubspot:<eventId>".  Other subscription types are ignored.
+ * "hubspot:<portalId>:<subscriptionId>:<eventId>" (a missing portalId or
+ * subscriptionId reads 0).  Other subscription types are ignored.
  * LSC_ERR_PARSE (reason in err) when the body is not a JSON array/object.
  */
 enum lsc_status hooks_map_hubspot(const char *body, size_t len,
@@ -79,8 +80,9 @@ enum lsc_status hooks_map_hubspot(const char *body, size_t len,
 /*
  * A Mailchimp delivery (application/x-www-form-urlencoded): subscribe,
  * unsubscribe, profile, upemail, cleaned, campaign.  Contact = lowercase
- * data[email] (data[old_email] for upemail), or data[id] when by_id.
- * Ids are "mailchimp:<first 32 hex of SHA-256(body)>:<n>" so a
+ * data[email] (data[old_email] for upemail, whose event lists the new
+ * address in "aliases" unless by_id), or data[id] when by_id; cleaned's
+ * email_bounce carries "bounce" (hard, abuse).  Ids are "mailchimp:<first 32 hex of SHA-256(body)>:<n>" so a
  * redelivery is a duplicate.  LSC_ERR_PARSE for a missing or unknown type.
  */
 enum lsc_status hooks_map_mailchimp(const char *body, size_t len, bool by_id,

@@ -41,6 +41,10 @@ struct http {
     uint16_t port;
     pthread_mutex_t rate_mu;
     struct bucket rate[N_RATE];
+    /* Refusal log lines, at most one a second per status (a flood of bad
+     * requests must not flood the journal); the rest are counted. */
+    atomic_int_fast64_t refusal_log_ms[4];
+    atomic_uint_fast64_t refusal_quiet[4];
 };
 
 struct conn {
@@ -143,6 +147,54 @@ static enum MHD_Result reply_json(struct MHD_Connection *mc, unsigned code,
     return reply(mc, code, "application/json", json);
 }
 
+static void client_addr(struct MHD_Connection *mc, char *addr, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(addr, n, "?");
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)
+                                    ->sin_addr,
+                      addr, (socklen_t)n);
+        } else if (sa->sa_family == AF_INET6) {
+            inet_ntop(AF_INET6,
+                      &((const struct sockaddr_in6 *)(const void *)sa)
+                           ->sin6_addr,
+                      addr, (socklen_t)n);
+        }
+    }
+}
+
+/* Log a request refused before its content is trusted: status, route
+ * (never the Mailchimp URL secret nor a token), client, reason. */
+static void log_refused(struct http *h, struct MHD_Connection *mc,
+                        unsigned code, const char *url, const char *why)
+{
+    int k = code == 401 ? 0 : code == 429 ? 1 : code == 413 ? 2 : 3;
+    int64_t now = core_now_ms();
+    int64_t last = atomic_load(&h->refusal_log_ms[k]);
+    if (now - last < 1000 ||
+        !atomic_compare_exchange_strong(&h->refusal_log_ms[k], &last, now)) {
+        atomic_fetch_add(&h->refusal_quiet[k], 1);
+        return;
+    }
+    uint64_t quiet = atomic_exchange(&h->refusal_quiet[k], 0);
+    char addr[48];
+    client_addr(mc, addr, sizeof addr);
+    const char *route = strncmp(url, "/webhooks/mailchimp/", 20) == 0
+                            ? "/webhooks/mailchimp/<url_secret>"
+                            : url;
+    char more[64] = "";
+    if (quiet > 0) {
+        snprintf(more, sizeof more, " (and %" PRIu64 " more not logged)",
+                 quiet);
+    }
+    log_msg(code == 429 || code == 413 ? LSC_LOG_INFO : LSC_LOG_WARN,
+            "refused %.200s from %s: %u %s%s", route, addr, code, why, more);
+}
+
 static bool rate_ok(struct http *h, struct MHD_Connection *mc)
 {
     core_cfg_lock(h->core); /* a reload may swap the config */
@@ -152,22 +204,8 @@ static bool rate_ok(struct http *h, struct MHD_Connection *mc)
     if (rate <= 0) {
         return true;
     }
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char addr[48] = "?";
-    if (ci != NULL && ci->client_addr != NULL) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET) {
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)
-                                    ->sin_addr,
-                      addr, sizeof addr);
-        } else if (sa->sa_family == AF_INET6) {
-            inet_ntop(AF_INET6,
-                      &((const struct sockaddr_in6 *)(const void *)sa)
-                           ->sin6_addr,
-                      addr, sizeof addr);
-        }
-    }
+    char addr[48];
+    client_addr(mc, addr, sizeof addr);
     uint32_t hh = 2166136261u;
     for (const char *p = addr; *p; p++) {
         hh = (hh ^ (unsigned char)*p) * 16777619u;
@@ -479,6 +517,8 @@ static enum MHD_Result mailchimp(struct conn *cn, const char *method,
     if (url_secret == NULL || strlen(secret_in_url) != ul ||
         CRYPTO_memcmp(secret_in_url, url_secret, ul) != 0) {
         core_count_auth_failure(h->core, CORE_SRC_MAILCHIMP);
+        log_refused(h, cn->mc, 404, "/webhooks/mailchimp/",
+                    "wrong url_secret");
         ret = reply_err(cn->mc, 404, "not found");
         goto out;
     }
@@ -617,6 +657,7 @@ static enum MHD_Result route(struct conn *cn, const char *url,
         }
         if (!rate_ok(cn->h, mc)) {
             core_count_rate_limited(cn->h->core);
+            log_refused(cn->h, mc, 429, url, "rate limit exceeded");
             return reply_err(mc, 429, "rate limit exceeded");
         }
         return mailchimp(cn, method, url + 20);
@@ -627,6 +668,7 @@ static enum MHD_Result route(struct conn *cn, const char *url,
         }
         if (!rate_ok(cn->h, mc)) {
             core_count_rate_limited(cn->h->core);
+            log_refused(cn->h, mc, 429, url, "rate limit exceeded");
             return reply_err(mc, 429, "rate limit exceeded");
         }
         return post_hubspot(cn);
@@ -636,10 +678,12 @@ static enum MHD_Result route(struct conn *cn, const char *url,
     }
     if (!token_ok(cn->h, mc)) {
         core_count_auth_failure(cn->h->core, CORE_SRC_API);
+        log_refused(cn->h, mc, 401, url, "missing or wrong bearer token");
         return reply_err(mc, 401, "missing or wrong bearer token");
     }
     if (!rate_ok(cn->h, mc)) {
         core_count_rate_limited(cn->h->core);
+        log_refused(cn->h, mc, 429, url, "rate limit exceeded");
         return reply_err(mc, 429, "rate limit exceeded");
     }
     if (strcmp(url, "/v1/events") == 0) {
@@ -725,6 +769,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc,
         char why[96];
         snprintf(why, sizeof why, "body larger than %zu bytes",
                  max_body(cn->h));
+        core_count_too_large(cn->h->core);
+        log_refused(cn->h, mc, 413, url, why);
         return reply_err(mc, 413, why);
     }
     return route(cn, url, method);

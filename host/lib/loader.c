@@ -514,9 +514,14 @@ const char *hl_plugin_default_path(const char *explicit_path, char *buf,
         char *slash = strrchr(exe, '/');
         if (slash != NULL) {
             *slash = '\0';
+            /* Only a Meson build directory (it has meson-private/) holds
+             * the build-tree plugin: an installed /usr/bin/leadscore must
+             * not pick up /usr/plugin/leadscore.so. */
+            char marker[PATH_MAX + 32];
             char cand[PATH_MAX + 32];
+            snprintf(marker, sizeof marker, "%s/../../meson-private", exe);
             snprintf(cand, sizeof cand, "%s/../../plugin/leadscore.so", exe);
-            if (access(cand, R_OK) == 0) {
+            if (access(marker, F_OK) == 0 && access(cand, R_OK) == 0) {
                 snprintf(buf, buflen, "%s", cand);
                 return buf;
             }

@@ -143,7 +143,8 @@ void hl_plugin_close(struct hl_plugin *p);
 /*
  * The plugin path a host should use: `explicit_path` when non-NULL, else
  * $LEADSCORE_PLUGIN, else <dir of /proc/self/exe>/../../plugin/leadscore.so
- * when it exists (running from a build tree), else
+ * when it exists and <dir>/../../meson-private does (the binary runs from a
+ * Meson build tree, e.g. build/host/cli/leadscore), else
  * LSC_PLUGINDIR/leadscore.so.  Writes into buf (caller-owned); returns buf.
  */
 const char *hl_plugin_default_path(const char *explicit_path, char *buf,

@@ -217,6 +217,87 @@ void hl_buf_num2(struct hl_buf *b, double v)
     app(b, p, (size_t)(end - p));
 }
 
+/* Bytes hl_buf_text() escapes at s[i] (0 if none): C0, DEL, backslash,
+ * and U+0080..U+009F (0xC2 0x80..0x9F). */
+static size_t text_escape_len(const unsigned char *s, size_t i)
+{
+    unsigned char c = s[i];
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+        return 1;
+    }
+    if (c == 0xc2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f) {
+        return 2;
+    }
+    return 0;
+}
+
+size_t hl_text_width(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)(s != NULL ? s : "");
+    size_t w = 0;
+    for (size_t i = 0; u[i] != '\0'; i++) {
+        size_t e = text_escape_len(u, i);
+        if (e == 0) {
+            w++;
+        } else if (u[i] == '\n' || u[i] == '\r' || u[i] == '\t' ||
+                   u[i] == '\\') {
+            w += 2;
+        } else {
+            w += 4 * e;
+            i += e - 1;
+        }
+    }
+    return w;
+}
+
+void hl_buf_text(struct hl_buf *b, const char *s, int width)
+{
+    const unsigned char *u = (const unsigned char *)(s != NULL ? s : "");
+    size_t w = 0;
+    size_t run = 0; /* start of the bytes not yet appended */
+    size_t i = 0;
+    for (; u[i] != '\0'; i++) {
+        size_t e = text_escape_len(u, i);
+        if (e == 0) {
+            w++;
+            continue;
+        }
+        app(b, u + run, i - run);
+        char esc[9];
+        size_t n;
+        switch (u[i]) {
+        case '\n':
+            n = (size_t)snprintf(esc, sizeof esc, "\\n");
+            break;
+        case '\r':
+            n = (size_t)snprintf(esc, sizeof esc, "\\r");
+            break;
+        case '\t':
+            n = (size_t)snprintf(esc, sizeof esc, "\\t");
+            break;
+        case '\\':
+            n = (size_t)snprintf(esc, sizeof esc, "\\\\");
+            break;
+        default:
+            if (e == 2) {
+                n = (size_t)snprintf(esc, sizeof esc, "\\x%02x\\x%02x", u[i],
+                                     u[i + 1]);
+            } else {
+                n = (size_t)snprintf(esc, sizeof esc, "\\x%02x", u[i]);
+            }
+            break;
+        }
+        app(b, esc, n);
+        w += n;
+        i += e - 1;
+        run = i + 1;
+    }
+    app(b, u + run, i - run);
+    for (; width > 0 && w < (size_t)width; w++) {
+        app(b, " ", 1);
+    }
+}
+
 bool hl_buf_write(const struct hl_buf *b, FILE *f)
 {
     if (b->oom) {
@@ -377,15 +458,20 @@ void hl_output_table_header(struct hl_buf *b, int id_width, int tier_width)
 void hl_output_table_row(struct hl_buf *b, const struct lsc_report *r,
                          int id_width, int tier_width)
 {
-    hl_buf_printf(b, "%-*s  %5d  %-*s  ", id_width, r->contact_id, r->score,
-                  tier_width, r->tier != NULL ? r->tier : "-");
+    hl_buf_text(b, r->contact_id, id_width);
+    hl_buf_printf(b, "  %5d  ", r->score);
+    hl_buf_text(b, r->tier != NULL ? r->tier : "-", tier_width);
+    LIT(b, "  ");
     if (r->n_rules == 0) {
         LIT(b, "-");
     }
     for (size_t i = 0; i < r->n_rules && i < 3; i++) {
         const struct lsc_report_rule *rule = &r->rules[i];
-        hl_buf_printf(b, "%s%s %s", i > 0 ? ", " : "", rule->rule,
-                      rule->points < 0 ? "" : "+");
+        if (i > 0) {
+            LIT(b, ", ");
+        }
+        hl_buf_text(b, rule->rule, 0);
+        hl_buf_printf(b, " %s", rule->points < 0 ? "" : "+");
         hl_buf_num2(b, rule->points);
         if (!rule->fit) {
             hl_buf_printf(b, " (%u award%s)", (unsigned)rule->awards,

@@ -33,6 +33,12 @@ void hl_buf_printf(struct hl_buf *b, const char *fmt, ...)
 void hl_buf_json_str(struct hl_buf *b, const char *s, size_t len);
 /* A number rounded to 2 decimals, without trailing zeros: 38.17, 25, 0. */
 void hl_buf_num2(struct hl_buf *b, double v);
+/* Text for a terminal: `s` with control bytes (C0, DEL and the UTF-8
+ * C1 range) escaped as \n, \r, \t or \xNN and "\" as "\\", left-aligned
+ * and padded with spaces to `width` columns (bytes) when shorter.
+ * hl_text_width() is the escaped length. */
+void hl_buf_text(struct hl_buf *b, const char *s, int width);
+size_t hl_text_width(const char *s);
 /* Write the content to f; false on a write error. */
 bool hl_buf_write(const struct hl_buf *b, FILE *f);
 
@@ -75,6 +81,8 @@ void hl_output_csv_end(struct hl_buf *b);
  * Table for people: a header and one row per contact, columns CONTACT
  * (padded to id_width), SCORE, TIER (padded to tier_width), REASONS: the
  * top 3 rules as "decision-maker +15, pricing-page +14.11 (2 awards)".
+ * Ids, tiers and rule names go through hl_buf_text(): a control byte in
+ * the data cannot move the cursor or end a row.
  */
 void hl_output_table_header(struct hl_buf *b, int id_width, int tier_width);
 void hl_output_table_row(struct hl_buf *b, const struct lsc_report *r,

@@ -110,6 +110,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE INDEX outbox_claim ON outbox(kind, id, not_before_ms)"
     "  WHERE started = 0;"
     "CREATE INDEX outbox_next ON outbox(not_before_ms) WHERE started = 0;",
+    /* 2 -> 3: other ids of a contact (a Mailchimp address change), so
+     * later events for the new address reach the same contact. */
+    "CREATE TABLE contact_aliases ("
+    "  alias TEXT PRIMARY KEY,"
+    "  contact_id TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX contact_aliases_contact ON contact_aliases(contact_id);",
 };
 
 /* Prepared statements, indexes into struct store.stmt. */
@@ -125,6 +132,9 @@ enum stmt_id {
     ST_STATE_PUT,
     ST_STATE_DEL,
     ST_WAKE_DUE,
+    ST_STATE_PAGE,
+    ST_ALIAS_PUT,
+    ST_ALIAS_GET,
     ST_CONTACT_GET,
     ST_SCORE_UPDATE,
     ST_HISTORY_ADD,
@@ -168,6 +178,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATE_PUT] = "INSERT OR REPLACE INTO plugin_state(contact_id, blob, "
                      "wake_ms) VALUES (?1, ?2, ?3)",
     [ST_STATE_DEL] = "DELETE FROM plugin_state WHERE contact_id = ?1",
+    [ST_ALIAS_PUT] = "INSERT OR REPLACE INTO contact_aliases(alias, "
+                     "contact_id) VALUES (?1, ?2)",
+    [ST_ALIAS_GET] = "SELECT contact_id FROM contact_aliases WHERE alias = ?1",
+    [ST_STATE_PAGE] = "SELECT p.contact_id, coalesce(c.score, -1) "
+                       "FROM plugin_state p LEFT JOIN contacts c "
+                       "ON c.id = p.contact_id WHERE p.contact_id > ?1 "
+                       "ORDER BY p.contact_id LIMIT ?2",
     [ST_WAKE_DUE] = "SELECT contact_id, wake_ms FROM plugin_state "
                     "WHERE wake_ms <= ?1 ORDER BY wake_ms LIMIT ?2",
     [ST_CONTACT_GET] = "SELECT id, score, tier, updated_ms FROM contacts "
@@ -699,6 +716,7 @@ enum lsc_status store_contact_delete(struct store *s, const char *id)
         "DELETE FROM contacts WHERE id = ?1",
         "DELETE FROM contact_props WHERE contact_id = ?1",
         "DELETE FROM plugin_state WHERE contact_id = ?1",
+        "DELETE FROM contact_aliases WHERE contact_id = ?1",
     };
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *st = NULL;
@@ -713,6 +731,49 @@ enum lsc_status store_contact_delete(struct store *s, const char *id)
         }
     }
     return LSC_OK;
+}
+
+enum lsc_status store_alias_put(struct store *s, const char *alias,
+                                const char *id)
+{
+    sqlite3_stmt *st = stmt(s, ST_ALIAS_PUT);
+    if (st == NULL) {
+        return LSC_ERR_IO;
+    }
+    bind_text(st, 1, alias);
+    bind_text(st, 2, id);
+    return step_done(st);
+}
+
+enum lsc_status store_alias_get(struct store *s, const char *alias, char *id,
+                                size_t n)
+{
+    sqlite3_stmt *st = stmt(s, ST_ALIAS_GET);
+    if (st == NULL) {
+        return LSC_ERR_IO;
+    }
+    bind_text(st, 1, alias);
+    int rc = sqlite3_step(st);
+    enum lsc_status ret = rc == SQLITE_ROW    ? LSC_OK
+                          : rc == SQLITE_DONE ? LSC_ERR_NOT_FOUND
+                                              : LSC_ERR_IO;
+    if (rc == SQLITE_ROW) {
+        snprintf(id, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+bool store_has_aliases(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    bool any = false;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM contact_aliases LIMIT 1", -1,
+                           &st, NULL) == SQLITE_OK) {
+        any = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return any;
 }
 
 enum lsc_status store_state_get(struct store *s, const char *id, void **blob,
@@ -776,6 +837,27 @@ enum lsc_status store_wake_due(struct store *s, int64_t now_ms, size_t limit,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fn(ud, (const char *)sqlite3_column_text(st, 0),
            sqlite3_column_int64(st, 1));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? LSC_OK : LSC_ERR_IO;
+}
+
+enum lsc_status store_state_page(struct store *s, const char *after_id,
+                                 size_t limit,
+                                 void (*fn)(void *ud, const char *id,
+                                            int score),
+                                 void *ud)
+{
+    sqlite3_stmt *st = stmt(s, ST_STATE_PAGE);
+    if (st == NULL) {
+        return LSC_ERR_IO;
+    }
+    bind_text(st, 1, after_id ? after_id : "");
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fn(ud, (const char *)sqlite3_column_text(st, 0),
+           sqlite3_column_int(st, 1));
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? LSC_OK : LSC_ERR_IO;

@@ -22,7 +22,7 @@
 #include <leadscore/plugin.h>
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* The database file name inside the data directory. */
 #define STORE_DB_NAME "leadscored.db"
@@ -118,6 +118,16 @@ enum lsc_status store_props_merge(struct store *s, const char *id,
 /* Erase the contact, its properties and state (history is kept). */
 enum lsc_status store_contact_delete(struct store *s, const char *id);
 
+/* Record `alias` as another id of contact `id` (replacing an older one). */
+enum lsc_status store_alias_put(struct store *s, const char *alias,
+                                const char *id);
+/* The contact `alias` names, copied into id[n]; LSC_ERR_NOT_FOUND when it
+ * is no alias. */
+enum lsc_status store_alias_get(struct store *s, const char *alias, char *id,
+                                size_t n);
+/* Whether any alias is recorded (lets callers skip the look-up). */
+bool store_has_aliases(struct store *s);
+
 /* Load the plugin's state blob: *blob is malloc'ed (caller frees) or NULL
  * when none is stored. */
 enum lsc_status store_state_get(struct store *s, const char *id,
@@ -132,6 +142,15 @@ enum lsc_status store_wake_due(struct store *s, int64_t now_ms, size_t limit,
                                void (*fn)(void *ud, const char *id,
                                           int64_t wake_ms),
                                void *ud);
+
+/* Call fn for up to `limit` contacts holding plugin state whose id sorts
+ * after `after_id` ("" for the first page), in id order, with their stored
+ * score (-1: never scored).  The id is borrowed for the call. */
+enum lsc_status store_state_page(struct store *s, const char *after_id,
+                                 size_t limit,
+                                 void (*fn)(void *ud, const char *id,
+                                            int score),
+                                 void *ud);
 
 /* ---- Scores ------------------------------------------------------------- */
 

@@ -981,10 +981,11 @@ enum lsc_status model_load_text(const char *file, const char *text,
     if (root == NULL) {
         char msg[256];
         snprintf(msg, sizeof msg, "invalid JSON: %s", je.text);
-        diag_one(host, file, je.line > 0 ? je.line : 0,
-                 je.column > 0 ? je.column : 0, msg);
-        log_err(err, errlen, "%s:%d:%d: invalid JSON: %s", file, je.line,
-                je.column, je.text);
+        int line = je.line > 0 ? je.line : 1;
+        int col = jsonpos_error_column(text, len, je.column, je.position);
+        diag_one(host, file, line, col, msg);
+        log_err(err, errlen, "%s:%d:%d: invalid JSON: %s", file, line, col,
+                je.text);
         return LSC_ERR_CONFIG;
     }
     struct loader L = {.file = file};

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Integration tests of the leadscore CLI (TAP).
-#   test_cli.sh LEADSCORE TOY_PLUGIN
+#   test_cli.sh LEADSCORE TOY_PLUGIN FAILING_PLUGIN
 # The real plugin comes from $LEADSCORE_PLUGIN, data from this directory
 # and $LSC_SOURCE_ROOT/config.
 ls=${1:?usage: test_cli.sh LEADSCORE TOY_PLUGIN}
 toy=${2:?}
+failing=${3:?}
 here=$(cd "$(dirname "$0")" && pwd)
 root=${LSC_SOURCE_ROOT:-$here/../../..}
 tmp=$(mktemp -d)
@@ -44,6 +45,28 @@ for cmd in validate score explain compare; do
     run 0 "$cmd --help" -- "$ls" "$cmd" --help
     expect out "^usage: leadscore $cmd" "$cmd --help prints its usage"
 done
+# Every command and every option a --help names is documented in
+# docs/cli.md and in the man page (where "-" is written "\-").
+cli_md="$root/docs/cli.md"
+man="$root/docs/man/leadscore.1"
+"$ls" --help > "$tmp/help"
+cmds=$(sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p' "$tmp/help")
+undocumented=""
+for cmd in $cmds; do
+    grep -q "^### $cmd\b" "$cli_md" || undocumented="$undocumented cli.md:$cmd"
+    grep -Eq "^\.BI? $cmd\b" "$man" || undocumented="$undocumented man:$cmd"
+    "$ls" "$cmd" --help > "$tmp/help-$cmd" 2>&1
+    for o in $(grep -oE -- '--[a-z][a-z-]*' "$tmp/help-$cmd" "$tmp/help" | sed 's/.*://' | sort -u); do
+        grep -qF -- "\`$o" "$cli_md" || grep -qF -- "$o " "$cli_md" ||
+            undocumented="$undocumented cli.md:$cmd:$o"
+        grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$man" ||
+            undocumented="$undocumented man:$cmd:$o"
+    done
+done
+if [ -z "$undocumented" ]; then ok "every command and option in --help is in docs/cli.md and the man page"
+else not_ok "undocumented:$undocumented"; fi
+expect_help() { if grep -Eq -- "$2" "$tmp/help"; then ok "$1"; else not_ok "$1"; fi; }
+expect_help "top-level help: backfill covers mailchimp too" '^  backfill .*hubspot.*mailchimp'
 run 0 "--version" -- "$ls" --version
 expect out '^leadscore [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.[0-9]+\)$' "--version names the ABI"
 run 2 "unknown command" -- "$ls" frobnicate
@@ -56,8 +79,27 @@ expect err "--as-of: 'yesterday' is not an RFC 3339 time or Unix seconds" "--as-
 # ---- plugin problems ----------------------------------------------------
 run 3 "missing plugin" -- "$ls" --plugin "$tmp/none.so" score --model "$small" "$events"
 expect err "cannot load plugin $tmp/none.so" "missing plugin is named"
+run 3 "plugin whose create() fails: score" -- "$ls" --plugin "$failing" score --model "$small" "$events"
+run 3 "plugin whose create() fails: validate, the same code" -- "$ls" --plugin "$failing" validate "$small"
+expect err "create\(\) failed: the license file has expired" "validate names the plugin's reason"
+run 3 "missing plugin: validate" -- "$ls" --plugin "$tmp/none.so" validate "$small"
 run 4 "missing events file" -- "$ls" score --model "$small" "$tmp/none.jsonl"
 expect err "cannot open $tmp/none.jsonl" "missing events file is named"
+
+# Default plugin path: the build-tree fallback only inside a build tree.
+run 0 "--version from the build tree" -- env -u LEADSCORE_PLUGIN "$ls" --version
+expect out '^plugin .*/plugin/leadscore\.so: leadscore ' "the build tree's plugin is found without installing"
+# /usr/local/bin/leadscore would find /usr/plugin/leadscore.so.
+mkdir -p "$tmp/inst/usr/local/bin" "$tmp/inst/usr/plugin" "$tmp/bt/host/cli" "$tmp/bt/plugin" "$tmp/bt/meson-private"
+cp "$ls" "$tmp/inst/usr/local/bin/leadscore"
+cp "$toy" "$tmp/inst/usr/plugin/leadscore.so"
+run 0 "--version of an installed binary" -- env -u LEADSCORE_PLUGIN "$tmp/inst/usr/local/bin/leadscore" --version
+if grep -q "$tmp/inst" "$tmp/out"; then not_ok "installed binary ignores <exe>/../../plugin"
+else ok "installed binary ignores <exe>/../../plugin"; fi
+cp "$ls" "$tmp/bt/host/cli/leadscore"
+cp "$toy" "$tmp/bt/plugin/leadscore.so"
+run 0 "--version in another build tree" -- env -u LEADSCORE_PLUGIN "$tmp/bt/host/cli/leadscore" --version
+expect out "^plugin $tmp/bt/host/cli/\.\./\.\./plugin/leadscore\.so: " "a build tree (meson-private/) uses its own plugin"
 
 # ---- rejected lines (toy plugin) ---------------------------------------
 cat > "$tmp/mixed.jsonl" <<'JSONL'
@@ -76,12 +118,64 @@ expect err "5 events read, 2 applied, 0 duplicates, 3 rejected, 2 contacts" "sum
 expect out '^\{"contact":"c-1","score":10,' "the run goes on after rejected lines"
 expect out '^\{"contact":"c-2",' "contacts after rejected lines are scored"
 
+# ---- over-long lines ----------------------------------------------------
+# A line over --max-line is rejected and skipped; the run goes on.  The
+# other lines are exactly at the limit (the newline does not count).
+short='{"contact":"c-9","type":"email_open","ts":0}'
+max=${#short}
+{ printf '%s\n' "$short"; printf '{"contact":"c-8","type":"email_open","ts":0,"x":1}\n'; printf '%s' "$short"; } > "$tmp/long.jsonl"
+run 1 "line over --max-line exits 1" -- "$ls" --plugin "$toy" --max-line "$max" score --model "$small" "$tmp/long.jsonl"
+expect err "^$tmp/long.jsonl:2: line longer than $max bytes$" "over-long line named with the limit"
+if [ "$(grep -c 'line longer' "$tmp/err")" -eq 1 ]; then ok "lines at the limit are accepted"; else not_ok "lines at the limit are accepted"; fi
+expect err "3 events read, 2 applied, .* 1 rejected" "over-long line counted as rejected"
+expect out '^\{"contact":"c-9",' "the run goes on after an over-long line"
+if grep -q 'c-8' "$tmp/out"; then not_ok "over-long line not applied"; else ok "over-long line not applied"; fi
+run 2 "bad --max-line" -- "$ls" --max-line 0 score --model "$small" "$events"
+# Default limit 1 MiB; a 200 MB line must not be held in memory.  Feed it
+# through a FIFO and read the peak RSS while the run waits for more input.
+"$ls" score --model "$small" "$events" > "$tmp/expected-small.jsonl"
+mkfifo "$tmp/fifo"
+"$ls" score --stats --model "$small" "$tmp/fifo" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+exec 3>"$tmp/fifo"
+{ printf '{"contact":"'; head -c 200000000 /dev/zero | tr '\0' a; printf '"}\n'; cat "$events"; } >&3
+sleep 1
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+exec 3>&-
+wait $pid
+rc=$?
+if [ "$rc" -eq 1 ]; then ok "200 MB line: exit 1"; else not_ok "200 MB line: exit $rc, expected 1"; fi
+expect err "^$tmp/fifo:1: line longer than 1048576 bytes$" "200 MB line rejected at the default limit"
+expect err "10 events read, 8 applied, 1 duplicates, 1 rejected, 2 contacts" "the events after the long line are applied"
+same out "$tmp/expected-small.jsonl" "same reports as without the long line"
+if [ -n "$hwm" ] && [ "$hwm" -lt 120000 ]; then ok "200 MB line: peak RSS ${hwm} KiB"
+else not_ok "200 MB line: peak RSS ${hwm:-?} KiB (limit 120000)"; fi
+
 # ---- validate -----------------------------------------------------------
 run 0 "validate a good model" -- "$ls" validate "$small"
 expect out "model 'small' \\($small\\): 2 groups, 3 rules, 2 tiers" "validate prints the summary"
 run 1 "validate a bad model" -- "$ls" validate "$here/bad-model.json"
 expect err "^$here/bad-model.json:7:[0-9]+: rules\\[0\\]\\.when\\[0\\]\\.op: unknown op 'oops'" "diagnostic as file:line:col: path: message"
 run 1 "validate good and bad" -- "$ls" validate "$small" "$here/bad-model.json"
+# jansson reports column 0 at end of input; positions are 1-based.
+printf '{\n  "schema": "leadscore.model/1",\n  "groups": [\n' > "$tmp/trunc.json"
+run 1 "validate a truncated model" -- "$ls" validate "$tmp/trunc.json"
+expect err "^$tmp/trunc.json:4:1: invalid JSON: " "syntax error at end of file has a 1-based column"
+printf '' > "$tmp/empty.json"
+run 1 "validate an empty file" -- "$ls" validate "$tmp/empty.json"
+expect err "^$tmp/empty.json:1:1: invalid JSON: " "empty file: 1:1"
+printf '{"a":\n  nope}\n' > "$tmp/word.json"
+run 1 "validate a bad token" -- "$ls" validate "$tmp/word.json"
+expect err "^$tmp/word.json:2:[1-9][0-9]*: invalid JSON: " "bad token keeps jansson's column"
+run 1 "validate three bad files" -- "$ls" validate "$tmp/trunc.json" "$tmp/empty.json" "$tmp/word.json"
+if grep -q ':0: ' "$tmp/err"; then not_ok "no line or column 0"; else ok "no line or column 0"; fi
+run 0 "validate - reads stdin" -- sh -c "\"$ls\" validate - < \"$small\""
+expect out "model 'small' \\(<stdin>\\): 2 groups, 3 rules, 2 tiers" "stdin model summary names <stdin>"
+run 1 "validate - with a bad model" -- sh -c "\"$ls\" validate - < \"$here/bad-model.json\""
+expect err "^<stdin>:7:[0-9]+: rules\\[0\\]\\.when\\[0\\]\\.op: unknown op 'oops'" "stdin diagnostics show <stdin>:LINE:COL"
+if grep -q '/proc/self/fd' "$tmp/err"; then not_ok "no temporary path in messages"; else ok "no temporary path in messages"; fi
+run 1 "validate a file and stdin" -- sh -c "\"$ls\" validate \"$small\" - < \"$tmp/trunc.json\""
+expect err "^<stdin>:4:1: invalid JSON: " "stdin syntax error with its position"
 run 4 "validate a missing file" -- "$ls" validate "$tmp/nope.json"
 run 0 "validate the shipped models" -- "$ls" validate "$root"/config/models/*.json
 
@@ -105,6 +199,11 @@ expect out '^b,50,mql,20,30,demo:30;exec:20$' "csv row"
 run 0 "table" -- "$ls" score --format table --model "$small" "$events"
 expect out '^CONTACT +SCORE +TIER +REASONS$' "table header"
 expect out '^b +50 +mql +demo \+30 \(1 award\), exec \+20$' "table row"
+printf '%s\n' '{"contact":"x\ny\u001b[2J","type":"email_open","ts":"2026-11-01T10:00:00Z"}' > "$tmp/ctl.jsonl"
+run 0 "table with control characters in an id" -- "$ls" score --format table --model "$small" "$tmp/ctl.jsonl"
+expect out '^x\\ny\\x1b\[2J +[0-9]+ ' "table escapes a newline and ESC in the id"
+if [ "$(wc -l < "$tmp/out")" -eq 2 ] && ! grep -q "$(printf '\033')" "$tmp/out"; then
+    ok "table: one row, no raw ESC"; else not_ok "table: one row, no raw ESC"; fi
 run 0 "shadow model" -- "$ls" score --model "$small" --model "$root/config/models/b2b-saas.json" "$events"
 expect out '^\{"contact":"a",.*\],"shadows":\{"b2b-saas":\{"score":[0-9]+,"tier":"[a-z]+"\}\}\}$' "shadows member after the primary fields"
 run 0 "--as-of in the past" -- "$ls" score --model "$small" --as-of 2026-11-01T12:00:00Z "$events"

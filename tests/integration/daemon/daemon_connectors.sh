@@ -356,13 +356,17 @@ import_failures)
     ok "a refused key: counted as auth, logged with the hint"
     [ "$(sql "SELECT count(*) FROM events")" = 0 ] || fail "events from failed runs"
     curl -sf -XPOST -d '{"count":0}' "$mc_URL/_fake/fail" >/dev/null
+    # the refusal is kept (mailchimp.md): imports stay paused until the
+    # admin reconnects, which clears it for the running daemon too
+    "$LEADSCORE" connect mailchimp --config "$TMP/mc.json" --data-dir "$DATA" \
+        >"$TMP/connect.out" 2>&1 || fail "connect mailchimp: $(cat "$TMP/connect.out")"
     wait_long metric_ge 'leadscored_import_runs_total{connector="mailchimp",result="ok"}' 1 ||
         fail "no recovery"
     [ "$(sql "SELECT count(*) FROM events WHERE source = 'mailchimp_activity'")" = 4 ] || fail "events after recovery"
     [ -s "$DATA/mailchimp-activity.checkpoint" ] || fail "no checkpoint after recovery"
     [ "$(metric 'leadscored_import_runs_total{connector="mailchimp",result="failed"}')" -ge 3 ] ||
         fail "failed runs not counted"
-    ok "recovered at the next interval: all 4 events, checkpoint written"
+    ok "after connect mailchimp the next interval recovers: all 4 events, checkpoint written"
     stop_daemon
     ;;
 import_sigterm)

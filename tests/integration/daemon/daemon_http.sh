@@ -45,6 +45,9 @@ expect "empty body: 400" "$r" '400 {"error":"empty body'
 head -c 70000 /dev/zero | tr '\0' 'x' >"$TMP/big"
 r=$(post /v1/events "@$TMP/big")
 expect "oversized body: 413" "$r" '413 {"error":"body larger than 65536 bytes"}'
+expect "413 counted" "$(curl -s "$URL/metrics")" 'leadscored_too_large_total 1'
+expect "413 logged" "$(cat "$TMP/daemon.log")" 'refused /v1/events from 127.0.0.1: 413 body larger than 65536 bytes'
+expect "401 logged" "$(cat "$TMP/daemon.log")" 'refused /v1/events from 127.0.0.1: 401 missing or wrong bearer token'
 
 r=$(post /v1/events '{
   "contact": "c-4",
@@ -88,6 +91,15 @@ now_ms=$(($(date +%s) * 1000))
 sig=$("$PROBE" sign-hubspot hs-secret POST "http://127.0.0.1:$port/webhooks/hubspot" "$TMP/hs" "$now_ms")
 expect "hubspot valid signature" "$(hs_post "$now_ms" "$sig")" '200 {"accepted":1'
 expect "hubspot redelivery is a duplicate" "$(hs_post "$now_ms" "$sig")" '"duplicate":1'
+# eventId is not unique across subscriptions or accounts: same eventId 101,
+# another subscription / portal and contact, are new events.
+printf '%s' '[{"eventId":101,"subscriptionId":2,"portalId":33,"occurredAt":1793527200000,"subscriptionType":"contact.propertyChange","objectId":556,"propertyName":"job_title","propertyValue":"CEO"},{"eventId":101,"subscriptionId":1,"portalId":34,"occurredAt":1793527200000,"subscriptionType":"contact.creation","objectId":557}]' >"$TMP/hs2"
+cp "$TMP/hs" "$TMP/hs1"; cp "$TMP/hs2" "$TMP/hs"
+sig2=$("$PROBE" sign-hubspot hs-secret POST "http://127.0.0.1:$port/webhooks/hubspot" "$TMP/hs" "$now_ms")
+expect "hubspot same eventId, other subscription/portal: both applied" "$(hs_post "$now_ms" "$sig2")" '200 {"accepted":2,"duplicate":0'
+expect "hubspot redelivery of those: duplicates" "$(hs_post "$now_ms" "$sig2")" '"accepted":0,"duplicate":2'
+expect "hubspot: the other subscription's change applied" "$(get /v1/contacts/556)" '"job_title":"CEO"'
+cp "$TMP/hs1" "$TMP/hs"
 expect "hubspot forged" "$(hs_post "$now_ms" "AAAA$sig")" '401 {"error":"X-HubSpot-Signature-v3 does not match"}'
 old=$((now_ms - 400000))
 sig_old=$("$PROBE" sign-hubspot hs-secret POST "http://127.0.0.1:$port/webhooks/hubspot" "$TMP/hs" "$old")
@@ -108,6 +120,7 @@ r=$(curl -s -w ' %{http_code}' -X POST "$URL/webhooks/mailchimp/mcurl")
 expect "mailchimp URL check (empty POST)" "$r" '200'
 r=$(curl -s -o /dev/null -w '%{http_code}' "$URL/webhooks/mailchimp/wrong")
 expect "mailchimp wrong URL secret" "$r" '404'
+expect "wrong URL secret logged without it" "$(cat "$TMP/daemon.log")" 'refused /webhooks/mailchimp/<url_secret> from 127.0.0.1: 404 wrong url_secret'
 form='type=subscribe&fired_at=2026-11-01+10%3A00%3A00&data%5Bid%5D=8a25ff1d98&data%5Bemail%5D=Ann%40Example.com&data%5Bmerges%5D%5BFNAME%5D=Ann'
 r=$(curl -s -w ' %{http_code}' --data-binary "$form" -H 'Content-Type: application/x-www-form-urlencoded' "$URL/webhooks/mailchimp/mcurl")
 expect "mailchimp subscribe (no signature)" "$r" '{"accepted":2'
@@ -210,6 +223,7 @@ for i in 1 2 3 4; do
 done
 expect "rate limit: 429 after the burst" "$codes" "429"
 expect "rate limited counted" "$(curl -s "$URL/metrics")" 'leadscored_rate_limited_total '
+expect "429 logged" "$(cat "$TMP/daemon.log")" 'refused /v1/contacts/c-1 from 127.0.0.1: 429 rate limit exceeded'
 
 stop_daemon
 ok "SIGTERM: clean exit"

@@ -62,6 +62,16 @@ static void test_config_defaults_and_paths(void **state)
     assert_int_equal(c->dedup_retention_ms, 30LL * 86400 * 1000);
     assert_null(c->hubspot_secret);
     assert_null(dconfig_get(c, "score_property"));
+    assert_int_equal(c->score_refresh_ms, 60000);
+    dconfig_destroy(c);
+    /* score_refresh: a duration; 0 turns the sweep off. */
+    write_file("{\"data_dir\": \"data\", \"score_refresh\": \"15s\"}");
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    assert_int_equal(c->score_refresh_ms, 15000);
+    dconfig_destroy(c);
+    write_file("{\"data_dir\": \"data\", \"score_refresh\": 0}");
+    assert_int_equal(dconfig_load(path, &c, err, sizeof err), LSC_OK);
+    assert_int_equal(c->score_refresh_ms, 0);
     dconfig_destroy(c);
 }
 
@@ -107,6 +117,8 @@ static void test_config_refusals_name_the_key(void **state)
         {"{\"data_dir\": \"/d\", \"mailchimp\": {\"require_signature\": "
          "true}}", "needs 'signing_secret'"},
         {"{\"data_dir\": \"/d\", \"tokens\": [1]}", "'tokens[0]'"},
+        {"{\"data_dir\": \"/d\", \"score_refresh\": \"soon\"}",
+         "'score_refresh' must be a duration"},
         {"{\"data_dir\": \"/d\",", "1:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

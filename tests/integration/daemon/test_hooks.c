@@ -62,6 +62,14 @@ static void test_hooks_hubspot_refusals(void **state)
                                           sizeof err),
                      LSC_ERR_AUTH);
     assert_non_null(strstr(err, "stale"));
+    assert_non_null(strstr(err, "more than 300 s"));
+    /* The message follows hubspot.max_age, not a fixed 5 minutes. */
+    assert_int_equal(hooks_verify_hubspot(HS_SECRET, "POST", HS_URI, HS_BODY,
+                                          strlen(HS_BODY), HS_TS, HS_SIG,
+                                          1700000000000 + 60001, 60000, err,
+                                          sizeof err),
+                     LSC_ERR_AUTH);
+    assert_non_null(strstr(err, "more than 60 s from now"));
     /* Missing headers. */
     assert_int_equal(hooks_verify_hubspot(HS_SECRET, "POST", HS_URI, HS_BODY,
                                           strlen(HS_BODY), HS_TS, NULL, now,
@@ -170,7 +178,7 @@ static void test_hooks_map_hubspot(void **state)
     assert_int_equal(r.n_rejects, 1);
     assert_non_null(strstr(r.rejects[0], "event [4]"));
     assert_string_equal(r.lines[0],
-                        "{\"contact\":\"1246965\",\"id\":\"hubspot:3816279340\","
+                        "{\"contact\":\"1246965\",\"id\":\"hubspot:33:25:3816279340\","
                         "\"props\":{\"lifecyclestage\":\"subscriber\"},"
                         "\"ts\":1462216307.9449999,\"type\":\"contact.updated\"}");
     assert_non_null(strstr(r.lines[1], "\"type\":\"contact.created\""));
@@ -180,6 +188,54 @@ static void test_hooks_map_hubspot(void **state)
     assert_int_equal(hooks_map_hubspot("{nope", 5, &r, err, sizeof err),
                      LSC_ERR_PARSE);
     assert_non_null(strstr(err, "not JSON"));
+}
+
+/* eventId is not unique (crm-apis.md 1.7): the id must tell apart events
+ * of other subscriptions and accounts, and repeat only for a redelivery. */
+static void test_hooks_hubspot_event_key(void **state)
+{
+    (void)state;
+    const char *body =
+        "[{\"eventId\":7,\"subscriptionId\":1,\"portalId\":33,"
+        "\"occurredAt\":1,\"subscriptionType\":\"contact.creation\","
+        "\"objectId\":10},"
+        "{\"eventId\":7,\"subscriptionId\":2,\"portalId\":33,"
+        "\"occurredAt\":1,\"subscriptionType\":\"contact.creation\","
+        "\"objectId\":11},"
+        "{\"eventId\":7,\"subscriptionId\":1,\"portalId\":34,"
+        "\"occurredAt\":1,\"subscriptionType\":\"contact.creation\","
+        "\"objectId\":12},"
+        "{\"eventId\":7,\"subscriptionId\":1,\"portalId\":33,"
+        "\"occurredAt\":1,\"subscriptionType\":\"contact.creation\","
+        "\"objectId\":10,\"attemptNumber\":1},"
+        "{\"eventId\":8,\"subscriptionId\":\"x\",\"portalId\":[],"
+        "\"occurredAt\":1,\"subscriptionType\":\"contact.creation\","
+        "\"objectId\":13}]";
+    struct hooks_result r;
+    char err[256];
+    assert_int_equal(hooks_map_hubspot(body, strlen(body), &r, err,
+                                       sizeof err),
+                     LSC_OK);
+    assert_int_equal(r.n_lines, 4);
+    assert_int_equal(r.n_rejects, 1);
+    assert_non_null(strstr(r.rejects[0], "event [4]"));
+    char id[4][64];
+    for (size_t i = 0; i < 4; i++) {
+        const char *p = strstr(r.lines[i], "\"id\":\"");
+        assert_non_null(p);
+        p += 6;
+        size_t n = strcspn(p, "\"");
+        assert_true(n < sizeof id[i]);
+        memcpy(id[i], p, n);
+        id[i][n] = '\0';
+    }
+    assert_string_equal(id[0], "hubspot:33:1:7");
+    assert_string_not_equal(id[0], id[1]);
+    assert_string_not_equal(id[0], id[2]);
+    assert_string_not_equal(id[1], id[2]);
+    /* The redelivery (attemptNumber 1) keeps the key. */
+    assert_string_equal(id[0], id[3]);
+    hooks_result_free(&r);
 }
 
 static void test_hooks_map_mailchimp(void **state)
@@ -213,6 +269,32 @@ static void test_hooks_map_mailchimp(void **state)
     assert_int_equal(r.n_lines, 1);
     assert_non_null(strstr(r.lines[0], "\"contact\":\"old@x.com\""));
     assert_non_null(strstr(r.lines[0], "\"email\":\"new@x.com\""));
+    /* The new address becomes an alias of the contact. */
+    assert_non_null(strstr(r.lines[0], "\"aliases\":[\"new@x.com\"]"));
+    hooks_result_free(&r);
+    /* Keyed by Mailchimp id: no address alias. */
+    assert_int_equal(hooks_map_mailchimp(up, strlen(up), true, &r, err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(r.n_lines, 1);
+    assert_non_null(strstr(r.lines[0], "\"contact\":\"51aa6c6a04\""));
+    assert_null(strstr(r.lines[0], "aliases"));
+    hooks_result_free(&r);
+
+    /* cleaned: the activity carries "bounce", as the bundled models'
+     * hard-bounce rule ({"field": "bounce", "value": "hard"}) wants. */
+    const char *cl = "type=cleaned&fired_at=2009-03-26+22%3A01%3A00&"
+                     "data%5Blist_id%5D=a6b5da1054&data%5Bcampaign_id%5D="
+                     "4fjk2ma9xd&data%5Breason%5D=hard&data%5Bemail%5D="
+                     "api%2Bcleaned%40mailchimp.com";
+    assert_int_equal(hooks_map_mailchimp(cl, strlen(cl), false, &r, err,
+                                         sizeof err),
+                     LSC_OK);
+    assert_int_equal(r.n_lines, 2);
+    assert_non_null(strstr(r.lines[0], "\"mailchimp_status\":\"cleaned\""));
+    assert_non_null(strstr(r.lines[1], "\"type\":\"email_bounce\""));
+    assert_non_null(strstr(r.lines[1], "\"bounce\":\"hard\""));
+    assert_null(strstr(r.lines[1], "bounce_type"));
     hooks_result_free(&r);
 
     const char *camp = "type=campaign&fired_at=2009-03-26+22%3A15%3A09&"
@@ -244,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_hooks_hubspot_uri_decoding),
         cmocka_unit_test(test_hooks_mailchimp_signature),
         cmocka_unit_test(test_hooks_map_hubspot),
+        cmocka_unit_test(test_hooks_hubspot_event_key),
         cmocka_unit_test(test_hooks_map_mailchimp),
     };
     return cmocka_run_group_tests_name("daemon_hooks", tests, NULL, NULL);

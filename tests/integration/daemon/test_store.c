@@ -85,6 +85,164 @@ static void test_store_migrates_from_every_version(void **state)
     }
 }
 
+/* Rows of every v1 table, as an older daemon wrote them. */
+static const char v1_rows[] =
+    "INSERT INTO contacts VALUES ('c-1', 10, 20, 42, 'warm');"
+    "INSERT INTO contact_props VALUES ('c-1', 'job_title', 1, 'CTO', NULL);"
+    "INSERT INTO plugin_state VALUES ('c-1', x'01020304', 5000);"
+    "INSERT INTO events(event_id, contact_id, type, ts_ms, received_ms, "
+    "  source, json) VALUES ('e-1', 'c-1', 'email_open', 1, 2, 'api', "
+    "  '{\"contact\":\"c-1\",\"type\":\"email_open\",\"ts\":1,"
+    "\"id\":\"e-1\"}');"
+    "INSERT INTO seen_ids VALUES ('e-1', 2);"
+    "INSERT INTO score_history(contact_id, at_ms, model, score, from_tier, "
+    "  to_tier, cause) VALUES ('c-1', 20, 'm', 42, NULL, 'warm', "
+    "  'email_open e-1');"
+    "INSERT INTO dead_letters(at_ms, source, reason, body) VALUES "
+    "  (3, 'api', 'malformed', 'nope');"
+    "INSERT INTO outbox(kind, key, payload, not_before_ms, enqueued_ms) "
+    "  VALUES ('k.push', 'c-1', '42', 7000, 6000);"
+    "INSERT INTO outbox_dead(kind, key, payload, enqueued_ms, attempts, "
+    "  dead_ms, reason) VALUES ('k.push', 'c-2', '1', 1, 3, 4, 'gave up');";
+
+static int64_t count_rows(sqlite3 *db, const char *table)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\"", table);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* The tables of a database with their row counts. */
+struct table_counts {
+    char name[16][32];
+    int64_t rows[16];
+    size_t n;
+};
+
+static void table_counts(sqlite3 *db, struct table_counts *tc)
+{
+    memset(tc, 0, sizeof *tc);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT name FROM sqlite_master "
+                                        "WHERE type = 'table' AND name NOT "
+                                        "LIKE 'sqlite_%' ORDER BY name",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        assert_true(tc->n < 16);
+        snprintf(tc->name[tc->n], sizeof tc->name[tc->n], "%s",
+                 (const char *)sqlite3_column_text(st, 0));
+        tc->n++;
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < tc->n; i++) {
+        tc->rows[i] = count_rows(db, tc->name[i]);
+    }
+}
+
+static bool has_index(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT 1 FROM sqlite_master WHERE "
+                                        "type = 'index' AND name = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+static void history_count(void *ud, const struct store_history_row *r)
+{
+    int *n = ud;
+    if (r->score == 42 && strcmp(r->cause, "email_open e-1") == 0) {
+        (*n)++;
+    }
+}
+
+/* A database at each earlier version, holding rows in every table, keeps
+ * them through the migration, and gets the current indexes. */
+static void test_store_migration_keeps_data(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", f->dir, STORE_DB_NAME);
+    for (int from = 1; from < STORE_SCHEMA_VERSION; from++) {
+        unlink(path);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        char err[256] = "";
+        assert_int_equal(store_migrate(db, from, err, sizeof err), LSC_OK);
+        assert_int_equal(sqlite3_exec(db, v1_rows, NULL, NULL, NULL),
+                         SQLITE_OK);
+        struct table_counts before;
+        table_counts(db, &before);
+        /* A table added by a later migration step needs rows here too. */
+        for (size_t i = 0; i < before.n; i++) {
+            if (before.rows[i] == 0) {
+                fail_msg("v%d table %s holds no row in this test", from,
+                         before.name[i]);
+            }
+        }
+        sqlite3_close(db);
+
+        struct store *s = open_store(f);
+        sqlite3 *mdb = store_db(s);
+        assert_int_equal(store_schema_version(mdb), STORE_SCHEMA_VERSION);
+        for (size_t i = 0; i < before.n; i++) {
+            assert_int_equal(count_rows(mdb, before.name[i]),
+                             before.rows[i]);
+        }
+        /* v2 indexes (and the one they replace is gone). */
+        assert_true(has_index(mdb, "outbox_claim"));
+        assert_true(has_index(mdb, "outbox_next"));
+        assert_false(has_index(mdb, "outbox_due"));
+        assert_true(has_index(mdb, "contacts_hot"));
+        assert_true(has_index(mdb, "plugin_state_wake"));
+        assert_true(has_index(mdb, "contact_aliases_contact"));
+
+        /* The data reads back through the store. */
+        assert_int_equal(store_contact_exists(s, "c-1"), LSC_OK);
+        struct store_props p = {0};
+        assert_int_equal(store_props_load(s, "c-1", &p), LSC_OK);
+        assert_int_equal(p.n, 1);
+        assert_string_equal(p.props[0].key, "job_title");
+        assert_int_equal(p.props[0].value.type, LSC_VAL_STRING);
+        assert_int_equal(p.props[0].value.u.str.len, 3);
+        assert_memory_equal(p.props[0].value.u.str.ptr, "CTO", 3);
+        store_props_free(&p);
+        void *blob = NULL;
+        size_t len = 0;
+        assert_int_equal(store_state_get(s, "c-1", &blob, &len), LSC_OK);
+        assert_int_equal(len, 4);
+        assert_memory_equal(blob, "\x01\x02\x03\x04", 4);
+        free(blob);
+        bool dup = false;
+        assert_int_equal(store_seen_add(s, "e-1", 10, &dup), LSC_OK);
+        assert_true(dup);
+        int hist = 0;
+        assert_int_equal(store_history(s, "c-1", 10, history_count, &hist),
+                         LSC_OK);
+        assert_int_equal(hist, 1);
+        int64_t pending = -1, dead = -1;
+        assert_int_equal(store_outbox_depth(s, &pending, &dead), LSC_OK);
+        assert_int_equal(pending, 1);
+        assert_int_equal(dead, 1);
+        int64_t due = 0;
+        assert_int_equal(store_outbox_next_due(s, &due), LSC_OK);
+        assert_int_equal(due, 7000);
+        store_close(s);
+    }
+}
+
 static void test_store_refuses_newer_schema(void **state)
 {
     struct fx *f = *state;
@@ -469,8 +627,22 @@ static void test_store_props_state_history(void **state)
     sqlite3_finalize(st);
     assert_int_equal(cnt, 2);
 
+    /* Aliases: another id of c-1, replaced by a newer one, gone with it. */
+    char canon[64];
+    assert_false(store_has_aliases(s));
+    assert_int_equal(store_alias_get(s, "c-1-new", canon, sizeof canon),
+                     LSC_ERR_NOT_FOUND);
+    assert_int_equal(store_alias_put(s, "c-1-new", "c-0"), LSC_OK);
+    assert_int_equal(store_alias_put(s, "c-1-new", "c-1"), LSC_OK);
+    assert_true(store_has_aliases(s));
+    assert_int_equal(store_alias_get(s, "c-1-new", canon, sizeof canon),
+                     LSC_OK);
+    assert_string_equal(canon, "c-1");
+
     assert_int_equal(store_contact_delete(s, "c-1"), LSC_OK);
     assert_int_equal(store_contact_exists(s, "c-1"), LSC_ERR_NOT_FOUND);
+    assert_int_equal(store_alias_get(s, "c-1-new", canon, sizeof canon),
+                     LSC_ERR_NOT_FOUND);
     assert_int_equal(store_state_get(s, "c-1", &blob, &len), LSC_OK);
     assert_null(blob);
     store_close(s);
@@ -480,6 +652,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store_migrates_from_every_version,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_migration_keeps_data,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_newer_schema,
                                         setup, teardown),

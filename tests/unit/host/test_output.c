@@ -198,6 +198,28 @@ static void test_output_table_exact(void **state)
     hl_buf_finish(&b);
 }
 
+/* Control bytes in ids, tiers and rule names are escaped, never raw: a
+ * newline would start a fake row, an ESC would drive the terminal. */
+static void test_output_table_escapes_controls(void **state)
+{
+    (void)state;
+    struct lsc_report r = report();
+    r.contact_id = "a\nb\tc\x1b[2J\\";
+    r.tier = "m\rq";
+    r.n_rules = 1;
+    struct lsc_report_rule rule = r.rules[0];
+    rule.rule = "x\x7f\xc2\x9by\xc3\xa9";
+    r.rules = &rule;
+    struct hl_buf b;
+    hl_buf_init(&b);
+    hl_output_table_row(&b, &r, 16, 6);
+    assert_string_equal(b.data, "a\\nb\\tc\\x1b[2J\\\\     63  m\\rq    "
+                                "x\\x7f\\xc2\\x9by\xc3\xa9 +15\n");
+    assert_int_equal(hl_text_width(r.contact_id), 16);
+    assert_int_equal(hl_text_width("plain"), 5);
+    hl_buf_finish(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_output_json_shadows_and_escapes),
         cmocka_unit_test(test_output_csv_exact),
         cmocka_unit_test(test_output_table_exact),
+        cmocka_unit_test(test_output_table_escapes_controls),
     };
     return cmocka_run_group_tests_name("host_output", tests, NULL, NULL);
 }
