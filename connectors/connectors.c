@@ -936,11 +936,11 @@ static void fill_all(struct connectors *c, const struct lsc_job *jobs,
     bool paused = o->status == LSC_ERR_AUTH && c->hs != NULL;
     for (size_t i = 0; i < n; i++) {
         if (paused) {
-            res[i].status = LSC_ERR_RETRYABLE;
-            res[i].retry_after_ms = CONNECTORS_PAUSE_MS;
-            snprintf(res[i].reason, sizeof res[i].reason,
+            char why[sizeof res[i].reason];
+            snprintf(why, sizeof why,
                      "paused: %.200s; hint: leadscore connect hubspot",
                      o->reason);
+            retry_fill_paused(c->host, CONNECTORS_PAUSE_MS, why, &res[i]);
             continue;
         }
         retry_fill_result(&c->cfg.retry, jobs[i].attempt, jobs[i].enqueued_ms,
@@ -1708,6 +1708,16 @@ bool connectors_has_hubspot(struct connectors *c, bool *connected)
         *connected = have && st.state != OAUTH_NOT_CONNECTED;
     }
     return have;
+}
+
+bool connectors_hubspot_reauth_needed(struct connectors *c)
+{
+    if (!connectors_has_hubspot(c, NULL)) {
+        return false;
+    }
+    struct hubspot_status st;
+    hubspot_status(c->hs, &st);
+    return st.auth == HUBSPOT_AUTH_OAUTH && st.state == OAUTH_REAUTH_NEEDED;
 }
 
 void connectors_status(struct connectors *c, char *out, size_t outlen)

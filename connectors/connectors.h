@@ -217,8 +217,13 @@ enum lsc_status connectors_connect_finish(struct connectors *c,
 void connectors_connect_free(struct connectors_connect *h); /* NULL ok */
 
 /* True when a HubSpot mapping is loaded; *connected (may be NULL) tells
- * whether its credentials are usable (a static token, or OAuth done). */
+ * whether it has credentials (a static token, or OAuth done) -- also when
+ * HubSpot refused them: the connector then pauses its jobs. */
 bool connectors_has_hubspot(struct connectors *c, bool *connected);
+
+/* True when HubSpot uses OAuth and its grant was refused (revoked, or
+ * the refresh failed): only the OAuth flow again resumes the queue. */
+bool connectors_hubspot_reauth_needed(struct connectors *c);
 
 /* Confirms the HubSpot credentials by reading the account's contact
  * properties, warning (host log) about mapped input properties the

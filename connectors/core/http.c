@@ -460,7 +460,10 @@ enum lsc_status http_client_request(struct http_client *c,
             st = LSC_ERR_PERMANENT;
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
             resp->timed_out = true;
-            snprintf(resp->error, sizeof resp->error, "timed out: %s",
+            /* curl's text may fill its CURL_ERROR_SIZE buffer: cut it
+             * so the prefix fits resp->error. */
+            snprintf(resp->error, sizeof resp->error, "timed out: %.*s",
+                     (int)(sizeof resp->error - sizeof "timed out: "),
                      errbuf[0] ? errbuf : curl_easy_strerror(rc));
             st = LSC_ERR_TIMEOUT;
         } else if (rc == CURLE_OUT_OF_MEMORY) {

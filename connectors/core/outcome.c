@@ -108,6 +108,7 @@ void outcome_classify(enum lsc_status transport,
         case LSC_ERR_NOT_FOUND:
         case LSC_ERR_CORRUPT:
         case LSC_ERR_AUTH:
+        case LSC_DEFERRED:
         default:
             out->status = LSC_ERR_PERMANENT;
             break;

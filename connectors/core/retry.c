@@ -82,3 +82,14 @@ void retry_fill_result(const struct retry_policy *p, uint32_t attempt,
     r->status = o->status == LSC_ERR_AUTH ? LSC_ERR_AUTH : LSC_ERR_PERMANENT;
     snprintf(r->reason, sizeof r->reason, "%s", o->reason);
 }
+
+void retry_fill_paused(const struct lsc_host_api *host, int64_t delay_ms,
+                       const char *why, struct lsc_job_result *r)
+{
+    bool deferred_ok = host != NULL &&
+                       host->abi_major == LSC_PLUGIN_ABI_MAJOR &&
+                       host->abi_minor >= 1;
+    r->status = deferred_ok ? LSC_DEFERRED : LSC_ERR_RETRYABLE;
+    r->retry_after_ms = delay_ms;
+    snprintf(r->reason, sizeof r->reason, "%s", why);
+}

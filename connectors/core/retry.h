@@ -48,4 +48,12 @@ void retry_fill_result(const struct retry_policy *p, uint32_t attempt,
                        int64_t enqueued_ms, int64_t now_ms,
                        const struct outcome *o, struct lsc_job_result *r);
 
+/* The result of a job a paused connector (re-authorization needed) did
+ * not try: due again after delay_ms.  LSC_DEFERRED, which uses none of
+ * the host's attempts, when the host speaks plugin ABI 1.1 or later;
+ * LSC_ERR_RETRYABLE for an older host (it would dead-letter
+ * LSC_DEFERRED).  `why` is copied into r->reason. */
+void retry_fill_paused(const struct lsc_host_api *host, int64_t delay_ms,
+                       const char *why, struct lsc_job_result *r);
+
 #endif

@@ -206,8 +206,14 @@ void hubspot_call(struct hubspot_client *c, const char *method,
         outcome_classify(tr, resp, now, o);
         CLOG_DEBUG(&c->log, "%s %s -> %ld", method, url, resp->status);
         if (o->rate_limited) {
+            /* Without Retry-After, the server's own window (its interval
+             * header) says when a request fits again; the mapping's
+             * interval is only a guess. */
+            long iv = header_long(resp,
+                                  "X-HubSpot-RateLimit-Interval-Milliseconds");
             int64_t wait = o->retry_after_ms >= 0 ? o->retry_after_ms
-                                                  : c->cfg->rate_interval_ms;
+                           : iv > 0              ? (int64_t)iv
+                                                 : c->cfg->rate_interval_ms;
             if (o->daily_limit && o->retry_after_ms < 0) {
                 wait = 3600 * 1000; /* until the daily reset; re-checked */
             }
@@ -229,7 +235,8 @@ void hubspot_call(struct hubspot_client *c, const char *method,
         break;
     }
     explicit_bzero(token, sizeof token);
-    if (o->status == LSC_ERR_AUTH && resp->status == 401) {
+    if (o->status == LSC_ERR_AUTH && resp->status == 401 &&
+        !oauth_session_is_static(c->auth)) {
         snprintf(o->reason + strlen(o->reason),
                  sizeof o->reason - strlen(o->reason), " (after refresh)");
     }

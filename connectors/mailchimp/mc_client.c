@@ -778,6 +778,7 @@ static void run_one(struct mailchimp *mc, const struct lsc_job *job,
     case LSC_ERR_PARSE:
     case LSC_ERR_PERMANENT:
     case LSC_ERR_UNSUPPORTED:
+    case LSC_DEFERRED: /* a job result code, never a write's */
         res->status = LSC_ERR_PERMANENT;
         break;
     }

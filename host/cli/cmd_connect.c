@@ -92,7 +92,10 @@ static int hubspot_setup_run(struct cli_admin *a, const char *path,
     }
     bool connected = false;
     connectors_has_hubspot(c, &connected);
-    if (connect && !connected) {
+    /* A refused grant (revoked, refresh failed) needs the OAuth flow
+     * again; a confirm call cannot repair it.  The queue is kept. */
+    bool reauth = connectors_hubspot_reauth_needed(c);
+    if (connect && (!connected || reauth)) {
         struct connectors_connect *h = NULL;
         char *url = NULL;
         st = connectors_connect_begin(c, &h, &url, err, sizeof err);

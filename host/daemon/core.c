@@ -1117,7 +1117,7 @@ static void kind_count(struct core *c, const char *kind, enum lsc_status st)
     if (i < MAX_KINDS) {
         if (st == LSC_OK) {
             c->kstats[i].ok++;
-        } else if (st == LSC_ERR_RETRYABLE) {
+        } else if (st == LSC_ERR_RETRYABLE || st == LSC_DEFERRED) {
             c->kstats[i].retry++;
         } else {
             c->kstats[i].failed++;
@@ -1181,7 +1181,9 @@ static size_t run_kind(struct core *c, struct store *s,
                     jobs[i].id, store_errmsg(s));
         }
         if (js != LSC_OK) {
-            log_msg(js == LSC_ERR_RETRYABLE ? LSC_LOG_WARN : LSC_LOG_ERROR,
+            log_msg(js == LSC_ERR_RETRYABLE || js == LSC_DEFERRED
+                        ? LSC_LOG_WARN
+                        : LSC_LOG_ERROR,
                     "job %" PRIu64 " (%s, attempt %u): %s: %s", jobs[i].id,
                     k->kind, jobs[i].attempt, lsc_status_str(js), why);
         }

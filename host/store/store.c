@@ -151,6 +151,7 @@ enum stmt_id {
     ST_JOB_RETRY,
     ST_JOB_TO_DEAD,
     ST_JOB_ATTEMPTS,
+    ST_JOB_UNCOUNT,
     ST_JOB_SUPERSEDED,
     ST_OUTBOX_DEPTH,
     ST_OUTBOX_DEAD,
@@ -224,6 +225,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "SELECT id, kind, key, payload, enqueued_ms, attempts, "
                        "?2, ?3 FROM outbox WHERE id = ?1",
     [ST_JOB_ATTEMPTS] = "SELECT attempts FROM outbox WHERE id = ?1",
+    [ST_JOB_UNCOUNT] = "UPDATE outbox SET attempts = max(attempts - 1, 0) "
+                       "WHERE id = ?1",
     [ST_JOB_SUPERSEDED] = "SELECT 1 FROM outbox AS o, outbox AS p "
                           "WHERE o.id = ?1 AND o.key IS NOT NULL AND "
                           "p.kind = o.kind AND p.key = o.key AND "
@@ -1281,6 +1284,33 @@ enum lsc_status store_job_requeue_started(struct store *s, uint64_t *n)
     return LSC_OK;
 }
 
+/* A job run again after retry_after_ms, or dropped when a newer
+ * unstarted job with the same kind+key supersedes it (the retry would
+ * send stale data). */
+static enum lsc_status requeue_one(struct store *s, uint64_t id,
+                                   int64_t retry_after_ms, const char *why,
+                                   int64_t now_ms)
+{
+    sqlite3_stmt *sup = stmt(s, ST_JOB_SUPERSEDED);
+    if (sup == NULL) {
+        return LSC_ERR_IO;
+    }
+    sqlite3_bind_int64(sup, 1, (sqlite3_int64)id);
+    bool superseded = sqlite3_step(sup) == SQLITE_ROW;
+    sqlite3_reset(sup);
+    sqlite3_stmt *st = stmt(s, superseded ? ST_JOB_DELETE : ST_JOB_RETRY);
+    if (st == NULL) {
+        return LSC_ERR_IO;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    if (!superseded) {
+        sqlite3_bind_int64(st, 2,
+                           now_ms + (retry_after_ms > 0 ? retry_after_ms : 0));
+        bind_text(st, 3, why);
+    }
+    return step_done(st);
+}
+
 /* One job's outcome (see store_job_finish), inside the caller's
  * transaction.  *dead (may be NULL) tells whether it was dead-lettered. */
 static enum lsc_status finish_one(struct store *s, uint64_t id,
@@ -1301,6 +1331,18 @@ static enum lsc_status finish_one(struct store *s, uint64_t id,
             sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
             ret = step_done(st);
         }
+    } else if (status == LSC_DEFERRED) {
+        /* Not tried (a paused connector): give back the attempt the
+         * claim counted, so waiting never dead-letters a job. */
+        sqlite3_stmt *u = stmt(s, ST_JOB_UNCOUNT);
+        if (u == NULL) {
+            return LSC_ERR_IO;
+        }
+        sqlite3_bind_int64(u, 1, (sqlite3_int64)id);
+        ret = step_done(u);
+        if (ret == LSC_OK) {
+            ret = requeue_one(s, id, retry_after_ms, why, now_ms);
+        }
     } else if (status == LSC_ERR_RETRYABLE) {
         /* Attempts so far. */
         sqlite3_stmt *q = stmt(s, ST_JOB_ATTEMPTS);
@@ -1320,29 +1362,7 @@ static enum lsc_status finish_one(struct store *s, uint64_t id,
                      attempts, why);
             snprintf(why, sizeof why, "%s", tmp);
         } else {
-            /* A newer unstarted job with the same kind+key supersedes
-             * this one: the retry would send stale data. */
-            sqlite3_stmt *sup = stmt(s, ST_JOB_SUPERSEDED);
-            if (sup == NULL) {
-                return LSC_ERR_IO;
-            }
-            sqlite3_bind_int64(sup, 1, (sqlite3_int64)id);
-            bool superseded = sqlite3_step(sup) == SQLITE_ROW;
-            sqlite3_reset(sup);
-            sqlite3_stmt *st =
-                stmt(s, superseded ? ST_JOB_DELETE : ST_JOB_RETRY);
-            ret = st ? LSC_OK : LSC_ERR_IO;
-            if (st) {
-                sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-                if (!superseded) {
-                    sqlite3_bind_int64(st, 2,
-                                       now_ms + (retry_after_ms > 0
-                                                     ? retry_after_ms
-                                                     : 0));
-                    bind_text(st, 3, why);
-                }
-                ret = step_done(st);
-            }
+            ret = requeue_one(s, id, retry_after_ms, why, now_ms);
         }
     } else {
         dead = true;

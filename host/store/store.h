@@ -259,7 +259,9 @@ enum lsc_status store_job_requeue_started(struct store *s, uint64_t *n);
 
 /* Record a job's outcome: LSC_OK deletes it; LSC_ERR_RETRYABLE makes it
  * due again at now + retry_after_ms unless it reached max_attempts, then
- * it is dead-lettered; anything else dead-letters it with `reason`. */
+ * it is dead-lettered; LSC_DEFERRED makes it due again at now +
+ * retry_after_ms and gives back the attempt its claim counted (never
+ * dead-lettered); anything else dead-letters it with `reason`. */
 enum lsc_status store_job_finish(struct store *s, uint64_t id,
                                  enum lsc_status status,
                                  int64_t retry_after_ms, const char *reason,

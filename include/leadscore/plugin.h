@@ -1,5 +1,5 @@
 /*
- * leadscore host plugin API, ABI version 1.
+ * leadscore host plugin API, ABI version 1.1.
  *
  * A host (a CRM, the `leadscore` CLI, the `leadscored` daemon, your own
  * program) loads the plugin shared object `leadscore.so` and talks to it
@@ -54,7 +54,8 @@ extern "C" {
 #endif
 
 #define LSC_PLUGIN_ABI_MAJOR 1
-#define LSC_PLUGIN_ABI_MINOR 0
+/* 1.1 added LSC_DEFERRED (a job result that uses no attempt). */
+#define LSC_PLUGIN_ABI_MINOR 1
 
 /* Name of the single exported function, of type lsc_plugin_entry_fn. */
 #define LSC_PLUGIN_ENTRY_SYMBOL "lsc_plugin_entry"
@@ -81,6 +82,8 @@ enum lsc_status {
     LSC_ERR_NOT_FOUND = 12,  /* no such contact, key or object */
     LSC_ERR_CORRUPT = 13,    /* a state blob that is not ours or is damaged */
     LSC_ERR_AUTH = 14,       /* credentials refused; re-authorization needed */
+    LSC_DEFERRED = 15,       /* 1.1, job results only: not run, run again
+                                later without using an attempt */
 };
 
 /* A static, human-readable description of a status.  Never NULL. */
@@ -102,6 +105,7 @@ static inline const char *lsc_status_str(enum lsc_status s)
     case LSC_ERR_NOT_FOUND: return "not found";
     case LSC_ERR_CORRUPT: return "corrupt or foreign state";
     case LSC_ERR_AUTH: return "authorization refused, re-authorize";
+    case LSC_DEFERRED: return "deferred, will run later";
     }
     return "unknown status";
 }
@@ -292,8 +296,14 @@ struct lsc_job {
 struct lsc_job_result {
     size_t struct_size;
     /* LSC_OK: done, removed.  LSC_ERR_RETRYABLE: run again after
-     * retry_after_ms (>= 0).  Anything else: dead-lettered with `reason`.
-     * The host initializes it to LSC_ERR_INTERNAL. */
+     * retry_after_ms (>= 0).  LSC_DEFERRED (ABI 1.1): the job was not
+     * tried (e.g. the connector waits for re-authorization); run again
+     * after retry_after_ms, and this run does not count against the
+     * host's attempt limit.  A plugin returns LSC_DEFERRED only to a host
+     * whose lsc_host_api.abi_minor is >= 1 (an older host would
+     * dead-letter it), otherwise LSC_ERR_RETRYABLE.  Anything else:
+     * dead-lettered with `reason`.  The host initializes it to
+     * LSC_ERR_INTERNAL. */
     enum lsc_status status;
     int64_t retry_after_ms;
     char reason[256];      /* one line; never a secret */

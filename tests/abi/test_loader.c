@@ -124,7 +124,7 @@ static void test_loader_refuses_abi_major_2(void **state)
                      LSC_ERR_ABI);
     assert_null(p);
     /* Both versions are named. */
-    assert_non_null(strstr(err, "this host speaks ABI 1.0"));
+    assert_non_null(strstr(err, "this host speaks ABI 1.1"));
     assert_non_null(strstr(err, "built for ABI 2.3"));
 }
 

@@ -1319,6 +1319,9 @@ static bool route(struct MHD_Connection *conn, const char *method,
                         F.fail_status == 423 ? "LOCKED" : "INTERNAL_ERROR",
                         "injected failure %d", F.fail_status);
             r->retry_after = F.fail_retry_after;
+            /* an injected 429 carries the rate headers, as HubSpot's */
+            r->rate_headers = F.fail_status == 429;
+            r->remaining = 0;
         }
         if (!keep || F.fail_status > 0) {
             goto done;

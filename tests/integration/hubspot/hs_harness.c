@@ -260,7 +260,10 @@ int harness_drain(struct harness *h, struct connectors *c, int64_t max_ms)
                                                   : LSC_ERR_RETRYABLE;
                 if (st == LSC_OK) {
                     h->n_done++;
-                } else if (st == LSC_ERR_RETRYABLE) {
+                } else if (st == LSC_ERR_RETRYABLE || st == LSC_DEFERRED) {
+                    /* a deferred run is not an attempt */
+                    j->attempt -= st == LSC_DEFERRED;
+                    j->n_deferred += st == LSC_DEFERRED;
                     j->not_before_ms = wall_ms() + res[i].retry_after_ms;
                     continue;
                 } else {

@@ -25,7 +25,8 @@ struct hq_job {
     char *payload;
     size_t len;
     uint64_t id;
-    uint32_t attempt;      /* runs so far */
+    uint32_t attempt;      /* runs so far, LSC_DEFERRED ones not counted */
+    uint32_t n_deferred;   /* runs answered LSC_DEFERRED */
     int64_t enqueued_ms;
     int64_t not_before_ms;
 };

@@ -550,6 +550,47 @@ static void test_burst_under_rate_limit(void **state)
     finish(h, c);
 }
 
+/* A 429 without Retry-After: the pause is the server's window (its
+ * X-HubSpot-RateLimit-Interval-Milliseconds, 400 ms), not the mapping's
+ * interval_ms (10 s). */
+static void test_429_uses_server_interval(void **state)
+{
+    (void)state;
+    const char *args[] = {"--contacts", "5", "--rate-interval-ms", "400",
+                          "--static-token", "pat-na1-it-static-token-0001",
+                          NULL};
+    struct harness *h;
+    char err[256] = "";
+    struct connectors *c = start(&h, args, STATIC_AUTH,
+                                 FAST_LIMITS ", \"interval_ms\": 10000}");
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    fake_control(&h->fake, "fail", "{\"count\":1,\"status\":429}");
+    int64_t t0 = wall_ms();
+    enqueue_score(c, "101", 42, "warm", t0);
+    int slot = -1;
+    for (int i = 0; i < HQ_MAX; i++) {
+        slot = h->q[i].used ? i : slot;
+    }
+    assert_true(slot >= 0);
+    struct lsc_job job = {.struct_size = sizeof job, .id = h->q[slot].id,
+                          .kind = h->q[slot].kind, .key = h->q[slot].key,
+                          .payload = h->q[slot].payload,
+                          .payload_len = h->q[slot].len, .attempt = 1,
+                          .enqueued_ms = t0};
+    struct lsc_job_result r = {.struct_size = sizeof r};
+    assert_int_equal(connectors_run_jobs(c, &job, &r, 1), LSC_OK);
+    assert_int_equal(r.status, LSC_ERR_RETRYABLE);
+    assert_true(r.retry_after_ms >= 400);
+    assert_true(r.retry_after_ms < 2000);
+    /* and the client's own pause ends with the server's window too */
+    assert_int_equal(harness_drain(h, c, 5000), 0);
+    assert_true(wall_ms() - t0 < 3000);
+    char v[64];
+    assert_string_equal(contact_prop(h, "101", "leadscore_score", v, sizeof v),
+                        "42");
+    finish(h, c);
+}
+
 /* The server fails for a while (503, dropped connections, 423, 429 with
  * Retry-After), then recovers: every latest value arrives, none is lost,
  * and no value HubSpot acknowledged is sent again. */
@@ -1454,6 +1495,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_backfill_resume),
         cmocka_unit_test(test_partial_batch_failure),
         cmocka_unit_test(test_burst_under_rate_limit),
+        cmocka_unit_test(test_429_uses_server_interval),
         cmocka_unit_test(test_outage_then_recovery),
         cmocka_unit_test(test_webhook_action),
         cmocka_unit_test(test_http_policy),

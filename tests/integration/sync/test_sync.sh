@@ -114,6 +114,25 @@ events() {
 
 requests() { curl -sf "$hs_URL/_fake/requests"; }
 
+# oauth_connect NAME: `leadscore connect hubspot` with a scripted browser
+# (GET of the printed authorize URL); output in $TMP/NAME.out/.err
+oauth_connect() {
+    L connect hubspot --config "$TMP/hs.json" --data-dir "$DATA" --timeout 20 \
+        >"$TMP/$1.out" 2>"$TMP/$1.err" &
+    local cpid=$! i url
+    for i in $(seq 1 100); do
+        grep -q "^http" "$TMP/$1.out" 2>/dev/null && break
+        sleep 0.05
+    done
+    url=$(grep "^http" "$TMP/$1.out" || true)
+    if [ -z "$url" ]; then
+        wait $cpid || true
+        fail "$1: no authorize URL"
+    fi
+    curl -s -L "$url" >/dev/null || true # the browser
+    wait $cpid || fail "$1: connect exit $?"
+}
+
 hs_start() {
     start_fake "$FAKE_HS" hs --static-token "$LSC_TEST_HS_TOKEN" --contacts "${1:-250}"
     hs_mapping "$TMP/hs.json"
@@ -711,6 +730,60 @@ JSON
         fail "the access token was printed"
     fi
     ok "status says connected (OAuth) and prints no token"
+    ;;
+reauth)
+    # A revoked OAuth grant pauses the queue without using its attempts;
+    # `connect hubspot` runs the OAuth flow again and the queue drains.
+    start_fake "$FAKE_HS" hs --client-id cid --client-secret csecret --contacts 5
+    port=$((20000 + RANDOM % 20000))
+    cat >"$TMP/hs.json" <<JSON
+{"schema": "leadscore.connector/1", "connector": "hubspot",
+ "api": {"base_url": "$hs_URL", "authorize_url": "$hs_URL/oauth/authorize"},
+ "auth": {"type": "oauth", "client_id": "cid", "client_secret_env": "LSC_TEST_CS",
+          "redirect_port": $port, "credentials_file": "hs-cred.json"},
+ "inputs": {"jobtitle": "title"},
+ "outputs": {"score": "leadscore_score", "tier": "leadscore_tier"},
+ "tiers": ["hot", "warm", "cold"]}
+JSON
+    export LSC_TEST_CS=csecret
+    oauth_connect connect1
+    curl -sf -XPOST "$hs_URL/_fake/revoke" >/dev/null
+    for i in $(seq 101 105); do
+        echo "{\"contact\":\"$i\",\"type\":\"contact.created\",\"ts\":\"2026-11-01T10:00:00Z\",\"props\":{\"title\":\"VP Sales\"}}"
+    done >"$TMP/ev.jsonl"
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || true
+    grep -q "5 jobs enqueued, 0 sent, .* 0 dead-lettered, 5 left queued" "$TMP/sync.out" ||
+        fail "first sync: $(cat "$TMP/sync.out")"
+    L connect --status --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/st1.out" 2>&1 || true
+    grep -q "re-authorization needed" "$TMP/st1.out" || fail "status: $(cat "$TMP/st1.out")"
+    ok "after a revoke the 5 writes are paused and kept"
+    # 12 more runs, each with the paused jobs due (as if 5 min passed)
+    for run in $(seq 1 12); do
+        sqlite3 "$DATA/leadscored.db" "UPDATE outbox SET not_before_ms = 0"
+        L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+            - </dev/null >"$TMP/run.out" 2>"$TMP/run.err" || true
+        grep -q "0 sent, 5 retried, 0 dead-lettered, 5 left queued" "$TMP/run.out" ||
+            fail "run $run: $(cat "$TMP/run.out")"
+    done
+    [ "$(sqlite3 "$DATA/leadscored.db" "SELECT count(*) FROM outbox_dead")" = 0 ] ||
+        fail "dead letters"
+    ok "12 paused runs of the queue dead-letter nothing"
+    oauth_connect connect2
+    grep -q "hubspot: connected" "$TMP/connect2.out" ||
+        fail "connect again: $(cat "$TMP/connect2.out" "$TMP/connect2.err")"
+    ok "connect hubspot runs the OAuth flow again after a revoke"
+    sqlite3 "$DATA/leadscored.db" "UPDATE outbox SET not_before_ms = 0"
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        - </dev/null >"$TMP/drain.out" 2>"$TMP/drain.err" || fail "drain exit $?"
+    grep -q "5 sent, 0 retried, 0 dead-lettered, 0 left queued" "$TMP/drain.out" ||
+        fail "drain: $(cat "$TMP/drain.out")"
+    for i in $(seq 101 105); do
+        c=$(curl -sf "$hs_URL/_fake/contact?id=$i")
+        echo "$c" | jq -e '.properties.leadscore_score == "20" and .properties.leadscore_tier == "warm"' >/dev/null ||
+            fail "contact $i: $c"
+    done
+    ok "the kept queue drains after connecting again"
     ;;
 backfill)
     hs_start 250
