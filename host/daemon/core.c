@@ -1180,6 +1180,12 @@ static size_t run_kind(struct core *c, struct store *s,
             log_msg(LSC_LOG_ERROR, "job %" PRIu64 ": cannot record result: %s",
                     jobs[i].id, store_errmsg(s));
         }
+        if (js == LSC_OK && strncmp(why, "skipped: ", 9) == 0) {
+            /* done without a write (e.g. not a member of the audience):
+             * say so, since the admin chose "skip and count" */
+            log_msg(LSC_LOG_INFO, "job %" PRIu64 " (%s): %s", jobs[i].id,
+                    k->kind, why);
+        }
         if (js != LSC_OK) {
             log_msg(js == LSC_ERR_RETRYABLE || js == LSC_DEFERRED
                         ? LSC_LOG_WARN

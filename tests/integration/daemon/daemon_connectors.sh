@@ -239,6 +239,12 @@ writeback)
     wait_for test "$(metric leadscored_outbox_depth)" = 0 || fail "outbox not empty"
     [ "$(metric leadscored_outbox_dead)" = 0 ] || fail "dead jobs"
     ok "the jobs ran through the store outbox (jobs_total ok, outbox empty, none dead)"
+    post /v1/events '{"contact":"102","type":"contact.created","ts":"2026-11-01T10:00:00Z","id":"e-3","props":{"title":"VP Sales","email":"c102@example.com"}}' >/dev/null
+    wait_long grep -q "(mailchimp.write): skipped: not a member of audience L1" "$TMP/daemon.log" ||
+        fail "skipped member not logged"
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$mc_URL/_fake/member?list=L1&email=c102@example.com")" != 200 ] ||
+        fail "a member was created"
+    ok "a contact not in the audience is skipped (nobody subscribed) and logged"
     stop_daemon
     ok "SIGTERM: exit 0"
     ;;
