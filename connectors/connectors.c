@@ -1662,6 +1662,33 @@ bool connectors_has_hubspot(struct connectors *c, bool *connected)
     return have;
 }
 
+enum lsc_status connectors_check_tiers(struct connectors *c,
+                                       const char *const *tiers, size_t n,
+                                       char *err, size_t errlen)
+{
+    if (!connectors_has_hubspot(c, NULL)) {
+        return LSC_OK;
+    }
+    const struct hubspot_config *cfg = &c->cfg;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; !found && j < cfg->n_tiers; j++) {
+            found = strcmp(cfg->tiers[j], tiers[i]) == 0;
+        }
+        if (!found) {
+            snprintf(err, errlen,
+                     "%.200s:%d:%d: tiers: lacks the model's tier \"%.60s\" "
+                     "(HubSpot would refuse every write of it); hint: list "
+                     "every tier of the model in \"tiers\", then run "
+                     "`leadscore setup hubspot` to update the options",
+                     cfg->path ? cfg->path : "mapping", cfg->tiers_line,
+                     cfg->tiers_col, tiers[i]);
+            return LSC_ERR_CONFIG;
+        }
+    }
+    return LSC_OK;
+}
+
 bool connectors_hubspot_reauth_needed(struct connectors *c)
 {
     if (!connectors_has_hubspot(c, NULL)) {

@@ -453,6 +453,17 @@ validate)
     [ $rc = 1 ] || fail "mailchimp exit $rc"
     grep -q 'missing "connector"\|"connector"' "$TMP/badmc.err" || fail "type alias accepted"
     ok "\"type\" no longer names the connector"
+    # tiers (the tier property's options) must cover the model's tiers
+    sed 's/"tiers": \["hot", "warm", "cold"\]/"tiers": ["hot", "warm"]/' "$TMP/good.json" >"$TMP/few.json"
+    set +e
+    L sync --model "$TMP/model.json" --config "$TMP/few.json" --data-dir "$DATA" \
+        - </dev/null >"$TMP/few.out" 2>"$TMP/few.err"
+    rc=$?
+    set -e
+    [ $rc != 0 ] || fail "sync accepted tiers without cold"
+    grep -q 'few.json:12:3: tiers: lacks the model.s tier "cold".*hint: ' "$TMP/few.err" ||
+        fail "tiers not cross-checked: $(cat "$TMP/few.err")"
+    ok "sync refuses a HubSpot mapping whose tiers lack a model tier, with file:line:col and a hint"
     ;;
 status)
     start_fake "$FAKE_HS" hs --static-token "$LSC_TEST_HS_TOKEN" --contacts 5
