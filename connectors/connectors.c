@@ -856,9 +856,11 @@ static void fill_all(struct connectors *c, const struct lsc_job *jobs,
     for (size_t i = 0; i < n; i++) {
         if (paused) {
             char why[sizeof res[i].reason];
-            snprintf(why, sizeof why,
-                     "paused: %.200s; hint: leadscore connect hubspot",
-                     o->reason);
+            /* the refresh's reason may carry the hint already */
+            snprintf(why, sizeof why, "paused: %.200s%s", o->reason,
+                     strstr(o->reason, "hint:") != NULL
+                         ? ""
+                         : "; hint: leadscore connect hubspot");
             retry_fill_paused(c->host, CONNECTORS_PAUSE_MS, why, &res[i]);
             continue;
         }
