@@ -937,15 +937,50 @@ static void fill_all(struct connectors *c, const struct lsc_job *jobs,
     for (size_t i = 0; i < n; i++) {
         if (paused) {
             char why[sizeof res[i].reason];
-            snprintf(why, sizeof why,
-                     "paused: %.200s; hint: leadscore connect hubspot",
-                     o->reason);
+            /* the refresh's reason may carry the hint already */
+            snprintf(why, sizeof why, "paused: %.200s%s", o->reason,
+                     strstr(o->reason, "hint:") != NULL
+                         ? ""
+                         : "; hint: leadscore connect hubspot");
             retry_fill_paused(c->host, CONNECTORS_PAUSE_MS, why, &res[i]);
             continue;
         }
         retry_fill_result(&c->cfg.retry, jobs[i].attempt, jobs[i].enqueued_ms,
                           now_ms(c), o, &res[i]);
     }
+}
+
+/* hubspot_batch_update, except that a 400 refusing the whole batch
+ * (HubSpot names no input, e.g. VALIDATION_ERROR INVALID_OPTION for one
+ * tier value) does not fail the valid inputs with it: the batch goes
+ * again in halves until each refused input is alone.  *o is then LSC_OK
+ * and ir[] holds every input's outcome. */
+static void update_isolating(struct connectors *c,
+                             const struct hubspot_update *u, size_t n,
+                             struct hubspot_input_result *ir,
+                             struct outcome *o)
+{
+    hubspot_batch_update(c->hs, u, n, ir, o);
+    if (n < 2 || o->status != LSC_ERR_PERMANENT || o->http_status != 400) {
+        return;
+    }
+    CLOG_WARN(&c->log, "batch update of %zu contacts refused as a whole "
+              "(%.150s); sending it again in halves to keep the valid "
+              "inputs", n, o->reason);
+    size_t half = n / 2;
+    for (size_t part = 0; part < 2; part++) {
+        size_t off = part ? half : 0;
+        size_t cnt = part ? n - half : half;
+        struct outcome po;
+        update_isolating(c, u + off, cnt, ir + off, &po);
+        for (size_t i = off; po.status != LSC_OK && i < off + cnt; i++) {
+            ir[i].status = po.status;
+            ir[i].rate_limited = po.rate_limited;
+            snprintf(ir[i].reason, sizeof ir[i].reason, "%.199s", po.reason);
+        }
+    }
+    *o = (struct outcome){.status = LSC_OK, .http_status = 200,
+                          .retry_after_ms = -1};
 }
 
 struct write_item {
@@ -1112,7 +1147,7 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
     for (size_t off = 0; off < m; off += bs) {
         size_t cnt = m - off < bs ? m - off : bs;
         struct outcome o;
-        hubspot_batch_update(c->hs, ups + off, cnt, ir + off, &o);
+        update_isolating(c, ups + off, cnt, ir + off, &o);
         for (size_t k = off; k < off + cnt; k++) {
             size_t j = items[k].job;
             struct outcome po = o;
@@ -1324,7 +1359,7 @@ static void run_actions(struct connectors *c, const struct lsc_job *jobs,
         u++;
     }
     if (u > 0) {
-        hubspot_batch_update(c->hs, ups, u, ir, &o);
+        update_isolating(c, ups, u, ir, &o);
     }
     for (size_t q = 0; q < u; q++) {
         size_t k = (size_t)(uintptr_t)ids[q];
@@ -1708,6 +1743,33 @@ bool connectors_has_hubspot(struct connectors *c, bool *connected)
         *connected = have && st.state != OAUTH_NOT_CONNECTED;
     }
     return have;
+}
+
+enum lsc_status connectors_check_tiers(struct connectors *c,
+                                       const char *const *tiers, size_t n,
+                                       char *err, size_t errlen)
+{
+    if (!connectors_has_hubspot(c, NULL)) {
+        return LSC_OK;
+    }
+    const struct hubspot_config *cfg = &c->cfg;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; !found && j < cfg->n_tiers; j++) {
+            found = strcmp(cfg->tiers[j], tiers[i]) == 0;
+        }
+        if (!found) {
+            snprintf(err, errlen,
+                     "%.200s:%d:%d: tiers: lacks the model's tier \"%.60s\" "
+                     "(HubSpot would refuse every write of it); hint: list "
+                     "every tier of the model in \"tiers\", then run "
+                     "`leadscore setup hubspot` to update the options",
+                     cfg->path ? cfg->path : "mapping", cfg->tiers_line,
+                     cfg->tiers_col, tiers[i]);
+            return LSC_ERR_CONFIG;
+        }
+    }
+    return LSC_OK;
 }
 
 bool connectors_hubspot_reauth_needed(struct connectors *c)

@@ -221,6 +221,14 @@ void connectors_connect_free(struct connectors_connect *h); /* NULL ok */
  * HubSpot refused them: the connector then pauses its jobs. */
 bool connectors_has_hubspot(struct connectors *c, bool *connected);
 
+/* LSC_ERR_CONFIG (reason "FILE:LINE:COL: ..." with a hint in err) when
+ * the HubSpot mapping's "tiers" (the tier property's options) lack one
+ * of the model's n tiers: HubSpot would refuse every write of that tier.
+ * LSC_OK without a HubSpot mapping. */
+enum lsc_status connectors_check_tiers(struct connectors *c,
+                                       const char *const *tiers, size_t n,
+                                       char *err, size_t errlen);
+
 /* True when HubSpot uses OAuth and its grant was refused (revoked, or
  * the refresh failed): only the OAuth flow again resumes the queue. */
 bool connectors_hubspot_reauth_needed(struct connectors *c);

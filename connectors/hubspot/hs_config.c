@@ -537,6 +537,8 @@ static void parse_tiers(struct vctx *v, json_t *root,
         v->oom = true;
         return;
     }
+    jsonpos_find_nearest(v->pos, "tiers", true, &c->tiers_line,
+                         &c->tiers_col);
     size_t i;
     json_t *x;
     json_array_foreach(t, i, x) {

@@ -100,6 +100,7 @@ struct hubspot_config {
     char *prop_tags;         /* multi-checkbox for tag actions, optional */
     char **tiers;            /* model tiers, the tier property's options */
     size_t n_tiers;
+    int tiers_line, tiers_col; /* where "tiers" is in the file (0: unknown) */
     bool sync_scores;        /* write score/tier on every change */
     int rate_max;            /* requests per rate_interval_ms (100) */
     int64_t rate_interval_ms; /* 10000 */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include "connectors.h"
 #include "mailchimp/mailchimp.h"
 #include "store.h"
@@ -259,6 +261,28 @@ static void status_mailchimp(struct cli_admin *a, const char *path)
     mailchimp_config_destroy(&cfg);
 }
 
+/* Jobs a connector paused (its credentials were refused: a revoked
+ * grant, or a wrong static token, which nothing else records), with the
+ * latest reason: the admin sees what to fix. */
+static void paused_jobs(struct store *s)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(store_db(s),
+                           "SELECT kind, count(*), max(last_error) FROM "
+                           "outbox WHERE last_error LIKE 'paused:%' "
+                           "GROUP BY kind ORDER BY kind",
+                           -1, &q, NULL) != SQLITE_OK) {
+        return;
+    }
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        printf("  %lld %s job(s) paused: %s\n",
+               (long long)sqlite3_column_int64(q, 1),
+               (const char *)sqlite3_column_text(q, 0),
+               (const char *)sqlite3_column_text(q, 2));
+    }
+    sqlite3_finalize(q);
+}
+
 static int status(struct cli_admin *a, char *mappings)
 {
     int rc = CLI_EXIT_OK;
@@ -294,6 +318,7 @@ static int status(struct cli_admin *a, char *mappings)
         store_outbox_depth(s, &pending, &dead) == LSC_OK) {
         printf("queue (%s): %lld pending, %lld dead-lettered\n", a->data_dir,
                (long long)pending, (long long)dead);
+        paused_jobs(s);
     } else {
         printf("queue (%s): empty\n", a->data_dir);
     }

@@ -242,10 +242,13 @@ enum lsc_status sync_create(const struct lsc_host_api *h,
     const char *files = h->config_get(h->host, "connectors");
     struct cctx c = {s, tiers, primary->n_tiers, 0, err, errlen, false};
     enum lsc_status rc = each_file(files, false, open_one, &c);
-    free(tiers);
     /* the facade also delivers the Mailchimp mapping's webhook actions */
     if (rc == LSC_OK && (c.n_hubspot > 0 || c.mc_actions)) {
         rc = connectors_create(h, files, NULL, &s->conn, err, errlen);
+        if (rc == LSC_OK) {
+            rc = connectors_check_tiers(s->conn, tiers, primary->n_tiers,
+                                        err, errlen);
+        }
         bool connected = false;
         if (rc == LSC_OK && connectors_has_hubspot(s->conn, &connected) &&
             !connected) {
@@ -255,6 +258,7 @@ enum lsc_status sync_create(const struct lsc_host_api *h,
             s->conn = NULL;
         }
     }
+    free(tiers);
     if (rc != LSC_OK) {
         sync_destroy(s);
         return rc;

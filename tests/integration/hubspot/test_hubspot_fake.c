@@ -504,6 +504,53 @@ static void test_partial_batch_failure(void **state)
     finish(h, c);
 }
 
+/* A tier value HubSpot's enumeration lacks makes it refuse the whole
+ * batch (400 VALIDATION_ERROR INVALID_OPTION, no input named): only that
+ * input is dead-lettered, the valid ones are written. */
+static void test_invalid_option_keeps_valid_inputs(void **state)
+{
+    (void)state;
+    const char *args[] = {"--contacts", "10", "--static-token",
+                          "pat-na1-it-static-token-0001", NULL};
+    struct harness *h;
+    char err[256] = "";
+    struct connectors *c = start(&h, args, STATIC_AUTH, FAST_LIMITS "}");
+    assert_int_equal(connectors_setup(c, err, sizeof err), LSC_OK);
+    int64_t at = wall_ms();
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", 101 + i);
+        enqueue_score(c, id, 30 + i, i == 3 ? "lukewarm" : "warm", at);
+    }
+    fake_control(&h->fake, "clear", NULL);
+    assert_int_equal(harness_drain(h, c, 10000), 0);
+    assert_int_equal(h->n_done, 5);
+    assert_int_equal(h->n_dead, 1);
+    assert_string_equal(h->dead_key[0], "hubspot:104");
+    assert_non_null(strstr(h->dead_reason[0], "INVALID_OPTION"));
+    char v[64];
+    for (int i = 0; i < 6; i++) {
+        char id[16];
+        char want[16];
+        snprintf(id, sizeof id, "%d", 101 + i);
+        snprintf(want, sizeof want, "%d", i == 3 ? 0 : 30 + i);
+        contact_prop(h, id, "leadscore_score", v, sizeof v);
+        if (i == 3) {
+            assert_string_equal(v, "");
+        } else {
+            assert_string_equal(v, want);
+        }
+    }
+    /* the first call carried all six and was refused as a whole */
+    json_t *ups = fake_requests(&h->fake, "/batch/update");
+    assert_true(json_array_size(ups) > 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ups, 0),
+                                                        "status")),
+                     400);
+    json_decref(ups);
+    finish(h, c);
+}
+
 static void test_burst_under_rate_limit(void **state)
 {
     (void)state;
@@ -1494,6 +1541,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_revoked_refresh_token),
         cmocka_unit_test(test_backfill_resume),
         cmocka_unit_test(test_partial_batch_failure),
+        cmocka_unit_test(test_invalid_option_keeps_valid_inputs),
         cmocka_unit_test(test_burst_under_rate_limit),
         cmocka_unit_test(test_429_uses_server_interval),
         cmocka_unit_test(test_outage_then_recovery),

@@ -664,6 +664,17 @@ validate)
     [ $rc = 1 ] || fail "mailchimp exit $rc"
     grep -q 'missing "connector"\|"connector"' "$TMP/badmc.err" || fail "type alias accepted"
     ok "\"type\" no longer names the connector"
+    # tiers (the tier property's options) must cover the model's tiers
+    sed 's/"tiers": \["hot", "warm", "cold"\]/"tiers": ["hot", "warm"]/' "$TMP/good.json" >"$TMP/few.json"
+    set +e
+    L sync --model "$TMP/model.json" --config "$TMP/few.json" --data-dir "$DATA" \
+        - </dev/null >"$TMP/few.out" 2>"$TMP/few.err"
+    rc=$?
+    set -e
+    [ $rc != 0 ] || fail "sync accepted tiers without cold"
+    grep -q 'few.json:12:3: tiers: lacks the model.s tier "cold".*hint: ' "$TMP/few.err" ||
+        fail "tiers not cross-checked: $(cat "$TMP/few.err")"
+    ok "sync refuses a HubSpot mapping whose tiers lack a model tier, with file:line:col and a hint"
     ;;
 status)
     start_fake "$FAKE_HS" hs --static-token "$LSC_TEST_HS_TOKEN" --contacts 5
@@ -784,6 +795,28 @@ JSON
             fail "contact $i: $c"
     done
     ok "the kept queue drains after connecting again"
+    ;;
+static_401)
+    # A wrong static token: the writes are paused (kept, no attempt used)
+    # and `connect --status` says so with the reason
+    hs_start 5
+    for i in 101 102 103; do
+        echo "{\"contact\":\"$i\",\"type\":\"contact.created\",\"ts\":\"2026-11-01T10:00:00Z\",\"props\":{\"title\":\"VP Sales\"}}"
+    done >"$TMP/ev.jsonl"
+    LSC_TEST_HS_TOKEN=pat-na1-wrong-token L sync --model "$TMP/model.json" --config "$TMP/hs.json" \
+        --data-dir "$DATA" "$TMP/ev.jsonl" >"$TMP/sync.out" 2>"$TMP/sync.err" || true
+    grep -q "0 dead-lettered, 3 left queued" "$TMP/sync.out" || fail "sync: $(cat "$TMP/sync.out")"
+    L connect --status --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/status.out" 2>&1 || true
+    grep -q "3 hubspot.write job(s) paused: paused: .*401.*hint: " "$TMP/status.out" ||
+        fail "status: $(cat "$TMP/status.out")"
+    if grep -q "pat-na1-wrong-token" "$TMP/status.out" "$TMP/sync.err"; then fail "token printed"; fi
+    ok "a wrong static token pauses the writes, and connect --status shows why"
+    sqlite3 "$DATA/leadscored.db" "UPDATE outbox SET not_before_ms = 0"
+    L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
+        - </dev/null >"$TMP/drain.out" 2>"$TMP/drain.err" || fail "drain exit $?"
+    grep -q "3 sent, 0 retried, 0 dead-lettered, 0 left queued" "$TMP/drain.out" ||
+        fail "drain: $(cat "$TMP/drain.out")"
+    ok "with the right token the kept writes go out"
     ;;
 backfill)
     hs_start 250

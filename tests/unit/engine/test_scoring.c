@@ -445,12 +445,12 @@ static void test_scoring_descriptor_and_host_checks(void **state)
     d->destroy(NULL);
     void *p = (void *)1;
     th.api.abi_major = 2;
+    th.api.abi_minor = 0; /* a 2.0 host (this header is 1.1) */
     assert_int_equal(d->create(&th.api, &p, th.err, sizeof th.err),
                      LSC_ERR_ABI);
     assert_null(p);
-    char want[32];
-    snprintf(want, sizeof want, "ABI 2.%u", (unsigned)th.api.abi_minor);
-    assert_non_null(strstr(th.err, want));
+    assert_non_null(strstr(th.err, "ABI 2.0"));
+    th.api.abi_minor = LSC_PLUGIN_ABI_MINOR;
     th.api.abi_major = LSC_PLUGIN_ABI_MAJOR;
     th.api.struct_size = offsetof(struct lsc_host_api, register_event);
     assert_int_equal(d->create(&th.api, &p, th.err, sizeof th.err),
