@@ -902,8 +902,9 @@ static void add_reason(struct mailchimp_backfill_result *res,
         mailchimp_email_normalize(email, norm, sizeof norm) != LSC_OK) {
         norm[0] = '\0';
     }
-    snprintf(res->reasons[k].example, sizeof res->reasons[k].example, "%s",
-             norm);
+    /* an example only: a long address is cut to fit */
+    snprintf(res->reasons[k].example, sizeof res->reasons[k].example, "%.*s",
+             (int)sizeof res->reasons[k].example - 1, norm);
     res->reasons[k].count = 1;
 }
 
