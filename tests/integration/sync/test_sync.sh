@@ -550,6 +550,18 @@ JSON
     L connect --status --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/st1b.out" 2>&1 || fail "status"
     grep -q "^mailchimp: re-authorization needed" "$TMP/st1b.out" || fail "state lost: $(cat "$TMP/st1b.out")"
     ok "the next run is refused once and keeps the state"
+    # 12 more runs with the waiting writes due (as if 15 min passed each
+    # time): a paused write uses no attempt, so none is dead-lettered
+    for run in $(seq 1 12); do
+        sqlite3 "$DATA/leadscored.db" "UPDATE outbox SET not_before_ms = 0"
+        L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
+            - </dev/null >"$TMP/run.out" 2>"$TMP/run.err" || true
+        grep -q "0 dead-lettered, 3 left queued" "$TMP/run.out" ||
+            fail "run $run: $(cat "$TMP/run.out")"
+    done
+    [ "$(sqlite3 "$DATA/leadscored.db" "SELECT count(*) FROM outbox_dead")" = 0 ] ||
+        fail "dead letters"
+    ok "12 runs while re-authorization is needed dead-letter nothing"
     export LSC_TEST_MC_KEY=$good_key
     L connect mailchimp --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/c.out" 2>"$TMP/c.err" ||
         fail "connect: $(cat "$TMP/c.out" "$TMP/c.err")"
