@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 
 PKGS=(build-essential meson ninja-build pkg-config libcurl4-openssl-dev
       libjansson-dev libssl-dev libsqlite3-dev libcmocka-dev
-      libmicrohttpd-dev zlib1g-dev valgrind curl jq openssl sqlite3)
+      libmicrohttpd-dev zlib1g-dev valgrind curl jq openssl sqlite3 procps)
 
 deps() {
     local missing=()
