@@ -114,6 +114,20 @@ events() {
 
 requests() { curl -sf "$hs_URL/_fake/requests"; }
 
+# paused_runs MAPPING EXPECT: 12 runs of the queue, each with the waiting
+# jobs made due (as if their pause had passed); each run's summary must
+# match EXPECT and nothing may be dead-lettered.
+paused_runs() {
+    for run in $(seq 1 12); do
+        sqlite3 "$DATA/leadscored.db" "UPDATE outbox SET not_before_ms = 0"
+        L sync --model "$TMP/model.json" --config "$1" --data-dir "$DATA" \
+            - </dev/null >"$TMP/run.out" 2>"$TMP/run.err" || true
+        grep -q "$2" "$TMP/run.out" || fail "run $run: $(cat "$TMP/run.out")"
+    done
+    [ "$(sqlite3 "$DATA/leadscored.db" "SELECT count(*) FROM outbox_dead")" = 0 ] ||
+        fail "dead letters"
+}
+
 # oauth_connect NAME: `leadscore connect hubspot` with a scripted browser
 # (GET of the printed authorize URL); output in $TMP/NAME.out/.err
 oauth_connect() {
@@ -550,17 +564,8 @@ JSON
     L connect --status --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/st1b.out" 2>&1 || fail "status"
     grep -q "^mailchimp: re-authorization needed" "$TMP/st1b.out" || fail "state lost: $(cat "$TMP/st1b.out")"
     ok "the next run is refused once and keeps the state"
-    # 12 more runs with the waiting writes due (as if 15 min passed each
-    # time): a paused write uses no attempt, so none is dead-lettered
-    for run in $(seq 1 12); do
-        sqlite3 "$DATA/leadscored.db" "UPDATE outbox SET not_before_ms = 0"
-        L sync --model "$TMP/model.json" --config "$TMP/mc.json" --data-dir "$DATA" \
-            - </dev/null >"$TMP/run.out" 2>"$TMP/run.err" || true
-        grep -q "0 dead-lettered, 3 left queued" "$TMP/run.out" ||
-            fail "run $run: $(cat "$TMP/run.out")"
-    done
-    [ "$(sqlite3 "$DATA/leadscored.db" "SELECT count(*) FROM outbox_dead")" = 0 ] ||
-        fail "dead letters"
+    # a paused write uses no attempt, so none is dead-lettered
+    paused_runs "$TMP/mc.json" "0 dead-lettered, 3 left queued"
     ok "12 runs while re-authorization is needed dead-letter nothing"
     export LSC_TEST_MC_KEY=$good_key
     L connect mailchimp --config "$TMP/mc.json" --data-dir "$DATA" >"$TMP/c.out" 2>"$TMP/c.err" ||
@@ -781,16 +786,7 @@ JSON
     L connect --status --config "$TMP/hs.json" --data-dir "$DATA" >"$TMP/st1.out" 2>&1 || true
     grep -q "re-authorization needed" "$TMP/st1.out" || fail "status: $(cat "$TMP/st1.out")"
     ok "after a revoke the 5 writes are paused and kept"
-    # 12 more runs, each with the paused jobs due (as if 5 min passed)
-    for run in $(seq 1 12); do
-        sqlite3 "$DATA/leadscored.db" "UPDATE outbox SET not_before_ms = 0"
-        L sync --model "$TMP/model.json" --config "$TMP/hs.json" --data-dir "$DATA" \
-            - </dev/null >"$TMP/run.out" 2>"$TMP/run.err" || true
-        grep -q "0 sent, 5 retried, 0 dead-lettered, 5 left queued" "$TMP/run.out" ||
-            fail "run $run: $(cat "$TMP/run.out")"
-    done
-    [ "$(sqlite3 "$DATA/leadscored.db" "SELECT count(*) FROM outbox_dead")" = 0 ] ||
-        fail "dead letters"
+    paused_runs "$TMP/hs.json" "0 sent, 5 retried, 0 dead-lettered, 5 left queued"
     ok "12 paused runs of the queue dead-letter nothing"
     oauth_connect connect2
     grep -q "hubspot: connected" "$TMP/connect2.out" ||
