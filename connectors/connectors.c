@@ -902,6 +902,16 @@ static bool same_record(const struct connectors *c, const char *a,
                                       : strcmp(a, b) == 0;
 }
 
+/* Another host contact of the same HubSpot record is in this batch
+ * (HubSpot refuses an id twice): this job goes in the next one. */
+static void next_batch(struct lsc_job_result *r)
+{
+    r->status = LSC_ERR_RETRYABLE;
+    r->retry_after_ms = 0;
+    snprintf(r->reason, sizeof r->reason,
+             "ordered after another contact of the same record");
+}
+
 /* A job's payload parsed into *p (the caller decrefs) and its contact
  * ("c"), NULL when it has none; *dup (dup may be NULL when m is 0): the
  * one of ids[0..m) that names the contact's record, or NULL. */
@@ -1103,10 +1113,7 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
         }
         if (later) {
             json_decref(p);
-            res[i].status = LSC_ERR_RETRYABLE;
-            res[i].retry_after_ms = 0;
-            snprintf(res[i].reason, sizeof res[i].reason,
-                     "ordered after another contact of the same record");
+            next_batch(&res[i]);
             continue;
         }
         if (!merged) {
@@ -1503,10 +1510,7 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
             /* another host contact, the same record: its properties are
              * its own to receive, in the next batch */
             json_decref(p);
-            res[i].status = LSC_ERR_RETRYABLE;
-            res[i].retry_after_ms = 0;
-            snprintf(res[i].reason, sizeof res[i].reason,
-                     "ordered after another contact of the same record");
+            next_batch(&res[i]);
             continue;
         }
         items[m] = (struct read_item){.job = i, .p = p, .contact = contact};
