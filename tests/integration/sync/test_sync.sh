@@ -114,6 +114,20 @@ events() {
 
 requests() { curl -sf "$hs_URL/_fake/requests"; }
 
+# free_port: a loopback port nothing listens on, below the kernel's
+# ephemeral range (32768+) so no client connection holds it either.
+free_port() {
+    local p i
+    for i in $(seq 1 100); do
+        p=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    fail "no free port"
+}
+
 # paused_runs MAPPING EXPECT: 12 runs of the queue, each with the waiting
 # jobs made due (as if their pause had passed); each run's summary must
 # match EXPECT and nothing may be dead-lettered.
@@ -727,7 +741,7 @@ JSON
     ;;
 oauth)
     start_fake "$FAKE_HS" hs --client-id cid --client-secret csecret --contacts 5
-    port=$((20000 + RANDOM % 20000))
+    port=$(free_port)
     cat >"$TMP/hs.json" <<JSON
 {"schema": "leadscore.connector/1", "connector": "hubspot",
  "api": {"base_url": "$hs_URL", "authorize_url": "$hs_URL/oauth/authorize"},
@@ -763,7 +777,7 @@ reauth)
     # A revoked OAuth grant pauses the queue without using its attempts;
     # `connect hubspot` runs the OAuth flow again and the queue drains.
     start_fake "$FAKE_HS" hs --client-id cid --client-secret csecret --contacts 5
-    port=$((20000 + RANDOM % 20000))
+    port=$(free_port)
     cat >"$TMP/hs.json" <<JSON
 {"schema": "leadscore.connector/1", "connector": "hubspot",
  "api": {"base_url": "$hs_URL", "authorize_url": "$hs_URL/oauth/authorize"},
