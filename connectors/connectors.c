@@ -960,6 +960,15 @@ static void fill_all(struct connectors *c, const struct lsc_job *jobs,
     }
 }
 
+/* A job runner that cannot allocate its batch: every job is retried. */
+static void fill_oom(struct connectors *c, const struct lsc_job *jobs,
+                     struct lsc_job_result *res, size_t n)
+{
+    struct outcome o = {.status = LSC_ERR_RETRYABLE, .retry_after_ms = -1};
+    snprintf(o.reason, sizeof o.reason, "out of memory");
+    fill_all(c, jobs, res, n, &o);
+}
+
 /* hubspot_batch_update, except that a 400 refusing the whole batch
  * (HubSpot names no input, e.g. VALIDATION_ERROR INVALID_OPTION for one
  * tier value) does not fail the valid inputs with it: the batch goes
@@ -1074,9 +1083,7 @@ static void run_writes(struct connectors *c, const struct lsc_job *jobs,
     struct hubspot_input_result *ir = calloc(n, sizeof *ir);
     size_t m = 0;
     if (items == NULL || ups == NULL || ir == NULL) {
-        struct outcome o = {.status = LSC_ERR_RETRYABLE, .retry_after_ms = -1};
-        snprintf(o.reason, sizeof o.reason, "out of memory");
-        fill_all(c, jobs, res, n, &o);
+        fill_oom(c, jobs, res, n);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1299,9 +1306,7 @@ static void run_actions(struct connectors *c, const struct lsc_job *jobs,
     size_t m = 0;
     struct outcome o = {.status = LSC_OK, .retry_after_ms = -1};
     if (items == NULL || ups == NULL || ir == NULL || ids == NULL) {
-        o.status = LSC_ERR_RETRYABLE;
-        snprintf(o.reason, sizeof o.reason, "out of memory");
-        fill_all(c, jobs, res, n, &o);
+        fill_oom(c, jobs, res, n);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1469,9 +1474,7 @@ static void run_reads(struct connectors *c, const struct lsc_job *jobs,
     const char **props = calloc(c->cfg.n_inputs + 1, sizeof *props);
     size_t m = 0;
     if (items == NULL || ids == NULL || props == NULL) {
-        struct outcome o = {.status = LSC_ERR_RETRYABLE, .retry_after_ms = -1};
-        snprintf(o.reason, sizeof o.reason, "out of memory");
-        fill_all(c, jobs, res, n, &o);
+        fill_oom(c, jobs, res, n);
         goto out;
     }
     if (!c->read_inputs || c->host->props_write == NULL) {
