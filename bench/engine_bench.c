@@ -65,6 +65,7 @@ struct bench {
     uint64_t *table;          /* open addressing: id hash << 32 | slot + 1 */
     size_t mask;
     struct slot *cur;         /* the contact being delivered */
+    const char *cur_id;       /* its event's contact_id */
     const char *model;
     int64_t clock;
     lsc_event_fn handlers[8];
@@ -104,7 +105,8 @@ static struct slot *lookup_h(struct bench *b, const char *id, uint64_t h)
     }
     struct slot *s = &b->slots[b->n_slots];
     memset(s, 0, offsetof(struct slot, blob));
-    snprintf(s->id, sizeof s->id, "%s", id);
+    size_t n = strnlen(id, sizeof s->id - 1);
+    memcpy(s->id, id, n); /* the rest is zero */
     b->props[b->n_slots].n_props = 0;
     b->table[i] = tag | (uint32_t)++b->n_slots;
     return s;
@@ -161,7 +163,8 @@ static enum lsc_status svc_contact_props(void *host, const char *contact_id,
 {
     struct bench *b = host;
     /* the contact being delivered needs no lookup (the usual case) */
-    struct slot *s = b->cur != NULL && strcmp(b->cur->id, contact_id) == 0
+    struct slot *s = b->cur != NULL && (contact_id == b->cur_id ||
+                                        strcmp(b->cur->id, contact_id) == 0)
                          ? b->cur
                          : lookup(b, contact_id);
     if (!s->live) {
@@ -287,9 +290,12 @@ static void merge(struct cprops *s, const struct lsc_prop *p, size_t n)
         }
         s->props[j] = p[i];
         if (strcmp(p[i].key, "email") == 0) { /* the event's copy goes away */
-            snprintf(s->email, sizeof s->email, "%s", p[i].value.u.str.ptr);
+            size_t len = p[i].value.u.str.len;
+            len = len < sizeof s->email - 1 ? len : sizeof s->email - 1;
+            memcpy(s->email, p[i].value.u.str.ptr, len);
+            s->email[len] = '\0';
             s->props[j].value.u.str.ptr = s->email;
-            s->props[j].value.u.str.len = strlen(s->email);
+            s->props[j].value.u.str.len = len;
         }
     }
 }
@@ -371,6 +377,7 @@ static void deliver(struct bench *b, void *plugin, struct lsc_event *ev,
     ev->now_ms = b->clock;
     b->pend_set = false;
     b->cur = s;
+    b->cur_id = ev->contact_id;
     lsc_event_fn fn = b->handlers[ev->kind];
     enum lsc_status rc = fn != NULL ? fn(plugin, ev, b->last_err,
                                          sizeof b->last_err)
@@ -428,6 +435,13 @@ int main(int argc, char **argv)
      * wait for a page walk. */
     hugepage_hint(b.table, cap * sizeof *b.table);
     hugepage_hint(b.slots, (n_contacts + 1) * sizeof *b.slots);
+    /* Touch them now: a host's memory for its contacts is not the
+     * engine's cost, and first-touch page faults (the kernel zeroing
+     * ~580 MiB while the loop runs) were a fifth of the timed loop at 1M
+     * contacts on a KVM guest. */
+    memset(b.table, 0, cap * sizeof *b.table);
+    memset(b.slots, 0, (n_contacts + 1) * sizeof *b.slots);
+    memset(b.props, 0, (n_contacts + 1) * sizeof *b.props);
     char **ids = calloc(n_contacts, sizeof *ids);
     char *id_store = malloc(n_contacts * 12 + 1);
     struct lsc_event *evs = malloc(CHUNK * sizeof *evs);
