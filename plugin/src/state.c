@@ -219,14 +219,16 @@ static void fresh_groups(struct state_group *g, size_t n)
 }
 
 /* Gives model i's memory: its groups and room for `n_awards` plus the
- * awards one event may add.  Fresh or stale groups are reset. */
+ * awards one event may add.  Fresh or stale groups (`reset`, passed in:
+ * reading back the two flags just stored byte by byte stalled on store
+ * forwarding) are reset. */
 static void place(struct state_model *sm, const struct model *m,
-                  struct state_group *g, struct state_award *a)
+                  struct state_group *g, struct state_award *a, bool reset)
 {
     sm->groups = g;
     sm->awards = a;
     sm->cap_awards = sm->n_awards + (uint32_t)m->max_rules_per_event;
-    if (sm->fresh || sm->stale) {
+    if (reset) {
         sm->need_fit = true;
         fresh_groups(g, m->n_groups);
     }
@@ -333,12 +335,13 @@ enum lsc_status state_decode(struct state *st,
                 }
                 const struct model *m = models[i];
                 struct state_model *sm = &st->m[i];
+                bool stale = h.fingerprint != m->fingerprint;
                 sm->fresh = false;
-                sm->stale = h.fingerprint != m->fingerprint;
+                sm->stale = stale;
                 sm->tier_key = h.tier_key;
                 sm->score = h.score;
                 sm->n_awards = h.n_awards;
-                if (!sm->stale && h.n_groups != m->n_groups) {
+                if (!stale && h.n_groups != m->n_groups) {
                     CORRUPT("corrupt state: %u groups for a model with %zu",
                             (unsigned)h.n_groups, m->n_groups);
                 }
@@ -349,8 +352,8 @@ enum lsc_status state_decode(struct state *st,
                     spill = true;
                     rc = walk_records(&r, b, &h, NULL, NULL, err, errlen);
                 } else {
-                    place(sm, m, st->g_stack + gu, st->a_stack + au);
-                    rc = walk_records(&r, b, &h, sm->stale ? NULL : sm->groups,
+                    place(sm, m, st->g_stack + gu, st->a_stack + au, stale);
+                    rc = walk_records(&r, b, &h, stale ? NULL : sm->groups,
                                       sm->awards, err, errlen);
                     keep_raw(sm, b, &h);
                     gu += m->n_groups;
@@ -376,7 +379,7 @@ enum lsc_status state_decode(struct state *st,
             au + na > STATE_STACK_AWARDS) {
             spill = true;
         } else {
-            place(&st->m[i], m, st->g_stack + gu, st->a_stack + au);
+            place(&st->m[i], m, st->g_stack + gu, st->a_stack + au, true);
             gu += m->n_groups;
             au += na;
         }
@@ -400,7 +403,7 @@ enum lsc_status state_decode(struct state *st,
     struct state_group *g = (struct state_group *)(a + na);
     for (size_t i = 0; i < n; i++) {
         struct state_model *sm = &st->m[i];
-        place(sm, models[i], g, a);
+        place(sm, models[i], g, a, sm->fresh || sm->stale);
         g += models[i]->n_groups;
         a += sm->cap_awards;
         if (found[i] != 0) {
