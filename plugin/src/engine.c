@@ -809,28 +809,40 @@ static int64_t wake_falling(const struct model *m,
 {
     double thr = ceil(m->tiers[tier].min - m->hysteresis) - 0.5;
     double T = (double)from;
+    /* What the steps do not change, once: 1/hl (a step is an estimate,
+     * confirmed below by the engine's own evaluation, so it may round
+     * differently from the division) and, when first needed, the time a
+     * capped group starts to decay (NAN: not computed yet). */
+    double inv_hl[MODEL_MAX_GROUPS], uncap_at[MODEL_MAX_GROUPS];
+    for (size_t i = 0; i < m->n_groups; i++) {
+        int64_t hl = m->groups[i].half_life_ms;
+        inv_hl[i] = hl != 0 ? 1.0 / (double)hl : 0;
+        uncap_at[i] = NAN;
+    }
     for (int it = 0; it < 40; it++) {
         double f = -thr, slope = 0, uncap = INFINITY;
         for (size_t i = 0; i < m->n_groups; i++) {
             const struct model_group *mg = &m->groups[i];
             const struct state_group *g = &sm->groups[i];
-            double hl = (double)mg->half_life_ms;
             double w = g->acc;
             if (mg->half_life_ms != 0 && w != 0 && T > (double)g->ref) {
-                w *= exp2(-(T - (double)g->ref) / hl);
+                w *= exp2(-(T - (double)g->ref) * inv_hl[i]);
             }
             double v = g->fit + w;
             if (mg->has_max && v > mg->max) {
                 f += mg->max;
                 if (mg->half_life_ms != 0 && w > 0 && mg->max > g->fit) {
-                    double u = (double)g->ref +
-                               hl * log2(g->acc / (mg->max - g->fit));
-                    uncap = fmin(uncap, u);
+                    if (isnan(uncap_at[i])) {
+                        uncap_at[i] = (double)g->ref +
+                                      (double)mg->half_life_ms *
+                                          log2(g->acc / (mg->max - g->fit));
+                    }
+                    uncap = fmin(uncap, uncap_at[i]);
                 }
             } else {
                 f += v;
                 if (mg->half_life_ms != 0 && w > 0) {
-                    slope += w / hl * M_LN2;
+                    slope += w * inv_hl[i] * M_LN2;
                 }
             }
         }

@@ -89,7 +89,14 @@ static inline bool get_time(struct rd *r, const struct sec *h,
         }
         uint64_t u = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        memcpy(&u, r->p, 6);
+        /* two loads combined in registers: a 6-byte memcpy into u was a
+         * 4- and a 2-byte store read back as 8 bytes, which waited on
+         * store forwarding */
+        uint32_t lo;
+        uint16_t hi;
+        memcpy(&lo, r->p, 4);
+        memcpy(&hi, r->p + 4, 2);
+        u = (uint64_t)lo | (uint64_t)hi << 32;
 #else
         for (int i = 5; i >= 0; i--) {
             u = u << 8 | r->p[i];
