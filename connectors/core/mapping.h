@@ -1,0 +1,75 @@
+/*
+ * Connector core: what the HubSpot and Mailchimp mapping validators share
+ * (hubspot/hs_config.c, mailchimp/mc_config.c).  A validation context
+ * reports each problem as a struct lsc_diagnostic with the file, the
+ * line:column of its JSON path and the path, and unknown keys get a
+ * warning with a "did you mean" hint.  What a connector checks beyond
+ * that (messages included) stays in the connector.
+ */
+#ifndef LSC_CONNECTORS_CORE_MAPPING_H
+#define LSC_CONNECTORS_CORE_MAPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <leadscore/plugin.h>
+
+#include "clog.h" /* CLOG_PRINTF */
+
+struct jsonpos;
+
+/* Same shape as host->diagnostic. */
+typedef void (*mapping_diag_fn)(void *ud, const struct lsc_diagnostic *d);
+
+/* Where a diagnostic points; each connector keeps the one it had. */
+enum mapping_where {
+    /* the value at the path; 0:0 when the path is not in the file */
+    MAPPING_AT_VALUE = 0,
+    /* the member's key, or its nearest existing parent's for a missing
+     * member */
+    MAPPING_AT_KEY_OR_PARENT = 1,
+};
+
+/* Largest message buffer, with its NUL. */
+#define MAPPING_MSG_MAX 512
+
+/* One validation run.  The caller fills file, pos, diag, ud, where and
+ * msg_size, zeroes the rest, and owns pos (jsonpos_destroy()). */
+struct mapping_ctx {
+    const char *file;       /* borrowed; the diagnostics' file */
+    struct jsonpos *pos;    /* borrowed; NULL: positions unknown (0:0) */
+    mapping_diag_fn diag;   /* may be NULL: only counted */
+    void *ud;               /* passed to diag */
+    enum mapping_where where;
+    /* bytes of a message with its NUL, 1..MAPPING_MSG_MAX (0: the max);
+     * a longer one is cut there, so each connector keeps its old cut */
+    size_t msg_size;
+    size_t errors;          /* diagnostics of severity ERROR so far */
+    char first[256];        /* "file:line:col: path: message" of the
+                               first error, "" before it */
+    bool oom;               /* set by the caller's own allocations */
+};
+
+/* Formats one diagnostic at `path` (borrowed, "" is the root), placed by
+ * v->where, and sends it to v->diag (the message is borrowed for the
+ * call).  Errors are counted and the first is kept in v->first. */
+void mapping_report(struct mapping_ctx *v, enum lsc_log_level sev,
+                    const char *path, const char *fmt, ...)
+    CLOG_PRINTF(4, 5);
+
+/* As mapping_report() at a given line and column (a JSON syntax error,
+ * where there is no document to find a path in). */
+void mapping_report_at(struct mapping_ctx *v, enum lsc_log_level sev,
+                       const char *path, int line, int col,
+                       const char *fmt, ...) CLOG_PRINTF(6, 7);
+
+/* "a.b", or "b" when a is "", into caller-owned out. */
+void mapping_join(char *out, size_t outlen, const char *a, const char *b);
+
+/* Warns about each member of obj (borrowed) not in `known`
+ * (NULL-terminated), at path.key, with a hint to the closest known key. */
+void mapping_unknown_keys(struct mapping_ctx *v, json_t *obj,
+                          const char *path, const char *const *known);
+
+#endif
