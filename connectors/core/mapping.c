@@ -93,3 +93,46 @@ void mapping_unknown_keys(struct mapping_ctx *v, json_t *obj,
         (void)val;
     }
 }
+
+json_t *mapping_actions(struct mapping_ctx *v, json_t *root)
+{
+    json_t *a = json_object_get(root, "actions");
+    if (a != NULL && !json_is_array(a)) {
+        mapping_report(v, LSC_LOG_ERROR, "actions", "must be an array");
+        return NULL;
+    }
+    return a;
+}
+
+json_t *mapping_action(struct mapping_ctx *v, json_t *actions, size_t i,
+                       char *path, size_t pathlen)
+{
+    /* Both connectors' keys: the hint for a typo must not depend on the
+     * connector. */
+    static const char *const known[] = {"on", "tier", "write_tier", "tag",
+                                        "webhook", NULL};
+    json_t *x = json_array_get(actions, i);
+    snprintf(path, pathlen, "actions[%zu]", i);
+    if (!json_is_object(x)) {
+        mapping_report(v, LSC_LOG_ERROR, path, "must be an object");
+        return NULL;
+    }
+    mapping_unknown_keys(v, x, path, known);
+    return x;
+}
+
+bool mapping_action_on(struct mapping_ctx *v, const char *path,
+                       const char *on, bool *leave)
+{
+    bool enter = strcmp(on, "enter") == 0;
+    if (enter || strcmp(on, "leave") == 0) {
+        *leave = !enter;
+        return true;
+    }
+    char q[96];
+    snprintf(q, sizeof q, "%s.on", path);
+    mapping_report(v, LSC_LOG_ERROR, q,
+                   "\"%s\" is not a transition; hint: \"enter\" or "
+                   "\"leave\"", on);
+    return false;
+}

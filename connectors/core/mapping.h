@@ -2,9 +2,10 @@
  * Connector core: what the HubSpot and Mailchimp mapping validators share
  * (hubspot/hs_config.c, mailchimp/mc_config.c).  A validation context
  * reports each problem as a struct lsc_diagnostic with the file, the
- * line:column of its JSON path and the path, and unknown keys get a
- * warning with a "did you mean" hint.  What a connector checks beyond
- * that (messages included) stays in the connector.
+ * line:column of its JSON path and the path; unknown keys get a warning
+ * with a "did you mean" hint; and both mappings walk an "actions" array
+ * of objects with an "on" transition the same way.  What a connector
+ * checks beyond that (messages included) stays in the connector.
  */
 #ifndef LSC_CONNECTORS_CORE_MAPPING_H
 #define LSC_CONNECTORS_CORE_MAPPING_H
@@ -71,5 +72,21 @@ void mapping_join(char *out, size_t outlen, const char *a, const char *b);
  * (NULL-terminated), at path.key, with a hint to the closest known key. */
 void mapping_unknown_keys(struct mapping_ctx *v, json_t *obj,
                           const char *path, const char *const *known);
+
+/* root's "actions" array (borrowed from root), or NULL when it is absent
+ * or (reported at "actions") not an array. */
+json_t *mapping_actions(struct mapping_ctx *v, json_t *root);
+
+/* Element i of `actions` when it is an object (borrowed), its path
+ * "actions[i]" written to caller-owned path; warns about keys no action
+ * has (the HubSpot ones included: Mailchimp refuses those by name).
+ * NULL, reported, for an element that is not an object. */
+json_t *mapping_action(struct mapping_ctx *v, json_t *actions, size_t i,
+                       char *path, size_t pathlen);
+
+/* The action at `path` fires on `on`: "enter" or "leave" sets *leave and
+ * returns true; anything else is reported at path.on (false). */
+bool mapping_action_on(struct mapping_ctx *v, const char *path,
+                       const char *on, bool *leave);
 
 #endif

@@ -566,12 +566,8 @@ static bool has_tier(const struct hubspot_config *c, const char *t)
 static void parse_actions(struct mapping_ctx *v, json_t *root,
                           struct hubspot_config *c)
 {
-    json_t *a = json_object_get(root, "actions");
+    json_t *a = mapping_actions(v, root);
     if (a == NULL) {
-        return;
-    }
-    if (!json_is_array(a)) {
-        mapping_report(v, LSC_LOG_ERROR, "actions", "must be an array");
         return;
     }
     c->actions = calloc(json_array_size(a) + 1, sizeof *c->actions);
@@ -579,36 +575,22 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
         v->oom = true;
         return;
     }
-    size_t i;
-    json_t *x;
-    json_array_foreach(a, i, x) {
+    for (size_t i = 0; i < json_array_size(a); i++) {
         char p[64];
-        snprintf(p, sizeof p, "actions[%zu]", i);
-        if (!json_is_object(x)) {
-            mapping_report(v, LSC_LOG_ERROR, p, "must be an object");
+        json_t *x = mapping_action(v, a, i, p, sizeof p);
+        if (x == NULL) {
             continue;
         }
-        static const char *const known[] = {"on", "tier", "write_tier", "tag",
-                                            "webhook", NULL};
-        mapping_unknown_keys(v, x, p, known);
         struct hubspot_action *ac = &c->actions[c->n_actions];
         const char *on = get_str(v, x, p, "on", true);
         const char *tier = get_str(v, x, p, "tier", true);
         bool bad = on == NULL || tier == NULL;
-        char q[96];
-        if (on != NULL) {
-            if (strcmp(on, "enter") == 0) {
-                ac->on = HUBSPOT_ON_ENTER;
-            } else if (strcmp(on, "leave") == 0) {
-                ac->on = HUBSPOT_ON_LEAVE;
-            } else {
-                snprintf(q, sizeof q, "%s.on", p);
-                mapping_report(v, LSC_LOG_ERROR, q,
-                               "\"%s\" is not a transition; hint: \"enter\" "
-                               "or \"leave\"", on);
-                bad = true;
-            }
+        bool leave = false;
+        if (on != NULL && !mapping_action_on(v, p, on, &leave)) {
+            bad = true;
         }
+        ac->on = leave ? HUBSPOT_ON_LEAVE : HUBSPOT_ON_ENTER;
+        char q[96];
         if (tier != NULL && c->n_tiers > 0 && !has_tier(c, tier)) {
             snprintf(q, sizeof q, "%s.tier", p);
             mapping_report(v, LSC_LOG_ERROR, q,

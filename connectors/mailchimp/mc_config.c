@@ -334,12 +334,8 @@ static bool env_name(const char *s)
 static void parse_actions(struct mapping_ctx *v, json_t *root,
                           struct mailchimp_config *c)
 {
-    json_t *a = json_object_get(root, "actions");
+    json_t *a = mapping_actions(v, root);
     if (a == NULL) {
-        return;
-    }
-    if (!json_is_array(a)) {
-        mapping_report(v, LSC_LOG_ERROR, "actions", "must be an array");
         return;
     }
     c->actions = calloc(json_array_size(a) + 1, sizeof *c->actions);
@@ -347,18 +343,12 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
         mapping_report(v, LSC_LOG_ERROR, "actions", "out of memory");
         return;
     }
-    size_t i;
-    json_t *x;
-    json_array_foreach(a, i, x) {
+    for (size_t i = 0; i < json_array_size(a); i++) {
         char p[64], q[96], r[128];
-        snprintf(p, sizeof p, "actions[%zu]", i);
-        if (!json_is_object(x)) {
-            mapping_report(v, LSC_LOG_ERROR, p, "must be an object");
+        json_t *x = mapping_action(v, a, i, p, sizeof p);
+        if (x == NULL) {
             continue;
         }
-        static const char *const known[] = {"on", "tier", "webhook", "tag",
-                                            "write_tier", NULL};
-        mapping_unknown_keys(v, x, p, known);
         if (json_object_get(x, "tag") != NULL ||
             json_object_get(x, "write_tier") != NULL) {
             snprintf(q, sizeof q, "%s.%s", p,
@@ -371,15 +361,9 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
         bool bad = !get_str(v, x, p, "on", NULL, true) |
                    !get_str(v, x, p, "tier", &ac.tier, true);
         const char *on = json_string_value(json_object_get(x, "on"));
-        if (on != NULL && strcmp(on, "enter") != 0 &&
-            strcmp(on, "leave") != 0) {
-            snprintf(q, sizeof q, "%s.on", p);
-            mapping_report(v, LSC_LOG_ERROR, q,
-                           "\"%s\" is not a transition; hint: \"enter\" or "
-                           "\"leave\"", on);
+        if (on != NULL && !mapping_action_on(v, p, on, &ac.on_leave)) {
             bad = true;
         }
-        ac.on_leave = on != NULL && strcmp(on, "leave") == 0;
         snprintf(q, sizeof q, "%s.webhook", p);
         json_t *wh = get_obj(v, x, p, "webhook", q, sizeof q);
         if (json_object_get(x, "webhook") == NULL) {
