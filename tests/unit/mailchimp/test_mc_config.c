@@ -289,6 +289,61 @@ static void test_actions(void **state)
     }
 }
 
+/* The diagnostics of the "actions" walk shared with HubSpot
+ * (core/mapping.c), at the values they are about. */
+static void test_action_diagnostics(void **state)
+{
+    (void)state;
+    const char *t =
+        "{\n"
+        "  \"schema\": \"leadscore.connector/1\", \"connector\": \"mailchimp\",\n"
+        "  \"audience\": {\"list_id\": \"L1\"},\n"
+        "  \"actions\": [{\"on\": \"arrive\", \"tier\": \"hot\", \"tire\": 1,\n"
+        "               \"webhook\": {\"url\": \"https://h.example/x\",\n"
+        "                           \"secret_env\": \"S\"}},\n"
+        "              7]\n"
+        "}\n";
+    struct diags x = {0};
+    struct mailchimp_config c;
+    size_t nerr = 0;
+    assert_int_equal(mailchimp_config_parse(t, strlen(t), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(nerr, 2);
+    assert_int_equal(x.n, 3);
+    int i = find(&x, "actions[0].tire");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].sev, LSC_LOG_WARN);
+    assert_int_equal(x.d[i].line, 4);
+    assert_int_equal(x.d[i].col, 55);
+    assert_string_equal(x.d[i].msg, "unknown key \"tire\" is ignored; hint: "
+                                    "did you mean 'tier'?");
+    i = find(&x, "actions[0].on");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 4);
+    assert_int_equal(x.d[i].col, 22);
+    assert_string_equal(x.d[i].msg, "\"arrive\" is not a transition; hint: "
+                                    "\"enter\" or \"leave\"");
+    i = find(&x, "actions[1]");
+    assert_true(i >= 0);
+    assert_int_equal(x.d[i].line, 7);
+    assert_int_equal(x.d[i].col, 15);
+    assert_string_equal(x.d[i].msg, "must be an object");
+
+    const char *u =
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
+        "\"audience\":{\"list_id\":\"L1\"},\"actions\":{}}";
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mailchimp_config_parse(u, strlen(u), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.d[0].path, "actions");
+    assert_int_equal(x.d[0].line, 1);
+    assert_int_equal(x.d[0].col, 97);
+    assert_string_equal(x.d[0].msg, "must be an array");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_syntax_and_missing),
         cmocka_unit_test(test_create_mapping),
         cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_action_diagnostics),
     };
     return cmocka_run_group_tests_name("mailchimp_config", tests, NULL, NULL);
 }
