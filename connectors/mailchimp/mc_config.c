@@ -208,7 +208,8 @@ static json_t *get_obj(struct mapping_ctx *v, json_t *parent,
     return o;
 }
 
-/* Optional string; on success replaces *dst. */
+/* Optional string; on success replaces *dst.  Out of memory is an error:
+ * callers read *dst once this returns true. */
 static bool get_str(struct mapping_ctx *v, json_t *parent, const char *path,
                     const char *key, char **dst, bool required)
 {
@@ -228,10 +229,12 @@ static bool get_str(struct mapping_ctx *v, json_t *parent, const char *path,
     }
     if (dst != NULL) {
         char *d = strdup(json_string_value(s));
-        if (d != NULL) {
-            free(*dst);
-            *dst = d;
+        if (d == NULL) {
+            mapping_report(v, LSC_LOG_ERROR, p, "out of memory");
+            return false;
         }
+        free(*dst);
+        *dst = d;
     }
     return true;
 }
