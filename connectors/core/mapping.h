@@ -23,7 +23,7 @@ struct jsonpos;
 /* Same shape as host->diagnostic. */
 typedef void (*mapping_diag_fn)(void *ud, const struct lsc_diagnostic *d);
 
-/* Where a diagnostic points; each connector keeps the one it had. */
+/* Where a diagnostic points (HubSpot: at keys; Mailchimp: at values). */
 enum mapping_where {
     /* the value at the path; 0:0 when the path is not in the file */
     MAPPING_AT_VALUE = 0,
@@ -44,7 +44,7 @@ struct mapping_ctx {
     void *ud;               /* passed to diag */
     enum mapping_where where;
     /* bytes of a message with its NUL, 1..MAPPING_MSG_MAX (0: the max);
-     * a longer one is cut there, so each connector keeps its old cut */
+     * a longer one is cut there (HubSpot 320, Mailchimp 512) */
     size_t msg_size;
     size_t errors;          /* diagnostics of severity ERROR so far */
     char first[256];        /* "file:line:col: path: message" of the
