@@ -12,6 +12,10 @@
 #include "jsonpos.h"
 #include "suggest.h"
 
+static void emit(struct mapping_ctx *v, enum lsc_log_level sev,
+                 const char *path, int line, int col, const char *fmt,
+                 va_list ap) CLOG_PRINTF(6, 0);
+
 /* Counts, keeps the first error and sends the diagnostic. */
 static void emit(struct mapping_ctx *v, enum lsc_log_level sev,
                  const char *path, int line, int col, const char *fmt,
