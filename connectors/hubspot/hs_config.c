@@ -5,7 +5,6 @@
 #include "hubspot.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,55 +13,10 @@
 #include <jansson.h>
 
 #include "core/http.h"
+#include "core/mapping.h"
 #include "jsonpos.h"
-#include "suggest.h"
 
-struct vctx {
-    const char *file;
-    struct jsonpos *pos; /* NULL: positions unknown (not JSON, or no memory) */
-    hubspot_diag_fn fn;
-    void *ud;
-    int errors;
-    char first[256];
-    bool oom;
-};
-
-static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
-                   const char *fmt, ...) CLOG_PRINTF(4, 5);
-
-static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
-                   const char *fmt, ...)
-{
-    char msg[320];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    int line = 0;
-    int col = 0;
-    jsonpos_find_nearest(v->pos, path, true, &line, &col);
-    if (sev == LSC_LOG_ERROR) {
-        if (v->errors == 0) {
-            snprintf(v->first, sizeof v->first, "%.80s:%d:%d: %.60s: %.90s", v->file,
-                     line, col, path[0] ? path : "(root)", msg);
-        }
-        v->errors++;
-    }
-    if (v->fn != NULL) {
-        struct lsc_diagnostic d = {
-            .struct_size = sizeof d,
-            .severity = sev,
-            .file = v->file,
-            .line = line,
-            .column = col,
-            .json_path = path,
-            .message = msg,
-        };
-        v->fn(v->ud, &d);
-    }
-}
-
-static char *dupv(struct vctx *v, const char *s)
+static char *dupv(struct mapping_ctx *v, const char *s)
 {
     if (s == NULL) {
         return NULL;
@@ -103,96 +57,72 @@ static bool env_name_ok(const char *s)
     return true;
 }
 
-/* Warns about members of obj not in `known` (NULL-terminated). */
-static void unknown_keys(struct vctx *v, json_t *obj, const char *path,
-                         const char *const *known)
-{
-    const char *k;
-    json_t *val;
-    json_object_foreach(obj, k, val) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++) {
-            if (strcmp(k, known[i]) == 0) {
-                ok = true;
-                break;
-            }
-        }
-        if (!ok) {
-            char p[256];
-            snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", k);
-            char h[96];
-            lsc_hint(h, sizeof h, k, known, SIZE_MAX);
-            report(v, LSC_LOG_WARN, p, "unknown key \"%s\" is ignored%s", k,
-                   h);
-        }
-        (void)val;
-    }
-}
-
 /* Optional string member; reports a type error. */
-static const char *get_str(struct vctx *v, json_t *obj, const char *path,
-                           const char *key, bool required)
+static const char *get_str(struct mapping_ctx *v, json_t *obj,
+                           const char *path, const char *key, bool required)
 {
     char p[256];
-    snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
+    mapping_join(p, sizeof p, path, key);
     json_t *x = json_object_get(obj, key);
     if (x == NULL || json_is_null(x)) {
         if (required) {
-            report(v, LSC_LOG_ERROR, path[0] ? path : "", "missing \"%s\"",
-                   key);
+            mapping_report(v, LSC_LOG_ERROR, path[0] ? path : "",
+                           "missing \"%s\"", key);
         }
         return NULL;
     }
     if (!json_is_string(x) || json_string_length(x) == 0) {
-        report(v, LSC_LOG_ERROR, p, "must be a non-empty string");
+        mapping_report(v, LSC_LOG_ERROR, p, "must be a non-empty string");
         return NULL;
     }
     return json_string_value(x);
 }
 
-static long long get_int(struct vctx *v, json_t *obj, const char *path,
+static long long get_int(struct mapping_ctx *v, json_t *obj, const char *path,
                          const char *key, long long def, long long lo,
                          long long hi, const char *hint)
 {
     char p[256];
-    snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
+    mapping_join(p, sizeof p, path, key);
     json_t *x = json_object_get(obj, key);
     if (x == NULL) {
         return def;
     }
     if (!json_is_integer(x)) {
-        report(v, LSC_LOG_ERROR, p, "must be an integer");
+        mapping_report(v, LSC_LOG_ERROR, p, "must be an integer");
         return def;
     }
     long long n = json_integer_value(x);
     if (n < lo || n > hi) {
-        report(v, LSC_LOG_ERROR, p, "%lld is out of range %lld..%lld%s%s", n,
-               lo, hi, hint ? "; hint: " : "", hint ? hint : "");
+        mapping_report(v, LSC_LOG_ERROR, p,
+                       "%lld is out of range %lld..%lld%s%s", n, lo, hi,
+                       hint ? "; hint: " : "", hint ? hint : "");
         return def;
     }
     return n;
 }
 
-static void check_url(struct vctx *v, const char *path, const char *url)
+static void check_url(struct mapping_ctx *v, const char *path, const char *url)
 {
     if (url != NULL && !http_url_allowed(url)) {
-        report(v, LSC_LOG_ERROR, path,
-               "\"%s\" is not an https:// URL (plain http:// is allowed only "
-               "to 127.0.0.1 or localhost)", url);
+        mapping_report(v, LSC_LOG_ERROR, path,
+                       "\"%s\" is not an https:// URL (plain http:// is "
+                       "allowed only to 127.0.0.1 or localhost)", url);
     }
 }
 
-static void parse_api(struct vctx *v, json_t *root, struct hubspot_config *c)
+static void parse_api(struct mapping_ctx *v, json_t *root,
+                      struct hubspot_config *c)
 {
     json_t *api = json_object_get(root, "api");
     if (api != NULL && !json_is_object(api)) {
-        report(v, LSC_LOG_ERROR, "api", "must be an object");
+        mapping_report(v, LSC_LOG_ERROR, "api", "must be an object");
         api = NULL;
     }
     static const char *const known[] = {"base_url", "version", "token_url",
                                         "authorize_url", NULL};
     if (api != NULL) {
-        unknown_keys(v, api, "api", known);
+        mapping_unknown_keys(v, api, "api", known);
     }
     const char *base = api ? get_str(v, api, "api", "base_url", false) : NULL;
     const char *ver = api ? get_str(v, api, "api", "version", false) : NULL;
@@ -203,9 +133,9 @@ static void parse_api(struct vctx *v, json_t *root, struct hubspot_config *c)
     check_url(v, "api.token_url", tok);
     check_url(v, "api.authorize_url", az);
     if (ver != NULL && strcmp(ver, "2026-03") != 0 && strcmp(ver, "v3") != 0) {
-        report(v, LSC_LOG_ERROR, "api.version",
-               "unknown API version \"%s\"; hint: use \"2026-03\" (default) "
-               "or \"v3\"", ver);
+        mapping_report(v, LSC_LOG_ERROR, "api.version",
+                       "unknown API version \"%s\"; hint: use \"2026-03\" "
+                       "(default) or \"v3\"", ver);
         ver = NULL;
     }
     c->base_url = dupv(v, base ? base : HUBSPOT_DEFAULT_BASE_URL);
@@ -230,19 +160,20 @@ static void parse_api(struct vctx *v, json_t *root, struct hubspot_config *c)
     }
 }
 
-static void parse_auth(struct vctx *v, json_t *root, struct hubspot_config *c)
+static void parse_auth(struct mapping_ctx *v, json_t *root,
+                       struct hubspot_config *c)
 {
     json_t *a = json_object_get(root, "auth");
     if (!json_is_object(a)) {
-        report(v, LSC_LOG_ERROR, a ? "auth" : "",
-               a ? "must be an object" : "missing \"auth\"");
+        mapping_report(v, LSC_LOG_ERROR, a ? "auth" : "",
+                       a ? "must be an object" : "missing \"auth\"");
         return;
     }
     static const char *const known[] = {"type", "client_id",
                                         "client_secret_env", "token_env",
                                         "redirect_port", "credentials_file",
                                         NULL};
-    unknown_keys(v, a, "auth", known);
+    mapping_unknown_keys(v, a, "auth", known);
     const char *type = get_str(v, a, "auth", "type", true);
     if (type == NULL) {
         return;
@@ -256,41 +187,42 @@ static void parse_auth(struct vctx *v, json_t *root, struct hubspot_config *c)
     if (strcmp(type, "oauth") == 0) {
         c->auth = HUBSPOT_AUTH_OAUTH;
         if (cid == NULL) {
-            report(v, LSC_LOG_ERROR, "auth",
-                   "OAuth needs \"client_id\" (the app's client id)");
+            mapping_report(v, LSC_LOG_ERROR, "auth",
+                           "OAuth needs \"client_id\" (the app's client id)");
         }
         if (cse == NULL) {
-            report(v, LSC_LOG_ERROR, "auth",
-                   "OAuth needs \"client_secret_env\"; hint: the client "
-                   "secret is read from that environment variable, never "
-                   "from this file");
+            mapping_report(v, LSC_LOG_ERROR, "auth",
+                           "OAuth needs \"client_secret_env\"; hint: the "
+                           "client secret is read from that environment "
+                           "variable, never from this file");
         }
     } else if (strcmp(type, "private_app") == 0 ||
                strcmp(type, "service_key") == 0) {
         c->auth = HUBSPOT_AUTH_STATIC;
         if (te == NULL) {
-            report(v, LSC_LOG_ERROR, "auth",
-                   "\"%s\" needs \"token_env\", the environment variable "
-                   "holding the token", type);
+            mapping_report(v, LSC_LOG_ERROR, "auth",
+                           "\"%s\" needs \"token_env\", the environment "
+                           "variable holding the token", type);
         }
     } else {
-        report(v, LSC_LOG_ERROR, "auth.type",
-               "unknown auth type \"%s\"; hint: \"oauth\", \"private_app\" "
-               "or \"service_key\"", type);
+        mapping_report(v, LSC_LOG_ERROR, "auth.type",
+                       "unknown auth type \"%s\"; hint: \"oauth\", "
+                       "\"private_app\" or \"service_key\"", type);
     }
     if (cse != NULL && !env_name_ok(cse)) {
-        report(v, LSC_LOG_ERROR, "auth.client_secret_env",
-               "\"%s\" is not an environment variable name (A-Z, 0-9, _); "
-               "hint: never put the secret itself here", cse);
+        mapping_report(v, LSC_LOG_ERROR, "auth.client_secret_env",
+                       "\"%s\" is not an environment variable name (A-Z, 0-9, "
+                       "_); hint: never put the secret itself here", cse);
     }
     if (te != NULL && !env_name_ok(te)) {
-        report(v, LSC_LOG_ERROR, "auth.token_env",
-               "\"%s\" is not an environment variable name (A-Z, 0-9, _); "
-               "hint: never put the token itself here", te);
+        mapping_report(v, LSC_LOG_ERROR, "auth.token_env",
+                       "\"%s\" is not an environment variable name (A-Z, 0-9, "
+                       "_); hint: never put the token itself here", te);
     }
     if (cf != NULL && (strchr(cf, '/') != NULL || cf[0] == '.')) {
-        report(v, LSC_LOG_ERROR, "auth.credentials_file",
-               "must be a plain file name (it lives in the data directory)");
+        mapping_report(v, LSC_LOG_ERROR, "auth.credentials_file",
+                       "must be a plain file name (it lives in the data "
+                       "directory)");
         cf = NULL;
     }
     c->client_id = dupv(v, cid);
@@ -299,7 +231,7 @@ static void parse_auth(struct vctx *v, json_t *root, struct hubspot_config *c)
     c->credentials_file = dupv(v, cf ? cf : "hubspot-credentials.json");
 }
 
-static void parse_inputs(struct vctx *v, json_t *root,
+static void parse_inputs(struct mapping_ctx *v, json_t *root,
                          struct hubspot_config *c)
 {
     json_t *in = json_object_get(root, "inputs");
@@ -307,8 +239,9 @@ static void parse_inputs(struct vctx *v, json_t *root,
         return;
     }
     if (!json_is_object(in)) {
-        report(v, LSC_LOG_ERROR, "inputs",
-               "must be an object {\"hubspot_property\": \"model_field\"}");
+        mapping_report(v, LSC_LOG_ERROR, "inputs",
+                       "must be an object {\"hubspot_property\": "
+                       "\"model_field\"}");
         return;
     }
     c->inputs = calloc(json_object_size(in) + 1, sizeof *c->inputs);
@@ -322,14 +255,14 @@ static void parse_inputs(struct vctx *v, json_t *root,
         char p[256];
         snprintf(p, sizeof p, "inputs.%s", k);
         if (!prop_name_ok(k)) {
-            report(v, LSC_LOG_ERROR, p,
-                   "\"%s\" is not a HubSpot internal property name "
-                   "(lower case letters, digits, _)", k);
+            mapping_report(v, LSC_LOG_ERROR, p,
+                           "\"%s\" is not a HubSpot internal property name "
+                           "(lower case letters, digits, _)", k);
             continue;
         }
         if (!json_is_string(val) || json_string_length(val) == 0) {
-            report(v, LSC_LOG_ERROR, p,
-                   "must name the model field it feeds (a string)");
+            mapping_report(v, LSC_LOG_ERROR, p,
+                           "must name the model field it feeds (a string)");
             continue;
         }
         c->inputs[c->n_inputs].property = dupv(v, k);
@@ -343,12 +276,12 @@ static const char *const out_keys[HUBSPOT_PROP_COUNT] = {
 
 /* Group names of an object-form fit/engagement output ("groups": [..])
  * into *out (caller frees with the config).  Returns the property name. */
-static const char *parse_group_output(struct vctx *v, json_t *x,
+static const char *parse_group_output(struct mapping_ctx *v, json_t *x,
                                       const char *path, char ***out,
                                       size_t *n, bool *explicit_groups)
 {
     static const char *const known[] = {"property", "groups", NULL};
-    unknown_keys(v, x, path, known);
+    mapping_unknown_keys(v, x, path, known);
     const char *name = get_str(v, x, path, "property", true);
     json_t *g = json_object_get(x, "groups");
     char p[96];
@@ -357,9 +290,9 @@ static const char *parse_group_output(struct vctx *v, json_t *x,
         return name;
     }
     if (!json_is_array(g) || json_array_size(g) == 0) {
-        report(v, LSC_LOG_ERROR, p,
-               "must be a non-empty array of model group names; hint: "
-               "[\"fit\"]");
+        mapping_report(v, LSC_LOG_ERROR, p,
+                       "must be a non-empty array of model group names; hint: "
+                       "[\"fit\"]");
         return name;
     }
     *out = calloc(json_array_size(g), sizeof **out);
@@ -375,8 +308,8 @@ static const char *parse_group_output(struct vctx *v, json_t *x,
         snprintf(q, sizeof q, "%s[%zu]", p, i);
         if (!json_is_string(e) || json_string_length(e) == 0 ||
             json_string_length(e) > 100) {
-            report(v, LSC_LOG_ERROR, q,
-                   "must be a model group name (1..100 characters)");
+            mapping_report(v, LSC_LOG_ERROR, q,
+                           "must be a model group name (1..100 characters)");
             continue;
         }
         bool dup = false;
@@ -384,8 +317,8 @@ static const char *parse_group_output(struct vctx *v, json_t *x,
             dup = dup || strcmp((*out)[j], json_string_value(e)) == 0;
         }
         if (dup) {
-            report(v, LSC_LOG_ERROR, q, "group \"%s\" is listed twice",
-                   json_string_value(e));
+            mapping_report(v, LSC_LOG_ERROR, q, "group \"%s\" is listed twice",
+                           json_string_value(e));
             continue;
         }
         (*out)[(*n)++] = dupv(v, json_string_value(e));
@@ -394,7 +327,7 @@ static const char *parse_group_output(struct vctx *v, json_t *x,
 }
 
 /* The default group list {name} when the mapping gave none. */
-static void default_groups(struct vctx *v, char ***out, size_t *n,
+static void default_groups(struct mapping_ctx *v, char ***out, size_t *n,
                            const char *name)
 {
     if (*out != NULL) {
@@ -408,19 +341,19 @@ static void default_groups(struct vctx *v, char ***out, size_t *n,
     *n = 1;
 }
 
-static void parse_outputs(struct vctx *v, json_t *root,
+static void parse_outputs(struct mapping_ctx *v, json_t *root,
                           struct hubspot_config *c)
 {
     json_t *o = json_object_get(root, "outputs");
     if (!json_is_object(o)) {
-        report(v, LSC_LOG_ERROR, o ? "outputs" : "",
-               o ? "must be an object" : "missing \"outputs\"");
+        mapping_report(v, LSC_LOG_ERROR, o ? "outputs" : "",
+                       o ? "must be an object" : "missing \"outputs\"");
         return;
     }
     static const char *const known[] = {"group", "score", "tier", "fit",
                                         "engagement", "reasons", "scored_at",
                                         "tags", "sync_scores", NULL};
-    unknown_keys(v, o, "outputs", known);
+    mapping_unknown_keys(v, o, "outputs", known);
     char **slots[HUBSPOT_PROP_COUNT] = {
         &c->prop_score, &c->prop_tier, &c->prop_fit, &c->prop_engagement,
         &c->prop_reasons, &c->prop_scored_at, &c->prop_tags};
@@ -441,9 +374,9 @@ static void parse_outputs(struct vctx *v, json_t *root,
             snprintf(p, sizeof p, "outputs.%s.property", out_keys[k]);
         } else if ((k == HUBSPOT_PROP_FIT || k == HUBSPOT_PROP_ENGAGEMENT) &&
                    x != NULL && !json_is_null(x) && !json_is_string(x)) {
-            report(v, LSC_LOG_ERROR, p,
-                   "must be a property name or {\"property\": NAME, "
-                   "\"groups\": [GROUP, ...]}");
+            mapping_report(v, LSC_LOG_ERROR, p,
+                           "must be a property name or {\"property\": NAME, "
+                           "\"groups\": [GROUP, ...]}");
             name = NULL;
         } else {
             name = get_str(v, o, "outputs", out_keys[k],
@@ -453,30 +386,31 @@ static void parse_outputs(struct vctx *v, json_t *root,
             continue;
         }
         if (!prop_name_ok(name)) {
-            report(v, LSC_LOG_ERROR, p,
-                   "\"%s\" is not a valid HubSpot property name (lower case "
-                   "letters, digits, _; starts with a letter)", name);
+            mapping_report(v, LSC_LOG_ERROR, p,
+                           "\"%s\" is not a valid HubSpot property name "
+                           "(lower case letters, digits, _; starts with a "
+                           "letter)", name);
             continue;
         }
         if (strncmp(name, "hs_", 3) == 0) {
-            report(v, LSC_LOG_ERROR, p,
-                   "\"%s\": the hs_ prefix is reserved for HubSpot's own "
-                   "properties", name);
+            mapping_report(v, LSC_LOG_ERROR, p,
+                           "\"%s\": the hs_ prefix is reserved for HubSpot's "
+                           "own properties", name);
             continue;
         }
         for (int j = 0; j < k; j++) {
             if (*slots[j] != NULL && strcmp(*slots[j], name) == 0) {
-                report(v, LSC_LOG_ERROR, p,
-                       "\"%s\" is already used for outputs.%s", name,
-                       out_keys[j]);
+                mapping_report(v, LSC_LOG_ERROR, p,
+                               "\"%s\" is already used for outputs.%s", name,
+                               out_keys[j]);
             }
         }
         for (size_t i = 0; i < c->n_inputs; i++) {
             if (strcmp(c->inputs[i].property, name) == 0) {
-                report(v, LSC_LOG_ERROR, p,
-                       "\"%s\" is also an input; hint: writing a score into "
-                       "a property the model reads makes a feedback loop",
-                       name);
+                mapping_report(v, LSC_LOG_ERROR, p,
+                               "\"%s\" is also an input; hint: writing a "
+                               "score into a property the model reads makes a "
+                               "feedback loop", name);
             }
         }
         *slots[k] = dupv(v, name);
@@ -488,8 +422,8 @@ static void parse_outputs(struct vctx *v, json_t *root,
     c->sync_scores = true;
     if (sync != NULL) {
         if (!json_is_boolean(sync)) {
-            report(v, LSC_LOG_ERROR, "outputs.sync_scores",
-                   "must be true or false");
+            mapping_report(v, LSC_LOG_ERROR, "outputs.sync_scores",
+                           "must be true or false");
         } else {
             c->sync_scores = json_is_true(sync);
         }
@@ -499,16 +433,16 @@ static void parse_outputs(struct vctx *v, json_t *root,
     const char *gl = "Lead scoring";
     if (g != NULL) {
         if (!json_is_object(g)) {
-            report(v, LSC_LOG_ERROR, "outputs.group",
-                   "must be an object {\"name\":..,\"label\":..}");
+            mapping_report(v, LSC_LOG_ERROR, "outputs.group",
+                           "must be an object {\"name\":..,\"label\":..}");
         } else {
             static const char *const gk[] = {"name", "label", NULL};
-            unknown_keys(v, g, "outputs.group", gk);
+            mapping_unknown_keys(v, g, "outputs.group", gk);
             const char *n = get_str(v, g, "outputs.group", "name", false);
             const char *l = get_str(v, g, "outputs.group", "label", false);
             if (n != NULL && !prop_name_ok(n)) {
-                report(v, LSC_LOG_ERROR, "outputs.group.name",
-                       "\"%s\" is not a valid group name", n);
+                mapping_report(v, LSC_LOG_ERROR, "outputs.group.name",
+                               "\"%s\" is not a valid group name", n);
             } else if (n != NULL) {
                 gn = n;
             }
@@ -521,15 +455,15 @@ static void parse_outputs(struct vctx *v, json_t *root,
     c->group_label = dupv(v, gl);
 }
 
-static void parse_tiers(struct vctx *v, json_t *root,
+static void parse_tiers(struct mapping_ctx *v, json_t *root,
                         struct hubspot_config *c)
 {
     json_t *t = json_object_get(root, "tiers");
     if (!json_is_array(t) || json_array_size(t) == 0) {
-        report(v, LSC_LOG_ERROR, t ? "tiers" : "",
-               t ? "must be a non-empty array of tier names"
-                 : "missing \"tiers\" (the model's tiers, used as the tier "
-                   "property's options)");
+        mapping_report(v, LSC_LOG_ERROR, t ? "tiers" : "",
+                       t ? "must be a non-empty array of tier names"
+                         : "missing \"tiers\" (the model's tiers, used as "
+                           "the tier property's options)");
         return;
     }
     c->tiers = calloc(json_array_size(t), sizeof *c->tiers);
@@ -546,7 +480,8 @@ static void parse_tiers(struct vctx *v, json_t *root,
         snprintf(p, sizeof p, "tiers[%zu]", i);
         if (!json_is_string(x) || json_string_length(x) == 0 ||
             json_string_length(x) > 100) {
-            report(v, LSC_LOG_ERROR, p, "must be a tier name (1..100 chars)");
+            mapping_report(v, LSC_LOG_ERROR, p,
+                           "must be a tier name (1..100 chars)");
             continue;
         }
         bool dup = false;
@@ -554,15 +489,15 @@ static void parse_tiers(struct vctx *v, json_t *root,
             dup = dup || strcmp(c->tiers[j], json_string_value(x)) == 0;
         }
         if (dup) {
-            report(v, LSC_LOG_ERROR, p, "duplicate tier \"%s\"",
-                   json_string_value(x));
+            mapping_report(v, LSC_LOG_ERROR, p, "duplicate tier \"%s\"",
+                           json_string_value(x));
             continue;
         }
         c->tiers[c->n_tiers++] = dupv(v, json_string_value(x));
     }
 }
 
-static void parse_limits(struct vctx *v, json_t *root,
+static void parse_limits(struct mapping_ctx *v, json_t *root,
                          struct hubspot_config *c)
 {
     retry_policy_default(&c->retry);
@@ -578,14 +513,14 @@ static void parse_limits(struct vctx *v, json_t *root,
         return;
     }
     if (!json_is_object(l)) {
-        report(v, LSC_LOG_ERROR, "limits", "must be an object");
+        mapping_report(v, LSC_LOG_ERROR, "limits", "must be an object");
         return;
     }
     static const char *const known[] = {
         "requests_per_interval", "interval_ms", "max_wait_ms", "batch_size",
         "timeout_ms", "connect_timeout_ms", "max_attempts", "backoff_base_ms",
         "backoff_cap_ms", "give_up_after_s", "refresh_before_expiry_s", NULL};
-    unknown_keys(v, l, "limits", known);
+    mapping_unknown_keys(v, l, "limits", known);
     c->rate_max = (int)get_int(v, l, "limits", "requests_per_interval", 100,
                                1, 1000,
                                "HubSpot allows 100-250 per 10 s by plan");
@@ -613,8 +548,8 @@ static void parse_limits(struct vctx *v, json_t *root,
     c->refresh_skew_ms = get_int(v, l, "limits", "refresh_before_expiry_s",
                                  300, 0, 1500, NULL) * 1000;
     if (c->retry.cap_ms < c->retry.base_ms) {
-        report(v, LSC_LOG_ERROR, "limits.backoff_cap_ms",
-               "must be at least backoff_base_ms");
+        mapping_report(v, LSC_LOG_ERROR, "limits.backoff_cap_ms",
+                       "must be at least backoff_base_ms");
     }
 }
 
@@ -628,15 +563,11 @@ static bool has_tier(const struct hubspot_config *c, const char *t)
     return false;
 }
 
-static void parse_actions(struct vctx *v, json_t *root,
+static void parse_actions(struct mapping_ctx *v, json_t *root,
                           struct hubspot_config *c)
 {
-    json_t *a = json_object_get(root, "actions");
+    json_t *a = mapping_actions(v, root);
     if (a == NULL) {
-        return;
-    }
-    if (!json_is_array(a)) {
-        report(v, LSC_LOG_ERROR, "actions", "must be an array");
         return;
     }
     c->actions = calloc(json_array_size(a) + 1, sizeof *c->actions);
@@ -644,60 +575,46 @@ static void parse_actions(struct vctx *v, json_t *root,
         v->oom = true;
         return;
     }
-    size_t i;
-    json_t *x;
-    json_array_foreach(a, i, x) {
+    for (size_t i = 0; i < json_array_size(a); i++) {
         char p[64];
-        snprintf(p, sizeof p, "actions[%zu]", i);
-        if (!json_is_object(x)) {
-            report(v, LSC_LOG_ERROR, p, "must be an object");
+        json_t *x = mapping_action(v, a, i, p, sizeof p);
+        if (x == NULL) {
             continue;
         }
-        static const char *const known[] = {"on", "tier", "write_tier", "tag",
-                                            "webhook", NULL};
-        unknown_keys(v, x, p, known);
         struct hubspot_action *ac = &c->actions[c->n_actions];
         const char *on = get_str(v, x, p, "on", true);
         const char *tier = get_str(v, x, p, "tier", true);
         bool bad = on == NULL || tier == NULL;
-        char q[96];
-        if (on != NULL) {
-            if (strcmp(on, "enter") == 0) {
-                ac->on = HUBSPOT_ON_ENTER;
-            } else if (strcmp(on, "leave") == 0) {
-                ac->on = HUBSPOT_ON_LEAVE;
-            } else {
-                snprintf(q, sizeof q, "%s.on", p);
-                report(v, LSC_LOG_ERROR, q,
-                       "\"%s\" is not a transition; hint: \"enter\" or "
-                       "\"leave\"", on);
-                bad = true;
-            }
+        bool leave = false;
+        if (on != NULL && !mapping_action_on(v, p, on, &leave)) {
+            bad = true;
         }
+        ac->on = leave ? HUBSPOT_ON_LEAVE : HUBSPOT_ON_ENTER;
+        char q[96];
         if (tier != NULL && c->n_tiers > 0 && !has_tier(c, tier)) {
             snprintf(q, sizeof q, "%s.tier", p);
-            report(v, LSC_LOG_ERROR, q, "unknown tier \"%s\" (not in tiers)",
-                   tier);
+            mapping_report(v, LSC_LOG_ERROR, q,
+                           "unknown tier \"%s\" (not in tiers)", tier);
             bad = true;
         }
         json_t *wt = json_object_get(x, "write_tier");
         if (wt != NULL && !json_is_boolean(wt)) {
             snprintf(q, sizeof q, "%s.write_tier", p);
-            report(v, LSC_LOG_ERROR, q, "must be true or false");
+            mapping_report(v, LSC_LOG_ERROR, q, "must be true or false");
         }
         ac->write_tier = json_is_true(wt);
         const char *tag = get_str(v, x, p, "tag", false);
         if (tag != NULL && c->prop_tags == NULL) {
             snprintf(q, sizeof q, "%s.tag", p);
-            report(v, LSC_LOG_ERROR, q,
-                   "a tag action needs outputs.tags (the multi-checkbox "
-                   "property that holds the tags)");
+            mapping_report(v, LSC_LOG_ERROR, q,
+                           "a tag action needs outputs.tags (the "
+                           "multi-checkbox property that holds the tags)");
         }
         if (tag != NULL && strchr(tag, ';') != NULL) {
             snprintf(q, sizeof q, "%s.tag", p);
-            report(v, LSC_LOG_ERROR, q,
-                   "\"%s\": a tag may not contain ';' (HubSpot's checkbox "
-                   "separator)", tag);
+            mapping_report(v, LSC_LOG_ERROR, q,
+                           "\"%s\": a tag may not contain ';' (HubSpot's "
+                           "checkbox separator)", tag);
             tag = NULL;
         }
         json_t *wh = json_object_get(x, "webhook");
@@ -706,11 +623,11 @@ static void parse_actions(struct vctx *v, json_t *root,
         if (wh != NULL) {
             snprintf(q, sizeof q, "%s.webhook", p);
             if (!json_is_object(wh)) {
-                report(v, LSC_LOG_ERROR, q,
-                       "must be {\"url\":..,\"secret_env\":..}");
+                mapping_report(v, LSC_LOG_ERROR, q,
+                               "must be {\"url\":..,\"secret_env\":..}");
             } else {
                 static const char *const wk[] = {"url", "secret_env", NULL};
-                unknown_keys(v, wh, q, wk);
+                mapping_unknown_keys(v, wh, q, wk);
                 url = get_str(v, wh, q, "url", true);
                 sec = get_str(v, wh, q, "secret_env", true);
                 char r[128];
@@ -718,15 +635,16 @@ static void parse_actions(struct vctx *v, json_t *root,
                 check_url(v, r, url);
                 if (sec != NULL && !env_name_ok(sec)) {
                     snprintf(r, sizeof r, "%s.secret_env", q);
-                    report(v, LSC_LOG_ERROR, r,
-                           "\"%s\" is not an environment variable name", sec);
+                    mapping_report(v, LSC_LOG_ERROR, r,
+                                   "\"%s\" is not an environment variable name",
+                                   sec);
                 }
             }
         }
         if (!ac->write_tier && tag == NULL && wh == NULL) {
-            report(v, LSC_LOG_WARN, p,
-                   "the action does nothing; hint: set write_tier, tag or "
-                   "webhook");
+            mapping_report(v, LSC_LOG_WARN, p,
+                           "the action does nothing; hint: set write_tier, "
+                           "tag or webhook");
         }
         if (bad) {
             continue;
@@ -745,31 +663,28 @@ enum lsc_status hubspot_config_parse(const char *path, const char *text,
                                      char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    struct vctx v = {.file = path ? path : "(mapping)", .fn = diag, .ud = ud};
+    /* HubSpot points at keys (or the nearest parent) and cuts messages at
+     * 320 bytes. */
+    struct mapping_ctx v = {.file = path ? path : "(mapping)",
+                            .diag = diag,
+                            .ud = ud,
+                            .where = MAPPING_AT_KEY_OR_PARENT,
+                            .msg_size = 320};
     v.pos = jsonpos_create(text, len);
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     enum lsc_status rc = LSC_OK;
     if (root == NULL) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s", je.text);
-        struct lsc_diagnostic d = {.struct_size = sizeof d,
-                                   .severity = LSC_LOG_ERROR,
-                                   .file = v.file,
-                                   .line = je.line,
-                                   .column = je.column,
-                                   .json_path = "",
-                                   .message = msg};
-        if (diag) {
-            diag(ud, &d);
-        }
+        mapping_report_at(&v, LSC_LOG_ERROR, "", je.line, je.column, "%s",
+                          je.text);
         snprintf(err, errlen, "%s:%d:%d: %s", v.file, je.line, je.column,
                  je.text);
         rc = LSC_ERR_CONFIG;
         goto out;
     }
     if (!json_is_object(root)) {
-        report(&v, LSC_LOG_ERROR, "", "the mapping must be a JSON object");
+        mapping_report(&v, LSC_LOG_ERROR, "",
+                       "the mapping must be a JSON object");
         goto done;
     }
     static const char *const known[] = {"schema", "connector", "api",
@@ -777,18 +692,19 @@ enum lsc_status hubspot_config_parse(const char *path, const char *text,
                                         "contacts", "inputs", "outputs",
                                         "tiers", "limits", "actions",
                                         "description", NULL};
-    unknown_keys(&v, root, "", known);
+    mapping_unknown_keys(&v, root, "", known);
     const char *schema = get_str(&v, root, "", "schema", true);
     if (schema != NULL && strcmp(schema, HUBSPOT_SCHEMA) != 0) {
-        report(&v, LSC_LOG_ERROR, "schema",
-               "unsupported schema \"%s\"; hint: \"%s\"", schema,
-               HUBSPOT_SCHEMA);
+        mapping_report(&v, LSC_LOG_ERROR, "schema",
+                       "unsupported schema \"%s\"; hint: \"%s\"", schema,
+                       HUBSPOT_SCHEMA);
     }
     /* "connector" names the connector in every mapping. */
     const char *conn = get_str(&v, root, "", "connector", true);
     if (conn != NULL && strcmp(conn, "hubspot") != 0) {
-        report(&v, LSC_LOG_ERROR, "connector",
-               "this file is for connector \"%s\", not \"hubspot\"", conn);
+        mapping_report(&v, LSC_LOG_ERROR, "connector",
+                       "this file is for connector \"%s\", not \"hubspot\"",
+                       conn);
     }
     out->path = dupv(&v, v.file);
     parse_api(&v, root, out);
@@ -797,14 +713,14 @@ enum lsc_status hubspot_config_parse(const char *path, const char *text,
     if (contacts != NULL) {
         static const char *const ck[] = {"id_property", NULL};
         if (!json_is_object(contacts)) {
-            report(&v, LSC_LOG_ERROR, "contacts", "must be an object");
+            mapping_report(&v, LSC_LOG_ERROR, "contacts", "must be an object");
         } else {
-            unknown_keys(&v, contacts, "contacts", ck);
+            mapping_unknown_keys(&v, contacts, "contacts", ck);
             const char *idp = get_str(&v, contacts, "contacts",
                                       "id_property", false);
             if (idp != NULL && !prop_name_ok(idp)) {
-                report(&v, LSC_LOG_ERROR, "contacts.id_property",
-                       "\"%s\" is not a property name", idp);
+                mapping_report(&v, LSC_LOG_ERROR, "contacts.id_property",
+                               "\"%s\" is not a property name", idp);
             } else {
                 out->id_property = dupv(&v, idp);
             }
@@ -826,7 +742,7 @@ done:
         snprintf(err, errlen, "out of memory");
         rc = LSC_ERR_NOMEM;
     } else if (v.errors > 0) {
-        snprintf(err, errlen, "%s (%d error%s)", v.first, v.errors,
+        snprintf(err, errlen, "%s (%zu error%s)", v.first, v.errors,
                  v.errors == 1 ? "" : "s");
         rc = LSC_ERR_CONFIG;
     }

@@ -10,12 +10,11 @@
  */
 #include "mailchimp.h"
 
+#include "core/mapping.h"
 #include "jsonpos.h"
-#include "suggest.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,152 +193,86 @@ const char *mailchimp_config_campaign_type(const struct mailchimp_config *c,
 
 /* ---- validation --------------------------------------------------------- */
 
-struct vctx {
-    const char *file;
-    mailchimp_diag_fn diag;
-    void *ud;
-    struct jsonpos *pos; /* NULL: positions unknown */
-    size_t errors;
-};
-
-/* Position of `path` into caller-owned line/col (0 when unknown). */
-static void where(const struct vctx *v, const char *path, int *line,
-                  int *col)
-{
-    jsonpos_find(v->pos, path, false, line, col);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-/* Sends one diagnostic (message formatted into a local buffer, borrowed
- * by the callback) and counts errors. */
-static void report(struct vctx *v, enum lsc_log_level sev, const char *path,
-                   const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (sev == LSC_LOG_ERROR) {
-        v->errors++;
-    }
-    if (v->diag == NULL) {
-        return;
-    }
-    struct lsc_diagnostic d = {.struct_size = sizeof d,
-                               .severity = sev,
-                               .file = v->file,
-                               .json_path = path,
-                               .message = msg};
-    where(v, path, &d.line, &d.column);
-    v->diag(v->ud, &d);
-}
-
-/* "a.b" (or "b" when a is empty) into caller-owned out. */
-static void join(char *out, size_t n, const char *a, const char *b)
-{
-    snprintf(out, n, "%s%s%s", a, a[0] ? "." : "", b);
-}
-
-/* Warns about keys of `obj` not in the NULL-terminated `known`. */
-static void unknown_keys(struct vctx *v, json_t *obj, const char *path,
-                         const char *const *known)
-{
-    const char *k;
-    json_t *val;
-    json_object_foreach(obj, k, val) {
-        bool ok = false;
-        for (size_t i = 0; known[i] != NULL && !ok; i++) {
-            ok = strcmp(k, known[i]) == 0;
-        }
-        if (!ok) {
-            char p[256];
-            join(p, sizeof p, path, k);
-            char h[96];
-            lsc_hint(h, sizeof h, k, known, SIZE_MAX);
-            report(v, LSC_LOG_WARN, p, "unknown key \"%s\" is ignored%s", k,
-                   h);
-        }
-    }
-}
-
 /* Object member `key` of `parent` (NULL when absent).  Reports a wrong
  * type. */
-static json_t *get_obj(struct vctx *v, json_t *parent, const char *path,
-                       const char *key, char *sub, size_t subn)
+static json_t *get_obj(struct mapping_ctx *v, json_t *parent,
+                       const char *path, const char *key, char *sub,
+                       size_t subn)
 {
-    join(sub, subn, path, key);
+    mapping_join(sub, subn, path, key);
     json_t *o = json_object_get(parent, key);
     if (o != NULL && !json_is_object(o)) {
-        report(v, LSC_LOG_ERROR, sub, "must be an object");
+        mapping_report(v, LSC_LOG_ERROR, sub, "must be an object");
         return NULL;
     }
     return o;
 }
 
-/* Optional string; on success replaces *dst. */
-static bool get_str(struct vctx *v, json_t *parent, const char *path,
+/* Optional string; on success replaces *dst.  Out of memory is an error:
+ * callers read *dst once this returns true. */
+static bool get_str(struct mapping_ctx *v, json_t *parent, const char *path,
                     const char *key, char **dst, bool required)
 {
     char p[256];
-    join(p, sizeof p, path, key);
+    mapping_join(p, sizeof p, path, key);
     json_t *s = json_object_get(parent, key);
     if (s == NULL) {
         if (required) {
-            report(v, LSC_LOG_ERROR, path[0] ? path : "",
-                   "missing required key \"%s\"", key);
+            mapping_report(v, LSC_LOG_ERROR, path[0] ? path : "",
+                           "missing required key \"%s\"", key);
         }
         return false;
     }
     if (!json_is_string(s) || json_string_length(s) == 0) {
-        report(v, LSC_LOG_ERROR, p, "must be a non-empty string");
+        mapping_report(v, LSC_LOG_ERROR, p, "must be a non-empty string");
         return false;
     }
     if (dst != NULL) {
         char *d = strdup(json_string_value(s));
-        if (d != NULL) {
-            free(*dst);
-            *dst = d;
+        if (d == NULL) {
+            mapping_report(v, LSC_LOG_ERROR, p, "out of memory");
+            return false;
         }
+        free(*dst);
+        *dst = d;
     }
     return true;
 }
 
 /* Optional integer in [lo, hi] into *dst; reports anything else. */
-static void get_int(struct vctx *v, json_t *parent, const char *path,
+static void get_int(struct mapping_ctx *v, json_t *parent, const char *path,
                     const char *key, long lo, long hi, const char *hint,
                     long *dst)
 {
     char p[256];
-    join(p, sizeof p, path, key);
+    mapping_join(p, sizeof p, path, key);
     json_t *j = json_object_get(parent, key);
     if (j == NULL) {
         return;
     }
     if (!json_is_integer(j) || json_integer_value(j) < lo ||
         json_integer_value(j) > hi) {
-        report(v, LSC_LOG_ERROR, p, "must be an integer from %ld to %ld%s%s",
-               lo, hi, hint != NULL ? "; hint: " : "",
-               hint != NULL ? hint : "");
+        mapping_report(v, LSC_LOG_ERROR, p,
+                       "must be an integer from %ld to %ld%s%s", lo, hi,
+                       hint != NULL ? "; hint: " : "",
+                       hint != NULL ? hint : "");
         return;
     }
     *dst = (long)json_integer_value(j);
 }
 
 /* Optional boolean into *dst; reports anything else. */
-static void get_bool(struct vctx *v, json_t *parent, const char *path,
+static void get_bool(struct mapping_ctx *v, json_t *parent, const char *path,
                      const char *key, bool *dst)
 {
     char p[256];
-    join(p, sizeof p, path, key);
+    mapping_join(p, sizeof p, path, key);
     json_t *j = json_object_get(parent, key);
     if (j == NULL) {
         return;
     }
     if (!json_is_boolean(j)) {
-        report(v, LSC_LOG_ERROR, p, "must be true or false");
+        mapping_report(v, LSC_LOG_ERROR, p, "must be true or false");
         return;
     }
     *dst = json_is_true(j);
@@ -372,15 +305,15 @@ static bool loopback_http(const char *u)
 }
 
 /* An optional base URL: https://, or http:// on loopback. */
-static void check_base(struct vctx *v, json_t *o, const char *path,
+static void check_base(struct mapping_ctx *v, json_t *o, const char *path,
                        const char *key, char **dst)
 {
     char p[256];
-    join(p, sizeof p, path, key);
+    mapping_join(p, sizeof p, path, key);
     if (get_str(v, o, path, key, dst, false) &&
         strncmp(*dst, "https://", 8) != 0 && !loopback_http(*dst)) {
-        report(v, LSC_LOG_ERROR, p,
-               "must be an https:// URL (plain http only on loopback)");
+        mapping_report(v, LSC_LOG_ERROR, p, "must be an https:// URL "
+                       "(plain http only on loopback)");
     }
 }
 
@@ -401,77 +334,64 @@ static bool env_name(const char *s)
 /* "actions": the signed webhook on tier transitions, as in a HubSpot
  * mapping; tag and write_tier are HubSpot's (our tier tags follow
  * "tiers"). */
-static void parse_actions(struct vctx *v, json_t *root,
+static void parse_actions(struct mapping_ctx *v, json_t *root,
                           struct mailchimp_config *c)
 {
-    json_t *a = json_object_get(root, "actions");
+    json_t *a = mapping_actions(v, root);
     if (a == NULL) {
-        return;
-    }
-    if (!json_is_array(a)) {
-        report(v, LSC_LOG_ERROR, "actions", "must be an array");
         return;
     }
     c->actions = calloc(json_array_size(a) + 1, sizeof *c->actions);
     if (c->actions == NULL) {
-        report(v, LSC_LOG_ERROR, "actions", "out of memory");
+        mapping_report(v, LSC_LOG_ERROR, "actions", "out of memory");
         return;
     }
-    size_t i;
-    json_t *x;
-    json_array_foreach(a, i, x) {
+    for (size_t i = 0; i < json_array_size(a); i++) {
         char p[64], q[96], r[128];
-        snprintf(p, sizeof p, "actions[%zu]", i);
-        if (!json_is_object(x)) {
-            report(v, LSC_LOG_ERROR, p, "must be an object");
+        json_t *x = mapping_action(v, a, i, p, sizeof p);
+        if (x == NULL) {
             continue;
         }
-        static const char *const known[] = {"on", "tier", "webhook", "tag",
-                                            "write_tier", NULL};
-        unknown_keys(v, x, p, known);
         if (json_object_get(x, "tag") != NULL ||
             json_object_get(x, "write_tier") != NULL) {
             snprintf(q, sizeof q, "%s.%s", p,
                      json_object_get(x, "tag") != NULL ? "tag" : "write_tier");
-            report(v, LSC_LOG_ERROR, q,
-                   "HubSpot only; the Mailchimp tier tags follow \"tiers\"");
+            mapping_report(v, LSC_LOG_ERROR, q,
+                           "HubSpot only; the Mailchimp tier tags follow "
+                           "\"tiers\"");
         }
         struct mailchimp_action ac = {0};
         bool bad = !get_str(v, x, p, "on", NULL, true) |
                    !get_str(v, x, p, "tier", &ac.tier, true);
         const char *on = json_string_value(json_object_get(x, "on"));
-        if (on != NULL && strcmp(on, "enter") != 0 &&
-            strcmp(on, "leave") != 0) {
-            snprintf(q, sizeof q, "%s.on", p);
-            report(v, LSC_LOG_ERROR, q,
-                   "\"%s\" is not a transition; hint: \"enter\" or "
-                   "\"leave\"", on);
+        if (on != NULL && !mapping_action_on(v, p, on, &ac.on_leave)) {
             bad = true;
         }
-        ac.on_leave = on != NULL && strcmp(on, "leave") == 0;
         snprintf(q, sizeof q, "%s.webhook", p);
         json_t *wh = get_obj(v, x, p, "webhook", q, sizeof q);
         if (json_object_get(x, "webhook") == NULL) {
-            report(v, LSC_LOG_ERROR, p, "missing required key \"webhook\"");
+            mapping_report(v, LSC_LOG_ERROR, p,
+                           "missing required key \"webhook\"");
             bad = true;
         } else if (wh == NULL) {
             bad = true;
         } else {
             static const char *const wk[] = {"url", "secret_env", NULL};
-            unknown_keys(v, wh, q, wk);
+            mapping_unknown_keys(v, wh, q, wk);
             check_base(v, wh, q, "url", &ac.webhook_url);
             bad |= ac.webhook_url == NULL;
             if (json_object_get(wh, "url") == NULL) {
-                report(v, LSC_LOG_ERROR, q, "missing required key \"url\"");
+                mapping_report(v, LSC_LOG_ERROR, q,
+                               "missing required key \"url\"");
             }
             bad |= !get_str(v, wh, q, "secret_env", &ac.webhook_secret_env,
                             true);
             if (ac.webhook_secret_env != NULL &&
                 !env_name(ac.webhook_secret_env)) {
                 snprintf(r, sizeof r, "%s.secret_env", q);
-                report(v, LSC_LOG_ERROR, r,
-                       "\"%s\" is not an environment variable name",
-                       ac.webhook_secret_env);
+                mapping_report(v, LSC_LOG_ERROR, r,
+                               "\"%s\" is not an environment variable name",
+                               ac.webhook_secret_env);
                 bad = true;
             }
         }
@@ -486,7 +406,7 @@ static void parse_actions(struct vctx *v, json_t *root,
 }
 
 /* Checks every key of the mapping `root` (borrowed) and fills c. */
-static void validate(struct vctx *v, json_t *root,
+static void validate(struct mapping_ctx *v, json_t *root,
                      struct mailchimp_config *c)
 {
     static const char *const top[] = {"schema", "connector", "name",
@@ -495,26 +415,28 @@ static void validate(struct vctx *v, json_t *root,
                                       "tags", "activity", "limits", "api",
                                       "actions", "description", NULL};
     char p[256];
-    unknown_keys(v, root, "", top);
+    mapping_unknown_keys(v, root, "", top);
 
     json_t *schema = json_object_get(root, "schema");
     if (schema == NULL) {
-        report(v, LSC_LOG_ERROR, "", "missing required key \"schema\"; "
-                                     "hint: \"schema\": \"" MAILCHIMP_SCHEMA
-                                     "\"");
+        mapping_report(v, LSC_LOG_ERROR, "",
+                       "missing required key \"schema\"; hint: "
+                       "\"schema\": \"" MAILCHIMP_SCHEMA "\"");
     } else if (!json_is_string(schema) ||
                strcmp(json_string_value(schema), MAILCHIMP_SCHEMA) != 0) {
-        report(v, LSC_LOG_ERROR, "schema", "must be \"" MAILCHIMP_SCHEMA "\"");
+        mapping_report(v, LSC_LOG_ERROR, "schema",
+                       "must be \"" MAILCHIMP_SCHEMA "\"");
     }
     /* "connector" names the connector in every mapping. */
     json_t *type = json_object_get(root, "connector");
     if (type == NULL) {
-        report(v, LSC_LOG_ERROR, "", "missing required key \"connector\"; "
-                                     "hint: \"connector\": \"mailchimp\"");
+        mapping_report(v, LSC_LOG_ERROR, "",
+                       "missing required key \"connector\"; hint: "
+                       "\"connector\": \"mailchimp\"");
     } else if (!json_is_string(type) ||
                strcmp(json_string_value(type), "mailchimp") != 0) {
-        report(v, LSC_LOG_ERROR, "connector",
-               "must be \"mailchimp\" for this connector");
+        mapping_report(v, LSC_LOG_ERROR, "connector",
+                       "must be \"mailchimp\" for this connector");
     }
     if (json_object_get(root, "name") != NULL) {
         get_str(v, root, "", "name", NULL, false);
@@ -526,11 +448,11 @@ static void validate(struct vctx *v, json_t *root,
                                         "client_secret_env", "redirect_port",
                                         "credentials_file", NULL};
         static const char *const methods[] = {"api_key", "oauth", NULL};
-        unknown_keys(v, auth, "auth", k);
+        mapping_unknown_keys(v, auth, "auth", k);
         if (get_str(v, auth, "auth", "type", &c->auth, false) &&
             !one_of(c->auth, methods)) {
-            report(v, LSC_LOG_ERROR, "auth.type",
-                   "must be \"api_key\" or \"oauth\"");
+            mapping_report(v, LSC_LOG_ERROR, "auth.type",
+                           "must be \"api_key\" or \"oauth\"");
         }
         get_str(v, auth, "auth", "api_key_env", &c->api_key_env, false);
         get_str(v, auth, "auth", "client_id", &c->client_id, false);
@@ -543,28 +465,29 @@ static void validate(struct vctx *v, json_t *root,
                 false);
         json_t *cf = json_object_get(auth, "credentials_file");
         if (json_is_string(cf) && json_string_value(cf)[0] == '/') {
-            report(v, LSC_LOG_WARN, "auth.credentials_file",
-                   "absolute path; hint: a name relative to the plugin's "
-                   "data directory keeps the 0600 file in one place");
+            mapping_report(v, LSC_LOG_WARN, "auth.credentials_file",
+                           "absolute path; hint: a name relative to the "
+                           "plugin's data directory keeps the 0600 file in "
+                           "one place");
         }
     }
 
     json_t *aud = get_obj(v, root, "", "audience", p, sizeof p);
     if (aud == NULL && json_object_get(root, "audience") == NULL) {
-        report(v, LSC_LOG_ERROR, "",
-               "missing required key \"audience\"; hint: \"audience\": "
-               "{\"list_id\": \"...\"} (Audience > Settings > Audience name "
-               "and defaults)");
+        mapping_report(v, LSC_LOG_ERROR, "",
+                       "missing required key \"audience\"; hint: "
+                       "\"audience\": {\"list_id\": \"...\"} (Audience > "
+                       "Settings > Audience name and defaults)");
     }
     if (aud != NULL) {
         static const char *const k[] = {"list_id", NULL};
-        unknown_keys(v, aud, "audience", k);
+        mapping_unknown_keys(v, aud, "audience", k);
         if (get_str(v, aud, "audience", "list_id", &c->list_id, true)) {
             for (const char *s = c->list_id; *s != '\0'; s++) {
                 if (!isalnum((unsigned char)*s)) {
-                    report(v, LSC_LOG_ERROR, "audience.list_id",
-                           "an audience id has only letters and digits "
-                           "(like \"a1b2c3d4e5\")");
+                    mapping_report(v, LSC_LOG_ERROR, "audience.list_id",
+                                   "an audience id has only letters and "
+                                   "digits (like \"a1b2c3d4e5\")");
                     break;
                 }
             }
@@ -575,7 +498,7 @@ static void validate(struct vctx *v, json_t *root,
     if (fields != NULL) {
         static const char *const k[] = {"score", "tier", NULL};
         static const char *const fk[] = {"tag", "name", NULL};
-        unknown_keys(v, fields, "fields", k);
+        mapping_unknown_keys(v, fields, "fields", k);
         const char *names[] = {"score", "tier"};
         char **tags[] = {&c->score_tag, &c->tier_tag};
         char **labels[] = {&c->score_name, &c->tier_name};
@@ -585,21 +508,21 @@ static void validate(struct vctx *v, json_t *root,
             if (f == NULL) {
                 continue;
             }
-            unknown_keys(v, f, fp, fk);
+            mapping_unknown_keys(v, f, fp, fk);
             char tp[96];
-            join(tp, sizeof tp, fp, "tag");
+            mapping_join(tp, sizeof tp, fp, "tag");
             if (get_str(v, f, fp, "tag", tags[i], false) &&
                 !mailchimp_merge_tag_valid(*tags[i])) {
-                report(v, LSC_LOG_ERROR, tp,
-                       "a merge tag is 1 to 10 characters of A-Z, 0-9 and "
-                       "_; hint: \"%s\"",
-                       i == 0 ? "LSCORE" : "LTIER");
+                mapping_report(v, LSC_LOG_ERROR, tp,
+                               "a merge tag is 1 to 10 characters of A-Z, 0-9 "
+                               "and _; hint: \"%s\"",
+                               i == 0 ? "LSCORE" : "LTIER");
             }
             get_str(v, f, fp, "name", labels[i], false);
         }
         if (strcmp(c->score_tag, c->tier_tag) == 0) {
-            report(v, LSC_LOG_ERROR, "fields.tier.tag",
-                   "the score and tier merge tags must differ");
+            mapping_report(v, LSC_LOG_ERROR, "fields.tier.tag",
+                           "the score and tier merge tags must differ");
         }
     }
 
@@ -607,14 +530,14 @@ static void validate(struct vctx *v, json_t *root,
     if (contact != NULL) {
         static const char *const k[] = {"email_property", "id_from", NULL};
         static const char *const ids[] = {"email", "subscriber_hash", NULL};
-        unknown_keys(v, contact, "contact", k);
+        mapping_unknown_keys(v, contact, "contact", k);
         get_str(v, contact, "contact", "email_property", &c->email_property,
                 false);
         if (get_str(v, contact, "contact", "id_from", &c->contact_id_from,
                     false) &&
             !one_of(c->contact_id_from, ids)) {
-            report(v, LSC_LOG_ERROR, "contact.id_from",
-                   "must be \"email\" or \"subscriber_hash\"");
+            mapping_report(v, LSC_LOG_ERROR, "contact.id_from",
+                           "must be \"email\" or \"subscriber_hash\"");
         }
     }
 
@@ -624,12 +547,12 @@ static void validate(struct vctx *v, json_t *root,
         static const char *const acts[] = {"skip", "create", NULL};
         static const char *const sts[] = {"subscribed", "unsubscribed",
                                           "pending", "transactional", NULL};
-        unknown_keys(v, um, "unknown_members", k);
+        mapping_unknown_keys(v, um, "unknown_members", k);
         char *action = NULL;
         if (get_str(v, um, "unknown_members", "action", &action, false)) {
             if (!one_of(action, acts)) {
-                report(v, LSC_LOG_ERROR, "unknown_members.action",
-                       "must be \"skip\" (default) or \"create\"");
+                mapping_report(v, LSC_LOG_ERROR, "unknown_members.action",
+                               "must be \"skip\" (default) or \"create\"");
             } else {
                 c->unknown_members = strcmp(action, "create") == 0
                                          ? MAILCHIMP_UNKNOWN_CREATE
@@ -640,15 +563,17 @@ static void validate(struct vctx *v, json_t *root,
         if (get_str(v, um, "unknown_members", "status_if_new",
                     &c->create_status, false)) {
             if (!one_of(c->create_status, sts)) {
-                report(v, LSC_LOG_ERROR, "unknown_members.status_if_new",
-                       "must be one of subscribed, unsubscribed, pending, "
-                       "transactional");
+                mapping_report(v, LSC_LOG_ERROR,
+                               "unknown_members.status_if_new",
+                               "must be one of subscribed, unsubscribed, "
+                               "pending, transactional");
             } else if (strcmp(c->create_status, "subscribed") == 0) {
-                report(v, LSC_LOG_WARN, "unknown_members.status_if_new",
-                       "\"subscribed\" adds people who never opted in to "
-                       "your marketing; hint: \"pending\" sends a "
-                       "confirmation email, \"transactional\" adds them "
-                       "without marketing consent");
+                mapping_report(v, LSC_LOG_WARN,
+                               "unknown_members.status_if_new",
+                               "\"subscribed\" adds people who never opted in "
+                               "to your marketing; hint: \"pending\" sends a "
+                               "confirmation email, \"transactional\" adds "
+                               "them without marketing consent");
             }
         }
     }
@@ -666,8 +591,8 @@ static void validate(struct vctx *v, json_t *root,
             snprintf(tp, sizeof tp, "tiers[%zu]", i);
             if (!json_is_string(t) || json_string_length(t) == 0 ||
                 json_string_length(t) > MAILCHIMP_MEMBER_TAG_MAX - 10) {
-                report(v, LSC_LOG_ERROR, tp,
-                       "must be a tier name (1..90 characters)");
+                mapping_report(v, LSC_LOG_ERROR, tp,
+                               "must be a tier name (1..90 characters)");
                 continue;
             }
             char tag[MAILCHIMP_MEMBER_TAG_MAX + 16];
@@ -677,7 +602,7 @@ static void validate(struct vctx *v, json_t *root,
             if (c->tiers == NULL || tier == NULL || tg == NULL) {
                 free(tier);
                 free(tg);
-                report(v, LSC_LOG_ERROR, tp, "out of memory");
+                mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
                 continue;
             }
             c->tiers[c->n_tiers].tier = tier;
@@ -686,8 +611,9 @@ static void validate(struct vctx *v, json_t *root,
         }
         tiers = NULL;
     } else if (tiers != NULL && !json_is_object(tiers)) {
-        report(v, LSC_LOG_ERROR, "tiers",
-               "must be an object {tier: tag} or an array of tier names");
+        mapping_report(v, LSC_LOG_ERROR, "tiers",
+                       "must be an object {tier: tag} or an array of tier "
+                       "names");
         tiers = NULL;
     }
     if (tiers != NULL) {
@@ -697,19 +623,21 @@ static void validate(struct vctx *v, json_t *root,
         json_t *t;
         json_object_foreach(tiers, k, t) {
             char tp[256];
-            join(tp, sizeof tp, "tiers", k);
+            mapping_join(tp, sizeof tp, "tiers", k);
             if (!json_is_string(t) || json_string_length(t) == 0 ||
                 json_string_length(t) > MAILCHIMP_MEMBER_TAG_MAX) {
-                report(v, LSC_LOG_ERROR, tp,
-                       "a tier's tag is a string of 1 to 100 characters");
+                mapping_report(v, LSC_LOG_ERROR, tp,
+                               "a tier's tag is a string of 1 to 100 "
+                               "characters");
                 continue;
             }
             for (size_t i = 0; i < c->n_tiers; i++) {
                 if (strcmp(c->tiers[i].tag, json_string_value(t)) == 0) {
-                    report(v, LSC_LOG_ERROR, tp,
-                           "tag \"%s\" is already used by tier \"%s\"; each "
-                           "tier needs its own tag to be its own segment",
-                           json_string_value(t), c->tiers[i].tier);
+                    mapping_report(v, LSC_LOG_ERROR, tp,
+                                   "tag \"%s\" is already used by tier "
+                                   "\"%s\"; each tier needs its own tag to be "
+                                   "its own segment", json_string_value(t),
+                                   c->tiers[i].tier);
                 }
             }
             if (c->tiers != NULL) {
@@ -718,7 +646,7 @@ static void validate(struct vctx *v, json_t *root,
                 if (tier == NULL || tag == NULL) {
                     free(tier);
                     free(tag);
-                    report(v, LSC_LOG_ERROR, tp, "out of memory");
+                    mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
                     continue;
                 }
                 c->tiers[c->n_tiers].tier = tier;
@@ -731,7 +659,7 @@ static void validate(struct vctx *v, json_t *root,
     json_t *tags = get_obj(v, root, "", "tags", p, sizeof p);
     if (tags != NULL) {
         static const char *const k[] = {"trigger_automations", NULL};
-        unknown_keys(v, tags, "tags", k);
+        mapping_unknown_keys(v, tags, "tags", k);
         get_bool(v, tags, "tags", "trigger_automations",
                  &c->tags_trigger_automations);
     }
@@ -741,7 +669,7 @@ static void validate(struct vctx *v, json_t *root,
         static const char *const k[] = {"import", "lookback_days",
                                         "overlap_minutes", "campaign_types",
                                         NULL};
-        unknown_keys(v, act, "activity", k);
+        mapping_unknown_keys(v, act, "activity", k);
         get_bool(v, act, "activity", "import", &c->activity_import);
         long l = c->activity_lookback_days;
         get_int(v, act, "activity", "lookback_days", 1, 3650, NULL, &l);
@@ -759,11 +687,11 @@ static void validate(struct vctx *v, json_t *root,
             json_t *val;
             json_object_foreach(ct, key, val) {
                 char tp[256];
-                join(tp, sizeof tp, "activity.campaign_types", key);
+                mapping_join(tp, sizeof tp, "activity.campaign_types", key);
                 if (!json_is_string(val) || json_string_length(val) == 0) {
-                    report(v, LSC_LOG_ERROR, tp,
-                           "must be a non-empty string (the campaign_type "
-                           "your model's rules test)");
+                    mapping_report(v, LSC_LOG_ERROR, tp,
+                                   "must be a non-empty string (the "
+                                   "campaign_type your model's rules test)");
                     continue;
                 }
                 if (c->campaign_types != NULL) {
@@ -772,7 +700,7 @@ static void validate(struct vctx *v, json_t *root,
                     if (mk == NULL || lk == NULL) {
                         free(mk);
                         free(lk);
-                        report(v, LSC_LOG_ERROR, tp, "out of memory");
+                        mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
                         continue;
                     }
                     size_t i = c->n_campaign_types++;
@@ -789,7 +717,7 @@ static void validate(struct vctx *v, json_t *root,
                                         "max_attempts", "backoff_base_ms",
                                         "job_backoff_base_ms",
                                         "job_backoff_cap_ms", NULL};
-        unknown_keys(v, lim, "limits", k);
+        mapping_unknown_keys(v, lim, "limits", k);
         long l = c->max_connections;
         get_int(v, lim, "limits", "max_connections", 1,
                 MAILCHIMP_MAX_CONNECTIONS,
@@ -816,8 +744,8 @@ static void validate(struct vctx *v, json_t *root,
                 &l);
         c->job_backoff_cap_ms = l;
         if (c->job_backoff_cap_ms < c->job_backoff_base_ms) {
-            report(v, LSC_LOG_ERROR, "limits.job_backoff_cap_ms",
-                   "must be at least job_backoff_base_ms");
+            mapping_report(v, LSC_LOG_ERROR, "limits.job_backoff_cap_ms",
+                           "must be at least job_backoff_base_ms");
         }
     }
 
@@ -826,7 +754,7 @@ static void validate(struct vctx *v, json_t *root,
     json_t *ep = get_obj(v, root, "", "api", p, sizeof p);
     if (ep != NULL) {
         static const char *const k[] = {"base_url", "login_url", NULL};
-        unknown_keys(v, ep, "api", k);
+        mapping_unknown_keys(v, ep, "api", k);
         check_base(v, ep, "api", "base_url", &c->api_base);
         check_base(v, ep, "api", "login_url", &c->login_base);
     }
@@ -838,8 +766,13 @@ enum lsc_status mailchimp_config_parse(const char *text, size_t len,
                                        struct mailchimp_config *out,
                                        size_t *n_errors)
 {
-    struct vctx v = {.file = file != NULL ? file : "", .diag = diag,
-                     .ud = ud};
+    /* Mailchimp points at values (0:0 for a missing one) and cuts
+     * messages at 512 bytes. */
+    struct mapping_ctx v = {.file = file != NULL ? file : "",
+                            .diag = diag,
+                            .ud = ud,
+                            .where = MAPPING_AT_VALUE,
+                            .msg_size = 512};
     struct mailchimp_config c;
     enum lsc_status st = mailchimp_config_init(&c);
     if (st != LSC_OK) {
@@ -850,23 +783,13 @@ enum lsc_status mailchimp_config_parse(const char *text, size_t len,
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
-        v.errors++;
-        if (diag != NULL) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "not valid JSON: %s", je.text);
-            struct lsc_diagnostic d = {.struct_size = sizeof d,
-                                       .severity = LSC_LOG_ERROR,
-                                       .file = v.file,
-                                       .line = je.line > 0 ? je.line : 0,
-                                       .column = je.column > 0 ? je.column
-                                                               : 0,
-                                       .json_path = "",
-                                       .message = msg};
-            diag(ud, &d);
-        }
+        mapping_report_at(&v, LSC_LOG_ERROR, "", je.line > 0 ? je.line : 0,
+                          je.column > 0 ? je.column : 0, "not valid JSON: %s",
+                          je.text);
     } else if (!json_is_object(root)) {
         v.pos = jsonpos_create(text, len);
-        report(&v, LSC_LOG_ERROR, "", "the mapping must be a JSON object");
+        mapping_report(&v, LSC_LOG_ERROR, "",
+                       "the mapping must be a JSON object");
     } else {
         v.pos = jsonpos_create(text, len);
         validate(&v, root, &c);

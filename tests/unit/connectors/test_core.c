@@ -1,7 +1,8 @@
 /*
  * Unit tests of the connector core: classification, backoff, Retry-After,
  * token bucket, PKCE (RFC 7636 appendix B), state, credentials files,
- * redaction, HMAC vectors, URL policy, JSON positions.
+ * redaction, HMAC vectors, URL policy, JSON positions, the shared
+ * mapping validation (diagnostics, unknown keys, actions).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "core/http.h"
+#include "core/mapping.h"
 #include "jsonpos.h"
 #include "core/oauth.h"
 #include "core/outcome.h"
@@ -727,6 +729,153 @@ static void test_jsonpos(void **state)
     jsonpos_destroy(p);
 }
 
+/* Diagnostics a mapping_ctx sent, copied (the originals are borrowed). */
+struct seen {
+    int n;
+    struct {
+        int sev, line, col;
+        char path[64];
+        char msg[MAPPING_MSG_MAX];
+    } d[8];
+};
+
+static void keep(void *ud, const struct lsc_diagnostic *d)
+{
+    struct seen *s = ud;
+    assert_true(s->n < 8);
+    assert_string_equal(d->file, "m.json");
+    s->d[s->n].sev = (int)d->severity;
+    s->d[s->n].line = d->line;
+    s->d[s->n].col = d->column;
+    snprintf(s->d[s->n].path, sizeof s->d[0].path, "%s", d->json_path);
+    snprintf(s->d[s->n].msg, sizeof s->d[0].msg, "%s", d->message);
+    s->n++;
+}
+
+static const char mapping_text[] =
+    "{\n"
+    "  \"a\": {\"b\": 1},\n"
+    "  \"actions\": [{\"on\": \"up\", \"tire\": 1}, 3]\n"
+    "}";
+
+/* Where a diagnostic points, the message cut, the error count and the
+ * first error, in both placements. */
+static void test_mapping_report(void **state)
+{
+    (void)state;
+    struct jsonpos *pos = jsonpos_create(mapping_text, strlen(mapping_text));
+    assert_non_null(pos);
+    struct seen s = {0};
+    struct mapping_ctx v = {.file = "m.json", .pos = pos, .diag = keep,
+                            .ud = &s, .where = MAPPING_AT_KEY_OR_PARENT,
+                            .msg_size = 8};
+    mapping_report(&v, LSC_LOG_WARN, "a.b", "warn %d", 1);
+    mapping_report(&v, LSC_LOG_ERROR, "a.zz", "0123456789");
+    mapping_report(&v, LSC_LOG_ERROR, "", "root");
+    assert_int_equal(s.n, 3);
+    /* the key "b", then a missing member at its parent's key */
+    assert_int_equal(s.d[0].line, 2);
+    assert_int_equal(s.d[0].col, 9);
+    assert_string_equal(s.d[0].msg, "warn 1");
+    assert_int_equal(s.d[1].line, 2);
+    assert_int_equal(s.d[1].col, 3);
+    assert_string_equal(s.d[1].path, "a.zz");
+    assert_string_equal(s.d[1].msg, "0123456"); /* cut at msg_size */
+    assert_int_equal(v.errors, 2);
+    assert_string_equal(v.first, "m.json:2:3: a.zz: 0123456");
+
+    /* at the value; a missing path is 0:0 */
+    memset(&s, 0, sizeof s);
+    v = (struct mapping_ctx){.file = "m.json", .pos = pos, .diag = keep,
+                             .ud = &s, .where = MAPPING_AT_VALUE};
+    mapping_report(&v, LSC_LOG_ERROR, "a.b", "%s", "x");
+    mapping_report(&v, LSC_LOG_ERROR, "a.zz", "y");
+    mapping_report_at(&v, LSC_LOG_ERROR, "", 7, 9, "z");
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.d[0].line, 2);
+    assert_int_equal(s.d[0].col, 14);
+    assert_int_equal(s.d[1].line, 0);
+    assert_int_equal(s.d[1].col, 0);
+    assert_int_equal(s.d[2].line, 7);
+    assert_int_equal(s.d[2].col, 9);
+    assert_int_equal(v.errors, 3);
+    assert_string_equal(v.first, "m.json:2:14: a.b: x");
+
+    /* no callback: still counted; the root is "(root)" in the summary */
+    v = (struct mapping_ctx){.file = "m.json", .pos = pos};
+    mapping_report(&v, LSC_LOG_ERROR, "", "%s", "only counted");
+    assert_int_equal(v.errors, 1);
+    assert_string_equal(v.first, "m.json:1:1: (root): only counted");
+
+    char p[16];
+    mapping_join(p, sizeof p, "", "k");
+    assert_string_equal(p, "k");
+    mapping_join(p, sizeof p, "a.b", "k");
+    assert_string_equal(p, "a.b.k");
+    jsonpos_destroy(pos);
+}
+
+/* The "actions" walk: not an array, not an object, unknown keys with a
+ * hint, and the transition. */
+static void test_mapping_actions(void **state)
+{
+    (void)state;
+    struct jsonpos *pos = jsonpos_create(mapping_text, strlen(mapping_text));
+    json_t *root = json_loads(mapping_text, 0, NULL);
+    assert_non_null(root);
+    struct seen s = {0};
+    struct mapping_ctx v = {.file = "m.json", .pos = pos, .diag = keep,
+                            .ud = &s, .where = MAPPING_AT_KEY_OR_PARENT};
+
+    json_t *none = json_object();
+    assert_null(mapping_actions(&v, none));
+    assert_int_equal(s.n, 0);
+    json_decref(none);
+
+    json_t *a = mapping_actions(&v, root);
+    assert_non_null(a);
+    char p[64];
+    json_t *x = mapping_action(&v, a, 0, p, sizeof p);
+    assert_non_null(x);
+    assert_string_equal(p, "actions[0]");
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.d[0].sev, LSC_LOG_WARN);
+    assert_string_equal(s.d[0].path, "actions[0].tire");
+    assert_string_equal(s.d[0].msg, "unknown key \"tire\" is ignored; hint: "
+                                    "did you mean 'tier'?");
+    assert_int_equal(s.d[0].line, 3);
+    assert_int_equal(s.d[0].col, 28);
+
+    bool leave = true;
+    assert_false(mapping_action_on(&v, p, "up", &leave));
+    assert_true(leave); /* untouched */
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.d[1].path, "actions[0].on");
+    assert_string_equal(s.d[1].msg, "\"up\" is not a transition; hint: "
+                                    "\"enter\" or \"leave\"");
+    assert_true(mapping_action_on(&v, p, "enter", &leave));
+    assert_false(leave);
+    assert_true(mapping_action_on(&v, p, "leave", &leave));
+    assert_true(leave);
+
+    assert_null(mapping_action(&v, a, 1, p, sizeof p));
+    assert_string_equal(p, "actions[1]");
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.d[2].sev, LSC_LOG_ERROR);
+    assert_string_equal(s.d[2].path, "actions[1]");
+    assert_string_equal(s.d[2].msg, "must be an object");
+
+    json_t *bad = json_pack("{s:i}", "actions", 3);
+    assert_null(mapping_actions(&v, bad));
+    assert_int_equal(s.n, 4);
+    assert_string_equal(s.d[3].path, "actions");
+    assert_string_equal(s.d[3].msg, "must be an array");
+    assert_int_equal(v.errors, 3);
+    json_decref(bad);
+    json_decref(root);
+    jsonpos_destroy(pos);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -748,6 +897,8 @@ int main(void)
         cmocka_unit_test(test_webhook_body_and_id),
         cmocka_unit_test(test_url_policy),
         cmocka_unit_test(test_jsonpos),
+        cmocka_unit_test(test_mapping_report),
+        cmocka_unit_test(test_mapping_actions),
     };
     return cmocka_run_group_tests_name("connector_core", tests, NULL, NULL);
 }

@@ -441,6 +441,45 @@ static void test_mapping_diagnostics(void **state)
 }
 
 
+
+/* The "actions" walk shared with Mailchimp (core/mapping.c), at the keys
+ * it is about. */
+static void test_mapping_action_walk(void **state)
+{
+    (void)state;
+    memset(&REC, 0, sizeof REC);
+    const char *text =
+        "{\"schema\": \"leadscore.connector/1\", \"connector\": \"hubspot\",\n"
+        " \"auth\": {\"type\": \"service_key\", \"token_env\": \"T\"},\n"
+        " \"outputs\": {\"score\": \"s\", \"tier\": \"t\"},\n"
+        " \"tiers\": [\"hot\"],\n"
+        " \"actions\": [{\"on\": \"arrive\", \"tier\": \"hot\", \"wrte_tier\": 1},\n"
+        "             \"x\", {\"on\": \"leave\", \"tier\": \"hot\"}]}\n";
+    struct hubspot_config c;
+    char err[256];
+    assert_int_equal(hubspot_config_parse("w.json", text, strlen(text),
+                                          diag_cb, &REC, &c, err, sizeof err),
+                     LSC_ERR_CONFIG);
+    const char *want[] = {
+        "w.json:5:46: actions[0].wrte_tier: unknown key \"wrte_tier\" is "
+        "ignored; hint: did you mean 'write_tier'?",
+        "w.json:5:15: actions[0].on: \"arrive\" is not a transition; hint: "
+        "\"enter\" or \"leave\"",
+        "w.json:5:14: actions[0]: the action does nothing; hint: set "
+        "write_tier, tag or webhook",
+        "w.json:6:14: actions[1]: must be an object",
+        "w.json:6:19: actions[2]: the action does nothing; hint: set "
+        "write_tier, tag or webhook",
+    };
+    assert_int_equal(REC.n_diag, 5);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_string_equal(REC.diag[i], want[i]);
+    }
+    assert_string_equal(err, "w.json:5:15: actions[0].on: \"arrive\" is not "
+                             "a transition; hint: \"enter\" or \"leave\" (2 "
+                             "errors)");
+}
+
 /* The fit/engagement object form and its diagnostics. */
 static void test_mapping_output_groups(void **state)
 {
@@ -837,6 +876,7 @@ int main(void)
         cmocka_unit_test(test_parse_contacts),
         cmocka_unit_test(test_shipped_mapping_valid),
         cmocka_unit_test(test_mapping_diagnostics),
+        cmocka_unit_test(test_mapping_action_walk),
         cmocka_unit_test(test_mapping_output_groups),
         cmocka_unit_test(test_format_num),
         cmocka_unit_test(test_format_reasons),

@@ -289,6 +289,63 @@ static void test_actions(void **state)
     }
 }
 
+/* x holds exactly `want`, in order, each as "E|W line:col path: msg". */
+static void expect_diags(const struct diags *x, const char *const *want,
+                         int n)
+{
+    assert_int_equal(x->n, n);
+    for (int i = 0; i < n; i++) {
+        char got[512];
+        snprintf(got, sizeof got, "%s %d:%d %s: %s",
+                 x->d[i].sev == LSC_LOG_ERROR ? "E" : "W", x->d[i].line,
+                 x->d[i].col, x->d[i].path, x->d[i].msg);
+        assert_string_equal(got, want[i]);
+    }
+}
+
+/* The diagnostics of the "actions" walk shared with HubSpot
+ * (core/mapping.c), at the values they are about. */
+static void test_action_diagnostics(void **state)
+{
+    (void)state;
+    const char *t =
+        "{\n"
+        "  \"schema\": \"leadscore.connector/1\", \"connector\": \"mailchimp\",\n"
+        "  \"audience\": {\"list_id\": \"L1\"},\n"
+        "  \"actions\": [{\"on\": \"arrive\", \"tier\": \"hot\", \"tire\": 1,\n"
+        "               \"webhook\": {\"url\": \"https://h.example/x\",\n"
+        "                           \"secret_env\": \"S\"}},\n"
+        "              7]\n"
+        "}\n";
+    struct diags x = {0};
+    struct mailchimp_config c;
+    size_t nerr = 0;
+    assert_int_equal(mailchimp_config_parse(t, strlen(t), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(nerr, 2);
+    static const char *const want[] = {
+        "W 4:55 actions[0].tire: unknown key \"tire\" is ignored; hint: did "
+        "you mean 'tier'?",
+        "E 4:22 actions[0].on: \"arrive\" is not a transition; hint: "
+        "\"enter\" or \"leave\"",
+        "E 7:15 actions[1]: must be an object",
+    };
+    expect_diags(&x, want, 3);
+
+    const char *u =
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
+        "\"audience\":{\"list_id\":\"L1\"},\"actions\":{}}";
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mailchimp_config_parse(u, strlen(u), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    static const char *const want_array[] = {
+        "E 1:97 actions: must be an array",
+    };
+    expect_diags(&x, want_array, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_syntax_and_missing),
         cmocka_unit_test(test_create_mapping),
         cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_action_diagnostics),
     };
     return cmocka_run_group_tests_name("mailchimp_config", tests, NULL, NULL);
 }
