@@ -30,7 +30,7 @@
 #include "workload.h"
 
 /* Events parsed ahead of delivery, as in a host's queue: 4096 (about
- * 1.7 MB with their properties and ids) are still in cache when
+ * 1.5 MB with their properties and ids) are still in cache when
  * delivered, as an event a host has just parsed is.  With 2^20 each one
  * was read back from DRAM, a cost of this harness that no host has (both
  * figures are in docs/performance.md). */
