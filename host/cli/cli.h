@@ -91,6 +91,7 @@ struct cli_session {
     int64_t clock_ms;         /* stream clock; INT64_MIN before any event */
     int64_t eval_ms;          /* what now_ms() answers while reporting */
     bool reporting;
+    struct hl_contact *report_cur; /* the contact being reported */
     const char *only_contact; /* deliver only this contact's events */
 
     /* Effects of the event being delivered, applied on LSC_OK. */

@@ -197,10 +197,12 @@ static enum lsc_status svc_contact_props(void *ud, const char *contact_id,
                                          void *fn_ud)
 {
     struct cli_session *s = ud;
-    /* Nearly always the contact being delivered: skip the hash lookup. */
+    /* Nearly always the contact being delivered or reported: skip the
+     * hash lookup. */
+    struct hl_contact *near = s->cur != NULL ? s->cur : s->report_cur;
     struct hl_contact *c =
-        s->cur != NULL && strcmp(hl_contact_id(s->cur), contact_id) == 0
-            ? s->cur
+        near != NULL && strcmp(hl_contact_id(near), contact_id) == 0
+            ? near
             : hl_contacts_find(s->contacts, contact_id);
     if (c == NULL) {
         return LSC_ERR_NOT_FOUND;
@@ -932,6 +934,14 @@ int cli_session_report(struct cli_session *s, int64_t as_of_ms,
     bool skip_quiet = at >= s->clock_ms && s->job_enqueue == NULL;
     for (size_t i = 0; i < n; i++) {
         struct hl_contact *c = all[i];
+        /* In id order the records are scattered: fetch the record a few
+         * contacts ahead, then its state and properties. */
+        if (i + 8 < n) {
+            hl_contact_prefetch(all[i + 8], 0);
+        }
+        if (i + 4 < n) {
+            hl_contact_prefetch(all[i + 4], 1);
+        }
         if (s->only_contact != NULL &&
             strcmp(hl_contact_id(c), s->only_contact) != 0) {
             continue;
@@ -957,11 +967,13 @@ int cli_session_report(struct cli_session *s, int64_t as_of_ms,
             ev.state = NULL;
         }
         s->report_index = 0;
+        s->report_cur = c; /* its properties are read: no lookup */
         if (hl_plugin_report(s->plugin, &ev, report_sink, s, err,
                              sizeof err) != LSC_OK) {
             cli_error("contact %s: no report: %s", hl_contact_id(c), err);
             rc = CLI_EXIT_INTERNAL;
         }
+        s->report_cur = NULL;
         fn(ud, CLI_REPORT_END, NULL);
     }
     s->reporting = false;

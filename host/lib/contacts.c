@@ -359,14 +359,18 @@ void hl_contacts_prefetch(const struct hl_contacts *cs, uint64_t hash,
         if (cs->slots[i].hash != h) {
             continue;
         }
-        const struct hl_contact *c = rec_at(cs, cs->slots[i].rec - 1);
-        if (stage == 1) {
-            PREFETCH(c);
-        } else {
-            prefetch_bytes(c->state, c->state_len, 1024);
-            prefetch_bytes(c->props, c->props_len, 256);
-        }
+        hl_contact_prefetch(rec_at(cs, cs->slots[i].rec - 1), stage - 1);
         return;
+    }
+}
+
+void hl_contact_prefetch(const struct hl_contact *c, int stage)
+{
+    if (stage == 0) {
+        PREFETCH(c);
+    } else {
+        prefetch_bytes(c->state, c->state_len, 1024);
+        prefetch_bytes(c->props, c->props_len, 256);
     }
 }
 

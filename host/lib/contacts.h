@@ -57,6 +57,11 @@ enum lsc_status hl_contacts_upsert_h(struct hl_contacts *cs, const char *id,
 void hl_contacts_prefetch(const struct hl_contacts *cs, uint64_t hash,
                           int stage);
 
+/* The same for a record the host already holds (a walk over all of them):
+ * stage 0 the record (borrowed), stage 1 (once it is cached) its
+ * properties and state. */
+void hl_contact_prefetch(const struct hl_contact *c, int stage);
+
 /*
  * Find or create the contact (a new one has no properties, no state,
  * wake INT64_MAX).  *created (may be NULL) tells which.  *out is borrowed
