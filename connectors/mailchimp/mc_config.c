@@ -361,10 +361,13 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
                            "\"tiers\"");
         }
         struct mailchimp_action ac = {0};
-        bool bad = !get_str(v, x, p, "on", NULL, true) |
-                   !get_str(v, x, p, "tier", &ac.tier, true);
+        /* An "on" get_str() refused (missing, empty, not a string) is
+         * reported once, as HubSpot does; only a non-empty string is
+         * checked as a transition. */
+        bool on_ok = get_str(v, x, p, "on", NULL, true);
+        bool bad = !get_str(v, x, p, "tier", &ac.tier, true) || !on_ok;
         const char *on = json_string_value(json_object_get(x, "on"));
-        if (on != NULL && !mapping_action_on(v, p, on, &ac.on_leave)) {
+        if (on_ok && !mapping_action_on(v, p, on, &ac.on_leave)) {
             bad = true;
         }
         snprintf(q, sizeof q, "%s.webhook", p);

@@ -344,6 +344,22 @@ static void test_action_diagnostics(void **state)
         "E 1:97 actions: must be an array",
     };
     expect_diags(&x, want_array, 1);
+
+    /* An empty "on" is one problem, reported as HubSpot reports it. */
+    const char *e =
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
+        "\"audience\":{\"list_id\":\"L1\"},\"actions\":[{\"on\":\"\","
+        "\"tier\":\"hot\",\"webhook\":{\"url\":\"https://h.example/x\","
+        "\"secret_env\":\"S\"}}]}";
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mailchimp_config_parse(e, strlen(e), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(nerr, 1);
+    static const char *const want_empty_on[] = {
+        "E 1:104 actions[0].on: must be a non-empty string",
+    };
+    expect_diags(&x, want_empty_on, 1);
 }
 
 int main(void)
