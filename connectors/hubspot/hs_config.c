@@ -43,20 +43,6 @@ static bool prop_name_ok(const char *s)
     return true;
 }
 
-static bool env_name_ok(const char *s)
-{
-    if (s == NULL || s[0] == '\0' || isdigit((unsigned char)s[0])) {
-        return false;
-    }
-    for (const char *p = s; *p; p++) {
-        if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) &&
-            *p != '_') {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Optional string member; reports a type error. */
 static const char *get_str(struct mapping_ctx *v, json_t *obj,
                            const char *path, const char *key, bool required)
@@ -209,12 +195,12 @@ static void parse_auth(struct mapping_ctx *v, json_t *root,
                        "unknown auth type \"%s\"; hint: \"oauth\", "
                        "\"private_app\" or \"service_key\"", type);
     }
-    if (cse != NULL && !env_name_ok(cse)) {
+    if (cse != NULL && !mapping_env_name_ok(cse)) {
         mapping_report(v, LSC_LOG_ERROR, "auth.client_secret_env",
                        "\"%s\" is not an environment variable name (A-Z, 0-9, "
                        "_); hint: never put the secret itself here", cse);
     }
-    if (te != NULL && !env_name_ok(te)) {
+    if (te != NULL && !mapping_env_name_ok(te)) {
         mapping_report(v, LSC_LOG_ERROR, "auth.token_env",
                        "\"%s\" is not an environment variable name (A-Z, 0-9, "
                        "_); hint: never put the token itself here", te);
@@ -633,7 +619,7 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
                 char r[128];
                 snprintf(r, sizeof r, "%s.url", q);
                 check_url(v, r, url);
-                if (sec != NULL && !env_name_ok(sec)) {
+                if (sec != NULL && !mapping_env_name_ok(sec)) {
                     snprintf(r, sizeof r, "%s.secret_env", q);
                     mapping_report(v, LSC_LOG_ERROR, r,
                                    "\"%s\" is not an environment variable name",

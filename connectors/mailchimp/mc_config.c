@@ -317,20 +317,6 @@ static void check_base(struct mapping_ctx *v, json_t *o, const char *path,
     }
 }
 
-/* True for a POSIX-style environment variable name. */
-static bool env_name(const char *s)
-{
-    if (s == NULL || !(isalpha((unsigned char)*s) || *s == '_')) {
-        return false;
-    }
-    for (; *s != '\0'; s++) {
-        if (!isalnum((unsigned char)*s) && *s != '_') {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* "actions": the signed webhook on tier transitions, as in a HubSpot
  * mapping; tag and write_tier are HubSpot's (our tier tags follow
  * "tiers"). */
@@ -390,7 +376,7 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
             bad |= !get_str(v, wh, q, "secret_env", &ac.webhook_secret_env,
                             true);
             if (ac.webhook_secret_env != NULL &&
-                !env_name(ac.webhook_secret_env)) {
+                !mapping_env_name_ok(ac.webhook_secret_env)) {
                 snprintf(r, sizeof r, "%s.secret_env", q);
                 mapping_report(v, LSC_LOG_ERROR, r,
                                "\"%s\" is not an environment variable name",

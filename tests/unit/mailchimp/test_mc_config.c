@@ -360,6 +360,23 @@ static void test_action_diagnostics(void **state)
         "E 1:104 actions[0].on: must be a non-empty string",
     };
     expect_diags(&x, want_empty_on, 1);
+
+    /* secret_env follows HubSpot's rule: upper case, digits and _. */
+    const char *lc =
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
+        "\"audience\":{\"list_id\":\"L1\"},\"actions\":[{\"on\":\"enter\","
+        "\"tier\":\"hot\",\"webhook\":{\"url\":\"https://h.example/x\","
+        "\"secret_env\":\"hook_Secret\"}}]}";
+    memset(&x, 0, sizeof x);
+    assert_int_equal(mailchimp_config_parse(lc, strlen(lc), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(nerr, 1);
+    static const char *const want_lower_env[] = {
+        "E 1:177 actions[0].webhook.secret_env: \"hook_Secret\" is not an "
+        "environment variable name",
+    };
+    expect_diags(&x, want_lower_env, 1);
 }
 
 int main(void)
