@@ -629,19 +629,21 @@ static void validate(struct mapping_ctx *v, json_t *root,
                                    c->tiers[i].tier);
                 }
             }
-            if (c->tiers != NULL) {
-                char *tier = strdup(k);
-                char *tag = strdup(json_string_value(t));
-                if (tier == NULL || tag == NULL) {
-                    free(tier);
-                    free(tag);
-                    mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
-                    continue;
-                }
-                c->tiers[c->n_tiers].tier = tier;
-                c->tiers[c->n_tiers].tag = tag;
-                c->n_tiers++;
+            /* No array (calloc failed) refuses the mapping, as in the
+             * array form: dropping the tier would give it the default
+             * tag. */
+            bool have = c->tiers != NULL;
+            char *tier = have ? strdup(k) : NULL;
+            char *tag = have ? strdup(json_string_value(t)) : NULL;
+            if (tier == NULL || tag == NULL) {
+                free(tier);
+                free(tag);
+                mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
+                continue;
             }
+            c->tiers[c->n_tiers].tier = tier;
+            c->tiers[c->n_tiers].tag = tag;
+            c->n_tiers++;
         }
     }
 
@@ -683,19 +685,20 @@ static void validate(struct mapping_ctx *v, json_t *root,
                                    "campaign_type your model's rules test)");
                     continue;
                 }
-                if (c->campaign_types != NULL) {
-                    char *mk = strdup(key);
-                    char *lk = strdup(json_string_value(val));
-                    if (mk == NULL || lk == NULL) {
-                        free(mk);
-                        free(lk);
-                        mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
-                        continue;
-                    }
-                    size_t i = c->n_campaign_types++;
-                    c->campaign_types[i].mailchimp = mk;
-                    c->campaign_types[i].leadscore = lk;
+                /* No array (calloc failed) refuses the mapping: dropping
+                 * the type would hand the model Mailchimp's name. */
+                bool have = c->campaign_types != NULL;
+                char *mk = have ? strdup(key) : NULL;
+                char *lk = have ? strdup(json_string_value(val)) : NULL;
+                if (mk == NULL || lk == NULL) {
+                    free(mk);
+                    free(lk);
+                    mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
+                    continue;
                 }
+                size_t i = c->n_campaign_types++;
+                c->campaign_types[i].mailchimp = mk;
+                c->campaign_types[i].leadscore = lk;
             }
         }
     }

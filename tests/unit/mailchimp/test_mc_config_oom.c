@@ -1,8 +1,9 @@
 /*
- * The Mailchimp mapping validator when strdup() fails: every failure is
- * refused (a status, never a crash), and an accepted mapping has every
- * string it names.  Linked with -Wl,--wrap=strdup so that the n-th copy
- * made by the connector fails.
+ * The Mailchimp mapping validator when strdup() or calloc() fails: every
+ * failure is refused (a status, never a crash), and an accepted mapping
+ * has every string and list it names.  Linked with -Wl,--wrap=strdup and
+ * -Wl,--wrap=calloc so that the n-th such call made by the connector (or
+ * the static libraries it links) fails.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,16 +19,30 @@
 
 char *__real_strdup(const char *s);
 char *__wrap_strdup(const char *s);
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
 
-static long fail_at = -1; /* index of the call that fails; -1: none */
-static long calls;
+/* One counter per wrapped function; fail_at -1: none fails. */
+struct failer {
+    long fail_at;
+    long calls;
+};
+static struct failer dup_f = {-1, 0};
+static struct failer calloc_f = {-1, 0};
+
+static int fails_now(struct failer *f)
+{
+    return f->calls++ == f->fail_at;
+}
 
 char *__wrap_strdup(const char *s)
 {
-    if (calls++ == fail_at) {
-        return NULL;
-    }
-    return __real_strdup(s);
+    return fails_now(&dup_f) ? NULL : __real_strdup(s);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return fails_now(&calloc_f) ? NULL : __real_calloc(n, size);
 }
 
 static const char mapping[] =
@@ -41,23 +56,26 @@ static const char mapping[] =
     " \"actions\": [{\"on\": \"enter\", \"tier\": \"hot\", \"webhook\":\n"
     "   {\"url\": \"https://h.example/x\", \"secret_env\": \"HOOK\"}}]}\n";
 
-static void test_each_strdup_failure(void **state)
+static enum lsc_status parse(struct mailchimp_config *c)
 {
-    (void)state;
-    struct mailchimp_config c;
     size_t nerr = 0;
-    fail_at = -1;
-    calls = 0;
-    assert_int_equal(mailchimp_config_parse(mapping, strlen(mapping), "o.json",
-                                            NULL, NULL, &c, &nerr),
-                     LSC_OK);
+    dup_f.calls = 0;
+    calloc_f.calls = 0;
+    return mailchimp_config_parse(mapping, strlen(mapping), "o.json", NULL,
+                                  NULL, c, &nerr);
+}
+
+/* Fails each call counted by f in turn: a refusal, or all of it. */
+static void fail_each(struct failer *f, long min_calls)
+{
+    struct mailchimp_config c;
+    f->fail_at = -1;
+    assert_int_equal(parse(&c), LSC_OK);
     mailchimp_config_destroy(&c);
-    long total = calls;
-    assert_true(total > 20);
-    for (fail_at = 0; fail_at < total; fail_at++) {
-        calls = 0;
-        enum lsc_status st = mailchimp_config_parse(
-            mapping, strlen(mapping), "o.json", NULL, NULL, &c, &nerr);
+    long total = f->calls;
+    assert_true(total >= min_calls);
+    for (f->fail_at = 0; f->fail_at < total; f->fail_at++) {
+        enum lsc_status st = parse(&c);
         if (st != LSC_OK) {
             assert_true(st == LSC_ERR_NOMEM || st == LSC_ERR_CONFIG);
             continue;
@@ -69,20 +87,36 @@ static void test_each_strdup_failure(void **state)
         assert_string_equal(c.score_tag, "SC");
         assert_string_equal(c.api_base, "https://mc.example");
         assert_int_equal(c.n_tiers, 1);
+        assert_string_equal(c.tiers[0].tag, "t-hot");
         assert_int_equal(c.n_campaign_types, 1);
+        assert_string_equal(c.campaign_types[0].leadscore, "newsletter");
         assert_int_equal(c.n_actions, 1);
         assert_string_equal(c.actions[0].tier, "hot");
         assert_string_equal(c.actions[0].webhook_url, "https://h.example/x");
         assert_string_equal(c.actions[0].webhook_secret_env, "HOOK");
         mailchimp_config_destroy(&c);
     }
-    fail_at = -1;
+    f->fail_at = -1;
+}
+
+static void test_each_strdup_failure(void **state)
+{
+    (void)state;
+    fail_each(&dup_f, 21);
+}
+
+/* The tiers, campaign_types and actions arrays (and positions). */
+static void test_each_calloc_failure(void **state)
+{
+    (void)state;
+    fail_each(&calloc_f, 3);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_strdup_failure),
+        cmocka_unit_test(test_each_calloc_failure),
     };
     return cmocka_run_group_tests_name("mailchimp_config_oom", tests, NULL,
                                        NULL);
