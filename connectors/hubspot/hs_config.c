@@ -251,8 +251,17 @@ static void parse_inputs(struct mapping_ctx *v, json_t *root,
                            "must name the model field it feeds (a string)");
             continue;
         }
-        c->inputs[c->n_inputs].property = dupv(v, k);
-        c->inputs[c->n_inputs].field = dupv(v, json_string_value(val));
+        /* A failed copy is not stored: later checks compare every input
+         * (v->oom already refuses the mapping). */
+        char *prop = dupv(v, k);
+        char *field = dupv(v, json_string_value(val));
+        if (prop == NULL || field == NULL) {
+            free(prop);
+            free(field);
+            continue;
+        }
+        c->inputs[c->n_inputs].property = prop;
+        c->inputs[c->n_inputs].field = field;
         c->n_inputs++;
     }
 }
@@ -307,7 +316,11 @@ static const char *parse_group_output(struct mapping_ctx *v, json_t *x,
                            json_string_value(e));
             continue;
         }
-        (*out)[(*n)++] = dupv(v, json_string_value(e));
+        /* not stored on failure: the duplicate check compares each */
+        char *d = dupv(v, json_string_value(e));
+        if (d != NULL) {
+            (*out)[(*n)++] = d;
+        }
     }
     return name;
 }
@@ -479,7 +492,11 @@ static void parse_tiers(struct mapping_ctx *v, json_t *root,
                            json_string_value(x));
             continue;
         }
-        c->tiers[c->n_tiers++] = dupv(v, json_string_value(x));
+        /* not stored on failure: has_tier() compares each */
+        char *d = dupv(v, json_string_value(x));
+        if (d != NULL) {
+            c->tiers[c->n_tiers++] = d;
+        }
     }
 }
 
