@@ -239,6 +239,25 @@ static bool get_str(struct mapping_ctx *v, json_t *parent, const char *path,
     return true;
 }
 
+/* Copies a and b for the list entry at path into *da and *db, or reports
+ * "out of memory" there and leaves both NULL; have false: the list itself
+ * could not be allocated. */
+static bool dup_pair(struct mapping_ctx *v, const char *path, bool have,
+                     const char *a, const char *b, char **da, char **db)
+{
+    *da = have ? strdup(a) : NULL;
+    *db = have ? strdup(b) : NULL;
+    if (*da == NULL || *db == NULL) {
+        free(*da);
+        free(*db);
+        *da = NULL;
+        *db = NULL;
+        mapping_report(v, LSC_LOG_ERROR, path, "out of memory");
+        return false;
+    }
+    return true;
+}
+
 /* Optional integer in [lo, hi] into *dst; reports anything else. */
 static void get_int(struct mapping_ctx *v, json_t *parent, const char *path,
                     const char *key, long lo, long hi, const char *hint,
@@ -586,12 +605,10 @@ static void validate(struct mapping_ctx *v, json_t *root,
             }
             char tag[MAILCHIMP_MEMBER_TAG_MAX + 16];
             snprintf(tag, sizeof tag, "leadscore-%s", json_string_value(t));
-            char *tier = strdup(json_string_value(t));
-            char *tg = strdup(tag);
-            if (c->tiers == NULL || tier == NULL || tg == NULL) {
-                free(tier);
-                free(tg);
-                mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
+            char *tier;
+            char *tg;
+            if (!dup_pair(v, tp, c->tiers != NULL, json_string_value(t), tag,
+                          &tier, &tg)) {
                 continue;
             }
             c->tiers[c->n_tiers].tier = tier;
@@ -632,13 +649,10 @@ static void validate(struct mapping_ctx *v, json_t *root,
             /* No array (calloc failed) refuses the mapping, as in the
              * array form: dropping the tier would give it the default
              * tag. */
-            bool have = c->tiers != NULL;
-            char *tier = have ? strdup(k) : NULL;
-            char *tag = have ? strdup(json_string_value(t)) : NULL;
-            if (tier == NULL || tag == NULL) {
-                free(tier);
-                free(tag);
-                mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
+            char *tier;
+            char *tag;
+            if (!dup_pair(v, tp, c->tiers != NULL, k, json_string_value(t),
+                          &tier, &tag)) {
                 continue;
             }
             c->tiers[c->n_tiers].tier = tier;
@@ -687,13 +701,10 @@ static void validate(struct mapping_ctx *v, json_t *root,
                 }
                 /* No array (calloc failed) refuses the mapping: dropping
                  * the type would hand the model Mailchimp's name. */
-                bool have = c->campaign_types != NULL;
-                char *mk = have ? strdup(key) : NULL;
-                char *lk = have ? strdup(json_string_value(val)) : NULL;
-                if (mk == NULL || lk == NULL) {
-                    free(mk);
-                    free(lk);
-                    mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
+                char *mk;
+                char *lk;
+                if (!dup_pair(v, tp, c->campaign_types != NULL, key,
+                              json_string_value(val), &mk, &lk)) {
                     continue;
                 }
                 size_t i = c->n_campaign_types++;
