@@ -4,6 +4,7 @@
  */
 #include "mapping.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -139,4 +140,20 @@ bool mapping_action_on(struct mapping_ctx *v, const char *path,
                    "\"%s\" is not a transition; hint: \"enter\" or "
                    "\"leave\"", on);
     return false;
+}
+
+bool mapping_env_name_ok(const char *s)
+{
+    /* Upper case only: a lower-case or mixed value is more likely a secret
+     * pasted in than a variable name, and one rule for both connectors. */
+    if (s == NULL || s[0] == '\0' || isdigit((unsigned char)s[0])) {
+        return false;
+    }
+    for (const char *p = s; *p; p++) {
+        if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) &&
+            *p != '_') {
+            return false;
+        }
+    }
+    return true;
 }

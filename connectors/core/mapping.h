@@ -4,8 +4,9 @@
  * reports each problem as a struct lsc_diagnostic with the file, the
  * line:column of its JSON path and the path; unknown keys get a warning
  * with a "did you mean" hint; and both mappings walk an "actions" array
- * of objects with an "on" transition the same way.  What a connector
- * checks beyond that (messages included) stays in the connector.
+ * of objects with an "on" transition the same way, with one rule for
+ * environment variable names.  What a connector checks beyond that
+ * (messages included) stays in the connector.
  */
 #ifndef LSC_CONNECTORS_CORE_MAPPING_H
 #define LSC_CONNECTORS_CORE_MAPPING_H
@@ -88,5 +89,10 @@ json_t *mapping_action(struct mapping_ctx *v, json_t *actions, size_t i,
  * returns true; anything else is reported at path.on (false). */
 bool mapping_action_on(struct mapping_ctx *v, const char *path,
                        const char *on, bool *leave);
+
+/* True when s names an environment variable as the mappings accept it:
+ * A-Z, 0-9 and _, not starting with a digit (HubSpot's auth.*_env and
+ * both connectors' webhook secret_env).  False for NULL and "". */
+bool mapping_env_name_ok(const char *s);
 
 #endif

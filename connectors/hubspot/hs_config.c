@@ -43,20 +43,6 @@ static bool prop_name_ok(const char *s)
     return true;
 }
 
-static bool env_name_ok(const char *s)
-{
-    if (s == NULL || s[0] == '\0' || isdigit((unsigned char)s[0])) {
-        return false;
-    }
-    for (const char *p = s; *p; p++) {
-        if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) &&
-            *p != '_') {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Optional string member; reports a type error. */
 static const char *get_str(struct mapping_ctx *v, json_t *obj,
                            const char *path, const char *key, bool required)
@@ -209,12 +195,12 @@ static void parse_auth(struct mapping_ctx *v, json_t *root,
                        "unknown auth type \"%s\"; hint: \"oauth\", "
                        "\"private_app\" or \"service_key\"", type);
     }
-    if (cse != NULL && !env_name_ok(cse)) {
+    if (cse != NULL && !mapping_env_name_ok(cse)) {
         mapping_report(v, LSC_LOG_ERROR, "auth.client_secret_env",
                        "\"%s\" is not an environment variable name (A-Z, 0-9, "
                        "_); hint: never put the secret itself here", cse);
     }
-    if (te != NULL && !env_name_ok(te)) {
+    if (te != NULL && !mapping_env_name_ok(te)) {
         mapping_report(v, LSC_LOG_ERROR, "auth.token_env",
                        "\"%s\" is not an environment variable name (A-Z, 0-9, "
                        "_); hint: never put the token itself here", te);
@@ -265,8 +251,17 @@ static void parse_inputs(struct mapping_ctx *v, json_t *root,
                            "must name the model field it feeds (a string)");
             continue;
         }
-        c->inputs[c->n_inputs].property = dupv(v, k);
-        c->inputs[c->n_inputs].field = dupv(v, json_string_value(val));
+        /* A failed copy is not stored: later checks compare every input
+         * (v->oom already refuses the mapping). */
+        char *prop = dupv(v, k);
+        char *field = dupv(v, json_string_value(val));
+        if (prop == NULL || field == NULL) {
+            free(prop);
+            free(field);
+            continue;
+        }
+        c->inputs[c->n_inputs].property = prop;
+        c->inputs[c->n_inputs].field = field;
         c->n_inputs++;
     }
 }
@@ -321,7 +316,11 @@ static const char *parse_group_output(struct mapping_ctx *v, json_t *x,
                            json_string_value(e));
             continue;
         }
-        (*out)[(*n)++] = dupv(v, json_string_value(e));
+        /* not stored on failure: the duplicate check compares each */
+        char *d = dupv(v, json_string_value(e));
+        if (d != NULL) {
+            (*out)[(*n)++] = d;
+        }
     }
     return name;
 }
@@ -493,7 +492,11 @@ static void parse_tiers(struct mapping_ctx *v, json_t *root,
                            json_string_value(x));
             continue;
         }
-        c->tiers[c->n_tiers++] = dupv(v, json_string_value(x));
+        /* not stored on failure: has_tier() compares each */
+        char *d = dupv(v, json_string_value(x));
+        if (d != NULL) {
+            c->tiers[c->n_tiers++] = d;
+        }
     }
 }
 
@@ -633,7 +636,7 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
                 char r[128];
                 snprintf(r, sizeof r, "%s.url", q);
                 check_url(v, r, url);
-                if (sec != NULL && !env_name_ok(sec)) {
+                if (sec != NULL && !mapping_env_name_ok(sec)) {
                     snprintf(r, sizeof r, "%s.secret_env", q);
                     mapping_report(v, LSC_LOG_ERROR, r,
                                    "\"%s\" is not an environment variable name",

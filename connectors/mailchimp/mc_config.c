@@ -239,6 +239,25 @@ static bool get_str(struct mapping_ctx *v, json_t *parent, const char *path,
     return true;
 }
 
+/* Copies a and b for the list entry at path into *da and *db, or reports
+ * "out of memory" there and leaves both NULL; have false: the list itself
+ * could not be allocated. */
+static bool dup_pair(struct mapping_ctx *v, const char *path, bool have,
+                     const char *a, const char *b, char **da, char **db)
+{
+    *da = have ? strdup(a) : NULL;
+    *db = have ? strdup(b) : NULL;
+    if (*da == NULL || *db == NULL) {
+        free(*da);
+        free(*db);
+        *da = NULL;
+        *db = NULL;
+        mapping_report(v, LSC_LOG_ERROR, path, "out of memory");
+        return false;
+    }
+    return true;
+}
+
 /* Optional integer in [lo, hi] into *dst; reports anything else. */
 static void get_int(struct mapping_ctx *v, json_t *parent, const char *path,
                     const char *key, long lo, long hi, const char *hint,
@@ -317,20 +336,6 @@ static void check_base(struct mapping_ctx *v, json_t *o, const char *path,
     }
 }
 
-/* True for a POSIX-style environment variable name. */
-static bool env_name(const char *s)
-{
-    if (s == NULL || !(isalpha((unsigned char)*s) || *s == '_')) {
-        return false;
-    }
-    for (; *s != '\0'; s++) {
-        if (!isalnum((unsigned char)*s) && *s != '_') {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* "actions": the signed webhook on tier transitions, as in a HubSpot
  * mapping; tag and write_tier are HubSpot's (our tier tags follow
  * "tiers"). */
@@ -361,10 +366,13 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
                            "\"tiers\"");
         }
         struct mailchimp_action ac = {0};
-        bool bad = !get_str(v, x, p, "on", NULL, true) |
-                   !get_str(v, x, p, "tier", &ac.tier, true);
+        /* An "on" get_str() refused (missing, empty, not a string) is
+         * reported once, as HubSpot does; only a non-empty string is
+         * checked as a transition. */
+        bool on_ok = get_str(v, x, p, "on", NULL, true);
+        bool bad = !get_str(v, x, p, "tier", &ac.tier, true) || !on_ok;
         const char *on = json_string_value(json_object_get(x, "on"));
-        if (on != NULL && !mapping_action_on(v, p, on, &ac.on_leave)) {
+        if (on_ok && !mapping_action_on(v, p, on, &ac.on_leave)) {
             bad = true;
         }
         snprintf(q, sizeof q, "%s.webhook", p);
@@ -387,7 +395,7 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
             bad |= !get_str(v, wh, q, "secret_env", &ac.webhook_secret_env,
                             true);
             if (ac.webhook_secret_env != NULL &&
-                !env_name(ac.webhook_secret_env)) {
+                !mapping_env_name_ok(ac.webhook_secret_env)) {
                 snprintf(r, sizeof r, "%s.secret_env", q);
                 mapping_report(v, LSC_LOG_ERROR, r,
                                "\"%s\" is not an environment variable name",
@@ -597,12 +605,10 @@ static void validate(struct mapping_ctx *v, json_t *root,
             }
             char tag[MAILCHIMP_MEMBER_TAG_MAX + 16];
             snprintf(tag, sizeof tag, "leadscore-%s", json_string_value(t));
-            char *tier = strdup(json_string_value(t));
-            char *tg = strdup(tag);
-            if (c->tiers == NULL || tier == NULL || tg == NULL) {
-                free(tier);
-                free(tg);
-                mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
+            char *tier;
+            char *tg;
+            if (!dup_pair(v, tp, c->tiers != NULL, json_string_value(t), tag,
+                          &tier, &tg)) {
                 continue;
             }
             c->tiers[c->n_tiers].tier = tier;
@@ -640,19 +646,18 @@ static void validate(struct mapping_ctx *v, json_t *root,
                                    c->tiers[i].tier);
                 }
             }
-            if (c->tiers != NULL) {
-                char *tier = strdup(k);
-                char *tag = strdup(json_string_value(t));
-                if (tier == NULL || tag == NULL) {
-                    free(tier);
-                    free(tag);
-                    mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
-                    continue;
-                }
-                c->tiers[c->n_tiers].tier = tier;
-                c->tiers[c->n_tiers].tag = tag;
-                c->n_tiers++;
+            /* No array (calloc failed) refuses the mapping, as in the
+             * array form: dropping the tier would give it the default
+             * tag. */
+            char *tier;
+            char *tag;
+            if (!dup_pair(v, tp, c->tiers != NULL, k, json_string_value(t),
+                          &tier, &tag)) {
+                continue;
             }
+            c->tiers[c->n_tiers].tier = tier;
+            c->tiers[c->n_tiers].tag = tag;
+            c->n_tiers++;
         }
     }
 
@@ -694,19 +699,17 @@ static void validate(struct mapping_ctx *v, json_t *root,
                                    "campaign_type your model's rules test)");
                     continue;
                 }
-                if (c->campaign_types != NULL) {
-                    char *mk = strdup(key);
-                    char *lk = strdup(json_string_value(val));
-                    if (mk == NULL || lk == NULL) {
-                        free(mk);
-                        free(lk);
-                        mapping_report(v, LSC_LOG_ERROR, tp, "out of memory");
-                        continue;
-                    }
-                    size_t i = c->n_campaign_types++;
-                    c->campaign_types[i].mailchimp = mk;
-                    c->campaign_types[i].leadscore = lk;
+                /* No array (calloc failed) refuses the mapping: dropping
+                 * the type would hand the model Mailchimp's name. */
+                char *mk;
+                char *lk;
+                if (!dup_pair(v, tp, c->campaign_types != NULL, key,
+                              json_string_value(val), &mk, &lk)) {
+                    continue;
                 }
+                size_t i = c->n_campaign_types++;
+                c->campaign_types[i].mailchimp = mk;
+                c->campaign_types[i].leadscore = lk;
             }
         }
     }

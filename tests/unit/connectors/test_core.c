@@ -876,6 +876,23 @@ static void test_mapping_actions(void **state)
     jsonpos_destroy(pos);
 }
 
+/* The environment variable names both connectors accept. */
+static void test_mapping_env_name(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {"HOOK", "LEADSCORE_WEBHOOK_SECRET",
+                                     "_X", "A1", "_"};
+    static const char *const bad[] = {"", "hook", "Hook_SECRET", "1HOOK",
+                                      "A-B", "A B", "S\u00e9"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_true(mapping_env_name_ok(ok[i]));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_false(mapping_env_name_ok(bad[i]));
+    }
+    assert_false(mapping_env_name_ok(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -899,6 +916,7 @@ int main(void)
         cmocka_unit_test(test_jsonpos),
         cmocka_unit_test(test_mapping_report),
         cmocka_unit_test(test_mapping_actions),
+        cmocka_unit_test(test_mapping_env_name),
     };
     return cmocka_run_group_tests_name("connector_core", tests, NULL, NULL);
 }

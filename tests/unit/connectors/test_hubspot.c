@@ -478,6 +478,21 @@ static void test_mapping_action_walk(void **state)
     assert_string_equal(err, "w.json:5:15: actions[0].on: \"arrive\" is not "
                              "a transition; hint: \"enter\" or \"leave\" (2 "
                              "errors)");
+
+    /* An empty "on" is one problem (Mailchimp reports it the same way). */
+    memset(&REC, 0, sizeof REC);
+    const char *empty =
+        "{\"schema\": \"leadscore.connector/1\", \"connector\": \"hubspot\",\n"
+        " \"auth\": {\"type\": \"service_key\", \"token_env\": \"T\"},\n"
+        " \"outputs\": {\"score\": \"s\", \"tier\": \"t\"},\n"
+        " \"tiers\": [\"hot\"],\n"
+        " \"actions\": [{\"on\": \"\", \"tier\": \"hot\", \"write_tier\": true}]}\n";
+    assert_int_equal(hubspot_config_parse("w.json", empty, strlen(empty),
+                                          diag_cb, &REC, &c, err, sizeof err),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(REC.n_diag, 1);
+    assert_string_equal(REC.diag[0], "w.json:5:15: actions[0].on: must be a "
+                                     "non-empty string");
 }
 
 /* The fit/engagement object form and its diagnostics. */

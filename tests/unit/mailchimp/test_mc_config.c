@@ -303,6 +303,34 @@ static void expect_diags(const struct diags *x, const char *const *want,
     }
 }
 
+/* Mapping t is refused with n_errors errors and exactly the diagnostics
+ * `want`. */
+static void expect_refused(const char *t, size_t n_errors,
+                           const char *const *want, int n)
+{
+    struct diags x = {0};
+    struct mailchimp_config c;
+    size_t nerr = 0;
+    assert_int_equal(mailchimp_config_parse(t, strlen(t), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_ERR_CONFIG);
+    assert_int_equal(nerr, n_errors);
+    expect_diags(&x, want, n);
+}
+
+/* A mapping whose only action is `action` is refused with exactly the
+ * one error `want`. */
+static void expect_one_error(const char *action, const char *want)
+{
+    char t[512];
+    snprintf(t, sizeof t,
+             "{\"schema\":\"leadscore.connector/1\","
+             "\"connector\":\"mailchimp\",\"audience\":{\"list_id\":\"L1\"},"
+             "\"actions\":[%s]}",
+             action);
+    expect_refused(t, 1, &want, 1);
+}
+
 /* The diagnostics of the "actions" walk shared with HubSpot
  * (core/mapping.c), at the values they are about. */
 static void test_action_diagnostics(void **state)
@@ -317,13 +345,6 @@ static void test_action_diagnostics(void **state)
         "                           \"secret_env\": \"S\"}},\n"
         "              7]\n"
         "}\n";
-    struct diags x = {0};
-    struct mailchimp_config c;
-    size_t nerr = 0;
-    assert_int_equal(mailchimp_config_parse(t, strlen(t), "a.json", on_diag,
-                                            &x, &c, &nerr),
-                     LSC_ERR_CONFIG);
-    assert_int_equal(nerr, 2);
     static const char *const want[] = {
         "W 4:55 actions[0].tire: unknown key \"tire\" is ignored; hint: did "
         "you mean 'tier'?",
@@ -331,19 +352,26 @@ static void test_action_diagnostics(void **state)
         "\"enter\" or \"leave\"",
         "E 7:15 actions[1]: must be an object",
     };
-    expect_diags(&x, want, 3);
+    expect_refused(t, 2, want, 3);
 
     const char *u =
         "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
         "\"audience\":{\"list_id\":\"L1\"},\"actions\":{}}";
-    memset(&x, 0, sizeof x);
-    assert_int_equal(mailchimp_config_parse(u, strlen(u), "a.json", on_diag,
-                                            &x, &c, &nerr),
-                     LSC_ERR_CONFIG);
     static const char *const want_array[] = {
         "E 1:97 actions: must be an array",
     };
-    expect_diags(&x, want_array, 1);
+    expect_refused(u, 1, want_array, 1);
+
+    /* An empty "on" is one problem, reported as HubSpot reports it. */
+    expect_one_error("{\"on\":\"\",\"tier\":\"hot\",\"webhook\":{\"url\":"
+                     "\"https://h.example/x\",\"secret_env\":\"S\"}}",
+                     "E 1:104 actions[0].on: must be a non-empty string");
+    /* secret_env follows HubSpot's rule: upper case, digits and _. */
+    expect_one_error("{\"on\":\"enter\",\"tier\":\"hot\",\"webhook\":{\"url\":"
+                     "\"https://h.example/x\","
+                     "\"secret_env\":\"hook_Secret\"}}",
+                     "E 1:177 actions[0].webhook.secret_env: \"hook_Secret\" "
+                     "is not an environment variable name");
 }
 
 int main(void)
