@@ -66,6 +66,21 @@ bool cli_global_option(struct cli_global *g, int opt, const char *arg);
 #define CLI_OPT_PLUGIN 0x100
 #define CLI_OPT_VERBOSE 'v'
 
+/* The last entries of a command's getopt_long table (with "vh" in its
+ * short options): the global options and -h, --help. */
+#define CLI_OPTIONS_END                                  \
+    {"plugin", required_argument, NULL, CLI_OPT_PLUGIN}, \
+    {"verbose", no_argument, NULL, CLI_OPT_VERBOSE},     \
+    {"help", no_argument, NULL, 'h'},                    \
+    {0}
+
+/* The end of a command's option switch, for an option it does not take
+ * itself: a global option is taken (true: parsing goes on); -h prints
+ * usage on stdout, anything else on stderr, and false is returned with
+ * the exit code (CLI_EXIT_OK, CLI_EXIT_USAGE) in *rc. */
+bool cli_common_option(struct cli_global *g, int opt, const char *arg,
+                       void (*usage)(FILE *), int *rc);
+
 /* ---- Sessions: a plugin fed by an event stream -------------------------- */
 
 #define CLI_MAX_CONFIG 8
@@ -137,6 +152,8 @@ struct cli_session {
                                  const struct lsc_prop *props, size_t n);
     void *job_ud;
     const char *data_dir;
+
+    char *models_joined; /* cli_session_start's `models` value (owned) */
 };
 
 /* Zero the session and create its store, dedup set and decoder.  Returns
@@ -155,6 +172,23 @@ void cli_session_config(struct cli_session *s, const char *key,
  * (*create_status gets create()'s status; may be NULL).
  */
 int cli_session_load(struct cli_session *s, enum lsc_status *create_status);
+
+/*
+ * Give the plugin `models` (borrowed; "\n" between paths) and load it, for
+ * a command that scores: a model with errors cannot score anything, so
+ * every failure of cli_session_load is CLI_EXIT_PLUGIN (reason printed).
+ * Set other configuration keys and the job queue before.
+ */
+int cli_session_load_models(struct cli_session *s, const char *models);
+
+/*
+ * score, explain, compare: cli_session_init, then cli_session_load_models
+ * with the --model paths (borrowed) joined by "\n" into a copy the session
+ * owns.  Returns CLI_EXIT_OK, CLI_EXIT_INTERNAL ("out of memory") or
+ * CLI_EXIT_PLUGIN.  Call cli_session_finish whatever it returns.
+ */
+int cli_session_start(struct cli_session *s, struct cli_global *g,
+                      const char *const *models, size_t n_models);
 
 /* Replay a JSON Lines file ("-" = stdin).  Rejected lines are reported
  * on stderr as "NAME:LINE: message"; a line longer than g->max_line bytes

@@ -250,9 +250,7 @@ static int backfill_mailchimp(struct cli_global *g, const char *mapping,
     }
     /* The mapping is not given to the plugin: no per-contact jobs, the
      * scores go out in bulk below. */
-    cli_session_config(&s, "models", model);
-    if ((rc = cli_session_load(&s, NULL)) != CLI_EXIT_OK) {
-        rc = CLI_EXIT_PLUGIN;
+    if ((rc = cli_session_load_models(&s, model)) != CLI_EXIT_OK) {
         goto out;
     }
     if ((rc = cli_session_feed(&s, events)) != CLI_EXIT_OK) {
@@ -365,21 +363,17 @@ int cmd_backfill(int argc, char **argv, struct cli_global *g)
         {"model", required_argument, NULL, 'm'},
         {"restart", no_argument, NULL, 'r'},
         {"data-dir", required_argument, NULL, 'd'},
-        {"max-attempts", required_argument, NULL, 'A'},
-        {"max-wait", required_argument, NULL, 'W'},
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"max-attempts", required_argument, NULL, CLI_OPT_MAX_ATTEMPTS},
+        {"max-wait", required_argument, NULL, CLI_OPT_MAX_WAIT},
+        CLI_OPTIONS_END,
     };
     const char *mapping = NULL, *model = NULL;
     const char *data_dir = CLI_DATA_DIR_DEFAULT;
     bool restart = false;
-    long max_attempts = 10, max_wait = 60;
-    int c;
+    struct cli_jobq_limits limits = CLI_JOBQ_LIMITS_DEFAULT;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "c:m:vh", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'c':
             mapping = optarg;
@@ -393,29 +387,17 @@ int cmd_backfill(int argc, char **argv, struct cli_global *g)
         case 'd':
             data_dir = optarg;
             break;
-        case 'A':
-            max_attempts = strtol(optarg, &end, 10);
-            if (*end != '\0' || max_attempts < 1 || max_attempts > 1000) {
-                cli_error("backfill: --max-attempts must be 1..1000");
+        case CLI_OPT_MAX_ATTEMPTS:
+        case CLI_OPT_MAX_WAIT:
+            if (!cli_jobq_limit_option(&limits, "backfill", c, optarg)) {
                 return CLI_EXIT_USAGE;
             }
             break;
-        case 'W':
-            max_wait = strtol(optarg, &end, 10);
-            if (*end != '\0' || max_wait < 0 || max_wait > 86400) {
-                cli_error("backfill: --max-wait must be 0..86400 seconds");
-                return CLI_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
         default:
-            if (cli_global_option(g, c, optarg)) {
-                break;
+            if (!cli_common_option(g, c, optarg, usage, &rc)) {
+                return rc;
             }
-            usage(stderr);
-            return CLI_EXIT_USAGE;
+            break;
         }
     }
     if (optind < argc && strcmp(argv[optind], "mailchimp") == 0 &&
@@ -444,21 +426,18 @@ int cmd_backfill(int argc, char **argv, struct cli_global *g)
     struct connectors *conn = NULL;
     struct cli_admin a;
     memset(&q, 0, sizeof q);
-    int rc = CLI_EXIT_INTERNAL;
+    rc = CLI_EXIT_INTERNAL;
     if (!cli_session_init(&s, g)) {
         cli_error("out of memory");
         goto out;
     }
-    if ((rc = cli_jobq_open(&q, &s, data_dir, false)) != CLI_EXIT_OK) {
+    if ((rc = cli_jobq_open(&q, &s, data_dir, &limits, false)) !=
+        CLI_EXIT_OK) {
         goto out;
     }
-    q.max_attempts = (uint32_t)max_attempts;
-    q.max_wait_ms = max_wait * 1000;
     q.progress = isatty(STDERR_FILENO);
-    cli_session_config(&s, "models", model);
     cli_session_config(&s, "connectors", mapping);
-    if ((rc = cli_session_load(&s, NULL)) != CLI_EXIT_OK) {
-        rc = CLI_EXIT_PLUGIN;
+    if ((rc = cli_session_load_models(&s, model)) != CLI_EXIT_OK) {
         goto out;
     }
     cli_admin_init(&a, data_dir, g->verbose);

@@ -109,15 +109,12 @@ int cmd_compare(int argc, char **argv, struct cli_global *g)
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"as-of", required_argument, NULL, 'a'},
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        CLI_OPTIONS_END,
     };
     const char *models[2];
     size_t n_models = 0;
     int64_t as_of = INT64_MIN;
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -133,15 +130,11 @@ int cmd_compare(int argc, char **argv, struct cli_global *g)
                 return CLI_EXIT_USAGE;
             }
             break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
         default:
-            if (cli_global_option(g, c, optarg)) {
-                break;
+            if (!cli_common_option(g, c, optarg, usage, &rc)) {
+                return rc;
             }
-            usage(stderr);
-            return CLI_EXIT_USAGE;
+            break;
         }
     }
     if (n_models != 2 || argc - optind > 1) {
@@ -150,22 +143,11 @@ int cmd_compare(int argc, char **argv, struct cli_global *g)
         return CLI_EXIT_USAGE;
     }
     const char *events = optind < argc ? argv[optind] : "-";
-    struct hl_buf joined;
-    hl_buf_init(&joined);
-    hl_buf_printf(&joined, "%s\n%s", models[0], models[1]);
     struct cmp_out out = {0};
     hl_buf_init(&out.diff);
     struct cli_session s;
-    int rc;
-    if (!cli_session_init(&s, g) || joined.oom) {
-        cli_error("out of memory");
-        rc = CLI_EXIT_INTERNAL;
-        goto out;
-    }
-    cli_session_config(&s, "models", joined.data);
-    rc = cli_session_load(&s, NULL);
+    rc = cli_session_start(&s, g, models, n_models);
     if (rc != CLI_EXIT_OK) {
-        rc = CLI_EXIT_PLUGIN;
         goto out;
     }
     rc = cli_session_feed(&s, events);
@@ -211,6 +193,5 @@ out:
         free(out.tier[m]);
     }
     hl_buf_finish(&out.diff);
-    hl_buf_finish(&joined);
     return rc;
 }

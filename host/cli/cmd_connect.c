@@ -333,10 +333,7 @@ static int run(int argc, char **argv, struct cli_global *g, bool setup)
         {"data-dir", required_argument, NULL, 'd'},
         {"timeout", required_argument, NULL, 't'},
         {"status", no_argument, NULL, 's'},
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        CLI_OPTIONS_END,
     };
     void (*usage)(FILE *) = setup ? setup_usage : connect_usage;
     char *mappings = NULL;
@@ -369,16 +366,11 @@ static int run(int argc, char **argv, struct cli_global *g, bool setup)
         case 's':
             want_status = !setup;
             break;
-        case 'h':
-            usage(stdout);
-            rc = CLI_EXIT_OK;
-            goto out;
         default:
-            if (cli_global_option(g, c, optarg)) {
-                break;
+            if (!cli_common_option(g, c, optarg, usage, &rc)) {
+                goto out;
             }
-            usage(stderr);
-            goto out;
+            break;
         }
     }
     const char *only = NULL;

@@ -145,16 +145,13 @@ int cmd_explain(int argc, char **argv, struct cli_global *g)
         {"model", required_argument, NULL, 'm'},
         {"contact", required_argument, NULL, 'c'},
         {"as-of", required_argument, NULL, 'a'},
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        CLI_OPTIONS_END,
     };
     const char *models[CLI_MAX_CONFIG];
     size_t n_models = 0;
     const char *contact = NULL;
     int64_t as_of = INT64_MIN;
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:c:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -173,15 +170,11 @@ int cmd_explain(int argc, char **argv, struct cli_global *g)
                 return CLI_EXIT_USAGE;
             }
             break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
         default:
-            if (cli_global_option(g, c, optarg)) {
-                break;
+            if (!cli_common_option(g, c, optarg, usage, &rc)) {
+                return rc;
             }
-            usage(stderr);
-            return CLI_EXIT_USAGE;
+            break;
         }
     }
     if (n_models == 0 || contact == NULL || argc - optind > 1) {
@@ -191,27 +184,14 @@ int cmd_explain(int argc, char **argv, struct cli_global *g)
         return CLI_EXIT_USAGE;
     }
     const char *events = optind < argc ? argv[optind] : "-";
-    struct hl_buf joined;
-    hl_buf_init(&joined);
-    for (size_t i = 0; i < n_models; i++) {
-        hl_buf_printf(&joined, "%s%s", i > 0 ? "\n" : "", models[i]);
-    }
     struct explain_out out = {.found = false};
     hl_buf_init(&out.b);
     struct cli_session s;
-    int rc;
-    if (!cli_session_init(&s, g) || joined.oom) {
-        cli_error("out of memory");
-        rc = CLI_EXIT_INTERNAL;
-        goto out;
-    }
-    cli_session_config(&s, "models", joined.data);
-    s.only_contact = contact;
-    rc = cli_session_load(&s, NULL);
+    rc = cli_session_start(&s, g, models, n_models);
     if (rc != CLI_EXIT_OK) {
-        rc = CLI_EXIT_PLUGIN;
         goto out;
     }
+    s.only_contact = contact;
     rc = cli_session_feed(&s, events);
     if (rc != CLI_EXIT_OK) {
         goto out;
@@ -232,6 +212,5 @@ int cmd_explain(int argc, char **argv, struct cli_global *g)
 out:
     cli_session_finish(&s);
     hl_buf_finish(&out.b);
-    hl_buf_finish(&joined);
     return rc;
 }

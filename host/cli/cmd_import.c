@@ -48,15 +48,12 @@ int cmd_import(int argc, char **argv, struct cli_global *g)
         {"data-dir", required_argument, NULL, 'd'},
         {"checkpoint", required_argument, NULL, 'k'},
         {"restart", no_argument, NULL, 'r'},
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        CLI_OPTIONS_END,
     };
     const char *mapping = NULL, *checkpoint = NULL;
     const char *data_dir = CLI_DATA_DIR_DEFAULT;
     bool restart = false;
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -72,15 +69,11 @@ int cmd_import(int argc, char **argv, struct cli_global *g)
         case 'r':
             restart = true;
             break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
         default:
-            if (cli_global_option(g, c, optarg)) {
-                break;
+            if (!cli_common_option(g, c, optarg, usage, &rc)) {
+                return rc;
             }
-            usage(stderr);
-            return CLI_EXIT_USAGE;
+            break;
         }
     }
     if (optind + 1 != argc || strcmp(argv[optind], "mailchimp-activity") != 0 ||
@@ -125,7 +118,7 @@ int cmd_import(int argc, char **argv, struct cli_global *g)
     size_t n = 0;
     st = mailchimp_import_activity_jsonl(mc, stdout, &cp, cli_wall_ms(), &n,
                                          err, sizeof err);
-    int rc = CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
     if (st == LSC_OK && fflush(stdout) != 0) {
         cli_error("cannot write the output");
         rc = CLI_EXIT_IO;

@@ -117,27 +117,6 @@ static void on_report(void *ud, size_t index, const struct lsc_report *r)
     o->n_shadows++;
 }
 
-/* Join the model paths with "\n" (the `models` config value). */
-static char *join_models(char **models, size_t n)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++) {
-        len += strlen(models[i]) + 1;
-    }
-    char *s = malloc(len);
-    if (s == NULL) {
-        return NULL;
-    }
-    s[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0) {
-            strcat(s, "\n");
-        }
-        strcat(s, models[i]);
-    }
-    return s;
-}
-
 int cmd_score(int argc, char **argv, struct cli_global *g)
 {
     static const struct option opts[] = {
@@ -147,12 +126,9 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
         {"top", required_argument, NULL, 't'},
         {"transitions", required_argument, NULL, 'T'},
         {"stats", no_argument, NULL, 's'},
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        CLI_OPTIONS_END,
     };
-    char *models[CLI_MAX_CONFIG];
+    const char *models[CLI_MAX_CONFIG];
     size_t n_models = 0;
     int64_t as_of = INT64_MIN;
     const char *transitions = NULL;
@@ -161,7 +137,7 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
      * cut, to keep one row per contact readable. */
     struct score_out out = {.format = FMT_JSON, .max_top = SIZE_MAX};
     bool top_set = false;
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:f:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -206,15 +182,11 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
         case 's':
             stats = true;
             break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
         default:
-            if (cli_global_option(g, c, optarg)) {
-                break;
+            if (!cli_common_option(g, c, optarg, usage, &rc)) {
+                return rc;
             }
-            usage(stderr);
-            return CLI_EXIT_USAGE;
+            break;
         }
     }
     if (out.format == FMT_TABLE && !top_set) {
@@ -231,22 +203,11 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
     }
     const char *events = optind < argc ? argv[optind] : "-";
 
-    struct cli_session s;
-    bool ok = cli_session_init(&s, g);
-    char *joined = join_models(models, n_models);
-    if (joined == NULL || !ok) {
-        cli_error("out of memory");
-        free(joined);
-        cli_session_finish(&s);
-        return CLI_EXIT_INTERNAL;
-    }
     hl_buf_init(&out.line);
     hl_buf_init(&out.header);
-    cli_session_config(&s, "models", joined);
-    int rc = cli_session_load(&s, NULL);
+    struct cli_session s;
+    rc = cli_session_start(&s, g, models, n_models);
     if (rc != CLI_EXIT_OK) {
-        /* A model with errors cannot score anything. */
-        rc = CLI_EXIT_PLUGIN;
         goto out;
     }
     if (transitions != NULL) {
@@ -300,6 +261,5 @@ out:
     cli_session_finish(&s);
     hl_buf_finish(&out.line);
     hl_buf_finish(&out.header);
-    free(joined);
     return rc;
 }

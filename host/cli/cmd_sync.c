@@ -64,23 +64,19 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
         {"model", required_argument, NULL, 'm'},
         {"config", required_argument, NULL, 'c'},
         {"data-dir", required_argument, NULL, 'd'},
-        {"max-attempts", required_argument, NULL, 'A'},
-        {"max-wait", required_argument, NULL, 'W'},
+        {"max-attempts", required_argument, NULL, CLI_OPT_MAX_ATTEMPTS},
+        {"max-wait", required_argument, NULL, CLI_OPT_MAX_WAIT},
         {"stats", no_argument, NULL, 's'},
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        CLI_OPTIONS_END,
     };
     char *models = NULL, *mappings = NULL;
     const char *data_dir = CLI_DATA_DIR_DEFAULT;
-    long max_attempts = 10, max_wait = 60;
+    struct cli_jobq_limits limits = CLI_JOBQ_LIMITS_DEFAULT;
     bool stats = false;
     int c;
     int rc = CLI_EXIT_USAGE;
     optind = 0;
     while ((c = getopt_long(argc, argv, "m:c:vh", opts, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'm':
             if (!cli_join_paths(&models, optarg)) {
@@ -95,33 +91,20 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
         case 'd':
             data_dir = optarg;
             break;
-        case 'A':
-            max_attempts = strtol(optarg, &end, 10);
-            if (*end != '\0' || max_attempts < 1 || max_attempts > 1000) {
-                cli_error("sync: --max-attempts must be 1..1000");
-                goto out_args;
-            }
-            break;
-        case 'W':
-            max_wait = strtol(optarg, &end, 10);
-            if (*end != '\0' || max_wait < 0 || max_wait > 86400) {
-                cli_error("sync: --max-wait must be 0..86400 seconds");
+        case CLI_OPT_MAX_ATTEMPTS:
+        case CLI_OPT_MAX_WAIT:
+            if (!cli_jobq_limit_option(&limits, "sync", c, optarg)) {
                 goto out_args;
             }
             break;
         case 's':
             stats = true;
             break;
-        case 'h':
-            usage(stdout);
-            rc = CLI_EXIT_OK;
-            goto out_args;
         default:
-            if (cli_global_option(g, c, optarg)) {
-                break;
+            if (!cli_common_option(g, c, optarg, usage, &rc)) {
+                goto out_args;
             }
-            usage(stderr);
-            goto out_args;
+            break;
         }
     }
     if (models == NULL || mappings == NULL) {
@@ -142,21 +125,17 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
         cli_session_finish(&s);
         goto oom;
     }
-    rc = cli_jobq_open(&q, &s, data_dir, true);
+    rc = cli_jobq_open(&q, &s, data_dir, &limits, true);
     if (rc != CLI_EXIT_OK) {
         goto out;
     }
-    q.max_attempts = (uint32_t)max_attempts;
-    q.max_wait_ms = max_wait * 1000;
-    cli_session_config(&s, "models", models);
     cli_session_config(&s, "connectors", mappings);
     /* read path: mapped HubSpot inputs an event lacks are read by jobs
      * and the contact re-scored while the queue drains */
     cli_session_config(&s, "connectors_read", "1");
     cli_jobq_read_path(&q, &s);
-    rc = cli_session_load(&s, NULL);
+    rc = cli_session_load_models(&s, models);
     if (rc != CLI_EXIT_OK) {
-        rc = CLI_EXIT_PLUGIN;
         goto out;
     }
     if ((rc = cli_jobq_begin(&q)) != CLI_EXIT_OK) {

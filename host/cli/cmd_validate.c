@@ -134,21 +134,13 @@ static int validate_one(const char *path, struct cli_global *g,
 int cmd_validate(int argc, char **argv, struct cli_global *g)
 {
     static const struct option opts[] = {
-        {"plugin", required_argument, NULL, CLI_OPT_PLUGIN},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        CLI_OPTIONS_END,
     };
-    int c;
+    int c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (!cli_global_option(g, c, optarg)) {
-            usage(stderr);
-            return CLI_EXIT_USAGE;
+        if (!cli_common_option(g, c, optarg, usage, &rc)) {
+            return rc;
         }
     }
     if (optind >= argc) {
@@ -159,7 +151,7 @@ int cmd_validate(int argc, char **argv, struct cli_global *g)
     int worst = CLI_EXIT_OK;
     int stdin_fd = -1;
     for (int i = optind; i < argc; i++) {
-        int rc = validate_one(argv[i], g, &stdin_fd);
+        rc = validate_one(argv[i], g, &stdin_fd);
         /* Report the most severe outcome: a load failure beats a bad file. */
         if (rc > worst) {
             worst = rc;

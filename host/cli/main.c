@@ -58,6 +58,22 @@ bool cli_global_option(struct cli_global *g, int opt, const char *arg)
     }
 }
 
+bool cli_common_option(struct cli_global *g, int opt, const char *arg,
+                       void (*usage)(FILE *), int *rc)
+{
+    if (opt == 'h') {
+        usage(stdout);
+        *rc = CLI_EXIT_OK;
+        return false;
+    }
+    if (cli_global_option(g, opt, arg)) {
+        return true;
+    }
+    usage(stderr);
+    *rc = CLI_EXIT_USAGE;
+    return false;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,

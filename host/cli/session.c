@@ -365,6 +365,49 @@ int cli_session_load(struct cli_session *s, enum lsc_status *create_status)
     return CLI_EXIT_OK;
 }
 
+int cli_session_load_models(struct cli_session *s, const char *models)
+{
+    cli_session_config(s, "models", models);
+    return cli_session_load(s, NULL) == CLI_EXIT_OK ? CLI_EXIT_OK
+                                                    : CLI_EXIT_PLUGIN;
+}
+
+/* `paths` joined with "\n" (malloc()ed), or NULL when out of memory. */
+static char *join_lines(const char *const *paths, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) {
+        len += strlen(paths[i]) + 1;
+    }
+    char *joined = malloc(len);
+    if (joined == NULL) {
+        return NULL;
+    }
+    char *o = joined;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            *o++ = '\n';
+        }
+        size_t k = strlen(paths[i]);
+        memcpy(o, paths[i], k);
+        o += k;
+    }
+    *o = '\0';
+    return joined;
+}
+
+int cli_session_start(struct cli_session *s, struct cli_global *g,
+                      const char *const *models, size_t n_models)
+{
+    bool ok = cli_session_init(s, g);
+    s->models_joined = join_lines(models, n_models);
+    if (!ok || s->models_joined == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_INTERNAL;
+    }
+    return cli_session_load_models(s, s->models_joined);
+}
+
 /* Deliver `ev` for contact `c` (may be NULL for a deleted unknown
  * contact), applying the buffered effects on success. */
 static enum lsc_status deliver(struct cli_session *s, struct hl_contact *c,
@@ -1004,6 +1047,7 @@ void cli_session_finish(struct cli_session *s)
     hl_buf_finish(&s->transitions_pending);
     free(s->state_buf);
     free(s->wakes);
+    free(s->models_joined);
     memset(s, 0, sizeof *s);
 }
 

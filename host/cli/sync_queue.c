@@ -147,12 +147,34 @@ static void q_event_done(void *ud, bool applied)
     pend_clear(q);
 }
 
+bool cli_jobq_limit_option(struct cli_jobq_limits *l, const char *cmd,
+                           int opt, const char *arg)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (opt == CLI_OPT_MAX_ATTEMPTS) {
+        if (*end != '\0' || v < 1 || v > 1000) {
+            cli_error("%s: --max-attempts must be 1..1000", cmd);
+            return false;
+        }
+        l->max_attempts = v;
+    } else {
+        if (*end != '\0' || v < 0 || v > 86400) {
+            cli_error("%s: --max-wait must be 0..86400 seconds", cmd);
+            return false;
+        }
+        l->max_wait_s = v;
+    }
+    return true;
+}
+
 int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
-                  const char *data_dir, bool durable)
+                  const char *data_dir, const struct cli_jobq_limits *l,
+                  bool durable)
 {
     memset(q, 0, sizeof *q);
-    q->max_attempts = 10;
-    q->max_wait_ms = 60000;
+    q->max_attempts = (uint32_t)l->max_attempts;
+    q->max_wait_ms = l->max_wait_s * 1000;
     char err[512];
     struct store_options opt = {.durable = durable};
     if (store_open(data_dir, &opt, &q->store, err, sizeof err) != LSC_OK) {

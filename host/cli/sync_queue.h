@@ -47,13 +47,31 @@ struct cli_jobq {
     char skip_reason[256];   /* the first such reason, without "skipped: " */
 };
 
-/* Open the outbox in data_dir (created when missing) and hook it into
- * the session (job_enqueue, event_done, data_dir).  durable false: a
- * commit survives a crash or an interrupt, not a power failure (cheap
- * per-event commits for backfill).  Returns a CLI exit code; prints the
- * reason. */
+/* sync's and backfill's --max-attempts N and --max-wait SECONDS. */
+struct cli_jobq_limits {
+    long max_attempts; /* runs of a job before it is dead-lettered */
+    long max_wait_s;   /* longest wait for a retry */
+};
+#define CLI_JOBQ_LIMITS_DEFAULT {.max_attempts = 10, .max_wait_s = 60}
+
+/* The getopt_long ids of those two options. */
+#define CLI_OPT_MAX_ATTEMPTS 'A'
+#define CLI_OPT_MAX_WAIT 'W'
+
+/* Take --max-attempts (1..1000) or --max-wait (0..86400) into *l; an
+ * invalid value is printed as "CMD: --max-... must be ..." and false
+ * returned. */
+bool cli_jobq_limit_option(struct cli_jobq_limits *l, const char *cmd,
+                           int opt, const char *arg);
+
+/* Open the outbox in data_dir (created when missing) with the limits
+ * `l` (copied) and hook it into the session (job_enqueue, event_done,
+ * data_dir).  durable false: a commit survives a crash or an interrupt,
+ * not a power failure (cheap per-event commits for backfill).  Returns a
+ * CLI exit code; prints the reason. */
 int cli_jobq_open(struct cli_jobq *q, struct cli_session *s,
-                  const char *data_dir, bool durable);
+                  const char *data_dir, const struct cli_jobq_limits *l,
+                  bool durable);
 
 /* Group the enqueues that follow into one transaction (speed); commit
  * makes them durable. */
