@@ -31,10 +31,25 @@ send() {
     done
 }
 
+# fresh_daemon NAME: a daemon on a new data dir $TMP/NAME (config
+# $TMP/NAME.json); DATA names it for sql.
+fresh_daemon() {
+    DATA=$TMP/$1
+    write_config "$TMP/$1.json" "$DATA" "$MODEL"
+    start_daemon "$TMP/$1.json"
+}
+
+# missing_acked ACKED IDS LOGGED: prints how many events of the batches
+# listed in ACKED are not in the store; their ids are left sorted in IDS,
+# the store's in LOGGED.
+missing_acked() {
+    sed 's/.*"id":"\([^"]*\)".*/\1/' $(sed "s|^|$TMP/b/|" "$1") | sort >"$2"
+    sql "SELECT event_id FROM events ORDER BY event_id" | sort >"$3"
+    comm -23 "$2" "$3" | wc -l
+}
+
 # ---- Interrupted run ----
-DATA=$TMP/crash
-write_config "$TMP/crash.json" "$DATA" "$MODEL"
-start_daemon "$TMP/crash.json"
+fresh_daemon crash
 : >"$TMP/acked"
 send 1 $BATCHES "$TMP/acked" &
 CLIENT=$!
@@ -48,9 +63,7 @@ acked=$(wc -l <"$TMP/acked")
     || fail "the kill came too late (all batches acknowledged)"
 
 # Every acknowledged event is in the log exactly once.
-sed 's/.*"id":"\([^"]*\)".*/\1/' $(sed "s|^|$TMP/b/|" "$TMP/acked") | sort >"$TMP/acked_ids"
-sql "SELECT event_id FROM events ORDER BY event_id" | sort >"$TMP/logged_ids"
-missing=$(comm -23 "$TMP/acked_ids" "$TMP/logged_ids" | wc -l)
+missing=$(missing_acked "$TMP/acked" "$TMP/acked_ids" "$TMP/logged_ids")
 [ "$missing" = 0 ] && ok "every acknowledged event survived the crash ($(wc -l <"$TMP/acked_ids"))" \
     || fail "$missing acknowledged events lost"
 dups=$(sql "SELECT count(*) FROM (SELECT event_id FROM events GROUP BY event_id HAVING count(*) > 1)")
@@ -70,9 +83,7 @@ n=$(sql "SELECT count(*) || ' ' || count(DISTINCT event_id) FROM events")
 sql "SELECT id, score, tier FROM contacts ORDER BY id" >"$TMP/scores_crash"
 
 # ---- Uninterrupted run ----
-DATA=$TMP/clean
-write_config "$TMP/clean.json" "$DATA" "$MODEL"
-start_daemon "$TMP/clean.json"
+fresh_daemon clean
 : >"$TMP/acked3"
 send 1 $BATCHES "$TMP/acked3"
 stop_daemon
@@ -85,9 +96,7 @@ else
 fi
 
 # ---- SIGTERM while three clients stream: a graceful drain ----
-DATA=$TMP/term
-write_config "$TMP/term.json" "$DATA" "$MODEL"
-start_daemon "$TMP/term.json"
+fresh_daemon term
 : >"$TMP/tacked"
 send 1 50 "$TMP/tacked" & C1=$!
 send 51 100 "$TMP/tacked" & C2=$!
@@ -98,9 +107,7 @@ wait "$C1" || true; wait "$C2" || true; wait "$C3" || true
 tacked=$(wc -l <"$TMP/tacked")
 [ "$tacked" -lt $BATCHES ] && ok "SIGTERM mid-stream after $tacked of $BATCHES batches acknowledged, exit 0" \
     || fail "SIGTERM came too late (all batches acknowledged)"
-sed 's/.*"id":"\([^"]*\)".*/\1/' $(sed "s|^|$TMP/b/|" "$TMP/tacked") | sort >"$TMP/tacked_ids"
-sql "SELECT event_id FROM events ORDER BY event_id" | sort >"$TMP/tlogged_ids"
-missing=$(comm -23 "$TMP/tacked_ids" "$TMP/tlogged_ids" | wc -l)
+missing=$(missing_acked "$TMP/tacked" "$TMP/tacked_ids" "$TMP/tlogged_ids")
 [ "$missing" = 0 ] && ok "every event acknowledged before SIGTERM is stored ($(wc -l <"$TMP/tacked_ids"))" \
     || fail "$missing acknowledged events lost on SIGTERM"
 # Nothing half-applied: the store holds whole batches only.

@@ -568,6 +568,26 @@ static void check_request(json_t *r)
 
 /* ---- the scenario ---------------------------------------------------------- */
 
+/* Starts the fake into f (the caller fake_stops it) and seeds it with
+ * the JSON text seed. */
+static void start_seeded(struct fake_proc *f, const char *seed)
+{
+    assert_true(fake_start(fake_exe, f, NULL));
+    fake_ctl(f, "POST", "/_fake/seed", seed, NULL);
+}
+
+/* A client on cfg with cred, which must come up; the caller destroys
+ * it. */
+static struct mailchimp *client_on(const struct mailchimp_config *cfg,
+                                   const struct mailchimp_credentials *cred)
+{
+    struct mailchimp *mc = NULL;
+    char err[256];
+    assert_int_equal(mailchimp_create(cfg, cred, &mc, err, sizeof err),
+                     LSC_OK);
+    return mc;
+}
+
 static enum lsc_status drop(void *ud, const struct mailchimp_activity *a)
 {
     (void)a;
@@ -579,15 +599,13 @@ static void test_every_request_matches_the_documented_shapes(void **state)
 {
     (void)state;
     struct fake_proc f;
-    assert_true(fake_start(fake_exe, &f, NULL));
-    fake_ctl(&f, "POST", "/_fake/seed",
-             "{\"lists\":[\"L1\"],\"members\":[{\"list\":\"L1\",\"email\":"
-             "\"jane@example.com\",\"tags\":[\"leadscore-cold\"]}],"
-             "\"campaigns\":[{\"id\":\"c1\",\"type\":\"regular\","
-             "\"list_id\":\"L1\",\"send_time\":\"2026-11-01T09:00:00Z\","
-             "\"activity\":[{\"email\":\"jane@example.com\",\"action\":"
-             "\"open\",\"timestamp\":\"2026-11-01T10:00:00+00:00\"}]}]}",
-             NULL);
+    start_seeded(&f,
+                 "{\"lists\":[\"L1\"],\"members\":[{\"list\":\"L1\",\"email\":"
+                 "\"jane@example.com\",\"tags\":[\"leadscore-cold\"]}],"
+                 "\"campaigns\":[{\"id\":\"c1\",\"type\":\"regular\","
+                 "\"list_id\":\"L1\",\"send_time\":\"2026-11-01T09:00:00Z\","
+                 "\"activity\":[{\"email\":\"jane@example.com\",\"action\":"
+                 "\"open\",\"timestamp\":\"2026-11-01T10:00:00+00:00\"}]}]}");
     struct mailchimp_config cfg;
     mailchimp_config_init(&cfg);
     cfg.list_id = strdup("L1");
@@ -595,9 +613,7 @@ static void test_every_request_matches_the_documented_shapes(void **state)
     cfg.backoff_base_ms = 10;
     char err[256];
     struct mailchimp_credentials cred = {FAKE_API_KEY, NULL, NULL};
-    struct mailchimp *mc = NULL;
-    assert_int_equal(mailchimp_create(&cfg, &cred, &mc, err, sizeof err),
-                     LSC_OK);
+    struct mailchimp *mc = client_on(&cfg, &cred);
     assert_int_equal(mailchimp_setup(mc, NULL, err, sizeof err), LSC_OK);
     struct mailchimp_write w[] = {{"Jane@Example.com", 88, "sql", "cold"},
                                   {"nobody@example.com", 5, "cold", NULL},
@@ -625,8 +641,7 @@ static void test_every_request_matches_the_documented_shapes(void **state)
 
     /* Unknown members created, through PUT and through a batch. */
     cfg.unknown_members = MAILCHIMP_UNKNOWN_CREATE;
-    assert_int_equal(mailchimp_create(&cfg, &cred, &mc, err, sizeof err),
-                     LSC_OK);
+    mc = client_on(&cfg, &cred);
     assert_int_equal(mailchimp_write(mc, &w[1], NULL, NULL, err, sizeof err),
                      LSC_OK);
     assert_int_equal(mailchimp_backfill(mc, w, 2, NULL, 0, &errored, 10000,
@@ -645,8 +660,7 @@ static void test_every_request_matches_the_documented_shapes(void **state)
                                               sizeof err),
                      LSC_OK);
     struct mailchimp_credentials oc = {NULL, token, dc};
-    assert_int_equal(mailchimp_create(&cfg, &oc, &mc, err, sizeof err),
-                     LSC_OK);
+    mc = client_on(&cfg, &oc);
     assert_int_equal(mailchimp_write(mc, &w[0], NULL, NULL, err, sizeof err),
                      LSC_OK);
     mailchimp_destroy(mc);
@@ -942,15 +956,13 @@ static void test_fake_refuses_like_the_api(void **state)
 {
     (void)state;
     struct fake_proc f;
-    assert_true(fake_start(fake_exe, &f, NULL));
-    fake_ctl(&f, "POST", "/_fake/seed",
-             "{\"lists\":[\"L1\"],\"merge_fields\":[{\"list\":\"L1\","
-             "\"tag\":\"LSCORE\",\"name\":\"Lead score\",\"type\":\"number\"},"
-             "{\"list\":\"L1\",\"tag\":\"CITY\",\"name\":\"City\",\"type\":"
-             "\"text\",\"required\":true}],\"members\":[{\"list\":\"L1\","
-             "\"email\":\"jane@example.com\",\"merge_fields\":{\"CITY\":"
-             "\"Lyon\"}},{\"list\":\"L1\",\"email\":\"bob@example.com\"}]}",
-             NULL);
+    start_seeded(
+        &f, "{\"lists\":[\"L1\"],\"merge_fields\":[{\"list\":\"L1\","
+            "\"tag\":\"LSCORE\",\"name\":\"Lead score\",\"type\":\"number\"},"
+            "{\"list\":\"L1\",\"tag\":\"CITY\",\"name\":\"City\",\"type\":"
+            "\"text\",\"required\":true}],\"members\":[{\"list\":\"L1\","
+            "\"email\":\"jane@example.com\",\"merge_fields\":{\"CITY\":"
+            "\"Lyon\"}},{\"list\":\"L1\",\"email\":\"bob@example.com\"}]}");
     char failures[8192] = "";
     size_t nf = 0;
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
@@ -1052,12 +1064,10 @@ static void test_fake_pages_merge_fields(void **state)
 {
     (void)state;
     struct fake_proc f;
-    assert_true(fake_start(fake_exe, &f, NULL));
-    fake_ctl(&f, "POST", "/_fake/seed",
-             "{\"lists\":[\"L1\"],\"merge_fields\":[{\"list\":\"L1\",\"tag\":"
-             "\"A1\",\"name\":\"a\",\"type\":\"text\"},{\"list\":\"L1\","
-             "\"tag\":\"A2\",\"name\":\"b\",\"type\":\"text\"}]}",
-             NULL);
+    start_seeded(
+        &f, "{\"lists\":[\"L1\"],\"merge_fields\":[{\"list\":\"L1\",\"tag\":"
+            "\"A1\",\"name\":\"a\",\"type\":\"text\"},{\"list\":\"L1\","
+            "\"tag\":\"A2\",\"name\":\"b\",\"type\":\"text\"}]}");
     /* FNAME, LNAME (every new audience has them), A1, A2. */
     json_t *ans = NULL;
     assert_int_equal(fake_api(&f, "GET", "/lists/L1/merge-fields?count=2&"

@@ -358,6 +358,35 @@ static void test_parse_contacts(void **state)
 
 /* ---- mapping validator -------------------------------------------------- */
 
+/* Parses text as the mapping file `file` with REC's diagnostics cleared
+ * first; c is the caller's to finish when LSC_OK. */
+static enum lsc_status parse_fresh(const char *file, const char *text,
+                                   struct hubspot_config *c, char *err,
+                                   size_t errlen)
+{
+    memset(&REC, 0, sizeof REC);
+    return hubspot_config_parse(file, text, strlen(text), diag_cb, &REC, c,
+                                err, errlen);
+}
+
+/* Each of want[0..n) starts one of the recorded diagnostics (any order);
+ * the first missing one fails the test, after listing what was got. */
+static void expect_diags(const char *const *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (int k = 0; k < REC.n_diag; k++) {
+            found = found || strncmp(REC.diag[k], want[i], strlen(want[i])) == 0;
+        }
+        if (!found) {
+            for (int k = 0; k < REC.n_diag; k++) {
+                fprintf(stderr, "# got %s\n", REC.diag[k]);
+            }
+            fail_msg("missing diagnostic: %s", want[i]);
+        }
+    }
+}
+
 static void test_shipped_mapping_valid(void **state)
 {
     (void)state;
@@ -383,7 +412,6 @@ static void test_shipped_mapping_valid(void **state)
 static void test_mapping_diagnostics(void **state)
 {
     (void)state;
-    memset(&REC, 0, sizeof REC);
     const char *text =
         "{\n"
         "  \"schema\": \"leadscore.connector/1\",\n"
@@ -400,8 +428,7 @@ static void test_mapping_diagnostics(void **state)
         "}\n";
     struct hubspot_config c;
     char err[256];
-    assert_int_equal(hubspot_config_parse("bad.json", text, strlen(text),
-                                          diag_cb, &REC, &c, err, sizeof err),
+    assert_int_equal(parse_fresh("bad.json", text, &c, err, sizeof err),
                      LSC_ERR_CONFIG);
     const char *want[] = {
         "bad.json:12:3: extra: unknown key",
@@ -417,25 +444,13 @@ static void test_mapping_diagnostics(void **state)
         "bad.json:10:31: actions[0].tier: unknown tier \"lukewarm\"",
         "bad.json:11:46: actions[1].tag: a tag action needs outputs.tags",
     };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        bool found = false;
-        for (int k = 0; k < REC.n_diag; k++) {
-            found = found || strncmp(REC.diag[k], want[i], strlen(want[i])) == 0;
-        }
-        if (!found) {
-            for (int k = 0; k < REC.n_diag; k++) {
-                fprintf(stderr, "# got %s\n", REC.diag[k]);
-            }
-            fail_msg("missing diagnostic: %s", want[i]);
-        }
-    }
+    expect_diags(want, sizeof want / sizeof want[0]);
     assert_non_null(strstr(err, "bad.json:"));
     assert_non_null(strstr(err, "errors)"));
     /* syntax errors carry jansson's position */
-    memset(&REC, 0, sizeof REC);
-    assert_int_equal(hubspot_config_parse("s.json", "{\n \"a\": ,}", 10,
-                                          diag_cb, &REC, &c, err, sizeof err),
-                     LSC_ERR_CONFIG);
+    assert_int_equal(
+        parse_fresh("s.json", "{\n \"a\": ,}", &c, err, sizeof err),
+        LSC_ERR_CONFIG);
     assert_int_equal(REC.n_diag, 1);
     assert_non_null(strstr(REC.diag[0], "s.json:2:"));
 }
@@ -447,7 +462,6 @@ static void test_mapping_diagnostics(void **state)
 static void test_mapping_action_walk(void **state)
 {
     (void)state;
-    memset(&REC, 0, sizeof REC);
     const char *text =
         "{\"schema\": \"leadscore.connector/1\", \"connector\": \"hubspot\",\n"
         " \"auth\": {\"type\": \"service_key\", \"token_env\": \"T\"},\n"
@@ -457,8 +471,7 @@ static void test_mapping_action_walk(void **state)
         "             \"x\", {\"on\": \"leave\", \"tier\": \"hot\"}]}\n";
     struct hubspot_config c;
     char err[256];
-    assert_int_equal(hubspot_config_parse("w.json", text, strlen(text),
-                                          diag_cb, &REC, &c, err, sizeof err),
+    assert_int_equal(parse_fresh("w.json", text, &c, err, sizeof err),
                      LSC_ERR_CONFIG);
     const char *want[] = {
         "w.json:5:46: actions[0].wrte_tier: unknown key \"wrte_tier\" is "
@@ -480,15 +493,13 @@ static void test_mapping_action_walk(void **state)
                              "errors)");
 
     /* An empty "on" is one problem (Mailchimp reports it the same way). */
-    memset(&REC, 0, sizeof REC);
     const char *empty =
         "{\"schema\": \"leadscore.connector/1\", \"connector\": \"hubspot\",\n"
         " \"auth\": {\"type\": \"service_key\", \"token_env\": \"T\"},\n"
         " \"outputs\": {\"score\": \"s\", \"tier\": \"t\"},\n"
         " \"tiers\": [\"hot\"],\n"
         " \"actions\": [{\"on\": \"\", \"tier\": \"hot\", \"write_tier\": true}]}\n";
-    assert_int_equal(hubspot_config_parse("w.json", empty, strlen(empty),
-                                          diag_cb, &REC, &c, err, sizeof err),
+    assert_int_equal(parse_fresh("w.json", empty, &c, err, sizeof err),
                      LSC_ERR_CONFIG);
     assert_int_equal(REC.n_diag, 1);
     assert_string_equal(REC.diag[0], "w.json:5:15: actions[0].on: must be a "
@@ -499,7 +510,6 @@ static void test_mapping_action_walk(void **state)
 static void test_mapping_output_groups(void **state)
 {
     (void)state;
-    memset(&REC, 0, sizeof REC);
     const char *good =
         "{\"schema\": \"leadscore.connector/1\", \"connector\": \"hubspot\",\n"
         " \"auth\": {\"type\": \"service_key\", \"token_env\": \"T\"},\n"
@@ -509,8 +519,7 @@ static void test_mapping_output_groups(void **state)
         " \"tiers\": [\"hot\"]}\n";
     struct hubspot_config c;
     char err[256];
-    assert_int_equal(hubspot_config_parse("g.json", good, strlen(good),
-                                          diag_cb, &REC, &c, err, sizeof err),
+    assert_int_equal(parse_fresh("g.json", good, &c, err, sizeof err),
                      LSC_OK);
     assert_int_equal(REC.n_diag, 0);
     assert_string_equal(c.prop_fit, "lf");
@@ -530,9 +539,7 @@ static void test_mapping_output_groups(void **state)
         "   \"engagement\": {\"property\": \"le\", \"groups\": []},\n"
         "   \"reasons\": 7},\n"
         " \"tiers\": [\"hot\"]}\n";
-    memset(&REC, 0, sizeof REC);
-    assert_int_equal(hubspot_config_parse("b.json", bad, strlen(bad),
-                                          diag_cb, &REC, &c, err, sizeof err),
+    assert_int_equal(parse_fresh("b.json", bad, &c, err, sizeof err),
                      LSC_ERR_CONFIG);
     const char *want[] = {
         "b.json:4:4: outputs.fit: missing \"property\"",
@@ -542,18 +549,7 @@ static void test_mapping_output_groups(void **state)
         "b.json:5:37: outputs.engagement.groups: must be a non-empty array",
         "b.json:6:4: outputs.reasons: must be a non-empty string",
     };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        bool found = false;
-        for (int k = 0; k < REC.n_diag; k++) {
-            found = found || strncmp(REC.diag[k], want[i], strlen(want[i])) == 0;
-        }
-        if (!found) {
-            for (int k = 0; k < REC.n_diag; k++) {
-                fprintf(stderr, "# got %s\n", REC.diag[k]);
-            }
-            fail_msg("missing diagnostic: %s", want[i]);
-        }
-    }
+    expect_diags(want, sizeof want / sizeof want[0]);
 }
 
 static void test_format_num(void **state)
@@ -657,6 +653,18 @@ static int setup_facade(void **state)
     return 0;
 }
 
+/* A connectors instance on mappings (a file, or paths one per line) with
+ * the data dir tmpdir; the caller destroys it. */
+static struct connectors *create_facade(const char *mappings)
+{
+    struct connectors *c = NULL;
+    char err[256] = "";
+    assert_int_equal(connectors_create(&HOST, mappings, tmpdir, &c, err,
+                                       sizeof err),
+                     LSC_OK);
+    return c;
+}
+
 static int teardown_facade(void **state)
 {
     (void)state;
@@ -670,11 +678,8 @@ static int teardown_facade(void **state)
 static void test_facade_jobs(void **state)
 {
     (void)state;
-    struct connectors *c = NULL;
+    struct connectors *c = create_facade(mapping);
     char err[256] = "";
-    assert_int_equal(connectors_create(&HOST, mapping, tmpdir, &c, err,
-                                       sizeof err),
-                     LSC_OK);
     const struct connectors_reason reasons[] = {{"demo-request", 25, 1},
                                                 {"pricing-page", 14.109, 2},
                                                 {"title-exec", 15, 0},
@@ -779,11 +784,7 @@ static void test_facade_jobs(void **state)
 static void test_facade_check_groups(void **state)
 {
     (void)state;
-    struct connectors *c = NULL;
-    char err[256] = "";
-    assert_int_equal(connectors_create(&HOST, mapping, tmpdir, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = create_facade(mapping);
     unsigned need = connectors_needs(c);
     assert_true(need & CONNECTORS_NEED_GROUPS);
     assert_true(need & CONNECTORS_NEED_REASONS);
@@ -803,11 +804,8 @@ static void test_facade_check_groups(void **state)
 static void test_facade_redaction(void **state)
 {
     (void)state;
-    struct connectors *c = NULL;
+    struct connectors *c = create_facade(mapping);
     char err[256] = "";
-    assert_int_equal(connectors_create(&HOST, mapping, tmpdir, &c, err,
-                                       sizeof err),
-                     LSC_OK);
     struct connectors_score s = {.contact_id = "101", .score = 5,
                                  .tier = "cold", .at_ms = 1};
     assert_int_equal(connectors_on_score(c, &s, err, sizeof err), LSC_OK);
@@ -857,17 +855,13 @@ static void test_facade_mapping_list(void **state)
     /* the plugin's `connectors` value: paths one per line */
     char list[2200];
     snprintf(list, sizeof list, "%s\n%s\n", mc, mapping);
-    struct connectors *c = NULL;
-    assert_int_equal(connectors_create(&HOST, list, tmpdir, &c, err,
-                                       sizeof err),
-                     LSC_OK);
+    struct connectors *c = create_facade(list);
     char status[512];
     connectors_status(c, status, sizeof status);
     assert_non_null(strstr(status, "hubspot: connected (static token"));
     connectors_destroy(c);
     /* no HubSpot file: nothing configured, nothing enqueued */
-    assert_int_equal(connectors_create(&HOST, mc, tmpdir, &c, err, sizeof err),
-                     LSC_OK);
+    c = create_facade(mc);
     connectors_status(c, status, sizeof status);
     assert_string_equal(status, "hubspot: not configured\n");
     struct connectors_score sc = {.contact_id = "1", .score = 1,

@@ -94,6 +94,43 @@ static enum lsc_status apply(struct testhost *th, const struct ev *e)
     }
 }
 
+/* th_init on model (a path, or paths one per line) and a plugin instance
+ * that must come up; th is the caller's to th_finish. */
+static void start_host(struct testhost *th, const char *model)
+{
+    th_init(th, model);
+    assert_int_equal(th_create(th), LSC_OK);
+}
+
+/* start_host with the one contact c0, random fit, created a day before
+ * T0: the set-up of the wake properties. */
+static void start_c0(struct testhost *th, const char *model)
+{
+    start_host(th, model);
+    set_fit(th, "c0", (int)below(4));
+    th_created(th, "c0", T0 - T_DAY);
+}
+
+/* The tier c0 has now is still the tier a report at wake - 1 gives:
+ * nothing changes it before its wake. */
+static void expect_tier_until(struct testhost *th, int64_t wake)
+{
+    char tier[64];
+    snprintf(tier, sizeof tier, "%s", th_contact(th, "c0")->tier);
+    assert_int_equal(th_report(th, "c0", wake - 1), LSC_OK);
+    assert_string_equal(th->reports[0].tier, tier);
+}
+
+/* Applies e at *ts (the stream's clock), which then moves on by less
+ * than max_gap ms: the next event's time. */
+static void apply_at(struct testhost *th, struct ev *e, int64_t *ts,
+                     int64_t max_gap)
+{
+    e->ts = *ts;
+    *ts += (int64_t)below((uint64_t)max_gap);
+    assert_int_equal(apply(th, e), LSC_OK);
+}
+
 static void test_property_order_independence(void **state)
 {
     (void)state;
@@ -104,10 +141,8 @@ static void test_property_order_independence(void **state)
         struct ev e[N];
         gen(e, N, false, C);
         struct testhost a, b;
-        th_init(&a, model);
-        th_init(&b, model);
-        assert_int_equal(th_create(&a), LSC_OK);
-        assert_int_equal(th_create(&b), LSC_OK);
+        start_host(&a, model);
+        start_host(&b, model);
         for (unsigned c = 0; c < C; c++) {
             char id[8];
             snprintf(id, sizeof id, "c%u", c);
@@ -167,10 +202,8 @@ static void test_property_persist_restore_bit_identical(void **state)
             }
         }
         struct testhost a, b;
-        th_init(&a, cfg);
-        th_init(&b, cfg);
-        assert_int_equal(th_create(&a), LSC_OK);
-        assert_int_equal(th_create(&b), LSC_OK);
+        start_host(&a, cfg);
+        start_host(&b, cfg);
         for (size_t i = 0; i < N; i++) {
             if (below(10) == 0) {
                 assert_int_equal(th_restart(&b), LSC_OK);
@@ -209,21 +242,13 @@ static void test_property_wake_is_a_lower_bound(void **state)
         struct ev e[N];
         gen(e, N, false, 1);
         struct testhost a;
-        th_init(&a, model);
-        assert_int_equal(th_create(&a), LSC_OK);
-        set_fit(&a, "c0", (int)below(4));
-        th_created(&a, "c0", T0 - T_DAY);
+        start_c0(&a, model);
         int64_t ts = T0;
         for (size_t i = 0; i < N; i++) {
-            e[i].ts = ts;
-            ts += (int64_t)below(3 * T_DAY);
-            assert_int_equal(apply(&a, &e[i]), LSC_OK);
+            apply_at(&a, &e[i], &ts, 3 * T_DAY);
             struct th_contact *c = th_contact(&a, "c0");
-            char tier[64];
-            snprintf(tier, sizeof tier, "%s", c->tier);
             if (c->wake != INT64_MAX && c->wake - 1 > a.clock) {
-                assert_int_equal(th_report(&a, "c0", c->wake - 1), LSC_OK);
-                assert_string_equal(a.reports[0].tier, tier);
+                expect_tier_until(&a, c->wake);
             }
         }
         th_finish(&a);
@@ -258,15 +283,10 @@ static void test_property_wake_two_decaying_groups(void **state)
         struct ev e[N];
         gen(e, N, false, 1);
         struct testhost a;
-        th_init(&a, model);
-        assert_int_equal(th_create(&a), LSC_OK);
-        set_fit(&a, "c0", (int)below(4));
-        th_created(&a, "c0", T0 - T_DAY);
+        start_c0(&a, model);
         int64_t ts = T0;
         for (size_t i = 0; i < N; i++) {
-            e[i].ts = ts;
-            ts += (int64_t)below(2 * T_DAY);
-            assert_int_equal(apply(&a, &e[i]), LSC_OK);
+            apply_at(&a, &e[i], &ts, 2 * T_DAY);
             /* follow the wakes like a host with a clock, up to the next
              * event: the tier never changes strictly between wakes */
             for (int k = 0; k < 50; k++) {
@@ -274,10 +294,7 @@ static void test_property_wake_two_decaying_groups(void **state)
                 if (c->wake >= ts) {
                     break;
                 }
-                char tier[64];
-                snprintf(tier, sizeof tier, "%s", c->tier);
-                assert_int_equal(th_report(&a, "c0", c->wake - 1), LSC_OK);
-                assert_string_equal(a.reports[0].tier, tier);
+                expect_tier_until(&a, c->wake);
                 size_t n_t = a.n_t;
                 assert_int_equal(th_evaluate(&a, "c0", c->wake), LSC_OK);
                 followed++;
@@ -302,10 +319,7 @@ static void test_property_wake_exact_when_falling(void **state)
     for (uint64_t seed = 1; seed <= 40; seed++) {
         rng = seed * 0x9FB21C651E98DF25ull;
         struct testhost a;
-        th_init(&a, model);
-        assert_int_equal(th_create(&a), LSC_OK);
-        set_fit(&a, "c0", (int)below(4));
-        th_created(&a, "c0", T0 - T_DAY);
+        start_c0(&a, model);
         int64_t ts = T0;
         for (int i = 0; i < 30; i++) {
             ts += (int64_t)below(T_DAY);
@@ -316,11 +330,8 @@ static void test_property_wake_exact_when_falling(void **state)
             if (c->wake == INT64_MAX || below(4) != 0) {
                 continue;
             }
-            char tier[64];
-            snprintf(tier, sizeof tier, "%s", c->tier);
             int64_t wake = c->wake;
-            assert_int_equal(th_report(&a, "c0", wake - 1), LSC_OK);
-            assert_string_equal(a.reports[0].tier, tier);
+            expect_tier_until(&a, wake);
             size_t n_t = a.n_t;
             assert_int_equal(th_evaluate(&a, "c0", wake), LSC_OK);
             assert_int_equal(a.n_t, n_t + 1); /* changed right at the wake */
