@@ -130,7 +130,12 @@ struct cli_session {
     uint64_t read_refused; /* cli_session_apply_read() refusals */
     uint64_t n_transitions;
 
-    /* Pending wake times (a min-heap, stale entries dropped lazily). */
+    /* Pending wake times (a min-heap, stale entries dropped lazily).
+     * lazy_wakes: nobody sees the order of tier changes across contacts
+     * (no --transitions file, no jobs), so a contact's wakes are run just
+     * before its next event or its report instead: same results, no heap
+     * and no evaluation at a random time (a cache miss each). */
+    bool lazy_wakes;
     struct cli_wake *wakes;
     size_t n_wakes, wakes_cap;
 

@@ -439,8 +439,8 @@ static enum lsc_status deliver(struct cli_session *s, struct hl_contact *c,
                      lsc_status_str(st));
             return st;
         }
-        if (s->state_wake != INT64_MAX && s->state_wake != old_wake &&
-            !heap_push(s, s->state_wake, c)) {
+        if (!s->lazy_wakes && s->state_wake != INT64_MAX &&
+            s->state_wake != old_wake && !heap_push(s, s->state_wake, c)) {
             snprintf(err, errlen, "out of memory");
             return LSC_ERR_NOMEM;
         }
@@ -491,6 +491,25 @@ static void run_wakes(struct cli_session *s, int64_t until)
         if (evaluate(s, c, w.at, err, sizeof err) != LSC_OK) {
             cli_error("contact %s: evaluation at its wake time failed: %s",
                       hl_contact_id(c), err);
+        }
+    }
+}
+
+/* lazy_wakes: deliver contact c's EVALUATEs due at or before `until`
+ * (the ones run_wakes would have delivered by then). */
+static void run_contact_wakes(struct cli_session *s, struct hl_contact *c,
+                              int64_t until)
+{
+    char err[512];
+    int64_t at;
+    while ((at = hl_contact_wake(c)) <= until) {
+        if (evaluate(s, c, at, err, sizeof err) != LSC_OK) {
+            cli_error("contact %s: evaluation at its wake time failed: %s",
+                      hl_contact_id(c), err);
+        }
+        if (hl_contact_wake(c) == at) {
+            /* failed or kept its wake: run once, as the heap would */
+            hl_contact_set_wake(c, INT64_MAX);
         }
     }
 }
@@ -639,7 +658,7 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
         s->skipped++;
         return LSC_OK;
     }
-    if (now > s->clock_ms || s->clock_ms == INT64_MIN) {
+    if (!s->lazy_wakes && (now > s->clock_ms || s->clock_ms == INT64_MIN)) {
         run_wakes(s, now);
     }
     ev->now_ms = now;
@@ -655,9 +674,15 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
     }
     if (ev->kind == LSC_EVENT_CONTACT_DELETED) {
         c = hl_contacts_find_h(s->contacts, ev->contact_id, c_hash);
+        if (c != NULL && s->lazy_wakes) {
+            run_contact_wakes(s, c, now);
+        }
     } else {
         st = hl_contacts_upsert_h(s->contacts, ev->contact_id, c_hash, &c,
                                   &created);
+        if (st == LSC_OK && !created && s->lazy_wakes) {
+            run_contact_wakes(s, c, now); /* before this event's merge */
+        }
         if (st == LSC_OK && (ev->kind == LSC_EVENT_CONTACT_CREATED ||
                              ev->kind == LSC_EVENT_CONTACT_UPDATED)) {
             st = hl_contacts_merge(s->contacts, c, ev->props, ev->n_props);
@@ -821,6 +846,64 @@ static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
     return (ssize_t)len;
 }
 
+/*
+ * Read-ahead in batches.  With a million contacts every step of a lookup
+ * (table slot, record, state and properties) is a cache miss of several
+ * hundred ns, and a prefetch instruction waits for its line much as a
+ * load does: prefetching one line ahead still paid each miss nearly in
+ * full.  So lines are read and hinted FEED_AHEAD batches before they are
+ * applied, and the prefetches of a whole batch are issued together (their
+ * misses overlap): before batch j is applied, the slots of batch j + 3,
+ * the records of batch j + 2 and the state and properties of batch j + 1.
+ * Lines are still decoded and applied one at a time, in order.
+ */
+#define FEED_BATCH 8
+#define FEED_AHEAD 3
+#define FEED_RING (FEED_BATCH * (FEED_AHEAD + 1))
+
+struct feed_line {
+    char *text;
+    size_t cap;
+    ssize_t n; /* line_next(): length, -1 end, -2 out of memory */
+    bool too_long;
+    struct hint h; /* points into text */
+};
+
+/* Read batch `b` into its ring place: the number of lines read (fewer
+ * than FEED_BATCH only at the end of input or out of memory). */
+static size_t feed_read_batch(struct line_reader *rd, struct feed_line *ring,
+                              uint64_t b)
+{
+    struct feed_line *l = &ring[(b % (FEED_AHEAD + 1)) * FEED_BATCH];
+    size_t k = 0;
+    for (; k < FEED_BATCH; k++) {
+        l[k].n = line_next(rd, &l[k].text, &l[k].cap, &l[k].too_long);
+        if (l[k].n < 0) {
+            return l[k].n == -2 ? k + 1 : k; /* an OOM line is reported */
+        }
+        l[k].h = hint_of(l[k].text, l[k].n);
+    }
+    return k;
+}
+
+static void feed_prefetch(const struct cli_session *s,
+                          const struct feed_line *ring, uint64_t b, size_t n,
+                          int stage)
+{
+    const struct feed_line *l = &ring[(b % (FEED_AHEAD + 1)) * FEED_BATCH];
+    for (size_t k = 0; k < n; k++) {
+        if (l[k].n < 0) {
+            continue;
+        }
+        if (l[k].h.contact != NULL) {
+            hl_contacts_prefetch(s->contacts, l[k].h.contact_hash, stage);
+        }
+        if (stage == 0 && l[k].h.event != NULL) {
+            hl_dedup_prefetch(s->dedup, l[k].h.event_hash);
+        }
+    }
+}
+
 int cli_session_feed(struct cli_session *s, const char *path)
 {
     bool is_stdin = strcmp(path, "-") == 0;
@@ -830,71 +913,74 @@ int cli_session_feed(struct cli_session *s, const char *path)
         cli_error("cannot open %s: %s", path, strerror(errno));
         return CLI_EXIT_IO;
     }
-    /*
-     * One line of read-ahead: while line N is parsed and applied, the
-     * contact record and state of line N+1 are brought into the cache in
-     * three dependent steps (slot, record, state), each issued a parse or
-     * an apply after the previous one so that it has landed.  With a
-     * million contacts these loads are cache misses that otherwise stall
-     * the engine and the store.
-     */
+    /* Once lazy, a session stays so; only from an empty heap. */
+    if (s->transitions == NULL && s->job_enqueue == NULL &&
+        s->event_done == NULL && s->n_wakes == 0) {
+        s->lazy_wakes = true;
+    }
     struct line_reader rd = {
         .fd = fileno(f),
         .buf = malloc(READ_BLOCK),
         .max = s->g->max_line > 0 ? s->g->max_line : CLI_MAX_LINE_DEFAULT,
     };
-    if (rd.buf == NULL) {
+    struct feed_line *ring = calloc(FEED_RING, sizeof *ring);
+    if (rd.buf == NULL || ring == NULL) {
+        free(rd.buf);
+        free(ring);
         if (!is_stdin) {
             fclose(f);
         }
         cli_error("out of memory");
         return CLI_EXIT_INTERNAL;
     }
-    char *line = NULL, *next = NULL;
-    size_t cap = 0, next_cap = 0;
-    bool long_line, next_long = false;
-    ssize_t n = line_next(&rd, &line, &cap, &long_line);
-    struct hint cur = hint_of(line, n); /* points into `line` */
+    size_t count[FEED_AHEAD + 1] = {0}; /* lines in each ring batch */
+    for (uint64_t b = 0; b < FEED_AHEAD; b++) {
+        count[b] = feed_read_batch(&rd, ring, b);
+    }
     uint64_t lineno = 0;
     int rc = CLI_EXIT_OK;
     char err[1024];
-    while (n >= 0) {
-        lineno++;
-        ssize_t next_n = line_next(&rd, &next, &next_cap, &next_long);
-        if (next_n == -2) {
-            cli_error("%s:%llu: out of memory", name,
-                      (unsigned long long)lineno + 1);
-            rc = CLI_EXIT_INTERNAL;
-            break;
-        }
-        struct hint h = hint_of(next, next_n);
-        if (h.contact) {
-            hl_contacts_prefetch(s->contacts, h.contact_hash, 0);
-        }
-        /* Blank lines are not events; skip them quietly. */
-        ssize_t k = 0;
-        while (k < n && (line[k] == ' ' || line[k] == '\t' ||
-                         line[k] == '\r' || line[k] == '\n')) {
-            k++;
-        }
-        if (long_line) {
-            s->lines++;
-            s->rejected++;
-            fprintf(stderr, "%s:%llu: line longer than %zu bytes\n", name,
-                    (unsigned long long)lineno, rd.max);
-        } else if (k < n) {
+    for (uint64_t j = 0; count[j % (FEED_AHEAD + 1)] > 0 && rc == CLI_EXIT_OK;
+         j++) {
+        uint64_t b3 = j + FEED_AHEAD;
+        count[b3 % (FEED_AHEAD + 1)] = feed_read_batch(&rd, ring, b3);
+        feed_prefetch(s, ring, b3, count[b3 % (FEED_AHEAD + 1)], 0);
+        feed_prefetch(s, ring, j + 2, count[(j + 2) % (FEED_AHEAD + 1)], 1);
+        feed_prefetch(s, ring, j + 1, count[(j + 1) % (FEED_AHEAD + 1)], 2);
+        struct feed_line *l = &ring[(j % (FEED_AHEAD + 1)) * FEED_BATCH];
+        size_t n_lines = count[j % (FEED_AHEAD + 1)];
+        for (size_t k = 0; k < n_lines; k++) {
+            lineno++;
+            if (l[k].n == -2) {
+                cli_error("%s:%llu: out of memory", name,
+                          (unsigned long long)lineno);
+                rc = CLI_EXIT_INTERNAL;
+                break;
+            }
+            const char *line = l[k].text;
+            ssize_t n = l[k].n;
+            /* Blank lines are not events; skip them quietly. */
+            ssize_t i = 0;
+            while (i < n && (line[i] == ' ' || line[i] == '\t' ||
+                             line[i] == '\r' || line[i] == '\n')) {
+                i++;
+            }
+            if (l[k].too_long) {
+                s->lines++;
+                s->rejected++;
+                fprintf(stderr, "%s:%llu: line longer than %zu bytes\n", name,
+                        (unsigned long long)lineno, rd.max);
+                continue;
+            }
+            if (i == n) {
+                continue;
+            }
             s->lines++;
             struct lsc_event ev;
             enum lsc_status st = hl_event_decode(s->decoder, line, (size_t)n,
                                                  &ev, err, sizeof err);
-            if (h.contact) {
-                hl_contacts_prefetch(s->contacts, h.contact_hash, 1);
-            }
-            if (h.event) {
-                hl_dedup_prefetch(s->dedup, h.event_hash);
-            }
             if (st == LSC_OK) {
-                st = apply(s, &ev, &cur, true, err, sizeof err);
+                st = apply(s, &ev, &l[k].h, true, err, sizeof err);
             }
             if (st == LSC_ERR_NOMEM) {
                 cli_error("%s:%llu: out of memory", name,
@@ -908,29 +994,18 @@ int cli_session_feed(struct cli_session *s, const char *path)
                         (unsigned long long)lineno, err);
             }
         }
-        if (h.contact) {
-            hl_contacts_prefetch(s->contacts, h.contact_hash, 2);
+        if (n_lines < FEED_BATCH) {
+            break; /* the end of input (or out of memory) */
         }
-        char *t = line;
-        line = next;
-        next = t;
-        size_t tc = cap;
-        cap = next_cap;
-        next_cap = tc;
-        n = next_n;
-        long_line = next_long;
-        cur = h; /* its text moved with the buffer to `line` */
-    }
-    if (n == -2) {
-        cli_error("%s:1: out of memory", name);
-        rc = CLI_EXIT_INTERNAL;
     }
     if (rd.error != 0) {
         cli_error("cannot read %s: %s", name, strerror(rd.error));
         rc = CLI_EXIT_IO;
     }
-    free(line);
-    free(next);
+    for (size_t i = 0; i < FEED_RING; i++) {
+        free(ring[i].text);
+    }
+    free(ring);
     free(rd.buf);
     if (!is_stdin) {
         fclose(f);
@@ -988,6 +1063,10 @@ int cli_session_report(struct cli_session *s, int64_t as_of_ms,
         if (s->only_contact != NULL &&
             strcmp(hl_contact_id(c), s->only_contact) != 0) {
             continue;
+        }
+        if (s->lazy_wakes) {
+            /* what run_wakes() above and during the feed would have run */
+            run_contact_wakes(s, c, at > s->clock_ms ? at : s->clock_ms);
         }
         if (skip_quiet && hl_contact_wake(c) > at) {
             /* no tier change before the wake: nothing to commit */

@@ -22,7 +22,14 @@
 
 #define ID_INLINE 24
 
+/* The id comes first: string functions read it in 32-byte loads, which
+ * from the end of the record would touch the next record's line (a cache
+ * miss per comparison with a million contacts). */
 struct hl_contact {
+    union {
+        char text[ID_INLINE]; /* id_inline: the id, NUL-terminated */
+        const char *arena;    /* else: the id in the arena */
+    } id;
     unsigned char *props;   /* packed blob (owned) or NULL */
     void *state;            /* owned or NULL; capacity state_cap(len) */
     int64_t wake_ms;
@@ -31,10 +38,6 @@ struct hl_contact {
     uint32_t n_props;
     bool live;
     bool id_inline;
-    union {
-        char text[ID_INLINE]; /* id_inline: the id, NUL-terminated */
-        const char *arena;    /* else: the id in the arena */
-    } id;
 };
 
 _Static_assert(sizeof(struct hl_contact) == 64, "a record is a cache line");
@@ -892,6 +895,11 @@ const void *hl_contact_state(const struct hl_contact *c, size_t *len)
 int64_t hl_contact_wake(const struct hl_contact *c)
 {
     return c->wake_ms;
+}
+
+void hl_contact_set_wake(struct hl_contact *c, int64_t wake_ms)
+{
+    c->wake_ms = wake_ms;
 }
 
 size_t hl_contacts_count(const struct hl_contacts *cs)

@@ -105,6 +105,9 @@ enum lsc_status hl_contacts_set_state(struct hl_contacts *cs,
 const char *hl_contact_id(const struct hl_contact *c);
 const void *hl_contact_state(const struct hl_contact *c, size_t *len);
 int64_t hl_contact_wake(const struct hl_contact *c);
+/* Set the wake time alone (a host that consumed a wake without a new
+ * state: INT64_MAX). */
+void hl_contact_set_wake(struct hl_contact *c, int64_t wake_ms);
 
 /* Number of live contacts. */
 size_t hl_contacts_count(const struct hl_contacts *cs);
