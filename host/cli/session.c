@@ -522,6 +522,8 @@ struct hint {
     const char *contact, *event; /* NULL: not found */
     size_t contact_len, event_len;
     uint64_t contact_hash, event_hash;
+    bool activity; /* a "type" not "contact.*": the contact's properties
+                      are not read (unless its state is stale) */
 };
 
 /* The string value after a key ending at p (`: "value"`), or NULL; gives
@@ -587,7 +589,8 @@ static struct hint hint_of(const char *line, ssize_t n)
         return h;
     }
     const char *end = line + n, *p = line;
-    while ((h.contact == NULL || h.event == NULL) &&
+    bool type_seen = false;
+    while ((h.contact == NULL || h.event == NULL || !type_seen) &&
            (p = find_quote(p, end)) != NULL) {
         size_t left = (size_t)(end - p), len;
         const char *v;
@@ -607,6 +610,14 @@ static struct hint hint_of(const char *line, ssize_t n)
             h.event = v;
             h.event_len = len;
             h.event_hash = hl_dedup_hash(v, len);
+            p = v + len + 1;
+            continue;
+        }
+        if (left >= 6 && p[1] == 't' && !type_seen &&
+            memcmp(p, "\"type\"", 6) == 0 &&
+            (v = hint_value(p + 6, end, &len)) != NULL) {
+            type_seen = true;
+            h.activity = len < 8 || memcmp(v, "contact.", 8) != 0;
             p = v + len + 1;
             continue;
         }
@@ -896,7 +907,8 @@ static void feed_prefetch(const struct cli_session *s,
             continue;
         }
         if (l[k].h.contact != NULL) {
-            hl_contacts_prefetch(s->contacts, l[k].h.contact_hash, stage);
+            hl_contacts_prefetch(s->contacts, l[k].h.contact_hash,
+                                 stage == 2 && l[k].h.activity ? 3 : stage);
         }
         if (stage == 0 && l[k].h.event != NULL) {
             hl_dedup_prefetch(s->dedup, l[k].h.event_hash);
@@ -1027,6 +1039,8 @@ static void report_sink(void *ud, const struct lsc_report *r)
     s->report_fn(s->report_ud, s->report_index++, r);
 }
 
+#define REPORT_BATCH 16
+
 int cli_session_report(struct cli_session *s, int64_t as_of_ms,
                        cli_report_fn fn, void *ud)
 {
@@ -1050,15 +1064,23 @@ int cli_session_report(struct cli_session *s, int64_t as_of_ms,
      * which the report does not read.  Not with jobs: a score change
      * enqueues a connector update. */
     bool skip_quiet = at >= s->clock_ms && s->job_enqueue == NULL;
+    for (size_t k = 0; k < 2 * REPORT_BATCH && k < n; k++) {
+        hl_contact_prefetch(all[k], 0);
+    }
     for (size_t i = 0; i < n; i++) {
         struct hl_contact *c = all[i];
-        /* In id order the records are scattered: fetch the record a few
-         * contacts ahead, then its state and properties. */
-        if (i + 8 < n) {
-            hl_contact_prefetch(all[i + 8], 0);
-        }
-        if (i + 4 < n) {
-            hl_contact_prefetch(all[i + 4], 1);
+        /* In id order the records are scattered: fetch them ahead, a
+         * batch at a time so the misses overlap (as in the feed), the
+         * records two batches ahead, their state and properties one. */
+        if (i % REPORT_BATCH == 0) {
+            for (size_t k = i + 2 * REPORT_BATCH;
+                 k < i + 3 * REPORT_BATCH && k < n; k++) {
+                hl_contact_prefetch(all[k], 0);
+            }
+            for (size_t k = i + REPORT_BATCH; k < i + 2 * REPORT_BATCH && k < n;
+                 k++) {
+                hl_contact_prefetch(all[k], 1);
+            }
         }
         if (s->only_contact != NULL &&
             strcmp(hl_contact_id(c), s->only_contact) != 0) {

@@ -373,7 +373,9 @@ void hl_contact_prefetch(const struct hl_contact *c, int stage)
         PREFETCH(c);
     } else {
         prefetch_bytes(c->state, c->state_len, 1024);
-        prefetch_bytes(c->props, c->props_len, 256);
+        if (stage == 1) {
+            prefetch_bytes(c->props, c->props_len, 256);
+        }
     }
 }
 

@@ -52,14 +52,16 @@ enum lsc_status hl_contacts_upsert_h(struct hl_contacts *cs, const char *id,
  * millions of contacts every step of a lookup is a cache miss): stage 0
  * starts loading the table slot of `hash`, stage 1 (once that slot is
  * cached) the record, stage 2 (once the record is cached) its properties
- * and state.  Changes nothing; an unknown id only costs the time.
+ * and state (stage 3: the state only).  Changes nothing; an unknown id
+ * only costs the time.
  */
 void hl_contacts_prefetch(const struct hl_contacts *cs, uint64_t hash,
                           int stage);
 
 /* The same for a record the host already holds (a walk over all of them):
  * stage 0 the record (borrowed), stage 1 (once it is cached) its
- * properties and state. */
+ * properties and state, stage 2 its state only (hl_contacts_prefetch:
+ * stage 3). */
 void hl_contact_prefetch(const struct hl_contact *c, int stage);
 
 /*
