@@ -157,3 +157,17 @@ bool mapping_env_name_ok(const char *s)
     }
     return true;
 }
+
+bool mapping_env_name_check(struct mapping_ctx *v, const char *path,
+                            const char *name, const char *what)
+{
+    if (mapping_env_name_ok(name)) {
+        return true;
+    }
+    mapping_report(v, LSC_LOG_ERROR, path,
+                   "not an environment variable name (A-Z, 0-9, _); hint: "
+                   "the name of the variable holding the %s, never the %s "
+                   "itself",
+                   what, what);
+    return false;
+}

@@ -91,8 +91,14 @@ bool mapping_action_on(struct mapping_ctx *v, const char *path,
                        const char *on, bool *leave);
 
 /* True when s names an environment variable as the mappings accept it:
- * A-Z, 0-9 and _, not starting with a digit (HubSpot's auth.*_env and
- * both connectors' webhook secret_env).  False for NULL and "". */
+ * A-Z, 0-9 and _, not starting with a digit (every auth.*_env and
+ * webhook secret_env of both connectors).  False for NULL and "". */
 bool mapping_env_name_ok(const char *s);
+
+/* Reports at `path` and returns false when `name` (not NULL) is not such
+ * a name.  The value is not repeated: it may be the secret itself
+ * (`what`: "token", "key", ...), pasted where its variable's name goes. */
+bool mapping_env_name_check(struct mapping_ctx *v, const char *path,
+                            const char *name, const char *what);
 
 #endif

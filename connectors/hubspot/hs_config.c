@@ -195,15 +195,11 @@ static void parse_auth(struct mapping_ctx *v, json_t *root,
                        "unknown auth type \"%s\"; hint: \"oauth\", "
                        "\"private_app\" or \"service_key\"", type);
     }
-    if (cse != NULL && !mapping_env_name_ok(cse)) {
-        mapping_report(v, LSC_LOG_ERROR, "auth.client_secret_env",
-                       "\"%s\" is not an environment variable name (A-Z, 0-9, "
-                       "_); hint: never put the secret itself here", cse);
+    if (cse != NULL) {
+        mapping_env_name_check(v, "auth.client_secret_env", cse, "secret");
     }
-    if (te != NULL && !mapping_env_name_ok(te)) {
-        mapping_report(v, LSC_LOG_ERROR, "auth.token_env",
-                       "\"%s\" is not an environment variable name (A-Z, 0-9, "
-                       "_); hint: never put the token itself here", te);
+    if (te != NULL) {
+        mapping_env_name_check(v, "auth.token_env", te, "token");
     }
     if (cf != NULL && (strchr(cf, '/') != NULL || cf[0] == '.')) {
         mapping_report(v, LSC_LOG_ERROR, "auth.credentials_file",
@@ -636,11 +632,9 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
                 char r[128];
                 snprintf(r, sizeof r, "%s.url", q);
                 check_url(v, r, url);
-                if (sec != NULL && !mapping_env_name_ok(sec)) {
+                if (sec != NULL) {
                     snprintf(r, sizeof r, "%s.secret_env", q);
-                    mapping_report(v, LSC_LOG_ERROR, r,
-                                   "\"%s\" is not an environment variable name",
-                                   sec);
+                    mapping_env_name_check(v, r, sec, "secret");
                 }
             }
         }

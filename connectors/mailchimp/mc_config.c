@@ -394,13 +394,10 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
             }
             bad |= !get_str(v, wh, q, "secret_env", &ac.webhook_secret_env,
                             true);
-            if (ac.webhook_secret_env != NULL &&
-                !mapping_env_name_ok(ac.webhook_secret_env)) {
+            if (ac.webhook_secret_env != NULL) {
                 snprintf(r, sizeof r, "%s.secret_env", q);
-                mapping_report(v, LSC_LOG_ERROR, r,
-                               "\"%s\" is not an environment variable name",
-                               ac.webhook_secret_env);
-                bad = true;
+                bad |= !mapping_env_name_check(v, r, ac.webhook_secret_env,
+                                               "secret");
             }
         }
         if (bad) {
@@ -466,6 +463,18 @@ static void validate(struct mapping_ctx *v, json_t *root,
         get_str(v, auth, "auth", "client_id", &c->client_id, false);
         get_str(v, auth, "auth", "client_secret_env", &c->client_secret_env,
                 false);
+        /* HubSpot's rule; the key's variable name also names the
+         * re-authorisation file: no path, no key pasted in. */
+        if (json_is_string(json_object_get(auth, "api_key_env")) &&
+            c->api_key_env != NULL) {
+            mapping_env_name_check(v, "auth.api_key_env", c->api_key_env,
+                                   "key");
+        }
+        if (json_is_string(json_object_get(auth, "client_secret_env")) &&
+            c->client_secret_env != NULL) {
+            mapping_env_name_check(v, "auth.client_secret_env",
+                                   c->client_secret_env, "secret");
+        }
         long port = c->redirect_port;
         get_int(v, auth, "auth", "redirect_port", 1, 65535, NULL, &port);
         c->redirect_port = (int)port;

@@ -436,7 +436,8 @@ static void test_mapping_diagnostics(void **state)
         "you mean 'tiers'?",
         "bad.json:4:11: api.base_url: \"http://api.hubapi.com\" is not an https",
         "bad.json:4:48: api.version: unknown API version \"v4\"",
-        "bad.json:5:35: auth.token_env: \"pat-na1-123\" is not an environment",
+        "bad.json:5:35: auth.token_env: not an environment variable name "
+        "(A-Z, 0-9, _); hint: the name of the variable holding the token",
         "bad.json:6:14: inputs.JobTitle: \"JobTitle\" is not a HubSpot",
         "bad.json:7:15: outputs.score: \"lead score\" is not a valid",
         "bad.json:8:20: tiers[1]: duplicate tier \"hot\"",
@@ -445,6 +446,10 @@ static void test_mapping_diagnostics(void **state)
         "bad.json:11:46: actions[1].tag: a tag action needs outputs.tags",
     };
     expect_diags(want, sizeof want / sizeof want[0]);
+    /* A token pasted where its variable's name goes is not repeated. */
+    for (int k = 0; k < REC.n_diag; k++) {
+        assert_null(strstr(REC.diag[k], "pat-na1"));
+    }
     assert_non_null(strstr(err, "bad.json:"));
     assert_non_null(strstr(err, "errors)"));
     /* syntax errors carry jansson's position */

@@ -370,8 +370,55 @@ static void test_action_diagnostics(void **state)
     expect_one_error("{\"on\":\"enter\",\"tier\":\"hot\",\"webhook\":{\"url\":"
                      "\"https://h.example/x\","
                      "\"secret_env\":\"hook_Secret\"}}",
-                     "E 1:177 actions[0].webhook.secret_env: \"hook_Secret\" "
-                     "is not an environment variable name");
+                     "E 1:177 actions[0].webhook.secret_env: not an "
+                     "environment variable name (A-Z, 0-9, _); hint: the "
+                     "name of the variable holding the secret, never the "
+                     "secret itself");
+}
+
+/* auth.*_env follow the same rule (the key's variable also names the
+ * re-authorisation file), and a key pasted in is not repeated. */
+static void test_auth_env_names(void **state)
+{
+    (void)state;
+    const char *t =
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\",\n"
+        "\"audience\":{\"list_id\":\"L1\"},\n"
+        "\"auth\":{\"type\":\"api_key\",\n"
+        "  \"api_key_env\":\"0123abcdef-us6\",\n"
+        "  \"client_secret_env\":\"../secret\"}}\n";
+    static const char *const want[] = {
+        "E 4:17 auth.api_key_env: not an environment variable name (A-Z, "
+        "0-9, _); hint: the name of the variable holding the key, never "
+        "the key itself",
+        "E 5:23 auth.client_secret_env: not an environment variable name "
+        "(A-Z, 0-9, _); hint: the name of the variable holding the secret, "
+        "never the secret itself",
+    };
+    expect_refused(t, 2, want, 2);
+    struct diags x0 = {0};
+    struct mailchimp_config c0;
+    size_t n0 = 0;
+    mailchimp_config_parse(t, strlen(t), "a.json", on_diag, &x0, &c0, &n0);
+    for (int i = 0; i < x0.n && i < 32; i++) {
+        assert_null(strstr(x0.d[i].msg, "0123abcdef"));
+    }
+
+    /* The defaults and upper-case names stay accepted. */
+    const char *u =
+        "{\"schema\":\"leadscore.connector/1\",\"connector\":\"mailchimp\","
+        "\"audience\":{\"list_id\":\"L1\"},\"auth\":{\"type\":\"oauth\","
+        "\"client_id\":\"1\",\"client_secret_env\":\"MC_SECRET_2\"}}";
+    struct diags x = {0};
+    struct mailchimp_config c;
+    size_t nerr = 9;
+    assert_int_equal(mailchimp_config_parse(u, strlen(u), "a.json", on_diag,
+                                            &x, &c, &nerr),
+                     LSC_OK);
+    assert_int_equal(nerr, 0);
+    assert_string_equal(c.api_key_env, "MAILCHIMP_API_KEY");
+    assert_string_equal(c.client_secret_env, "MC_SECRET_2");
+    mailchimp_config_destroy(&c);
 }
 
 int main(void)
@@ -383,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_create_mapping),
         cmocka_unit_test(test_actions),
         cmocka_unit_test(test_action_diagnostics),
+        cmocka_unit_test(test_auth_env_names),
     };
     return cmocka_run_group_tests_name("mailchimp_config", tests, NULL, NULL);
 }
