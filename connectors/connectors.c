@@ -229,9 +229,14 @@ static enum lsc_status load_mailchimp_actions(struct connectors *c,
     return LSC_OK;
 }
 
+static enum lsc_status check_tiers(const struct hubspot_config *cfg,
+                                   const char *const *tiers, size_t n,
+                                   char *err, size_t errlen);
+
 enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
-                                         const char *path, char *err,
-                                         size_t errlen)
+                                         const char *path,
+                                         const char *const *tiers, size_t n,
+                                         char *err, size_t errlen)
 {
     char kind[64];
     peek_connector(path, kind, sizeof kind);
@@ -244,6 +249,22 @@ enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
     enum lsc_status rc = hubspot_config_load(path, diag_to_host, (void *)host,
                                              &cfg, err, errlen);
     if (rc == LSC_OK) {
+        if (tiers != NULL &&
+            (rc = check_tiers(&cfg, tiers, n, err, errlen)) != LSC_OK) {
+            /* as a diagnostic, so it is printed and counted like the
+             * mapping's own problems: "FILE:LINE:COL: " comes off */
+            const char *msg = strstr(err, ": tiers: ");
+            struct lsc_diagnostic d = {
+                .struct_size = sizeof d,
+                .severity = LSC_LOG_ERROR,
+                .file = path,
+                .line = cfg.tiers_line,
+                .column = cfg.tiers_col,
+                .json_path = "tiers",
+                .message = msg != NULL ? msg + 9 : err,
+            };
+            diag_to_host((void *)host, &d);
+        }
         hubspot_config_finish(&cfg);
     }
     return rc;
@@ -1759,7 +1780,13 @@ enum lsc_status connectors_check_tiers(struct connectors *c,
     if (!connectors_has_hubspot(c, NULL)) {
         return LSC_OK;
     }
-    const struct hubspot_config *cfg = &c->cfg;
+    return check_tiers(&c->cfg, tiers, n, err, errlen);
+}
+
+static enum lsc_status check_tiers(const struct hubspot_config *cfg,
+                                   const char *const *tiers, size_t n,
+                                   char *err, size_t errlen)
+{
     for (size_t i = 0; i < n; i++) {
         bool found = false;
         for (size_t j = 0; !found && j < cfg->n_tiers; j++) {

@@ -144,11 +144,14 @@ enum lsc_status connectors_create(const struct lsc_host_api *host,
                                   size_t errlen);
 
 /* `leadscore validate FILE`: checks one mapping file without connecting
- * or reading secrets; every problem goes to host->diagnostic.
+ * or reading secrets; every problem goes to host->diagnostic.  With
+ * `tiers` (a model's n tier names, borrowed; NULL: no model) also what
+ * connectors_check_tiers() checks, reported the same way.
  * LSC_ERR_UNSUPPORTED for a connector these sources do not handle. */
 enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
-                                         const char *path, char *err,
-                                         size_t errlen);
+                                         const char *path,
+                                         const char *const *tiers, size_t n,
+                                         char *err, size_t errlen);
 void connectors_destroy(struct connectors *c); /* NULL ok */
 
 /* Registers `fn` (a trampoline to connectors_run_jobs) for every job kind

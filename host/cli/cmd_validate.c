@@ -14,12 +14,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: leadscore validate [--plugin PATH] FILE...\n"
+            "usage: leadscore validate [--model MODEL] [--plugin PATH] "
+            "FILE...\n"
             "\n"
             "Check scoring models (schema leadscore.model/1) and connector\n"
             "mappings (schema leadscore.connector*); FILE - is stdin, shown "
             "as\n"
-            "<stdin>.  Each problem is printed on stderr as\n"
+            "<stdin>.  With --model, each mapping is also checked against "
+            "that\n"
+            "model's tiers, as sync and the daemon check it.  Each problem "
+            "is\nprinted on stderr as\n"
             "FILE:LINE:COL: JSON.PATH: MESSAGE; a valid model prints a "
             "one-line\n"
             "summary.  Exit status 1 when a file is invalid, 3 when the "
@@ -90,8 +94,8 @@ static const char *stdin_copy(char *buf, size_t buflen, int *fd_out)
     return buf;
 }
 
-static int validate_one(const char *path, struct cli_global *g,
-                        int *stdin_fd)
+static int validate_one(const char *path, const char *model,
+                        struct cli_global *g, int *stdin_fd)
 {
     char stdin_path[64];
     const char *alias = NULL;
@@ -119,7 +123,12 @@ static int validate_one(const char *path, struct cli_global *g,
         s.file_alias_from = path;
         s.file_alias_to = alias;
     }
-    cli_session_config(&s, config_key_for(path), path);
+    const char *key = config_key_for(path);
+    cli_session_config(&s, key, path);
+    if (model != NULL && strcmp(key, "connectors") == 0) {
+        cli_session_config(&s, "models", model);
+        cli_session_config(&s, "connectors_validate", "1");
+    }
     /* A file with problems comes back as CLI_EXIT_INPUT (the plugin
      * reported diagnostics); a plugin that cannot be opened or created
      * without saying why the file is wrong is exit 3, as for `score`. */
@@ -134,12 +143,21 @@ static int validate_one(const char *path, struct cli_global *g,
 int cmd_validate(int argc, char **argv, struct cli_global *g)
 {
     static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},
         CLI_OPTIONS_END,
     };
     int c, rc;
+    const char *model = NULL;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-        if (!cli_common_option(g, c, optarg, usage, &rc)) {
+    while ((c = getopt_long(argc, argv, "m:vh", opts, NULL)) != -1) {
+        if (c == 'm') {
+            if (model != NULL) {
+                cli_error("validate: one --model (the mappings follow the "
+                          "primary model)");
+                return CLI_EXIT_USAGE;
+            }
+            model = optarg;
+        } else if (!cli_common_option(g, c, optarg, usage, &rc)) {
             return rc;
         }
     }
@@ -151,7 +169,7 @@ int cmd_validate(int argc, char **argv, struct cli_global *g)
     int worst = CLI_EXIT_OK;
     int stdin_fd = -1;
     for (int i = optind; i < argc; i++) {
-        rc = validate_one(argv[i], g, &stdin_fd);
+        rc = validate_one(argv[i], model, g, &stdin_fd);
         /* Report the most severe outcome: a load failure beats a bad file. */
         if (rc > worst) {
             worst = rc;

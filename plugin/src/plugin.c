@@ -630,7 +630,7 @@ enum lsc_status plugin_create(const struct lsc_host_api *h, void **out,
     if ((mv == NULL || mv[0] == '\0') &&
         h->config_get(h->host, "model") == NULL && sync_configured(h)) {
         /* mappings without a model: `leadscore validate MAPPING` */
-        enum lsc_status vrc = sync_validate(h, err, errlen);
+        enum lsc_status vrc = sync_validate(h, NULL, err, errlen);
         if (vrc != LSC_OK) {
             plugin_destroy(p);
             return vrc;
@@ -641,6 +641,17 @@ enum lsc_status plugin_create(const struct lsc_host_api *h, void **out,
     enum lsc_status rc = models_load(h, p->models, &p->n_models, err, errlen);
     if (rc != LSC_OK) {
         goto fail;
+    }
+    const char *cv = h->config_get(h->host, "connectors_validate");
+    if (cv != NULL && strcmp(cv, "1") == 0 && sync_configured(h)) {
+        /* `leadscore validate --model M MAPPING`: the mappings against
+         * the model, nothing registered, nothing connected */
+        if ((rc = sync_validate(h, p->models[0], err, errlen)) != LSC_OK) {
+            goto fail;
+        }
+        models_log(h, p->models, p->n_models);
+        *out = p;
+        return LSC_OK;
     }
     if ((rc = props_names(h, &p->score_prop, &p->tier_prop)) != LSC_OK) {
         log_err(err, errlen, "out of memory");

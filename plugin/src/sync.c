@@ -96,6 +96,8 @@ struct vctx {
     const struct lsc_host_api *h;
     char *err;
     size_t errlen;
+    const char *const *tiers; /* the model's, or NULL */
+    size_t n_tiers;
 };
 
 static void mc_diag(void *ud, const struct lsc_diagnostic *d)
@@ -124,7 +126,8 @@ static enum lsc_status validate_one(void *ud, const char *path)
                      nerr);
         }
     } else {
-        rc = connectors_validate_file(v->h, path, e, sizeof e);
+        rc = connectors_validate_file(v->h, path, v->tiers, v->n_tiers, e,
+                                      sizeof e);
     }
     if (rc == LSC_OK) {
         PLOG_INFO(v->h, "connector mapping '%s' (%s): valid", path, kind);
@@ -136,15 +139,31 @@ static enum lsc_status validate_one(void *ud, const char *path)
                                                               : LSC_ERR_CONFIG;
 }
 
-enum lsc_status sync_validate(const struct lsc_host_api *h, char *err,
+enum lsc_status sync_validate(const struct lsc_host_api *h,
+                              const struct model *primary, char *err,
                               size_t errlen)
 {
-    struct vctx v = {h, err, errlen};
+    struct vctx v = {h, err, errlen, NULL, 0};
     if (err != NULL && errlen > 0) {
         err[0] = '\0';
     }
-    return each_file(h->config_get(h->host, "connectors"), true, validate_one,
-                     &v);
+    const char **tiers = NULL;
+    if (primary != NULL) {
+        tiers = calloc(primary->n_tiers + 1, sizeof *tiers);
+        if (tiers == NULL) {
+            log_err(err, errlen, "out of memory");
+            return LSC_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < primary->n_tiers; i++) {
+            tiers[i] = primary->tiers[i].name;
+        }
+        v.tiers = tiers;
+        v.n_tiers = primary->n_tiers;
+    }
+    enum lsc_status rc = each_file(h->config_get(h->host, "connectors"), true,
+                                   validate_one, &v);
+    free(tiers);
+    return rc;
 }
 
 /* ---- create / destroy --------------------------------------------------- */
@@ -175,7 +194,7 @@ static enum lsc_status open_one(void *ud, const char *path)
     }
     if (strcmp(kind, "mailchimp") != 0) {
         /* unknown or missing connector: the validator reports it */
-        struct vctx v = {h, c->err, c->errlen};
+        struct vctx v = {h, c->err, c->errlen, NULL, 0};
         validate_one(&v, path);
         if (c->err[0] == '\0') {
             log_err(c->err, c->errlen, "%s: unknown connector \"%s\"", path,

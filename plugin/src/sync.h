@@ -16,13 +16,15 @@ struct sync;
 /* True when the host configures connector mappings (`connectors`). */
 bool sync_configured(const struct lsc_host_api *h);
 
-/* `leadscore validate MAPPING`: checks every file of `connectors`
- * without secrets or network; problems go to host->diagnostic.
- * LSC_ERR_CONFIG when one was refused. */
-enum lsc_status sync_validate(const struct lsc_host_api *h, char *err,
-                              size_t errlen);
-
 struct model;
+
+/* `leadscore validate [--model M] MAPPING`: checks every file of
+ * `connectors` without secrets or network, with `primary` (borrowed; may
+ * be NULL) also its tiers against the model's, as sync_create() would;
+ * problems go to host->diagnostic.  LSC_ERR_CONFIG when one was refused. */
+enum lsc_status sync_validate(const struct lsc_host_api *h,
+                              const struct model *primary, char *err,
+                              size_t errlen);
 
 /* Builds the connectors (*out NULL when none is configured); `primary`
  * (borrowed) gives the tier names.  A connector still waiting for its

@@ -178,6 +178,14 @@ run 1 "validate a file and stdin" -- sh -c "\"$ls\" validate \"$small\" - < \"$t
 expect err "^<stdin>:4:1: invalid JSON: " "stdin syntax error with its position"
 run 4 "validate a missing file" -- "$ls" validate "$tmp/nope.json"
 run 0 "validate the shipped models" -- "$ls" validate "$root"/config/models/*.json
+run 0 "the shipped mappings fit the shipped model" -- "$ls" validate --model "$root/config/models/b2b-saas.json" "$root"/config/connectors/*.json
+expect out "connector mapping '.*hubspot.json' \(hubspot\): valid" "the HubSpot mapping is checked"
+expect out "model 'b2b-saas'" "the model is checked too"
+sed 's/"tiers": \["sql", "mql", "cold"\]/"tiers": ["sql", "cold"]/' "$root/config/connectors/hubspot.json" > "$tmp/hs.json"
+run 0 "a mapping alone: its tiers are not known to be wrong" -- "$ls" validate "$tmp/hs.json"
+run 1 "a mapping lacking a model tier" -- "$ls" validate --model "$root/config/models/b2b-saas.json" "$tmp/hs.json"
+expect err "^$tmp/hs.json:[0-9]+:3: tiers: lacks the model's tier \"mql\"" "names the file, line, column and tier"
+run 2 "one --model only" -- "$ls" validate --model "$small" --model "$small" "$tmp/hs.json"
 
 # ---- score with the real plugin ----------------------------------------
 cat > "$tmp/expected.jsonl" <<'JSONL'

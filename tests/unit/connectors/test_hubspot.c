@@ -239,16 +239,17 @@ static void test_build_properties(void **state)
         free(b);
     }
     char *b = hubspot_build_property(&c, HUBSPOT_PROP_TIER, false);
-    assert_non_null(strstr(b, "\"options\":[{\"label\":\"Hot\",\"value\":"
-                              "\"hot\",\"displayOrder\":0,\"hidden\":false},"
-                              "{\"label\":\"Warm\",\"value\":\"warm\","
+    assert_non_null(strstr(b, "\"options\":[{\"label\":\"Sql\",\"value\":"
+                              "\"sql\",\"displayOrder\":0,\"hidden\":false},"
+                              "{\"label\":\"Mql\",\"value\":\"mql\","
                               "\"displayOrder\":1,\"hidden\":false},"
                               "{\"label\":\"Cold\",\"value\":\"cold\","
                               "\"displayOrder\":2,\"hidden\":false}]"));
     free(b);
     b = hubspot_build_property(&c, HUBSPOT_PROP_TAGS, true);
-    assert_string_equal(b, "{\"options\":[{\"label\":\"Hot-lead\",\"value\":"
-                           "\"hot-lead\",\"displayOrder\":0,\"hidden\":false}]}");
+    assert_string_equal(b, "{\"options\":[{\"label\":\"Sales-ready\","
+                           "\"value\":\"sales-ready\",\"displayOrder\":0,"
+                           "\"hidden\":false}]}");
     free(b);
     b = hubspot_build_group(&c);
     assert_string_equal(b, "{\"name\":\"leadscore\",\"label\":\"Lead scoring\","
@@ -852,9 +853,9 @@ static void test_facade_mapping_list(void **state)
     char *hs = source_path("config/connectors/hubspot.json");
     char err[256] = "";
     memset(&REC, 0, sizeof REC);
-    assert_int_equal(connectors_validate_file(&HOST, hs, err, sizeof err),
+    assert_int_equal(connectors_validate_file(&HOST, hs, NULL, 0, err, sizeof err),
                      LSC_OK);
-    assert_int_equal(connectors_validate_file(&HOST, mc, err, sizeof err),
+    assert_int_equal(connectors_validate_file(&HOST, mc, NULL, 0, err, sizeof err),
                      LSC_ERR_UNSUPPORTED);
     assert_int_equal(REC.n_diag, 0);
     /* the plugin's `connectors` value: paths one per line */
