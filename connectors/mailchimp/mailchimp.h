@@ -367,6 +367,16 @@ enum lsc_status mailchimp_create(const struct mailchimp_config *cfg,
                                  size_t errlen);
 void mailchimp_destroy(struct mailchimp *mc); /* NULL ok */
 
+/* Shares the 10-connection budget with every client, in any process, that
+ * names the same directory (borrowed) for the same API base: each request
+ * then also holds one of limits.max_connections lock files there
+ * (mailchimp-conn-<hash>-<k>.lock, flock: freed by the kernel when a
+ * process dies), waiting while all are held.  Call once, before any
+ * request.  LSC_ERR_IO (reason in err) when the files cannot be opened. */
+enum lsc_status mailchimp_share_connections(struct mailchimp *mc,
+                                            const char *dir, char *err,
+                                            size_t errlen);
+
 /* True once the API refused the credentials (401, or 403 "User
  * Disabled"/"API Key Invalid"): the connector is in "re-authorize needed"
  * state and every write answers LSC_ERR_AUTH without a request.  The

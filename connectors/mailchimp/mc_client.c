@@ -6,12 +6,15 @@
 #include "mc_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -153,6 +156,9 @@ void mailchimp_destroy(struct mailchimp *mc)
         free(mc->authz);
     }
     free(mc->state_path);
+    for (int k = 0; k < mc->n_shared; k++) {
+        close(mc->shared_fd[k]);
+    }
     mailchimp_config_destroy(&mc->cfg);
     http_client_destroy(mc->http);
     pthread_cond_destroy(&mc->cv);
@@ -264,8 +270,60 @@ int64_t mc_job_backoff_ms(int64_t base, unsigned attempt, int64_t cap,
     return half + (int64_t)(rnd % (uint64_t)(c - half + 1));
 }
 
-/* Waits for one of the max_connections request slots. */
-static void acquire(struct mailchimp *mc)
+enum lsc_status mailchimp_share_connections(struct mailchimp *mc,
+                                            const char *dir, char *err,
+                                            size_t errlen)
+{
+    /* FNV-1a of the API base: one budget per data center (or fake). */
+    uint32_t h = 2166136261u;
+    for (const char *p = mc->api_base; *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    }
+    int n = mc->cfg.max_connections;
+    for (int k = 0; k < n; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/mailchimp-conn-%08x-%d.lock", dir,
+                 (unsigned)h, k);
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot open %s: %s", path,
+                     strerror(errno));
+            for (int j = 0; j < k; j++) {
+                close(mc->shared_fd[j]);
+            }
+            return LSC_ERR_IO;
+        }
+        mc->shared_fd[k] = fd;
+    }
+    mc->n_shared = n;
+    return LSC_OK;
+}
+
+/* One of the shared lock files no other thread or process holds: its
+ * index, or -1 when all are held right now. */
+static int take_shared(struct mailchimp *mc)
+{
+    for (int k = 0; k < mc->n_shared; k++) {
+        pthread_mutex_lock(&mc->mu);
+        bool mine = !mc->shared_busy[k];
+        mc->shared_busy[k] = true;
+        pthread_mutex_unlock(&mc->mu);
+        if (!mine) {
+            continue; /* another thread of ours has it */
+        }
+        if (flock(mc->shared_fd[k], LOCK_EX | LOCK_NB) == 0) {
+            return k;
+        }
+        pthread_mutex_lock(&mc->mu);
+        mc->shared_busy[k] = false;
+        pthread_mutex_unlock(&mc->mu);
+    }
+    return -1;
+}
+
+/* Waits for one of the max_connections request slots (and, when shared,
+ * one of the lock files); returns the file's index or -1. */
+static int acquire(struct mailchimp *mc)
 {
     pthread_mutex_lock(&mc->mu);
     while (mc->in_flight >= mc->slots) {
@@ -277,12 +335,26 @@ static void acquire(struct mailchimp *mc)
         mc->stats.max_in_flight = (uint64_t)mc->in_flight;
     }
     pthread_mutex_unlock(&mc->mu);
+    if (mc->n_shared == 0) {
+        return -1;
+    }
+    int k;
+    for (int spin = 0; (k = take_shared(mc)) < 0; spin++) {
+        sleep_ms(spin < 10 ? 5 : 25); /* another process has them all */
+    }
+    return k;
 }
 
-/* Frees a slot taken by acquire(). */
-static void release(struct mailchimp *mc)
+/* Frees what acquire() took. */
+static void release(struct mailchimp *mc, int shared)
 {
+    if (shared >= 0) {
+        flock(mc->shared_fd[shared], LOCK_UN);
+    }
     pthread_mutex_lock(&mc->mu);
+    if (shared >= 0) {
+        mc->shared_busy[shared] = false;
+    }
     mc->in_flight--;
     pthread_cond_signal(&mc->cv);
     pthread_mutex_unlock(&mc->mu);
@@ -331,9 +403,9 @@ enum lsc_status mc_call(struct mailchimp *mc, const char *method,
             .authorization = mc->authz,
             .timeout_ms = mc->cfg.timeout_ms,
         };
-        acquire(mc);
+        int shared = acquire(mc);
         enum lsc_status st = mc_http_send(mc->http, &req, resp);
-        release(mc);
+        release(mc, shared);
         int64_t wait = -1;
         if (st == LSC_ERR_INVALID_ARG) {
             snprintf(err, errlen, "%s %s: %s", method, path, resp->error);

@@ -19,6 +19,11 @@ struct mailchimp {
     pthread_cond_t cv;           /* a connection slot was freed */
     int in_flight;
     int slots;        /* in-flight limit of this client (see create) */
+    /* Lock files shared with other processes (mailchimp_share_connections):
+     * a request also holds one of them; n_shared 0: not shared. */
+    int shared_fd[MAILCHIMP_MAX_CONNECTIONS];
+    bool shared_busy[MAILCHIMP_MAX_CONNECTIONS]; /* held by this client */
+    int n_shared;
     bool reauth;
     char *state_path; /* persisted "re-authorize needed" (NULL: none) */
     bool reauth_on_disk; /* that file exists (as far as we know) */

@@ -155,6 +155,18 @@ enum lsc_status mailchimp_open(const struct lsc_host_api *host,
                                sizeof why);
         (*out)->reauth_on_disk = needed;
         (*out)->host_defers = host != NULL && host->abi_minor >= 1;
+        /* the daemon, its import child and the CLI on one data directory
+         * share the account's 10 connections */
+        char e[512];
+        if (mailchimp_share_connections(*out, dir_of(host, data_dir), e,
+                                        sizeof e) != LSC_OK &&
+            host != NULL && host->log != NULL) {
+            char line[600];
+            snprintf(line, sizeof line,
+                     "mailchimp: %s; connections are not shared with other "
+                     "processes", e);
+            host->log(host->host, LSC_LOG_WARN, line);
+        }
     }
     if (token != NULL) {
         OPENSSL_cleanse(token, strlen(token));

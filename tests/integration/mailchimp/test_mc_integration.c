@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -693,6 +694,57 @@ static void test_connection_limit_pressure(void **state)
     }
 }
 
+/* Two processes on one data directory (the daemon and `leadscore
+ * backfill`, say) share the user's 10 connections: together never more
+ * in flight, so Mailchimp throttles neither. */
+static void test_connections_shared_by_processes(void **state)
+{
+    struct fx *x = *state;
+    seed_fields(x);
+    seed_members(x, NJOBS);
+    fake_ctl(&x->fake, "POST", "/_fake/config", "{\"delay_ms\":60}", NULL);
+    x->cfg.activity_import = false; /* each alone would use all 10 */
+    char dir[] = "/tmp/lsc-mc-share.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct lsc_job jobs[NJOBS];
+    char *payloads[NJOBS];
+    struct lsc_job_result res[NJOBS];
+    make_jobs(NJOBS, jobs, payloads, res);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    struct mailchimp *mc = client(x, FAKE_API_KEY, NULL);
+    char err[256];
+    assert_int_equal(mailchimp_share_connections(mc, dir, err, sizeof err),
+                     LSC_OK);
+    enum lsc_status st = mailchimp_job_run(mc, jobs, res, NJOBS);
+    struct mailchimp_stats s;
+    mailchimp_stats_get(mc, &s);
+    mailchimp_destroy(mc);
+    if (pid == 0) {
+        _exit(st == LSC_OK && s.written == NJOBS && s.throttled == 0 ? 0 : 1);
+    }
+    int wst = 0;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    assert_int_equal(st, LSC_OK);
+    assert_int_equal(s.written, NJOBS);
+    json_t *j = NULL;
+    fake_ctl(&x->fake, "GET", "/_fake/requests", NULL, &j);
+    int max_in_flight = (int)json_integer_value(json_object_get(j,
+                                                    "max_in_flight"));
+    assert_true(max_in_flight <= 10);
+    assert_true(max_in_flight >= 6); /* both really ran at once */
+    assert_int_equal(json_integer_value(json_object_get(j, "throttled")), 0);
+    json_decref(j);
+    for (size_t i = 0; i < NJOBS; i++) {
+        free(payloads[i]);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_failing_period_then_recovery(void **state)
 {
     struct fx *x = *state;
@@ -1173,6 +1225,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_checkpoint_file),
         cmocka_unit_test_setup_teardown(test_connection_limit_pressure, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_connections_shared_by_processes,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_period_then_recovery,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_is_retryable, setup,
