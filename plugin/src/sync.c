@@ -139,6 +139,17 @@ static enum lsc_status validate_one(void *ud, const char *path)
                                                               : LSC_ERR_CONFIG;
 }
 
+/* The model's tier names (borrowed), NULL-terminated; free() the array.
+ * NULL when out of memory. */
+static const char **tier_names(const struct model *m)
+{
+    const char **t = calloc(m->n_tiers + 1, sizeof *t);
+    for (size_t i = 0; t != NULL && i < m->n_tiers; i++) {
+        t[i] = m->tiers[i].name;
+    }
+    return t;
+}
+
 enum lsc_status sync_validate(const struct lsc_host_api *h,
                               const struct model *primary, char *err,
                               size_t errlen)
@@ -149,13 +160,9 @@ enum lsc_status sync_validate(const struct lsc_host_api *h,
     }
     const char **tiers = NULL;
     if (primary != NULL) {
-        tiers = calloc(primary->n_tiers + 1, sizeof *tiers);
-        if (tiers == NULL) {
+        if ((tiers = tier_names(primary)) == NULL) {
             log_err(err, errlen, "out of memory");
             return LSC_ERR_NOMEM;
-        }
-        for (size_t i = 0; i < primary->n_tiers; i++) {
-            tiers[i] = primary->tiers[i].name;
         }
         v.tiers = tiers;
         v.n_tiers = primary->n_tiers;
@@ -249,14 +256,11 @@ enum lsc_status sync_create(const struct lsc_host_api *h,
     if (err != NULL && errlen > 0) {
         err[0] = '\0';
     }
-    const char **tiers = calloc(primary->n_tiers + 1, sizeof *tiers);
+    const char **tiers = tier_names(primary);
     if (tiers == NULL) {
         free(s);
         log_err(err, errlen, "out of memory");
         return LSC_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < primary->n_tiers; i++) {
-        tiers[i] = primary->tiers[i].name;
     }
     const char *files = h->config_get(h->host, "connectors");
     struct cctx c = {s, tiers, primary->n_tiers, 0, err, errlen, false};
