@@ -395,14 +395,7 @@ static void test_auth_env_names(void **state)
         "(A-Z, 0-9, _); hint: the name of the variable holding the secret, "
         "never the secret itself",
     };
-    expect_refused(t, 2, want, 2);
-    struct diags x0 = {0};
-    struct mailchimp_config c0;
-    size_t n0 = 0;
-    mailchimp_config_parse(t, strlen(t), "a.json", on_diag, &x0, &c0, &n0);
-    for (int i = 0; i < x0.n && i < 32; i++) {
-        assert_null(strstr(x0.d[i].msg, "0123abcdef"));
-    }
+    expect_refused(t, 2, want, 2); /* exact messages: no key in them */
 
     /* The defaults and upper-case names stay accepted. */
     const char *u =
