@@ -295,12 +295,27 @@ enum lsc_status mailchimp_share_connections(struct mailchimp *mc,
         }
         mc->shared_fd[k] = fd;
     }
+    /* A file system without flock (some network mounts) must not make
+     * every request wait forever: refuse here, the caller goes on alone. */
+    int fl = flock(mc->shared_fd[0], LOCK_EX | LOCK_NB);
+    if (fl != 0 && errno != EWOULDBLOCK) {
+        snprintf(err, errlen, "cannot lock files in %s: %s", dir,
+                 strerror(errno));
+        for (int k = 0; k < n; k++) {
+            close(mc->shared_fd[k]);
+        }
+        return LSC_ERR_IO;
+    }
+    if (fl == 0) {
+        flock(mc->shared_fd[0], LOCK_UN);
+    }
     mc->n_shared = n;
     return LSC_OK;
 }
 
 /* One of the shared lock files no other thread or process holds: its
- * index, or -1 when all are held right now. */
+ * index, -1 when all are held right now, -2 when locking failed for
+ * another reason (the request then goes without). */
 static int take_shared(struct mailchimp *mc)
 {
     for (int k = 0; k < mc->n_shared; k++) {
@@ -311,12 +326,17 @@ static int take_shared(struct mailchimp *mc)
         if (!mine) {
             continue; /* another thread of ours has it */
         }
-        if (flock(mc->shared_fd[k], LOCK_EX | LOCK_NB) == 0) {
+        int rc = flock(mc->shared_fd[k], LOCK_EX | LOCK_NB);
+        int e = errno;
+        if (rc == 0) {
             return k;
         }
         pthread_mutex_lock(&mc->mu);
         mc->shared_busy[k] = false;
         pthread_mutex_unlock(&mc->mu);
+        if (e != EWOULDBLOCK) {
+            return -2;
+        }
     }
     return -1;
 }
@@ -339,10 +359,10 @@ static int acquire(struct mailchimp *mc)
         return -1;
     }
     int k;
-    for (int spin = 0; (k = take_shared(mc)) < 0; spin++) {
+    for (int spin = 0; (k = take_shared(mc)) == -1; spin++) {
         sleep_ms(spin < 10 ? 5 : 25); /* another process has them all */
     }
-    return k;
+    return k >= 0 ? k : -1;
 }
 
 /* Frees what acquire() took. */

@@ -737,6 +737,19 @@ static void test_connections_shared_by_processes(void **state)
     assert_true(max_in_flight >= 6); /* both really ran at once */
     assert_int_equal(json_integer_value(json_object_get(j, "throttled")), 0);
     json_decref(j);
+
+    /* No such directory: refused with the reason; the client still
+     * writes, on its own budget. */
+    mc = client(x, FAKE_API_KEY, NULL);
+    assert_int_equal(mailchimp_share_connections(mc, "/nonexistent/lsc", err,
+                                                 sizeof err),
+                     LSC_ERR_IO);
+    assert_non_null(strstr(err, "/nonexistent/lsc/mailchimp-conn-"));
+    assert_int_equal(mailchimp_job_run(mc, jobs, res, 4), LSC_OK);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(res[i].status, LSC_OK);
+    }
+    mailchimp_destroy(mc);
     for (size_t i = 0; i < NJOBS; i++) {
         free(payloads[i]);
     }
