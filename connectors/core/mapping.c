@@ -142,6 +142,30 @@ bool mapping_action_on(struct mapping_ctx *v, const char *path,
     return false;
 }
 
+void mapping_model_tier(struct mapping_ctx *v, const char *path,
+                        const char *tier, const char *effect)
+{
+    if (v->model_tiers == NULL || tier == NULL) {
+        return;
+    }
+    char list[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < v->n_model_tiers; i++) {
+        if (strcmp(v->model_tiers[i], tier) == 0) {
+            return;
+        }
+        int n = snprintf(list + used, sizeof list - used, "%s\"%s\"",
+                         i > 0 ? ", " : "", v->model_tiers[i]);
+        if (n < 0 || (size_t)n >= sizeof list - used) {
+            break;
+        }
+        used += (size_t)n;
+    }
+    mapping_report(v, LSC_LOG_WARN, path,
+                   "the model has no tier \"%s\": %s; hint: the model's "
+                   "tiers are %s", tier, effect, list);
+}
+
 bool mapping_env_name_ok(const char *s)
 {
     /* Upper case only: a lower-case or mixed value is more likely a secret

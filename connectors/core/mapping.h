@@ -51,6 +51,10 @@ struct mapping_ctx {
     char first[256];        /* "file:line:col: path: message" of the
                                first error, "" before it */
     bool oom;               /* set by the caller's own allocations */
+    /* the model's tier names, borrowed (`validate --model`); NULL: the
+     * mapping is checked on its own */
+    const char *const *model_tiers;
+    size_t n_model_tiers;
 };
 
 /* Formats one diagnostic at `path` (borrowed, "" is the root), placed by
@@ -89,6 +93,11 @@ json_t *mapping_action(struct mapping_ctx *v, json_t *actions, size_t i,
  * returns true; anything else is reported at path.on (false). */
 bool mapping_action_on(struct mapping_ctx *v, const char *path,
                        const char *on, bool *leave);
+
+/* With v->model_tiers, warns at `path` when `tier` is not one of them;
+ * `effect` says what follows ("this action never fires"). */
+void mapping_model_tier(struct mapping_ctx *v, const char *path,
+                        const char *tier, const char *effect);
 
 /* True when s names an environment variable as the mappings accept it:
  * A-Z, 0-9 and _, not starting with a digit (every auth.*_env and

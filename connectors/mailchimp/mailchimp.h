@@ -347,6 +347,17 @@ enum lsc_status mailchimp_config_load(const char *path,
                                       struct mailchimp_config *out,
                                       size_t *n_errors);
 
+/* mailchimp_config_load() that also warns about "tiers" entries and
+ * actions naming a tier the model (its n tier names, borrowed) lacks:
+ * `leadscore validate --model`. */
+enum lsc_status mailchimp_config_load_for_model(const char *path,
+                                                const char *const *tiers,
+                                                size_t n,
+                                                mailchimp_diag_fn diag,
+                                                void *ud,
+                                                struct mailchimp_config *out,
+                                                size_t *n_errors);
+
 /* ---- The client (mc_client.c) ------------------------------------------- */
 
 struct mailchimp;

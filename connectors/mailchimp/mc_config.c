@@ -371,6 +371,8 @@ static void parse_actions(struct mapping_ctx *v, json_t *root,
          * checked as a transition. */
         bool on_ok = get_str(v, x, p, "on", NULL, true);
         bool bad = !get_str(v, x, p, "tier", &ac.tier, true) || !on_ok;
+        snprintf(q, sizeof q, "%s.tier", p);
+        mapping_model_tier(v, q, ac.tier, "this action never fires");
         const char *on = json_string_value(json_object_get(x, "on"));
         if (on_ok && !mapping_action_on(v, p, on, &ac.on_leave)) {
             bad = true;
@@ -639,6 +641,7 @@ static void validate(struct mapping_ctx *v, json_t *root,
         json_object_foreach(tiers, k, t) {
             char tp[256];
             mapping_join(tp, sizeof tp, "tiers", k);
+            mapping_model_tier(v, tp, k, "its tag is never set");
             if (!json_is_string(t) || json_string_length(t) == 0 ||
                 json_string_length(t) > MAILCHIMP_MEMBER_TAG_MAX) {
                 mapping_report(v, LSC_LOG_ERROR, tp,
@@ -772,11 +775,10 @@ static void validate(struct mapping_ctx *v, json_t *root,
     }
 }
 
-enum lsc_status mailchimp_config_parse(const char *text, size_t len,
-                                       const char *file,
-                                       mailchimp_diag_fn diag, void *ud,
-                                       struct mailchimp_config *out,
-                                       size_t *n_errors)
+static enum lsc_status parse(const char *text, size_t len, const char *file,
+                             const char *const *tiers, size_t n_tiers,
+                             mailchimp_diag_fn diag, void *ud,
+                             struct mailchimp_config *out, size_t *n_errors)
 {
     /* Mailchimp points at values (0:0 for a missing one) and cuts
      * messages at 512 bytes. */
@@ -784,7 +786,9 @@ enum lsc_status mailchimp_config_parse(const char *text, size_t len,
                             .diag = diag,
                             .ud = ud,
                             .where = MAPPING_AT_VALUE,
-                            .msg_size = 512};
+                            .msg_size = 512,
+                            .model_tiers = tiers,
+                            .n_model_tiers = n_tiers};
     struct mailchimp_config c;
     enum lsc_status st = mailchimp_config_init(&c);
     if (st != LSC_OK) {
@@ -820,10 +824,31 @@ enum lsc_status mailchimp_config_parse(const char *text, size_t len,
     return LSC_OK;
 }
 
+enum lsc_status mailchimp_config_parse(const char *text, size_t len,
+                                       const char *file,
+                                       mailchimp_diag_fn diag, void *ud,
+                                       struct mailchimp_config *out,
+                                       size_t *n_errors)
+{
+    return parse(text, len, file, NULL, 0, diag, ud, out, n_errors);
+}
+
 enum lsc_status mailchimp_config_load(const char *path,
                                       mailchimp_diag_fn diag, void *ud,
                                       struct mailchimp_config *out,
                                       size_t *n_errors)
+{
+    return mailchimp_config_load_for_model(path, NULL, 0, diag, ud, out,
+                                           n_errors);
+}
+
+enum lsc_status mailchimp_config_load_for_model(const char *path,
+                                                const char *const *tiers,
+                                                size_t n_tiers,
+                                                mailchimp_diag_fn diag,
+                                                void *ud,
+                                                struct mailchimp_config *out,
+                                                size_t *n_errors)
 {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
@@ -872,7 +897,7 @@ enum lsc_status mailchimp_config_load(const char *path,
         return LSC_ERR_IO;
     }
     enum lsc_status st =
-        mailchimp_config_parse(buf, len, path, diag, ud, out, n_errors);
+        parse(buf, len, path, tiers, n_tiers, diag, ud, out, n_errors);
     free(buf);
     return st;
 }

@@ -118,7 +118,9 @@ static enum lsc_status validate_one(void *ud, const char *path)
     if (strcmp(kind, "mailchimp") == 0) {
         struct mailchimp_config cfg;
         size_t nerr = 0;
-        rc = mailchimp_config_load(path, mc_diag, (void *)v->h, &cfg, &nerr);
+        rc = mailchimp_config_load_for_model(path, v->tiers, v->n_tiers,
+                                             mc_diag, (void *)v->h, &cfg,
+                                             &nerr);
         if (rc == LSC_OK) {
             mailchimp_config_destroy(&cfg);
         } else {

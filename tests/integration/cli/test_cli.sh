@@ -181,6 +181,21 @@ run 0 "validate the shipped models" -- "$ls" validate "$root"/config/models/*.js
 run 0 "the shipped mappings fit the shipped model" -- "$ls" validate --model "$root/config/models/b2b-saas.json" "$root"/config/connectors/*.json
 expect out "connector mapping '.*hubspot.json' \(hubspot\): valid" "the HubSpot mapping is checked"
 expect out "model 'b2b-saas'" "the model is checked too"
+if grep -q warning "$tmp/err"; then not_ok "no warning for the shipped mappings"; else ok "no warning for the shipped mappings"; fi
+cat > "$tmp/mc.json" <<'JSON'
+{
+  "schema": "leadscore.connector/1", "connector": "mailchimp",
+  "audience": {"list_id": "a1b2c3"},
+  "tiers": {"cold": "c", "hot": "h"},
+  "actions": [{"on": "enter", "tier": "sqll",
+               "webhook": {"url": "https://h.example/x", "secret_env": "S"}}]
+}
+JSON
+run 0 "Mailchimp tiers the model lacks are warnings" -- "$ls" validate --model "$root/config/models/b2b-saas.json" "$tmp/mc.json"
+expect err "^$tmp/mc.json:4:33: warning: tiers.hot: the model has no tier \"hot\": its tag is never set; hint: the model's tiers are \"cold\", \"mql\", \"sql\"$" "a tier tag the model lacks, at its line and column"
+expect err "^$tmp/mc.json:5:39: warning: actions\[0\].tier: the model has no tier \"sqll\": this action never fires" "an action on a tier the model lacks"
+run 0 "the same mapping alone" -- "$ls" validate "$tmp/mc.json"
+if grep -q warning "$tmp/err"; then not_ok "alone: no model, no tier warnings"; else ok "alone: no model, no tier warnings"; fi
 sed 's/"tiers": \["sql", "mql", "cold"\]/"tiers": ["sql", "cold"]/' "$root/config/connectors/hubspot.json" > "$tmp/hs.json"
 run 0 "a mapping alone: its tiers are not known to be wrong" -- "$ls" validate "$tmp/hs.json"
 run 1 "a mapping lacking a model tier" -- "$ls" validate --model "$root/config/models/b2b-saas.json" "$tmp/hs.json"
