@@ -810,7 +810,13 @@ backfill)
     L backfill hubspot --model "$TMP/model.json" --config "$TMP/hs.json" \
         --data-dir "$DATA" >"$TMP/bf1.out" 2>"$TMP/bf1.err" &
     bpid=$!
-    sleep 1.0
+    # kill once page 1 is checkpointed (page 2 answers 700 ms later); a
+    # fixed sleep was too short on a loaded machine
+    for _ in $(seq 150); do
+        status_to poll "$TMP/hs.json" || true
+        grep -q "backfill: in progress, 1 pages" "$TMP/poll.out" && break
+        sleep 0.1
+    done
     kill -9 $bpid 2>/dev/null || true
     wait $bpid 2>/dev/null || true
     status_to st1 "$TMP/hs.json" || true
