@@ -229,9 +229,29 @@ static enum lsc_status load_mailchimp_actions(struct connectors *c,
     return LSC_OK;
 }
 
-static enum lsc_status check_tiers(const struct hubspot_config *cfg,
-                                   const char *const *tiers, size_t n,
-                                   char *err, size_t errlen);
+/* The message about the first of the model's n tiers the HubSpot mapping's
+ * "tiers" lack, into msg; false when none is missing. */
+static bool missing_tier(const struct hubspot_config *cfg,
+                         const char *const *tiers, size_t n, char *msg,
+                         size_t msglen)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; !found && j < cfg->n_tiers; j++) {
+            found = strcmp(cfg->tiers[j], tiers[i]) == 0;
+        }
+        if (!found) {
+            snprintf(msg, msglen,
+                     "lacks the model's tier \"%.60s\" (HubSpot would "
+                     "refuse every write of it); hint: list every tier of "
+                     "the model in \"tiers\", then run `leadscore setup "
+                     "hubspot` to update the options",
+                     tiers[i]);
+            return true;
+        }
+    }
+    return false;
+}
 
 enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
                                          const char *path,
@@ -249,11 +269,9 @@ enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
     enum lsc_status rc = hubspot_config_load(path, diag_to_host, (void *)host,
                                              &cfg, err, errlen);
     if (rc == LSC_OK) {
-        if (tiers != NULL &&
-            (rc = check_tiers(&cfg, tiers, n, err, errlen)) != LSC_OK) {
-            /* as a diagnostic, so it is printed and counted like the
-             * mapping's own problems: "FILE:LINE:COL: " comes off */
-            const char *msg = strstr(err, ": tiers: ");
+        char msg[320];
+        if (tiers != NULL && missing_tier(&cfg, tiers, n, msg, sizeof msg)) {
+            /* a diagnostic, printed and counted like the mapping's own */
             struct lsc_diagnostic d = {
                 .struct_size = sizeof d,
                 .severity = LSC_LOG_ERROR,
@@ -261,9 +279,12 @@ enum lsc_status connectors_validate_file(const struct lsc_host_api *host,
                 .line = cfg.tiers_line,
                 .column = cfg.tiers_col,
                 .json_path = "tiers",
-                .message = msg != NULL ? msg + 9 : err,
+                .message = msg,
             };
             diag_to_host((void *)host, &d);
+            snprintf(err, errlen, "%s:%d:%d: tiers: %s", path, cfg.tiers_line,
+                     cfg.tiers_col, msg);
+            rc = LSC_ERR_CONFIG;
         }
         hubspot_config_finish(&cfg);
     }
@@ -1780,30 +1801,14 @@ enum lsc_status connectors_check_tiers(struct connectors *c,
     if (!connectors_has_hubspot(c, NULL)) {
         return LSC_OK;
     }
-    return check_tiers(&c->cfg, tiers, n, err, errlen);
-}
-
-static enum lsc_status check_tiers(const struct hubspot_config *cfg,
-                                   const char *const *tiers, size_t n,
-                                   char *err, size_t errlen)
-{
-    for (size_t i = 0; i < n; i++) {
-        bool found = false;
-        for (size_t j = 0; !found && j < cfg->n_tiers; j++) {
-            found = strcmp(cfg->tiers[j], tiers[i]) == 0;
-        }
-        if (!found) {
-            snprintf(err, errlen,
-                     "%.200s:%d:%d: tiers: lacks the model's tier \"%.60s\" "
-                     "(HubSpot would refuse every write of it); hint: list "
-                     "every tier of the model in \"tiers\", then run "
-                     "`leadscore setup hubspot` to update the options",
-                     cfg->path ? cfg->path : "mapping", cfg->tiers_line,
-                     cfg->tiers_col, tiers[i]);
-            return LSC_ERR_CONFIG;
-        }
+    char msg[320];
+    if (!missing_tier(&c->cfg, tiers, n, msg, sizeof msg)) {
+        return LSC_OK;
     }
-    return LSC_OK;
+    snprintf(err, errlen, "%.200s:%d:%d: tiers: %s",
+             c->cfg.path ? c->cfg.path : "mapping", c->cfg.tiers_line,
+             c->cfg.tiers_col, msg);
+    return LSC_ERR_CONFIG;
 }
 
 bool connectors_hubspot_reauth_needed(struct connectors *c)

@@ -200,6 +200,8 @@ sed 's/"tiers": \["sql", "mql", "cold"\]/"tiers": ["sql", "cold"]/' "$root/confi
 run 0 "a mapping alone: its tiers are not known to be wrong" -- "$ls" validate "$tmp/hs.json"
 run 1 "a mapping lacking a model tier" -- "$ls" validate --model "$root/config/models/b2b-saas.json" "$tmp/hs.json"
 expect err "^$tmp/hs.json:[0-9]+:3: tiers: lacks the model's tier \"mql\"" "names the file, line, column and tier"
+run 3 "sync refuses the same mapping" -- "$ls" sync --model "$root/config/models/b2b-saas.json" --config "$tmp/hs.json" --data-dir "$tmp/sync-data" "$events"
+expect err "create\(\) failed: $tmp/hs.json:[0-9]+:3: tiers: lacks the model's tier \"mql\"" "with the same message"
 run 2 "one --model only" -- "$ls" validate --model "$small" --model "$small" "$tmp/hs.json"
 
 # ---- score with the real plugin ----------------------------------------
