@@ -34,6 +34,8 @@ enum cli_exit {
 /* Options given before the command, borrowed from argv. */
 /* Longest input line (bytes, newline excluded) by default: 1 MiB. */
 #define CLI_MAX_LINE_DEFAULT ((size_t)1 << 20)
+/* Lines read, decoded and applied together by the feed (see session.c). */
+#define CLI_FEED_BATCH 8
 
 struct cli_global {
     const char *plugin; /* --plugin PATH, or NULL */
@@ -97,7 +99,8 @@ struct cli_session {
     struct hl_plugin *plugin;
     struct hl_contacts *contacts;
     struct hl_dedup *dedup;
-    struct hl_event_decoder *decoder;
+    /* one per line of a feed batch: a batch is decoded, then applied */
+    struct hl_event_decoder *decoder[CLI_FEED_BATCH];
 
     const char *config_keys[CLI_MAX_CONFIG];
     const char *config_values[CLI_MAX_CONFIG]; /* borrowed */
