@@ -323,11 +323,20 @@ static inline bool cond_on(const struct model_cond *c, const struct lsc_value *v
             }
         }
         return false;
-    case MOP_PREFIX:
-        return v->type == LSC_VAL_STRING && c->n_vals == 1 &&
-               v->u.str.len >= c->vals[0].len &&
-               ieq(v->u.str.ptr, c->vals[0].len, c->vals[0].str,
-                   c->vals[0].len);
+    case MOP_PREFIX: {
+        if (v->type != LSC_VAL_STRING || c->n_vals != 1 ||
+            v->u.str.len < c->vals[0].len) {
+            return false;
+        }
+        /* the value's lowered head (kept for the field's other rules,
+         * e.g. the URL prefixes of page views) settles 8 bytes at once */
+        const struct model_value *l = &c->vals[0];
+        size_t hn = l->len < 8 ? l->len : 8;
+        uint64_t mask = hn == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * hn)) - 1;
+        return (field_head(pv, c, v) & mask) == l->head &&
+               (l->len <= 8 ||
+                ieq(v->u.str.ptr + 8, l->len - 8, l->str + 8, l->len - 8));
+    }
     case MOP_SUFFIX:
         return v->type == LSC_VAL_STRING && c->n_vals == 1 &&
                v->u.str.len >= c->vals[0].len &&

@@ -145,6 +145,26 @@ static void test_ops_contains_prefix_suffix(void **state)
     assert_false(h0(m));
     assert_false(h1(m, B("u", true)));
     model_destroy(m);
+    /* prefixes of under, exactly and over 8 bytes (the first 8 compare
+     * as one word, the rest byte by byte) */
+    m = one("{\"field\":\"u\",\"op\":\"prefix\",\"value\":\"/Docs\"}");
+    assert_true(h1(m, S("u", "/DOCS")));
+    assert_true(h1(m, S("u", "/docs/api/v2")));
+    assert_false(h1(m, S("u", "/doc")));
+    assert_false(h1(m, S("u", "/dacs/api")));
+    model_destroy(m);
+    m = one("{\"field\":\"u\",\"op\":\"prefix\",\"value\":\"/pricing\"}");
+    assert_true(h1(m, S("u", "/Pricing")));
+    assert_true(h1(m, S("u", "/pricing/x")));
+    assert_false(h1(m, S("u", "/pricin")));
+    model_destroy(m);
+    m = one("{\"field\":\"u\",\"op\":\"prefix\",\"value\":\"/Pricing/Enterprise\"}");
+    assert_true(h1(m, S("u", "/pricing/enterprise?q=1")));
+    assert_true(h1(m, S("u", "/PRICING/ENTERPRISE")));
+    assert_false(h1(m, S("u", "/pricing/enterpris")));
+    assert_false(h1(m, S("u", "/pricing/entErprize")));
+    assert_false(h1(m, S("u", "/pricinx/enterprise")));
+    model_destroy(m);
     m = one("{\"field\":\"u\",\"op\":\"suffix\",\"value\":\".PDF\"}");
     assert_true(h1(m, S("u", "guide.pdf")));
     assert_false(h1(m, S("u", "pdf")));

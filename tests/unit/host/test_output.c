@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -153,6 +154,70 @@ static void test_output_json_shadows_and_escapes(void **state)
     hl_buf_finish(&b);
 }
 
+/* The string escaper scans eight bytes a step: a byte to escape at any
+ * position of any length, next to UTF-8 and 0x7f, against a byte-wise
+ * reference. */
+static void ref_escape(char *out, const char *s, size_t len)
+{
+    char *o = out;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c == '\n') {
+            o += sprintf(o, "\\n");
+        } else if (c == '\r') {
+            o += sprintf(o, "\\r");
+        } else if (c == '\t') {
+            o += sprintf(o, "\\t");
+        } else if (c < 0x20) {
+            o += sprintf(o, "\\u%04x", c);
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+}
+
+static void test_output_json_str_every_position(void **state)
+{
+    (void)state;
+    static const unsigned char special[] = {'"', '\\', '\n', 0x01, 0x1f,
+                                            '\t', 0x00};
+    static const unsigned char plain[] = {' ', 0x7f, 0xc3, 0xe9, '!', '#',
+                                          '[', ']', 'A', 0x80, 0xff};
+    char in[24], want[24 * 6 + 3];
+    for (size_t len = 1; len <= 20; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (size_t k = 0; k < sizeof special; k++) {
+                for (size_t i = 0; i < len; i++) {
+                    in[i] = (char)plain[(i + k) % sizeof plain];
+                }
+                in[pos] = (char)special[k];
+                struct hl_buf b;
+                hl_buf_init(&b);
+                hl_buf_json_str(&b, in, len);
+                ref_escape(want, in, len);
+                assert_string_equal(b.data, want);
+                hl_buf_finish(&b);
+            }
+        }
+        /* and no byte to escape at all */
+        for (size_t i = 0; i < len; i++) {
+            in[i] = (char)plain[i % sizeof plain];
+        }
+        struct hl_buf b;
+        hl_buf_init(&b);
+        hl_buf_json_str(&b, in, len);
+        ref_escape(want, in, len);
+        assert_string_equal(b.data, want);
+        hl_buf_finish(&b);
+    }
+}
+
 static void test_output_csv_exact(void **state)
 {
     struct lsc_report r = report();
@@ -227,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_output_num2_matches_printf),
         cmocka_unit_test(test_output_json_exact),
         cmocka_unit_test(test_output_json_shadows_and_escapes),
+        cmocka_unit_test(test_output_json_str_every_position),
         cmocka_unit_test(test_output_csv_exact),
         cmocka_unit_test(test_output_table_exact),
         cmocka_unit_test(test_output_table_escapes_controls),
