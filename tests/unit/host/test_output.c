@@ -182,6 +182,17 @@ static void ref_escape(char *out, const char *s, size_t len)
     *o = '\0';
 }
 
+static void check_escape(const char *in, size_t len)
+{
+    char want[24 * 6 + 3];
+    struct hl_buf b;
+    hl_buf_init(&b);
+    hl_buf_json_str(&b, in, len);
+    ref_escape(want, in, len);
+    assert_string_equal(b.data, want);
+    hl_buf_finish(&b);
+}
+
 static void test_output_json_str_every_position(void **state)
 {
     (void)state;
@@ -189,7 +200,7 @@ static void test_output_json_str_every_position(void **state)
                                             '\t', 0x00};
     static const unsigned char plain[] = {' ', 0x7f, 0xc3, 0xe9, '!', '#',
                                           '[', ']', 'A', 0x80, 0xff};
-    char in[24], want[24 * 6 + 3];
+    char in[24];
     for (size_t len = 1; len <= 20; len++) {
         for (size_t pos = 0; pos < len; pos++) {
             for (size_t k = 0; k < sizeof special; k++) {
@@ -197,24 +208,14 @@ static void test_output_json_str_every_position(void **state)
                     in[i] = (char)plain[(i + k) % sizeof plain];
                 }
                 in[pos] = (char)special[k];
-                struct hl_buf b;
-                hl_buf_init(&b);
-                hl_buf_json_str(&b, in, len);
-                ref_escape(want, in, len);
-                assert_string_equal(b.data, want);
-                hl_buf_finish(&b);
+                check_escape(in, len);
             }
         }
         /* and no byte to escape at all */
         for (size_t i = 0; i < len; i++) {
             in[i] = (char)plain[i % sizeof plain];
         }
-        struct hl_buf b;
-        hl_buf_init(&b);
-        hl_buf_json_str(&b, in, len);
-        ref_escape(want, in, len);
-        assert_string_equal(b.data, want);
-        hl_buf_finish(&b);
+        check_escape(in, len);
     }
 }
 
