@@ -870,7 +870,8 @@ static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
  * applied, and the prefetches of a whole batch are issued together (their
  * misses overlap): before batch j is applied, the slots of batch j + 3,
  * the records of batch j + 2 and the state and properties of batch j + 1.
- * Lines are still decoded and applied one at a time, in order.
+ * A batch is decoded whole (one decoder per line), then applied line by
+ * line, in order.
  */
 #define FEED_BATCH CLI_FEED_BATCH
 #define FEED_AHEAD 3
