@@ -18,6 +18,7 @@
 #include "contacts.h"
 #include "dedup.h"
 #include "event_json.h"
+#include "feed.h"
 #include "loader.h"
 #include "output.h"
 
@@ -34,13 +35,12 @@ enum cli_exit {
 /* Options given before the command, borrowed from argv. */
 /* Longest input line (bytes, newline excluded) by default: 1 MiB. */
 #define CLI_MAX_LINE_DEFAULT ((size_t)1 << 20)
-/* Lines read, decoded and applied together by the feed (see session.c). */
-#define CLI_FEED_BATCH 8
 
 struct cli_global {
     const char *plugin; /* --plugin PATH, or NULL */
     int verbose;        /* -v: plugin INFO and DEBUG lines on stderr */
     size_t max_line;    /* --max-line BYTES; 0 = CLI_MAX_LINE_DEFAULT */
+    int threads;        /* --threads 1|2; 0: 2 when two CPUs are there */
 };
 
 /* A command: argv[0] is the command name; returns an enum cli_exit. */
@@ -99,8 +99,6 @@ struct cli_session {
     struct hl_plugin *plugin;
     struct hl_contacts *contacts;
     struct hl_dedup *dedup;
-    /* one per line of a feed batch: a batch is decoded, then applied */
-    struct hl_event_decoder *decoder[CLI_FEED_BATCH];
 
     const char *config_keys[CLI_MAX_CONFIG];
     const char *config_values[CLI_MAX_CONFIG]; /* borrowed */
@@ -164,7 +162,7 @@ struct cli_session {
     char *models_joined; /* cli_session_start's `models` value (owned) */
 };
 
-/* Zero the session and create its store, dedup set and decoder.  Returns
+/* Zero the session and create its store and dedup set.  Returns
  * false when out of memory. */
 bool cli_session_init(struct cli_session *s, struct cli_global *g);
 

@@ -77,8 +77,9 @@ bool cli_common_option(struct cli_global *g, int opt, const char *arg,
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: leadscore [--plugin PATH] [--max-line N] [-v] COMMAND "
-            "[OPTIONS] [ARGS]\n"
+            "usage: leadscore [--plugin PATH] [--max-line N] [--threads N] [-v] "
+            "COMMAND\n"
+            "                 [OPTIONS] [ARGS]\n"
             "       leadscore --version | --help\n"
             "\n"
             "Commands:\n");
@@ -93,6 +94,10 @@ static void usage(FILE *f)
             "                 the installed one)\n"
             "  --max-line N   reject input lines longer than N bytes "
             "(default 1048576)\n"
+            "  --threads N    1: read, parse and score on one thread; 2: "
+            "parse input\n"
+            "                 on a second one (default: 2 when two CPUs are "
+            "available)\n"
             "  -v, --verbose  print the plugin's info (-vv: debug) lines\n"
             "  --version      print the leadscore and plugin ABI versions\n"
             "  -h, --help     this help; `leadscore COMMAND --help` for a "
@@ -150,6 +155,16 @@ int main(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             g.max_line = (size_t)m;
+        } else if (strcmp(a, "--threads") == 0 ||
+                   strncmp(a, "--threads=", 10) == 0) {
+            const char *v = a[9] == '=' ? a + 10
+                            : i + 1 < argc ? argv[++i]
+                                           : "";
+            if ((v[0] != '1' && v[0] != '2') || v[1] != '\0') {
+                cli_error("--threads: '%s' is not 1 or 2", v);
+                return CLI_EXIT_USAGE;
+            }
+            g.threads = v[0] - '0';
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             g.verbose++;
         } else if (strcmp(a, "-vv") == 0) {

@@ -302,10 +302,6 @@ bool cli_session_init(struct cli_session *s, struct cli_global *g)
     s->contacts = hl_contacts_create();
     s->dedup = hl_dedup_create();
     bool ok = s->contacts != NULL && s->dedup != NULL;
-    for (size_t i = 0; i < CLI_FEED_BATCH; i++) {
-        s->decoder[i] = hl_event_decoder_create();
-        ok &= s->decoder[i] != NULL;
-    }
     hl_buf_init(&s->transitions_pending);
     return ok;
 }
@@ -518,149 +514,20 @@ static void run_contact_wakes(struct cli_session *s, struct hl_contact *c,
     }
 }
 
-/* Hints of one line: the raw text of its top-level-looking "contact" and
- * "id" string members and their hashes (the ids hash the same as the
- * decoded strings).  Cache hints only: a wrong or missed one costs time,
- * never a result, since apply() compares before it reuses a hash. */
-struct hint {
-    const char *contact, *event; /* NULL: not found */
-    size_t contact_len, event_len;
-    uint64_t contact_hash, event_hash;
-    bool activity; /* a "type" not "contact.*": the contact's properties
-                      are not read (unless its state is stale) */
-};
-
-/* The string value after a key ending at p (`: "value"`), or NULL; gives
- * up on escapes and control characters. */
-static const char *hint_value(const char *p, const char *end, size_t *len)
-{
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    if (p == end || *p++ != ':') {
-        return NULL;
-    }
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    if (p == end || *p++ != '"') {
-        return NULL;
-    }
-    const char *q = p;
-    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) {
-        q++;
-    }
-    if (q == end || *q != '"' || q == p) {
-        return NULL;
-    }
-    *len = (size_t)(q - p);
-    return p;
-}
-
-/* The first '"' in [p, end), or NULL: eight bytes a step (most lines
- * have a dozen quotes before the keys the hints want). */
-static const char *find_quote(const char *p, const char *end)
-{
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (end - p >= 8) {
-        uint64_t w;
-        memcpy(&w, p, sizeof w);
-        uint64_t x = w ^ 0x2222222222222222ULL; /* '"' bytes become 0 */
-        uint64_t z = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-        if (z != 0) {
-            return p + (__builtin_ctzll(z) >> 3); /* lowest: the first */
-        }
-        p += 8;
-    }
-#endif
-    for (; p < end; p++) {
-        if (*p == '"') {
-            return p;
-        }
-    }
-    return NULL;
-}
-
-/* One scan over the quotes of the line for both keys; the byte after a
- * quote rejects most of them without a call.  It stops at "props"
- * (usually last, and nested): a key after it only goes without its
- * hint. */
-static struct hint hint_of(const char *line, ssize_t n)
-{
-    struct hint h = {0};
-    if (n <= 0) {
-        return h;
-    }
-    const char *end = line + n, *p = line;
-    bool type_seen = false;
-    while ((h.contact == NULL || h.event == NULL || !type_seen) &&
-           (p = find_quote(p, end)) != NULL) {
-        size_t left = (size_t)(end - p), len;
-        const char *v;
-        if (left >= 9 && p[1] == 'c' &&
-            memcmp(p, "\"contact\"", 9) == 0 && h.contact == NULL &&
-            (v = hint_value(p + 9, end, &len)) != NULL &&
-            len <= HL_CONTACT_ID_MAX) {
-            h.contact = v;
-            h.contact_len = len;
-            h.contact_hash = hl_hash64(v, len);
-            p = v + len + 1;
-            continue;
-        }
-        if (left >= 4 && p[1] == 'i' &&
-            memcmp(p, "\"id\"", 4) == 0 && h.event == NULL &&
-            (v = hint_value(p + 4, end, &len)) != NULL) {
-            h.event = v;
-            h.event_len = len;
-            h.event_hash = hl_dedup_hash(v, len);
-            p = v + len + 1;
-            continue;
-        }
-        if (left >= 6 && p[1] == 't' && !type_seen &&
-            memcmp(p, "\"type\"", 6) == 0 &&
-            (v = hint_value(p + 6, end, &len)) != NULL) {
-            type_seen = true;
-            h.activity = len < 8 || memcmp(v, "contact.", 8) != 0;
-            p = v + len + 1;
-            continue;
-        }
-        if (left >= 7 && p[1] == 'p' &&
-            memcmp(p, "\"props\"", 7) == 0) {
-            break;
-        }
-        p++;
-    }
-    return h;
-}
-
-/* The hash of `s` (NUL-terminated), from the hint when it saw the same
- * bytes. */
-static bool hint_hash(const char *hv, size_t hlen, uint64_t hh, const char *s,
-                      uint64_t *out)
-{
-    if (hv == NULL || strncmp(s, hv, hlen) != 0 || s[hlen] != '\0') {
-        return false;
-    }
-    *out = hh;
-    return true;
-}
-
 /* One decoded event: dedup, merge, deliver.  Returns LSC_OK when applied
- * (or skipped), else the refusal with err set.  `hint`: the line's hints,
- * or NULL.  `input`: an event of the input, counted as applied. */
+ * (or skipped), else the refusal with err set.  `hint`: the line's hints
+ * (exact: its hashes are the ids'), or NULL.  `input`: an event of the input, counted as applied. */
 static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
-                             const struct hint *hint, bool input, char *err,
+                             const struct cli_hint *hint, bool input, char *err,
                              size_t errlen)
 {
     /* Each id is hashed once (or not at all when the line's hint has it):
      * dedup check and add, contact lookup. */
     uint64_t ev_hash = 0;
-    if (ev->event_id != NULL &&
-        (hint == NULL || !hint_hash(hint->event, hint->event_len,
-                                    hint->event_hash, ev->event_id,
-                                    &ev_hash))) {
-        ev_hash = hl_dedup_hash(ev->event_id, strlen(ev->event_id));
+    if (ev->event_id != NULL) {
+        ev_hash = hint != NULL && hint->exact
+                      ? hint->event_hash
+                      : hl_dedup_hash(ev->event_id, strlen(ev->event_id));
     }
     if (ev->event_id != NULL && hl_dedup_contains_h(s->dedup, ev_hash)) {
         s->duplicates++;
@@ -681,12 +548,9 @@ static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
     bool created = false;
     bool merged = false;
     enum lsc_status st = LSC_OK;
-    uint64_t c_hash;
-    if (hint == NULL || !hint_hash(hint->contact, hint->contact_len,
-                                   hint->contact_hash, ev->contact_id,
-                                   &c_hash)) {
-        c_hash = hl_contacts_hash(ev->contact_id);
-    }
+    uint64_t c_hash = hint != NULL && hint->exact
+                          ? hint->contact_hash
+                          : hl_contacts_hash(ev->contact_id);
     if (ev->kind == LSC_EVENT_CONTACT_DELETED) {
         c = hl_contacts_find_h(s->contacts, ev->contact_id, c_hash);
         if (c != NULL && s->lazy_wakes) {
@@ -763,155 +627,30 @@ enum lsc_status cli_session_apply_read(struct cli_session *s,
     return st;
 }
 
-/* ---- Bounded line reader ------------------------------------------------
- * getline() would hold a line of any length in memory.  This reads
- * through its own block buffer and copies each line out (as getline
- * does from the stdio buffer), but keeps at most `max` bytes of one:
- * the rest of a longer line is read and dropped. */
-
-#define READ_BLOCK ((size_t)64 << 10)
-
-struct line_reader {
-    int fd;
-    int error; /* errno of a failed read, else 0 */
-    char *buf; /* READ_BLOCK bytes; [pos, end) not yet returned */
-    size_t pos, end;
-    size_t max;
-    bool eof;
-};
-
-/* Grow *line to hold `need` bytes; false when out of memory. */
-static bool line_reserve(char **line, size_t *cap, size_t need)
-{
-    if (need <= *cap) {
-        return true;
-    }
-    size_t c = *cap > 0 ? *cap : 256;
-    while (c < need) {
-        c *= 2;
-    }
-    char *p = realloc(*line, c);
-    if (p == NULL) {
-        return false;
-    }
-    *line = p;
-    *cap = c;
-    return true;
-}
-
-/* The next line (with its '\n', NUL-terminated) into *line: its length,
- * or -1 at the end of input (or a read error: r->error), or -2 when out of
- * memory.  A line longer than r->max comes back empty with *too_long. */
-static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
-                         bool *too_long)
-{
-    size_t len = 0;
-    bool got = false;
-    *too_long = false;
-    for (;;) {
-        if (r->pos == r->end) {
-            if (r->eof) {
-                break;
-            }
-            /* read(), not fread(): return what a pipe has now, as
-             * getline did, rather than wait for a full block. */
-            ssize_t got_n;
-            do {
-                got_n = read(r->fd, r->buf, READ_BLOCK);
-            } while (got_n < 0 && errno == EINTR);
-            r->pos = 0;
-            r->end = got_n > 0 ? (size_t)got_n : 0;
-            if (got_n <= 0) {
-                r->eof = true;
-                r->error = got_n < 0 ? errno : 0;
-                break;
-            }
-        }
-        got = true;
-        const char *start = r->buf + r->pos;
-        size_t avail = r->end - r->pos;
-        const char *nl = memchr(start, '\n', avail);
-        size_t take = nl != NULL ? (size_t)(nl - start) + 1 : avail;
-        r->pos += take;
-        if (!*too_long) {
-            /* The newline does not count towards the limit. */
-            size_t body = len + take - (nl != NULL ? 1 : 0);
-            if (body > r->max) {
-                *too_long = true;
-                len = 0;
-            } else {
-                if (!line_reserve(line, cap, len + take + 1)) {
-                    return -2;
-                }
-                memcpy(*line + len, start, take);
-                len += take;
-            }
-        }
-        if (nl != NULL) {
-            break;
-        }
-    }
-    if (!got) {
-        return -1;
-    }
-    if (!line_reserve(line, cap, len + 1)) {
-        return -2;
-    }
-    (*line)[len] = '\0';
-    return (ssize_t)len;
-}
-
 /*
- * Read-ahead in batches.  With a million contacts every step of a lookup
- * (table slot, record, state and properties) is a cache miss of several
- * hundred ns, and a prefetch instruction waits for its line much as a
- * load does: prefetching one line ahead still paid each miss nearly in
- * full.  So lines are read and hinted FEED_AHEAD batches before they are
- * applied, and the prefetches of a whole batch are issued together (their
- * misses overlap): before batch j is applied, the slots of batch j + 3,
- * the records of batch j + 2 and the state and properties of batch j + 1.
- * A batch is decoded whole (one decoder per line), then applied line by
- * line, in order.
+ * Read-ahead.  With a million contacts every step of a lookup (table
+ * slot, record, state and properties) is a cache miss of several hundred
+ * ns, and a prefetch instruction waits for its line much as a load does:
+ * prefetching one line ahead still paid each miss nearly in full.  So
+ * lines are read and hinted FEED_AHEAD batches before they are applied,
+ * and the prefetches of a whole batch are issued together (their misses
+ * overlap): before batch j is applied, the slots of batch j + 3, the
+ * records of batch j + 2 and the state and properties of batch j + 1.
+ * A batch is decoded whole (on the reader thread, when there is one),
+ * then applied line by line, in order.
  */
-#define FEED_BATCH CLI_FEED_BATCH
 #define FEED_AHEAD 3
-#define FEED_RING (FEED_BATCH * (FEED_AHEAD + 1))
 
-struct feed_line {
-    char *text;
-    size_t cap;
-    ssize_t n; /* line_next(): length, -1 end, -2 out of memory */
-    bool too_long;
-    struct hint h; /* points into text */
-};
-
-/* Read batch `b` into its ring place: the number of lines read (fewer
- * than FEED_BATCH only at the end of input or out of memory). */
-static size_t feed_read_batch(struct line_reader *rd, struct feed_line *ring,
-                              uint64_t b)
+static void feed_prefetch(const struct cli_session *s, struct cli_feed *f,
+                          uint64_t b, int stage)
 {
-    struct feed_line *l = &ring[(b % (FEED_AHEAD + 1)) * FEED_BATCH];
-    size_t k = 0;
-    for (; k < FEED_BATCH; k++) {
-        l[k].n = line_next(rd, &l[k].text, &l[k].cap, &l[k].too_long);
-        if (l[k].n < 0) {
-            return l[k].n == -2 ? k + 1 : k; /* an OOM line is reported */
-        }
-        l[k].h = hint_of(l[k].text, l[k].n);
-    }
-    return k;
-}
-
-static void feed_prefetch(const struct cli_session *s,
-                          const struct feed_line *ring, uint64_t b, size_t n,
-                          int stage)
-{
-    const struct feed_line *l = &ring[(b % (FEED_AHEAD + 1)) * FEED_BATCH];
+    const struct cli_feed_line *l;
+    size_t n = cli_feed_peek(f, b, &l);
     for (size_t k = 0; k < n; k++) {
         if (l[k].n < 0) {
             continue;
         }
-        if (l[k].h.contact != NULL) {
+        if (l[k].h.contact != NULL || l[k].h.exact) {
             hl_contacts_prefetch(s->contacts, l[k].h.contact_hash,
                                  stage == 2 && l[k].h.activity ? 3 : stage);
         }
@@ -935,63 +674,34 @@ int cli_session_feed(struct cli_session *s, const char *path)
         s->event_done == NULL && s->n_wakes == 0) {
         s->lazy_wakes = true;
     }
-    struct line_reader rd = {
-        .fd = fileno(f),
-        .buf = malloc(READ_BLOCK),
-        .max = s->g->max_line > 0 ? s->g->max_line : CLI_MAX_LINE_DEFAULT,
-    };
-    struct feed_line *ring = calloc(FEED_RING, sizeof *ring);
-    if (rd.buf == NULL || ring == NULL) {
-        free(rd.buf);
-        free(ring);
+    size_t max_line = s->g->max_line > 0 ? s->g->max_line
+                                         : CLI_MAX_LINE_DEFAULT;
+    bool threaded = s->g->threads == 0 ? cli_feed_threads_useful()
+                                       : s->g->threads > 1;
+    struct cli_feed *feed = cli_feed_open(fileno(f), max_line, threaded);
+    if (feed == NULL) {
         if (!is_stdin) {
             fclose(f);
         }
         cli_error("out of memory");
         return CLI_EXIT_INTERNAL;
     }
-    size_t count[FEED_AHEAD + 1] = {0}; /* lines in each ring batch */
-    for (uint64_t b = 0; b < FEED_AHEAD; b++) {
-        count[b] = feed_read_batch(&rd, ring, b);
-    }
     uint64_t lineno = 0;
     int rc = CLI_EXIT_OK;
     char err[1024];
-    for (uint64_t j = 0; count[j % (FEED_AHEAD + 1)] > 0 && rc == CLI_EXIT_OK;
-         j++) {
-        uint64_t b3 = j + FEED_AHEAD;
-        count[b3 % (FEED_AHEAD + 1)] = feed_read_batch(&rd, ring, b3);
-        feed_prefetch(s, ring, b3, count[b3 % (FEED_AHEAD + 1)], 0);
-        feed_prefetch(s, ring, j + 2, count[(j + 2) % (FEED_AHEAD + 1)], 1);
-        feed_prefetch(s, ring, j + 1, count[(j + 1) % (FEED_AHEAD + 1)], 2);
-        struct feed_line *l = &ring[(j % (FEED_AHEAD + 1)) * FEED_BATCH];
-        size_t n_lines = count[j % (FEED_AHEAD + 1)];
+    for (uint64_t j = 0; rc == CLI_EXIT_OK; j++) {
+        struct cli_feed_line *l;
+        size_t n_lines = cli_feed_get(feed, j, FEED_AHEAD, &l);
+        if (n_lines == 0) {
+            break;
+        }
+        feed_prefetch(s, feed, j + 3, 0);
+        feed_prefetch(s, feed, j + 2, 1);
+        feed_prefetch(s, feed, j + 1, 2);
         /* The whole batch is parsed, then applied: jansson's code and
          * data, then the store's and the plugin's, stay in cache for
          * eight lines instead of evicting each other every line. */
-        struct lsc_event ev[FEED_BATCH];
-        enum lsc_status dst[FEED_BATCH];
-        bool skip[FEED_BATCH];
-        char derr[FEED_BATCH][sizeof err];
-        for (size_t k = 0; k < n_lines; k++) {
-            skip[k] = true; /* not an event */
-            if (l[k].n < 0 || l[k].too_long) {
-                continue;
-            }
-            const char *line = l[k].text;
-            ssize_t n = l[k].n;
-            /* Blank lines are not events; skip them quietly. */
-            ssize_t i = 0;
-            while (i < n && (line[i] == ' ' || line[i] == '\t' ||
-                             line[i] == '\r' || line[i] == '\n')) {
-                i++;
-            }
-            if (i < n) {
-                skip[k] = false;
-                dst[k] = hl_event_decode(s->decoder[k], line, (size_t)n,
-                                         &ev[k], derr[k], sizeof derr[k]);
-            }
-        }
+        cli_feed_decode(feed, j);
         for (size_t k = 0; k < n_lines; k++) {
             lineno++;
             if (l[k].n == -2) {
@@ -1004,17 +714,17 @@ int cli_session_feed(struct cli_session *s, const char *path)
                 s->lines++;
                 s->rejected++;
                 fprintf(stderr, "%s:%llu: line longer than %zu bytes\n", name,
-                        (unsigned long long)lineno, rd.max);
+                        (unsigned long long)lineno, max_line);
                 continue;
             }
-            if (skip[k]) {
-                continue;
+            if (l[k].blank) {
+                continue; /* not an event; skipped quietly */
             }
             s->lines++;
-            enum lsc_status st = dst[k];
-            const char *msg = derr[k];
+            enum lsc_status st = l[k].st;
+            const char *msg = l[k].err;
             if (st == LSC_OK) {
-                st = apply(s, &ev[k], &l[k].h, true, err, sizeof err);
+                st = apply(s, &l[k].ev, &l[k].h, true, err, sizeof err);
                 msg = err;
             }
             if (st == LSC_ERR_NOMEM) {
@@ -1029,19 +739,16 @@ int cli_session_feed(struct cli_session *s, const char *path)
                         (unsigned long long)lineno, msg);
             }
         }
-        if (n_lines < FEED_BATCH) {
+        cli_feed_release(feed, j);
+        if (n_lines < CLI_FEED_BATCH) {
             break; /* the end of input (or out of memory) */
         }
     }
-    if (rd.error != 0) {
-        cli_error("cannot read %s: %s", name, strerror(rd.error));
+    int read_error = cli_feed_close(feed);
+    if (read_error != 0) {
+        cli_error("cannot read %s: %s", name, strerror(read_error));
         rc = CLI_EXIT_IO;
     }
-    for (size_t i = 0; i < FEED_RING; i++) {
-        free(ring[i].text);
-    }
-    free(ring);
-    free(rd.buf);
     if (!is_stdin) {
         fclose(f);
     }
@@ -1167,9 +874,6 @@ void cli_session_finish(struct cli_session *s)
     hl_plugin_close(s->plugin);
     hl_contacts_destroy(s->contacts);
     hl_dedup_destroy(s->dedup);
-    for (size_t i = 0; i < CLI_FEED_BATCH; i++) {
-        hl_event_decoder_destroy(s->decoder[i]);
-    }
     hl_buf_finish(&s->transitions_pending);
     free(s->state_buf);
     free(s->wakes);

@@ -131,6 +131,53 @@ expect err "3 events read, 2 applied, .* 1 rejected" "over-long line counted as 
 expect out '^\{"contact":"c-9",' "the run goes on after an over-long line"
 if grep -q 'c-8' "$tmp/out"; then not_ok "over-long line not applied"; else ok "over-long line not applied"; fi
 run 2 "bad --max-line" -- "$ls" --max-line 0 score --model "$small" "$events"
+
+# ---- reader thread ---------------------------------------------------------
+# --threads 2 reads and parses on a second thread; whatever the input, the
+# output, the messages and the transitions are those of --threads 1.  The
+# stream is long enough to wrap the feed's ring of batches many times and
+# mixes every kind of line: events, duplicates, blank, invalid, too long.
+awk 'BEGIN {
+    for (i = 0; i < 6000; i++) {
+        c = "c-" (i * 7919) % 150; t = 1793527200 + i * 60
+        r = i % 97
+        if (r == 3) print ""
+        else if (r == 5) print "{\"contact\": broken"
+        else if (r == 7) printf "{\"contact\":\"%s\",\"type\":\"email_open\",\"ts\":%d,\"pad\":\"%0300d\"}\n", c, t, 0
+        else if (r == 11) print "   "
+        else if (r % 10 == 0) printf "{\"contact\":\"%s\",\"type\":\"contact.updated\",\"ts\":%d,\"props\":{\"title\":\"%s\"}}\n", c, t, (i % 3 ? "VP Sales" : "Intern")
+        else if (r == 17) printf "{\"contact\":\"%s\",\"type\":\"contact.updated\",\"ts\":%d,\"props\":{\"title\":\"\\u0056P\\u0000 Sales\",\"tags\":[1,\"a\",{\"b\":null}],\"n\":1.5,\"ok\":true,\"none\":null}}\n", c, t
+        else if (r == 19) printf "{\"contact\":\"c-\\u0031%d\",\"type\":\"demo_request\",\"ts\":%d,\"id\":\"e\\u002d%d\"}\n", i % 10, t, i % 30
+        else if (r == 13) printf "{\"contact\":\"%s\",\"type\":\"demo_request\",\"ts\":%d,\"id\":\"d-%d\"}\n", c, t, i % 50
+        else printf "{\"contact\":\"%s\",\"type\":\"email_open\",\"ts\":%d,\"id\":\"m-%d\"}\n", c, t, i % 4000
+    }
+}' > "$tmp/stream.jsonl"
+for t in 1 2; do
+    "$ls" --threads "$t" --max-line 200 score --stats --model "$small" \
+        --transitions "$tmp/tr-$t.txt" "$tmp/stream.jsonl" >"$tmp/out-$t" 2>"$tmp/err-$t"
+    echo $? >"$tmp/rc-$t"
+done
+if cmp -s "$tmp/out-1" "$tmp/out-2" && cmp -s "$tmp/err-1" "$tmp/err-2" &&
+   cmp -s "$tmp/tr-1.txt" "$tmp/tr-2.txt" && cmp -s "$tmp/rc-1" "$tmp/rc-2"; then
+    ok "--threads 2 gives the output, messages and transitions of --threads 1"
+else
+    not_ok "--threads 2 differs from --threads 1"
+    diff "$tmp/err-1" "$tmp/err-2" | head -10 | sed 's/^/# /'
+fi
+if [ "$(cat "$tmp/rc-1")" -eq 1 ] && grep -q 'line longer than 200 bytes' "$tmp/err-1" &&
+   grep -q ': invalid JSON\|JSON' "$tmp/err-1" && [ -s "$tmp/tr-1.txt" ] &&
+   [ "$(wc -l <"$tmp/out-1")" -eq 150 ]; then
+    ok "the mixed stream rejects lines, scores 150 contacts and has transitions"
+else
+    not_ok "the mixed stream rejects lines, scores 150 contacts and has transitions"
+fi
+"$ls" --threads 2 --max-line 200 score --stats --model "$small" - \
+    <"$tmp/stream.jsonl" >"$tmp/out" 2>"$tmp/err-stdin"
+sed 's|^<stdin>:|'"$tmp/stream.jsonl"':|' "$tmp/err-stdin" >"$tmp/err"
+same out "$tmp/out-1" "--threads 2 on a pipe: the same scores"
+same err "$tmp/err-1" "--threads 2 on a pipe: the same messages"
+run 2 "--threads 3 is refused" -- "$ls" --threads 3 score --model "$small" "$events"
+expect err "threads: '3' is not 1 or 2" "--threads error names the option"
 # Default limit 1 MiB; a 200 MB line must not be held in memory.  Feed it
 # through a FIFO and read the peak RSS while the run waits for more input.
 "$ls" score --model "$small" "$events" > "$tmp/expected-small.jsonl"

@@ -1,0 +1,639 @@
+/*
+ * The CLI's input feed (feed.h): a bounded line reader, cache hints, and
+ * a ring of batches filled ahead of the caller, by a reader thread when
+ * there is one.
+ */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include "feed.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "contacts.h"
+#include "dedup.h"
+#include "event_json.h"
+
+/* ---- Bounded line reader ------------------------------------------------
+ * getline() would hold a line of any length in memory.  This reads
+ * through its own block buffer and copies each line out (as getline
+ * does from the stdio buffer), but keeps at most `max` bytes of one:
+ * the rest of a longer line is read and dropped. */
+
+#define READ_BLOCK ((size_t)64 << 10)
+
+struct line_reader {
+    int fd;
+    int error; /* errno of a failed read, else 0 */
+    char *buf; /* READ_BLOCK bytes; [pos, end) not yet returned */
+    size_t pos, end;
+    size_t max;
+    bool eof;
+};
+
+/* Grow *line to hold `need` bytes; false when out of memory. */
+static bool line_reserve(char **line, size_t *cap, size_t need)
+{
+    if (need <= *cap) {
+        return true;
+    }
+    size_t c = *cap > 0 ? *cap : 256;
+    while (c < need) {
+        c *= 2;
+    }
+    char *p = realloc(*line, c);
+    if (p == NULL) {
+        return false;
+    }
+    *line = p;
+    *cap = c;
+    return true;
+}
+
+/* The next line (with its '\n', NUL-terminated) into *line: its length,
+ * or -1 at the end of input (or a read error: r->error), or -2 when out of
+ * memory.  A line longer than r->max comes back empty with *too_long. */
+static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
+                         bool *too_long)
+{
+    size_t len = 0;
+    bool got = false;
+    *too_long = false;
+    for (;;) {
+        if (r->pos == r->end) {
+            if (r->eof) {
+                break;
+            }
+            /* read(), not fread(): return what a pipe has now, as
+             * getline did, rather than wait for a full block. */
+            ssize_t got_n;
+            do {
+                got_n = read(r->fd, r->buf, READ_BLOCK);
+            } while (got_n < 0 && errno == EINTR);
+            r->pos = 0;
+            r->end = got_n > 0 ? (size_t)got_n : 0;
+            if (got_n <= 0) {
+                r->eof = true;
+                r->error = got_n < 0 ? errno : 0;
+                break;
+            }
+        }
+        got = true;
+        const char *start = r->buf + r->pos;
+        size_t avail = r->end - r->pos;
+        const char *nl = memchr(start, '\n', avail);
+        size_t take = nl != NULL ? (size_t)(nl - start) + 1 : avail;
+        r->pos += take;
+        if (!*too_long) {
+            /* The newline does not count towards the limit. */
+            size_t body = len + take - (nl != NULL ? 1 : 0);
+            if (body > r->max) {
+                *too_long = true;
+                len = 0;
+            } else {
+                if (!line_reserve(line, cap, len + take + 1)) {
+                    return -2;
+                }
+                memcpy(*line + len, start, take);
+                len += take;
+            }
+        }
+        if (nl != NULL) {
+            break;
+        }
+    }
+    if (!got) {
+        return -1;
+    }
+    if (!line_reserve(line, cap, len + 1)) {
+        return -2;
+    }
+    (*line)[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* ---- Hints -------------------------------------------------------------- */
+
+/* The string value after a key ending at p (`: "value"`), or NULL; gives
+ * up on escapes and control characters. */
+static const char *hint_value(const char *p, const char *end, size_t *len)
+{
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    if (p == end || *p++ != ':') {
+        return NULL;
+    }
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    if (p == end || *p++ != '"') {
+        return NULL;
+    }
+    const char *q = p;
+    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) {
+        q++;
+    }
+    if (q == end || *q != '"' || q == p) {
+        return NULL;
+    }
+    *len = (size_t)(q - p);
+    return p;
+}
+
+/* The first '"' in [p, end), or NULL: eight bytes a step (most lines
+ * have a dozen quotes before the keys the hints want). */
+static const char *find_quote(const char *p, const char *end)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        uint64_t x = w ^ 0x2222222222222222ULL; /* '"' bytes become 0 */
+        uint64_t z = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+        if (z != 0) {
+            return p + (__builtin_ctzll(z) >> 3); /* lowest: the first */
+        }
+        p += 8;
+    }
+#endif
+    for (; p < end; p++) {
+        if (*p == '"') {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* One scan over the quotes of the line for both keys; the byte after a
+ * quote rejects most of them without a call.  It stops at "props"
+ * (usually last, and nested): a key after it only goes without its
+ * hint. */
+static struct cli_hint hint_of(const char *line, ssize_t n)
+{
+    struct cli_hint h = {0};
+    if (n <= 0) {
+        return h;
+    }
+    const char *end = line + n, *p = line;
+    bool type_seen = false;
+    while ((h.contact == NULL || h.event == NULL || !type_seen) &&
+           (p = find_quote(p, end)) != NULL) {
+        size_t left = (size_t)(end - p), len;
+        const char *v;
+        if (left >= 9 && p[1] == 'c' &&
+            memcmp(p, "\"contact\"", 9) == 0 && h.contact == NULL &&
+            (v = hint_value(p + 9, end, &len)) != NULL &&
+            len <= HL_CONTACT_ID_MAX) {
+            h.contact = v;
+            h.contact_len = len;
+            h.contact_hash = hl_hash64(v, len);
+            p = v + len + 1;
+            continue;
+        }
+        if (left >= 4 && p[1] == 'i' &&
+            memcmp(p, "\"id\"", 4) == 0 && h.event == NULL &&
+            (v = hint_value(p + 4, end, &len)) != NULL) {
+            h.event = v;
+            h.event_len = len;
+            h.event_hash = hl_dedup_hash(v, len);
+            p = v + len + 1;
+            continue;
+        }
+        if (left >= 6 && p[1] == 't' && !type_seen &&
+            memcmp(p, "\"type\"", 6) == 0 &&
+            (v = hint_value(p + 6, end, &len)) != NULL) {
+            type_seen = true;
+            h.activity = len < 8 || memcmp(v, "contact.", 8) != 0;
+            p = v + len + 1;
+            continue;
+        }
+        if (left >= 7 && p[1] == 'p' &&
+            memcmp(p, "\"props\"", 7) == 0) {
+            break;
+        }
+        p++;
+    }
+    return h;
+}
+
+/* ---- The ring of batches -------------------------------------------------
+ * Batch b lives in slot b % FEED_SLOTS.  Without a thread, the caller
+ * reads batches ahead itself and decodes one just before applying it,
+ * with one set of decoders (the parsed lines of the batch before are
+ * released by then).  With one, the reader fills slots while the caller
+ * applies earlier ones; it copies each event into its line and releases
+ * the parsed JSON at once.  A side that has to wait sleeps until the
+ * other is FEED_WAKE batches further on, not one: a wake-up per batch
+ * would cost the reader more than it saves (with FEED_WAKE half of
+ * FEED_SLOTS; at 8 slots the two threads fell into lock step).
+ */
+#define FEED_SLOTS 32
+#define FEED_WAKE 16
+
+struct feed_slot {
+    struct cli_feed_line line[CLI_FEED_BATCH];
+    size_t n;     /* lines read: < CLI_FEED_BATCH only in the last batch */
+    bool decoded;
+};
+
+struct cli_feed {
+    struct line_reader rd;
+    struct feed_slot slot[FEED_SLOTS];
+    bool threaded;
+
+    /* Without a thread: batches read, and whether the last one was. */
+    uint64_t read;
+    bool end;
+    struct hl_event_decoder *dec[CLI_FEED_BATCH];
+
+    /* With one.  produced/released are batch counts; a sleeper stores
+     * the count it waits for in *_wake_at (0: awake) before it checks
+     * again under the lock, so a store on the other side is never
+     * missed (all these atomics are sequentially consistent). */
+    pthread_t thread;
+    struct hl_event_decoder *rdec; /* the reader's */
+    pthread_mutex_t mu;
+    pthread_cond_t cv_reader, cv_user;
+    _Atomic uint64_t produced, released;
+    _Atomic uint64_t reader_wake_at, user_wake_at;
+    atomic_bool done, stop;
+};
+
+/* Read batch b into its slot (no decoding): false after the last batch.
+ * `hints`: scan each line for them (the reader thread does not: it
+ * decodes a line right away and hashes the decoded ids). */
+static bool read_batch(struct cli_feed *f, uint64_t b, bool hints)
+{
+    struct feed_slot *sl = &f->slot[b % FEED_SLOTS];
+    size_t k = 0;
+    sl->decoded = false;
+    for (; k < CLI_FEED_BATCH; k++) {
+        struct cli_feed_line *l = &sl->line[k];
+        l->n = line_next(&f->rd, &l->text, &l->cap, &l->too_long);
+        if (l->n < 0) {
+            if (l->n == -2) {
+                k++; /* an out-of-memory line is reported */
+            }
+            break;
+        }
+        l->h = hints ? hint_of(l->text, l->n) : (struct cli_hint){0};
+        ssize_t i = 0;
+        while (i < l->n && (l->text[i] == ' ' || l->text[i] == '\t' ||
+                            l->text[i] == '\r' || l->text[i] == '\n')) {
+            i++;
+        }
+        l->blank = i == l->n;
+    }
+    sl->n = k;
+    return k == CLI_FEED_BATCH;
+}
+
+/* After a decode: make the hint's hashes those of the decoded ids (the
+ * hint saw the same bytes, or they are hashed here). */
+static void exact_hashes(struct cli_feed_line *l)
+{
+    const struct lsc_event *ev = &l->ev;
+    struct cli_hint *h = &l->h;
+    if (h->contact == NULL) {
+        h->activity = ev->kind == LSC_EVENT_ACTIVITY;
+    }
+    if (h->contact == NULL || strncmp(ev->contact_id, h->contact,
+                                      h->contact_len) != 0 ||
+        ev->contact_id[h->contact_len] != '\0') {
+        h->contact_hash = hl_contacts_hash(ev->contact_id);
+    }
+    if (ev->event_id != NULL &&
+        (h->event == NULL ||
+         strncmp(ev->event_id, h->event, h->event_len) != 0 ||
+         ev->event_id[h->event_len] != '\0')) {
+        h->event_hash = hl_dedup_hash(ev->event_id, strlen(ev->event_id));
+    }
+    h->exact = true;
+}
+
+static void decode_line(struct cli_feed_line *l, struct hl_event_decoder *d)
+{
+    l->h.exact = false;
+    l->st = hl_event_decode(d, l->text, (size_t)l->n, &l->ev, l->err,
+                            sizeof l->err);
+    if (l->st == LSC_OK) {
+        exact_hashes(l);
+    }
+}
+
+/* Without a thread: decode with the caller's decoders, one per line; the
+ * parsed lines stay with them until the next batch. */
+static void decode_slot(struct feed_slot *sl,
+                        struct hl_event_decoder *const *dec)
+{
+    for (size_t k = 0; k < sl->n; k++) {
+        struct cli_feed_line *l = &sl->line[k];
+        if (l->n >= 0 && !l->too_long && !l->blank) {
+            decode_line(l, dec[k]);
+        }
+    }
+    sl->decoded = true;
+}
+
+/* `s` (len bytes and its NUL) into the store at *at. */
+static const char *put(char **at, const char *s, size_t len)
+{
+    char *d = *at;
+    memcpy(d, s, len + 1);
+    *at += len + 1;
+    return d;
+}
+
+static bool is_string(const struct lsc_value *v)
+{
+    return v->type == LSC_VAL_STRING || v->type == LSC_VAL_JSON;
+}
+
+/* With a thread: the event's strings and props copied into the line, so
+ * that the reader can release the parsed line at once (while it is still
+ * in its cache) and the caller reads a few packed bytes instead of
+ * jansson's tree. */
+static bool copy_event(struct cli_feed_line *l)
+{
+    struct lsc_event *ev = &l->ev;
+    size_t clen = strlen(ev->contact_id), tlen = strlen(ev->type);
+    size_t elen = ev->event_id != NULL ? strlen(ev->event_id) : 0;
+    size_t need = clen + tlen + elen + 3;
+    for (size_t i = 0; i < ev->n_props; i++) {
+        need += strlen(ev->props[i].key) + 1;
+        if (is_string(&ev->props[i].value)) {
+            need += ev->props[i].value.u.str.len + 1;
+        }
+    }
+    if (need > l->store_cap) {
+        char *p = realloc(l->store, need);
+        if (p == NULL) {
+            return false;
+        }
+        l->store = p;
+        l->store_cap = need;
+    }
+    if (ev->n_props > l->props_cap) {
+        struct lsc_prop *p = realloc(l->props, ev->n_props * sizeof *p);
+        if (p == NULL) {
+            return false;
+        }
+        l->props = p;
+        l->props_cap = ev->n_props;
+    }
+    char *at = l->store;
+    ev->contact_id = put(&at, ev->contact_id, clen);
+    ev->type = put(&at, ev->type, tlen);
+    if (ev->event_id != NULL) {
+        ev->event_id = put(&at, ev->event_id, elen);
+    }
+    for (size_t i = 0; i < ev->n_props; i++) {
+        struct lsc_prop *d = &l->props[i];
+        *d = ev->props[i];
+        d->key = put(&at, d->key, strlen(d->key));
+        if (is_string(&d->value)) {
+            d->value.u.str.ptr =
+                put(&at, d->value.u.str.ptr, d->value.u.str.len);
+        }
+    }
+    ev->props = ev->n_props > 0 ? l->props : NULL;
+    return true;
+}
+
+static void reader_decode(struct feed_slot *sl, struct hl_event_decoder *d)
+{
+    for (size_t k = 0; k < sl->n; k++) {
+        struct cli_feed_line *l = &sl->line[k];
+        if (l->n >= 0 && !l->too_long && !l->blank) {
+            decode_line(l, d);
+            if (l->st == LSC_OK && !copy_event(l)) {
+                l->st = LSC_ERR_NOMEM;
+                snprintf(l->err, sizeof l->err, "out of memory");
+            }
+        }
+    }
+    sl->decoded = true;
+}
+
+static void wake(struct cli_feed *f, pthread_cond_t *cv)
+{
+    pthread_mutex_lock(&f->mu);
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void *reader_main(void *arg)
+{
+    struct cli_feed *f = arg;
+    for (uint64_t b = 0;; b++) {
+        /* Room for batch b: batch b - FEED_SLOTS released. */
+        uint64_t need = b >= FEED_SLOTS ? b - FEED_SLOTS + 1 : 0;
+        if (atomic_load(&f->released) < need) {
+            pthread_mutex_lock(&f->mu);
+            atomic_store(&f->reader_wake_at, need + FEED_WAKE);
+            while (atomic_load(&f->released) < need &&
+                   !atomic_load(&f->stop)) {
+                pthread_cond_wait(&f->cv_reader, &f->mu);
+            }
+            atomic_store(&f->reader_wake_at, 0);
+            pthread_mutex_unlock(&f->mu);
+        }
+        if (atomic_load(&f->stop)) {
+            break;
+        }
+        bool more = read_batch(f, b, false);
+        reader_decode(&f->slot[b % FEED_SLOTS], f->rdec);
+        atomic_store(&f->produced, b + 1);
+        if (!more) {
+            atomic_store(&f->done, true);
+        }
+        uint64_t w = atomic_load(&f->user_wake_at);
+        if (w != 0 && (b + 1 >= w || !more)) {
+            wake(f, &f->cv_user);
+        }
+        if (!more) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+static bool start_reader(struct cli_feed *f)
+{
+    f->rdec = hl_event_decoder_create();
+    if (f->rdec == NULL) {
+        return false;
+    }
+    if (pthread_mutex_init(&f->mu, NULL) != 0) {
+        return false;
+    }
+    if (pthread_cond_init(&f->cv_reader, NULL) != 0) {
+        pthread_mutex_destroy(&f->mu);
+        return false;
+    }
+    if (pthread_cond_init(&f->cv_user, NULL) != 0) {
+        pthread_cond_destroy(&f->cv_reader);
+        pthread_mutex_destroy(&f->mu);
+        return false;
+    }
+    /* Signals stay with the caller's thread: the reader blocks them all. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&f->thread, NULL, reader_main, f);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&f->cv_user);
+        pthread_cond_destroy(&f->cv_reader);
+        pthread_mutex_destroy(&f->mu);
+        return false;
+    }
+    return true;
+}
+
+struct cli_feed *cli_feed_open(int fd, size_t max_line, bool threaded)
+{
+    struct cli_feed *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        return NULL;
+    }
+    f->rd.fd = fd;
+    f->rd.max = max_line;
+    f->rd.buf = malloc(READ_BLOCK);
+    bool ok = f->rd.buf != NULL;
+    for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
+        f->dec[k] = hl_event_decoder_create();
+        ok &= f->dec[k] != NULL;
+    }
+    if (!ok) {
+        cli_feed_close(f);
+        return NULL;
+    }
+    f->threaded = threaded && start_reader(f);
+    return f;
+}
+
+/* Threaded: wait until batch `last` is read or the input ended. */
+static void wait_produced(struct cli_feed *f, uint64_t last)
+{
+    if (atomic_load(&f->produced) > last || atomic_load(&f->done)) {
+        return;
+    }
+    pthread_mutex_lock(&f->mu);
+    /* Reachable: the reader may fill up to released + FEED_SLOTS. */
+    uint64_t at = last + 1 + FEED_WAKE;
+    uint64_t room = atomic_load(&f->released) + FEED_SLOTS;
+    atomic_store(&f->user_wake_at, at < room ? at : room);
+    while (atomic_load(&f->produced) <= last && !atomic_load(&f->done)) {
+        pthread_cond_wait(&f->cv_user, &f->mu);
+    }
+    atomic_store(&f->user_wake_at, 0);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static uint64_t available(struct cli_feed *f)
+{
+    return f->threaded ? atomic_load(&f->produced) : f->read;
+}
+
+size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
+                    struct cli_feed_line **lines)
+{
+    if (ahead >= FEED_SLOTS) {
+        ahead = FEED_SLOTS - 1;
+    }
+    if (f->threaded) {
+        wait_produced(f, j + ahead);
+    } else {
+        while (!f->end && f->read <= j + ahead) {
+            f->end = !read_batch(f, f->read, true);
+            f->read++;
+        }
+    }
+    if (j >= available(f)) {
+        return 0;
+    }
+    *lines = f->slot[j % FEED_SLOTS].line;
+    return f->slot[j % FEED_SLOTS].n;
+}
+
+size_t cli_feed_peek(struct cli_feed *f, uint64_t j,
+                     const struct cli_feed_line **lines)
+{
+    if (j >= available(f)) {
+        return 0;
+    }
+    *lines = f->slot[j % FEED_SLOTS].line;
+    return f->slot[j % FEED_SLOTS].n;
+}
+
+void cli_feed_decode(struct cli_feed *f, uint64_t j)
+{
+    struct feed_slot *sl = &f->slot[j % FEED_SLOTS];
+    if (sl->decoded) {
+        return;
+    }
+    decode_slot(sl, f->dec);
+}
+
+void cli_feed_release(struct cli_feed *f, uint64_t j)
+{
+    if (!f->threaded) {
+        return;
+    }
+    atomic_store(&f->released, j + 1);
+    uint64_t w = atomic_load(&f->reader_wake_at);
+    if (w != 0 && j + 1 >= w) {
+        wake(f, &f->cv_reader);
+    }
+}
+
+int cli_feed_close(struct cli_feed *f)
+{
+    if (f == NULL) {
+        return 0;
+    }
+    if (f->threaded) {
+        pthread_mutex_lock(&f->mu);
+        atomic_store(&f->stop, true);
+        pthread_cond_signal(&f->cv_reader);
+        pthread_mutex_unlock(&f->mu);
+        pthread_join(f->thread, NULL);
+        pthread_cond_destroy(&f->cv_user);
+        pthread_cond_destroy(&f->cv_reader);
+        pthread_mutex_destroy(&f->mu);
+    }
+    int error = f->rd.error;
+    for (size_t i = 0; i < FEED_SLOTS; i++) {
+        for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
+            struct cli_feed_line *l = &f->slot[i].line[k];
+            free(l->text);
+            free(l->store);
+            free(l->props);
+        }
+    }
+    for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
+        hl_event_decoder_destroy(f->dec[k]);
+    }
+    hl_event_decoder_destroy(f->rdec);
+    free(f->rd.buf);
+    free(f);
+    return error;
+}
+
+bool cli_feed_threads_useful(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) {
+        return false;
+    }
+    return CPU_COUNT(&set) >= 2;
+}
