@@ -225,7 +225,7 @@ static struct cli_hint hint_of(const char *line, ssize_t n)
 }
 
 /* ---- The ring of batches -------------------------------------------------
- * Batch b lives in slot b % FEED_SLOTS.  Without a thread, the caller
+ * Batch b lives in slot b % n_slots.  Without a thread, the caller
  * reads batches ahead itself and decodes one just before applying it,
  * with one set of decoders (the parsed lines of the batch before are
  * released by then).  With one, the reader fills slots while the caller
@@ -235,8 +235,11 @@ static struct cli_hint hint_of(const char *line, ssize_t n)
  * would cost the reader more than it saves (with FEED_WAKE half of
  * FEED_SLOTS; at 8 slots the two threads fell into lock step).
  */
-#define FEED_SLOTS 32
-#define FEED_WAKE 16
+#define FEED_SLOTS 256
+#define FEED_WAKE 128
+/* Without a thread only the batches read ahead are kept: the lines are
+ * then few enough to stay in cache. */
+#define FEED_SLOTS_INLINE 8
 
 struct feed_slot {
     struct cli_feed_line line[CLI_FEED_BATCH];
@@ -247,6 +250,7 @@ struct feed_slot {
 struct cli_feed {
     struct line_reader rd;
     struct feed_slot slot[FEED_SLOTS];
+    size_t n_slots; /* in use: FEED_SLOTS or FEED_SLOTS_INLINE */
     bool threaded;
 
     /* Without a thread: batches read, and whether the last one was. */
@@ -267,12 +271,17 @@ struct cli_feed {
     atomic_bool done, stop;
 };
 
+static struct feed_slot *slot_of(struct cli_feed *f, uint64_t b)
+{
+    return &f->slot[b % f->n_slots];
+}
+
 /* Read batch b into its slot (no decoding): false after the last batch.
  * `hints`: scan each line for them (the reader thread does not: it
  * decodes a line right away and hashes the decoded ids). */
 static bool read_batch(struct cli_feed *f, uint64_t b, bool hints)
 {
-    struct feed_slot *sl = &f->slot[b % FEED_SLOTS];
+    struct feed_slot *sl = slot_of(f, b);
     size_t k = 0;
     sl->decoded = false;
     for (; k < CLI_FEED_BATCH; k++) {
@@ -450,7 +459,7 @@ static void *reader_main(void *arg)
             break;
         }
         bool more = read_batch(f, b, false);
-        reader_decode(&f->slot[b % FEED_SLOTS], f->rdec);
+        reader_decode(slot_of(f, b), f->rdec);
         atomic_store(&f->produced, b + 1);
         if (!more) {
             atomic_store(&f->done, true);
@@ -517,7 +526,11 @@ struct cli_feed *cli_feed_open(int fd, size_t max_line, bool threaded)
         cli_feed_close(f);
         return NULL;
     }
+    f->n_slots = FEED_SLOTS; /* before the reader starts: it reads it */
     f->threaded = threaded && start_reader(f);
+    if (!f->threaded) {
+        f->n_slots = FEED_SLOTS_INLINE;
+    }
     return f;
 }
 
@@ -547,8 +560,8 @@ static uint64_t available(struct cli_feed *f)
 size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
                     struct cli_feed_line **lines)
 {
-    if (ahead >= FEED_SLOTS) {
-        ahead = FEED_SLOTS - 1;
+    if (ahead >= f->n_slots) {
+        ahead = (unsigned)f->n_slots - 1;
     }
     if (f->threaded) {
         wait_produced(f, j + ahead);
@@ -561,8 +574,8 @@ size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
     if (j >= available(f)) {
         return 0;
     }
-    *lines = f->slot[j % FEED_SLOTS].line;
-    return f->slot[j % FEED_SLOTS].n;
+    *lines = slot_of(f, j)->line;
+    return slot_of(f, j)->n;
 }
 
 size_t cli_feed_peek(struct cli_feed *f, uint64_t j,
@@ -571,13 +584,13 @@ size_t cli_feed_peek(struct cli_feed *f, uint64_t j,
     if (j >= available(f)) {
         return 0;
     }
-    *lines = f->slot[j % FEED_SLOTS].line;
-    return f->slot[j % FEED_SLOTS].n;
+    *lines = slot_of(f, j)->line;
+    return slot_of(f, j)->n;
 }
 
 void cli_feed_decode(struct cli_feed *f, uint64_t j)
 {
-    struct feed_slot *sl = &f->slot[j % FEED_SLOTS];
+    struct feed_slot *sl = slot_of(f, j);
     if (sl->decoded) {
         return;
     }
