@@ -7,6 +7,7 @@
 #include "feed.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -35,6 +36,9 @@ struct line_reader {
     size_t pos, end;
     size_t max;
     bool eof;
+    /* Called before a read() that would block (NULL: not asked). */
+    void (*before_wait)(void *ud);
+    void *ud;
 };
 
 /* Grow *line to hold `need` bytes; false when out of memory. */
@@ -69,6 +73,12 @@ static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
         if (r->pos == r->end) {
             if (r->eof) {
                 break;
+            }
+            if (r->before_wait != NULL) {
+                struct pollfd p = {.fd = r->fd, .events = POLLIN};
+                if (poll(&p, 1, 0) == 0) {
+                    r->before_wait(r->ud);
+                }
             }
             /* read(), not fread(): return what a pipe has now, as
              * getline did, rather than wait for a full block. */
@@ -268,6 +278,8 @@ struct cli_feed {
     pthread_cond_t cv_reader, cv_user;
     _Atomic uint64_t produced, released;
     _Atomic uint64_t reader_wake_at, user_wake_at;
+    _Atomic uint64_t user_need; /* while user_wake_at is set: the count
+                                   the caller can go on with */
     atomic_bool done, stop;
 };
 
@@ -439,9 +451,25 @@ static void wake(struct cli_feed *f, pthread_cond_t *cv)
     pthread_mutex_unlock(&f->mu);
 }
 
+/* The input has nothing more for now: a caller asleep until the reader
+ * is far ahead gets what is there instead (input from a pipe that
+ * pauses is applied as it comes, not FEED_WAKE batches late). */
+static void reader_idle(void *ud)
+{
+    struct cli_feed *f = ud;
+    if (atomic_load(&f->user_wake_at) != 0 &&
+        atomic_load(&f->produced) >= atomic_load(&f->user_need)) {
+        wake(f, &f->cv_user);
+    }
+}
+
 static void *reader_main(void *arg)
 {
     struct cli_feed *f = arg;
+    /* Cancelled (by a caller that stops early) only while it reads: a
+     * read() of a pipe may never return. */
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     for (uint64_t b = 0;; b++) {
         /* Room for batch b: batch b - FEED_SLOTS released. */
         uint64_t need = b >= FEED_SLOTS ? b - FEED_SLOTS + 1 : 0;
@@ -458,7 +486,9 @@ static void *reader_main(void *arg)
         if (atomic_load(&f->stop)) {
             break;
         }
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &cancel);
         bool more = read_batch(f, b, false);
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
         reader_decode(slot_of(f, b), f->rdec);
         atomic_store(&f->produced, b + 1);
         if (!more) {
@@ -497,9 +527,12 @@ static bool start_reader(struct cli_feed *f)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    f->rd.before_wait = reader_idle;
+    f->rd.ud = f;
     int rc = pthread_create(&f->thread, NULL, reader_main, f);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        f->rd.before_wait = NULL;
         pthread_cond_destroy(&f->cv_user);
         pthread_cond_destroy(&f->cv_reader);
         pthread_mutex_destroy(&f->mu);
@@ -544,6 +577,7 @@ static void wait_produced(struct cli_feed *f, uint64_t last)
     /* Reachable: the reader may fill up to released + FEED_SLOTS. */
     uint64_t at = last + 1 + FEED_WAKE;
     uint64_t room = atomic_load(&f->released) + FEED_SLOTS;
+    atomic_store(&f->user_need, last + 1);
     atomic_store(&f->user_wake_at, at < room ? at : room);
     while (atomic_load(&f->produced) <= last && !atomic_load(&f->done)) {
         pthread_cond_wait(&f->cv_user, &f->mu);
@@ -619,6 +653,9 @@ int cli_feed_close(struct cli_feed *f)
         atomic_store(&f->stop, true);
         pthread_cond_signal(&f->cv_reader);
         pthread_mutex_unlock(&f->mu);
+        if (!atomic_load(&f->done)) {
+            pthread_cancel(f->thread); /* acts only inside read_batch */
+        }
         pthread_join(f->thread, NULL);
         pthread_cond_destroy(&f->cv_user);
         pthread_cond_destroy(&f->cv_reader);
