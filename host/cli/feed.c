@@ -7,6 +7,7 @@
 #include "feed.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -36,7 +37,10 @@ struct line_reader {
     size_t pos, end;
     size_t max;
     bool eof;
-    /* Called before a read() that would block (NULL: not asked). */
+    /* The reader thread: before a read() that would block, call
+     * before_wait, then wait for input or for stop_fd to be readable
+     * (the caller stops early: the end of input).  -1: read() at once. */
+    int stop_fd;
     void (*before_wait)(void *ud);
     void *ud;
 };
@@ -60,6 +64,28 @@ static bool line_reserve(char **line, size_t *cap, size_t need)
     return true;
 }
 
+/* Before a read(): false when the caller stopped while there was no
+ * input (a pipe that stays open would keep read() waiting forever). */
+static bool wait_input(struct line_reader *r)
+{
+    struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN},
+                          {.fd = r->stop_fd, .events = POLLIN}};
+    if (poll(p, 1, 0) != 0) {
+        return true; /* input, end of input or an error for read() */
+    }
+    r->before_wait(r->ud);
+    for (;;) {
+        int n = poll(p, 2, -1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return true; /* let read() say what is wrong */
+        }
+        return p[1].revents == 0;
+    }
+}
+
 /* The next line (with its '\n', NUL-terminated) into *line: its length,
  * or -1 at the end of input (or a read error: r->error), or -2 when out of
  * memory.  A line longer than r->max comes back empty with *too_long. */
@@ -74,11 +100,9 @@ static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
             if (r->eof) {
                 break;
             }
-            if (r->before_wait != NULL) {
-                struct pollfd p = {.fd = r->fd, .events = POLLIN};
-                if (poll(&p, 1, 0) == 0) {
-                    r->before_wait(r->ud);
-                }
+            if (r->stop_fd >= 0 && !wait_input(r)) {
+                r->eof = true;
+                break;
             }
             /* read(), not fread(): return what a pipe has now, as
              * getline did, rather than wait for a full block. */
@@ -126,6 +150,39 @@ static ssize_t line_next(struct line_reader *r, char **line, size_t *cap,
     }
     (*line)[len] = '\0';
     return (ssize_t)len;
+}
+
+/* As line_next, but a line that lies whole in the read buffer is not
+ * copied: *view points to it there, valid until the next call (a line
+ * across two reads is copied into *line, and *view points there).  Not
+ * NUL-terminated. */
+static ssize_t line_view(struct line_reader *r, char **line, size_t *cap,
+                         const char **view, bool *too_long)
+{
+    if (r->pos < r->end) {
+        const char *start = r->buf + r->pos;
+        const char *nl = memchr(start, '\n', r->end - r->pos);
+        if (nl != NULL && (size_t)(nl - start) <= r->max) {
+            size_t take = (size_t)(nl - start) + 1;
+            r->pos += take;
+            *too_long = false;
+            *view = start;
+            return (ssize_t)take;
+        }
+    }
+    ssize_t n = line_next(r, line, cap, too_long);
+    *view = *line;
+    return n;
+}
+
+static bool is_blank(const char *text, ssize_t n)
+{
+    ssize_t i = 0;
+    while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
+                     text[i] == '\n')) {
+        i++;
+    }
+    return i == n;
 }
 
 /* ---- Hints -------------------------------------------------------------- */
@@ -274,6 +331,7 @@ struct cli_feed {
      * missed (all these atomics are sequentially consistent). */
     pthread_t thread;
     struct hl_event_decoder *rdec; /* the reader's */
+    int stop_pipe[2]; /* closing [1] wakes a reader waiting for input */
     pthread_mutex_t mu;
     pthread_cond_t cv_reader, cv_user;
     _Atomic uint64_t produced, released;
@@ -288,10 +346,9 @@ static struct feed_slot *slot_of(struct cli_feed *f, uint64_t b)
     return &f->slot[b % f->n_slots];
 }
 
-/* Read batch b into its slot (no decoding): false after the last batch.
- * `hints`: scan each line for them (the reader thread does not: it
- * decodes a line right away and hashes the decoded ids). */
-static bool read_batch(struct cli_feed *f, uint64_t b, bool hints)
+/* Without a thread: read batch b into its slot, with the hints of each
+ * line, not decoded yet; false after the last batch. */
+static bool read_batch(struct cli_feed *f, uint64_t b)
 {
     struct feed_slot *sl = slot_of(f, b);
     size_t k = 0;
@@ -305,13 +362,8 @@ static bool read_batch(struct cli_feed *f, uint64_t b, bool hints)
             }
             break;
         }
-        l->h = hints ? hint_of(l->text, l->n) : (struct cli_hint){0};
-        ssize_t i = 0;
-        while (i < l->n && (l->text[i] == ' ' || l->text[i] == '\t' ||
-                            l->text[i] == '\r' || l->text[i] == '\n')) {
-            i++;
-        }
-        l->blank = i == l->n;
+        l->h = hint_of(l->text, l->n);
+        l->blank = is_blank(l->text, l->n);
     }
     sl->n = k;
     return k == CLI_FEED_BATCH;
@@ -340,10 +392,11 @@ static void exact_hashes(struct cli_feed_line *l)
     h->exact = true;
 }
 
-static void decode_line(struct cli_feed_line *l, struct hl_event_decoder *d)
+static void decode_line(struct cli_feed_line *l, const char *text,
+                        struct hl_event_decoder *d)
 {
     l->h.exact = false;
-    l->st = hl_event_decode(d, l->text, (size_t)l->n, &l->ev, l->err,
+    l->st = hl_event_decode(d, text, (size_t)l->n, &l->ev, l->err,
                             sizeof l->err);
     if (l->st == LSC_OK) {
         exact_hashes(l);
@@ -358,7 +411,7 @@ static void decode_slot(struct feed_slot *sl,
     for (size_t k = 0; k < sl->n; k++) {
         struct cli_feed_line *l = &sl->line[k];
         if (l->n >= 0 && !l->too_long && !l->blank) {
-            decode_line(l, dec[k]);
+            decode_line(l, l->text, dec[k]);
         }
     }
     sl->decoded = true;
@@ -429,19 +482,37 @@ static bool copy_event(struct cli_feed_line *l)
     return true;
 }
 
-static void reader_decode(struct feed_slot *sl, struct hl_event_decoder *d)
+/* With a thread: read batch b, each line decoded as soon as it is read
+ * (from the read buffer itself, mostly: no copy of the line) and its
+ * event copied into its place; false after the last batch. */
+static bool reader_batch(struct cli_feed *f, uint64_t b)
 {
-    for (size_t k = 0; k < sl->n; k++) {
+    struct feed_slot *sl = slot_of(f, b);
+    size_t k = 0;
+    for (; k < CLI_FEED_BATCH; k++) {
         struct cli_feed_line *l = &sl->line[k];
-        if (l->n >= 0 && !l->too_long && !l->blank) {
-            decode_line(l, d);
-            if (l->st == LSC_OK && !copy_event(l)) {
-                l->st = LSC_ERR_NOMEM;
-                snprintf(l->err, sizeof l->err, "out of memory");
+        const char *text;
+        l->n = line_view(&f->rd, &l->text, &l->cap, &text, &l->too_long);
+        if (l->n < 0) {
+            if (l->n == -2) {
+                k++; /* an out-of-memory line is reported */
             }
+            break;
+        }
+        l->h = (struct cli_hint){0};
+        l->blank = is_blank(text, l->n);
+        if (l->too_long || l->blank) {
+            continue;
+        }
+        decode_line(l, text, f->rdec);
+        if (l->st == LSC_OK && !copy_event(l)) {
+            l->st = LSC_ERR_NOMEM;
+            snprintf(l->err, sizeof l->err, "out of memory");
         }
     }
+    sl->n = k;
     sl->decoded = true;
+    return k == CLI_FEED_BATCH;
 }
 
 static void wake(struct cli_feed *f, pthread_cond_t *cv)
@@ -466,10 +537,6 @@ static void reader_idle(void *ud)
 static void *reader_main(void *arg)
 {
     struct cli_feed *f = arg;
-    /* Cancelled (by a caller that stops early) only while it reads: a
-     * read() of a pipe may never return. */
-    int cancel;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     for (uint64_t b = 0;; b++) {
         /* Room for batch b: batch b - FEED_SLOTS released. */
         uint64_t need = b >= FEED_SLOTS ? b - FEED_SLOTS + 1 : 0;
@@ -486,10 +553,7 @@ static void *reader_main(void *arg)
         if (atomic_load(&f->stop)) {
             break;
         }
-        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &cancel);
-        bool more = read_batch(f, b, false);
-        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-        reader_decode(slot_of(f, b), f->rdec);
+        bool more = reader_batch(f, b);
         atomic_store(&f->produced, b + 1);
         if (!more) {
             atomic_store(&f->done, true);
@@ -508,7 +572,7 @@ static void *reader_main(void *arg)
 static bool start_reader(struct cli_feed *f)
 {
     f->rdec = hl_event_decoder_create();
-    if (f->rdec == NULL) {
+    if (f->rdec == NULL || pipe2(f->stop_pipe, O_CLOEXEC) != 0) {
         return false;
     }
     if (pthread_mutex_init(&f->mu, NULL) != 0) {
@@ -527,12 +591,13 @@ static bool start_reader(struct cli_feed *f)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    f->rd.stop_fd = f->stop_pipe[0];
     f->rd.before_wait = reader_idle;
     f->rd.ud = f;
     int rc = pthread_create(&f->thread, NULL, reader_main, f);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        f->rd.before_wait = NULL;
+        f->rd.stop_fd = -1;
         pthread_cond_destroy(&f->cv_user);
         pthread_cond_destroy(&f->cv_reader);
         pthread_mutex_destroy(&f->mu);
@@ -549,6 +614,8 @@ struct cli_feed *cli_feed_open(int fd, size_t max_line, bool threaded)
     }
     f->rd.fd = fd;
     f->rd.max = max_line;
+    f->rd.stop_fd = -1;
+    f->stop_pipe[0] = f->stop_pipe[1] = -1;
     f->rd.buf = malloc(READ_BLOCK);
     bool ok = f->rd.buf != NULL;
     for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
@@ -601,7 +668,7 @@ size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
         wait_produced(f, j + ahead);
     } else {
         while (!f->end && f->read <= j + ahead) {
-            f->end = !read_batch(f, f->read, true);
+            f->end = !read_batch(f, f->read);
             f->read++;
         }
     }
@@ -653,13 +720,17 @@ int cli_feed_close(struct cli_feed *f)
         atomic_store(&f->stop, true);
         pthread_cond_signal(&f->cv_reader);
         pthread_mutex_unlock(&f->mu);
-        if (!atomic_load(&f->done)) {
-            pthread_cancel(f->thread); /* acts only inside read_batch */
-        }
+        close(f->stop_pipe[1]); /* a reader waiting for input stops */
+        f->stop_pipe[1] = -1;
         pthread_join(f->thread, NULL);
         pthread_cond_destroy(&f->cv_user);
         pthread_cond_destroy(&f->cv_reader);
         pthread_mutex_destroy(&f->mu);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (f->stop_pipe[i] >= 0) {
+            close(f->stop_pipe[i]);
+        }
     }
     int error = f->rd.error;
     for (size_t i = 0; i < FEED_SLOTS; i++) {

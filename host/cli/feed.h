@@ -37,7 +37,8 @@ struct cli_hint {
 
 /* One line of a batch, owned by the feed. */
 struct cli_feed_line {
-    char *text;    /* NUL-terminated, with its '\n' */
+    char *text;    /* NUL-terminated, with its '\n'; kept only without
+                      a reader thread (it decodes a line where it reads it) */
     size_t cap;
     ssize_t n;     /* length; -2: out of memory reading it */
     bool too_long; /* longer than the limit: text is empty */
