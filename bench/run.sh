@@ -11,9 +11,10 @@
 # under bench/data/ (git-ignored), pins the single-threaded runs to CPU 0.
 # Reports (a) engine-only events/s, (b) `leadscore score` wall time over
 # a parse-only jansson pass of the same file, (c) peak RSS of the score run.
-# (b) is measured as `leadscore score` runs by default: on CPUs 0 and 1
-# (a reader thread parses while the main thread scores), and again on
-# CPU 0 alone (one thread), so both figures are on record.
+# The targets are on one core: (b) is `leadscore score` on CPU 0 alone
+# (one thread).  It is measured a second time as it runs by default on
+# two CPUs (a reader thread parses while the main thread scores), for the
+# record: that figure is not the target's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,14 +86,14 @@ read -r score_s score_kb < <(grep -v '^Command' "bench/data/time-score-$mode.txt
 read -r score1_s score1_kb < <(grep -v '^Command' "bench/data/time-score1-$mode.txt")
 ratio=$(awk -v a="$score_s" -v b="$parse_s" 'BEGIN { printf "%.2f", a / b }')
 ratio1=$(awk -v a="$score1_s" -v b="$parse_s" 'BEGIN { printf "%.2f", a / b }')
-echo "parse only: ${parse_s} s; leadscore score: ${score_s} s on $([ "$cpus" -ge 2 ] && echo "2 CPUs" || echo "1 CPU"), ratio ${ratio}; ${score1_s} s on 1 CPU, ratio ${ratio1}"
+echo "parse only: ${parse_s} s; leadscore score: ${score1_s} s on 1 CPU, ratio ${ratio1}; ${score_s} s on $([ "$cpus" -ge 2 ] && echo "2 CPUs" || echo "1 CPU"), ratio ${ratio}"
 
-echo "== (c) peak RSS of leadscore score"
-rss_mib=$(awk -v k="$score_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+echo "== (c) peak RSS of leadscore score (one core)"
+rss_mib=$(awk -v k="$score1_kb" 'BEGIN { printf "%.1f", k / 1024 }')
 echo "peak RSS: ${rss_mib} MiB"
 
 echo
 echo "summary ($mode, $(date -u +%Y-%m-%dT%H:%M:%SZ)):"
 printf '  (a) engine only      %s events/s   (target >= 2000000)\n' "$eps"
-printf '  (b) score / parse    %s            (target <= 1.3; %s on 1 CPU)\n' "$ratio" "$ratio1"
+printf '  (b) score / parse    %s            (target <= 1.3, one core; %s on 2 CPUs)\n' "$ratio1" "$ratio"
 printf '  (c) peak RSS         %s MiB      (target <= 600 for full)\n' "$rss_mib"
