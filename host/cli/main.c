@@ -77,9 +77,9 @@ bool cli_common_option(struct cli_global *g, int opt, const char *arg,
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: leadscore [--plugin PATH] [--max-line N] [--threads N] [-v] "
-            "COMMAND\n"
-            "                 [OPTIONS] [ARGS]\n"
+            "usage: leadscore [--plugin PATH] [--max-line N] [--threads N] "
+            "[-v]\n"
+            "                 COMMAND [OPTIONS] [ARGS]\n"
             "       leadscore --version | --help\n"
             "\n"
             "Commands:\n");

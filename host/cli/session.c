@@ -516,7 +516,8 @@ static void run_contact_wakes(struct cli_session *s, struct hl_contact *c,
 
 /* One decoded event: dedup, merge, deliver.  Returns LSC_OK when applied
  * (or skipped), else the refusal with err set.  `hint`: the line's hints
- * (exact: its hashes are the ids'), or NULL.  `input`: an event of the input, counted as applied. */
+ * (exact: its hashes are the ids'), or NULL.  `input`: an event of the
+ * input, counted as applied. */
 static enum lsc_status apply(struct cli_session *s, struct lsc_event *ev,
                              const struct cli_hint *hint, bool input, char *err,
                              size_t errlen)
