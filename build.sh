@@ -4,7 +4,8 @@
 #   ./build.sh example   install what is missing, build, score the example
 #   ./build.sh test      install what is missing, build twice (plain and
 #                        with ASan+UBSan), run every test suite under both,
-#                        and the unit suite under valgrind
+#                        the unit suite under valgrind, and the CLI's
+#                        threaded feed under TSan (a third build)
 #   ./build.sh deps      only install the build dependencies
 #
 # Debian 12; run as root (or with sudo available) the first time.
@@ -63,6 +64,12 @@ test)
         meson test -C build-san --print-errorlogs --num-processes 2
     meson test -C build --suite unit --print-errorlogs --num-processes 2 \
         --timeout-multiplier 10 --wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
+    # The CLI's reader thread under ThreadSanitizer: its own unit test and
+    # the CLI suite (--threads 2 against --threads 1).  Without address
+    # randomisation: GCC 12's TSan refuses some kernels' mmap layouts.
+    setup build-tsan "${werror[@]}" -Db_sanitize=thread -Db_lundef=false
+    TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R \
+        meson test -C build-tsan --print-errorlogs --num-processes 2 cli_feed cli
     ;;
 *)
     echo "usage: ./build.sh example|test|deps" >&2
