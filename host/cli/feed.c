@@ -304,6 +304,17 @@ static struct cli_hint hint_of(const char *line, ssize_t n)
  */
 #define FEED_SLOTS 256
 #define FEED_WAKE 128
+/* Bytes of input lines the reader may hold decoded ahead of the caller:
+ * 2,048 lines near the longest allowed would otherwise be gigabytes. */
+#ifndef FEED_BYTES /* the unit test sets a small one */
+#define FEED_BYTES ((uint64_t)64 << 20)
+#endif
+/* Batches the reader may always hold, over the budget or not: more than
+ * a caller reads ahead (cli_feed_get caps `ahead` below it), so that the
+ * two never wait for each other. */
+#define FEED_MIN_AHEAD 8
+/* A line buffer or event copy grown past this is not kept for reuse. */
+#define FEED_KEEP ((size_t)64 << 10)
 /* Without a thread only the batches read ahead are kept: the lines are
  * then few enough to stay in cache. */
 #define FEED_SLOTS_INLINE 8
@@ -312,6 +323,7 @@ struct feed_slot {
     struct cli_feed_line line[CLI_FEED_BATCH];
     size_t n;     /* lines read: < CLI_FEED_BATCH only in the last batch */
     bool decoded;
+    uint64_t bytes; /* with a thread: the lengths of its lines */
 };
 
 struct cli_feed {
@@ -338,6 +350,7 @@ struct cli_feed {
     _Atomic uint64_t reader_wake_at, user_wake_at;
     _Atomic uint64_t user_need; /* while user_wake_at is set: the count
                                    the caller can go on with */
+    _Atomic uint64_t held; /* bytes of the batches read, not released */
     atomic_bool done, stop;
 };
 
@@ -489,6 +502,7 @@ static bool reader_batch(struct cli_feed *f, uint64_t b)
 {
     struct feed_slot *sl = slot_of(f, b);
     size_t k = 0;
+    uint64_t bytes = 0;
     for (; k < CLI_FEED_BATCH; k++) {
         struct cli_feed_line *l = &sl->line[k];
         const char *text;
@@ -501,17 +515,24 @@ static bool reader_batch(struct cli_feed *f, uint64_t b)
         }
         l->h = (struct cli_hint){0};
         l->blank = is_blank(text, l->n);
-        if (l->too_long || l->blank) {
-            continue;
+        bytes += (uint64_t)l->n;
+        if (!l->too_long && !l->blank) {
+            decode_line(l, text, f->rdec);
+            if (l->st == LSC_OK && !copy_event(l)) {
+                l->st = LSC_ERR_NOMEM;
+                snprintf(l->err, sizeof l->err, "out of memory");
+            }
         }
-        decode_line(l, text, f->rdec);
-        if (l->st == LSC_OK && !copy_event(l)) {
-            l->st = LSC_ERR_NOMEM;
-            snprintf(l->err, sizeof l->err, "out of memory");
+        if (l->cap > FEED_KEEP) { /* decoded: the text is not needed */
+            free(l->text);
+            l->text = NULL;
+            l->cap = 0;
         }
     }
     sl->n = k;
     sl->decoded = true;
+    sl->bytes = bytes;
+    atomic_fetch_add(&f->held, bytes);
     return k == CLI_FEED_BATCH;
 }
 
@@ -534,17 +555,35 @@ static void reader_idle(void *ud)
     }
 }
 
+static bool room(struct cli_feed *f, uint64_t b, uint64_t need)
+{
+    uint64_t r = atomic_load(&f->released);
+    return r >= need &&
+           (atomic_load(&f->held) <= FEED_BYTES || b < r + FEED_MIN_AHEAD);
+}
+
 static void *reader_main(void *arg)
 {
     struct cli_feed *f = arg;
     for (uint64_t b = 0;; b++) {
-        /* Room for batch b: batch b - FEED_SLOTS released. */
+        /* Room for batch b: batch b - FEED_SLOTS released, and the
+         * bytes held under the budget (unless the caller holds none). */
         uint64_t need = b >= FEED_SLOTS ? b - FEED_SLOTS + 1 : 0;
-        if (atomic_load(&f->released) < need) {
+        if (!room(f, b, need)) {
             pthread_mutex_lock(&f->mu);
-            atomic_store(&f->reader_wake_at, need + FEED_WAKE);
-            while (atomic_load(&f->released) < need &&
-                   !atomic_load(&f->stop)) {
+            for (;;) {
+                uint64_t r = atomic_load(&f->released);
+                atomic_store(&f->reader_wake_at,
+                             r < need ? need + FEED_WAKE : r + 1);
+                if (room(f, b, need) || atomic_load(&f->stop)) {
+                    break;
+                }
+                /* A caller asleep until the reader is far ahead would
+                 * wait forever if the budget stops the reader first. */
+                if (atomic_load(&f->user_wake_at) != 0 &&
+                    atomic_load(&f->produced) >= atomic_load(&f->user_need)) {
+                    pthread_cond_signal(&f->cv_user);
+                }
                 pthread_cond_wait(&f->cv_reader, &f->mu);
             }
             atomic_store(&f->reader_wake_at, 0);
@@ -661,8 +700,10 @@ static uint64_t available(struct cli_feed *f)
 size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
                     struct cli_feed_line **lines)
 {
-    if (ahead >= f->n_slots) {
-        ahead = (unsigned)f->n_slots - 1;
+    unsigned most = f->threaded ? FEED_MIN_AHEAD - 1
+                                : (unsigned)f->n_slots - 1;
+    if (ahead > most) {
+        ahead = most;
     }
     if (f->threaded) {
         wait_produced(f, j + ahead);
@@ -703,6 +744,16 @@ void cli_feed_release(struct cli_feed *f, uint64_t j)
     if (!f->threaded) {
         return;
     }
+    struct feed_slot *sl = slot_of(f, j);
+    for (size_t k = 0; k < sl->n; k++) {
+        struct cli_feed_line *l = &sl->line[k];
+        if (l->store_cap > FEED_KEEP) { /* the budget counts it no more */
+            free(l->store);
+            l->store = NULL;
+            l->store_cap = 0;
+        }
+    }
+    atomic_fetch_sub(&f->held, sl->bytes);
     atomic_store(&f->released, j + 1);
     uint64_t w = atomic_load(&f->reader_wake_at);
     if (w != 0 && j + 1 >= w) {

@@ -176,6 +176,62 @@ static void test_threaded_same_as_inline(void **state)
     free(two);
 }
 
+/* Long lines: the reader holds at most its byte budget (64 KiB in this
+ * build) beyond the few batches it always may, and neither side waits
+ * for the other forever, though every batch is over the budget. */
+static void test_long_lines_bounded(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    char *pad = malloc(20001);
+    assert_non_null(pad);
+    memset(pad, 'x', 20000);
+    pad[20000] = '\0';
+    for (int i = 0; i < 400; i++) {
+        fprintf(f, "{\"contact\":\"c-%d\",\"type\":\"page_view\",\"ts\":%d,"
+                   "\"props\":{\"pad\":\"%s\"}}\n", i, i, pad);
+    }
+    free(pad);
+    fflush(f);
+    lseek(fileno(f), 0, SEEK_SET);
+    alarm(60);
+    struct cli_feed *feed = cli_feed_open(fileno(f), 30000, true);
+    assert_non_null(feed);
+    size_t events = 0;
+    for (uint64_t j = 0;; j++) {
+        struct cli_feed_line *l;
+        size_t n = cli_feed_get(feed, j, 3, &l);
+        if (n == 0) {
+            break;
+        }
+        if (j == 5 || j == 20) {
+            usleep(50 * 1000); /* let the reader run as far as it may */
+            uint64_t ahead = 0;
+            const struct cli_feed_line *p;
+            while (cli_feed_peek(feed, j + 1 + ahead, &p) > 0) {
+                ahead++;
+            }
+            assert_in_range(ahead, 3, 8);
+        }
+        cli_feed_decode(feed, j);
+        for (size_t k = 0; k < n; k++) {
+            assert_int_equal(l[k].st, LSC_OK);
+            assert_int_equal(l[k].ev.n_props, 1);
+            assert_int_equal(l[k].ev.props[0].value.u.str.len, 20000);
+            events++;
+        }
+        cli_feed_release(feed, j);
+        if (n < CLI_FEED_BATCH) {
+            break;
+        }
+    }
+    assert_int_equal(events, 400);
+    assert_int_equal(cli_feed_close(feed), 0);
+    alarm(0);
+    fclose(f);
+}
+
 static void test_empty_input(void **state)
 {
     (void)state;
@@ -224,6 +280,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threaded_same_as_inline),
+        cmocka_unit_test(test_long_lines_bounded),
         cmocka_unit_test(test_empty_input),
         cmocka_unit_test(test_close_early_on_open_pipe),
     };
