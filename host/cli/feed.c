@@ -328,8 +328,8 @@ struct feed_slot {
 
 struct cli_feed {
     struct line_reader rd;
-    struct feed_slot slot[FEED_SLOTS];
-    size_t n_slots; /* in use: FEED_SLOTS or FEED_SLOTS_INLINE */
+    struct feed_slot *slot; /* n_alloc of them, the first n_slots used */
+    size_t n_slots, n_alloc;
     bool threaded;
 
     /* Without a thread: batches read, and whether the last one was. */
@@ -359,38 +359,13 @@ static struct feed_slot *slot_of(struct cli_feed *f, uint64_t b)
     return &f->slot[b % f->n_slots];
 }
 
-/* Without a thread: read batch b into its slot, with the hints of each
- * line, not decoded yet; false after the last batch. */
-static bool read_batch(struct cli_feed *f, uint64_t b)
-{
-    struct feed_slot *sl = slot_of(f, b);
-    size_t k = 0;
-    sl->decoded = false;
-    for (; k < CLI_FEED_BATCH; k++) {
-        struct cli_feed_line *l = &sl->line[k];
-        l->n = line_next(&f->rd, &l->text, &l->cap, &l->too_long);
-        if (l->n < 0) {
-            if (l->n == -2) {
-                k++; /* an out-of-memory line is reported */
-            }
-            break;
-        }
-        l->h = hint_of(l->text, l->n);
-        l->blank = is_blank(l->text, l->n);
-    }
-    sl->n = k;
-    return k == CLI_FEED_BATCH;
-}
-
 /* After a decode: make the hint's hashes those of the decoded ids (the
  * hint saw the same bytes, or they are hashed here). */
 static void exact_hashes(struct cli_feed_line *l)
 {
     const struct lsc_event *ev = &l->ev;
     struct cli_hint *h = &l->h;
-    if (h->contact == NULL) {
-        h->activity = ev->kind == LSC_EVENT_ACTIVITY;
-    }
+    h->activity = ev->kind == LSC_EVENT_ACTIVITY;
     if (h->contact == NULL || strncmp(ev->contact_id, h->contact,
                                       h->contact_len) != 0 ||
         ev->contact_id[h->contact_len] != '\0') {
@@ -495,23 +470,33 @@ static bool copy_event(struct cli_feed_line *l)
     return true;
 }
 
-/* With a thread: read batch b, each line decoded as soon as it is read
- * (from the read buffer itself, mostly: no copy of the line) and its
- * event copied into its place; false after the last batch. */
-static bool reader_batch(struct cli_feed *f, uint64_t b)
+/*
+ * Read batch b into its slot: false after the last batch.  Without a
+ * thread (`now` false) each line is copied out with its hints, to be
+ * decoded later.  The reader thread (`now`) decodes each line as soon as
+ * it is read, from the read buffer itself when the line lies whole in it,
+ * and copies its event into its place.
+ */
+static bool fill_batch(struct cli_feed *f, uint64_t b, bool now)
 {
     struct feed_slot *sl = slot_of(f, b);
     size_t k = 0;
     uint64_t bytes = 0;
     for (; k < CLI_FEED_BATCH; k++) {
         struct cli_feed_line *l = &sl->line[k];
-        const char *text;
-        l->n = line_view(&f->rd, &l->text, &l->cap, &text, &l->too_long);
+        const char *text = NULL;
+        l->n = now ? line_view(&f->rd, &l->text, &l->cap, &text, &l->too_long)
+                   : line_next(&f->rd, &l->text, &l->cap, &l->too_long);
         if (l->n < 0) {
             if (l->n == -2) {
                 k++; /* an out-of-memory line is reported */
             }
             break;
+        }
+        if (!now) {
+            l->h = hint_of(l->text, l->n);
+            l->blank = is_blank(l->text, l->n);
+            continue;
         }
         l->h = (struct cli_hint){0};
         l->blank = is_blank(text, l->n);
@@ -530,9 +515,11 @@ static bool reader_batch(struct cli_feed *f, uint64_t b)
         }
     }
     sl->n = k;
-    sl->decoded = true;
+    sl->decoded = now;
     sl->bytes = bytes;
-    atomic_fetch_add(&f->held, bytes);
+    if (now) {
+        atomic_fetch_add(&f->held, bytes);
+    }
     return k == CLI_FEED_BATCH;
 }
 
@@ -546,11 +533,16 @@ static void wake(struct cli_feed *f, pthread_cond_t *cv)
 /* The input has nothing more for now: a caller asleep until the reader
  * is far ahead gets what is there instead (input from a pipe that
  * pauses is applied as it comes, not FEED_WAKE batches late). */
+static bool caller_can_go_on(struct cli_feed *f)
+{
+    return atomic_load(&f->user_wake_at) != 0 &&
+           atomic_load(&f->produced) >= atomic_load(&f->user_need);
+}
+
 static void reader_idle(void *ud)
 {
     struct cli_feed *f = ud;
-    if (atomic_load(&f->user_wake_at) != 0 &&
-        atomic_load(&f->produced) >= atomic_load(&f->user_need)) {
+    if (caller_can_go_on(f)) {
         wake(f, &f->cv_user);
     }
 }
@@ -580,9 +572,8 @@ static void *reader_main(void *arg)
                 }
                 /* A caller asleep until the reader is far ahead would
                  * wait forever if the budget stops the reader first. */
-                if (atomic_load(&f->user_wake_at) != 0 &&
-                    atomic_load(&f->produced) >= atomic_load(&f->user_need)) {
-                    pthread_cond_signal(&f->cv_user);
+                if (caller_can_go_on(f)) {
+                    pthread_cond_signal(&f->cv_user); /* mu is held */
                 }
                 pthread_cond_wait(&f->cv_reader, &f->mu);
             }
@@ -592,7 +583,7 @@ static void *reader_main(void *arg)
         if (atomic_load(&f->stop)) {
             break;
         }
-        bool more = reader_batch(f, b);
+        bool more = fill_batch(f, b, true);
         atomic_store(&f->produced, b + 1);
         if (!more) {
             atomic_store(&f->done, true);
@@ -656,7 +647,9 @@ struct cli_feed *cli_feed_open(int fd, size_t max_line, bool threaded)
     f->rd.stop_fd = -1;
     f->stop_pipe[0] = f->stop_pipe[1] = -1;
     f->rd.buf = malloc(READ_BLOCK);
-    bool ok = f->rd.buf != NULL;
+    f->n_alloc = threaded ? FEED_SLOTS : FEED_SLOTS_INLINE;
+    f->slot = calloc(f->n_alloc, sizeof *f->slot);
+    bool ok = f->rd.buf != NULL && f->slot != NULL;
     for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
         f->dec[k] = hl_event_decoder_create();
         ok &= f->dec[k] != NULL;
@@ -665,7 +658,7 @@ struct cli_feed *cli_feed_open(int fd, size_t max_line, bool threaded)
         cli_feed_close(f);
         return NULL;
     }
-    f->n_slots = FEED_SLOTS; /* before the reader starts: it reads it */
+    f->n_slots = f->n_alloc; /* before the reader starts: it reads it */
     f->threaded = threaded && start_reader(f);
     if (!f->threaded) {
         f->n_slots = FEED_SLOTS_INLINE;
@@ -692,9 +685,16 @@ static void wait_produced(struct cli_feed *f, uint64_t last)
     pthread_mutex_unlock(&f->mu);
 }
 
-static uint64_t available(struct cli_feed *f)
+/* Batch j's lines, when it has been read; else 0. */
+static size_t batch(struct cli_feed *f, uint64_t j,
+                    struct cli_feed_line **lines)
 {
-    return f->threaded ? atomic_load(&f->produced) : f->read;
+    uint64_t read = f->threaded ? atomic_load(&f->produced) : f->read;
+    if (j >= read) {
+        return 0;
+    }
+    *lines = slot_of(f, j)->line;
+    return slot_of(f, j)->n;
 }
 
 size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
@@ -709,25 +709,22 @@ size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
         wait_produced(f, j + ahead);
     } else {
         while (!f->end && f->read <= j + ahead) {
-            f->end = !read_batch(f, f->read);
+            f->end = !fill_batch(f, f->read, false);
             f->read++;
         }
     }
-    if (j >= available(f)) {
-        return 0;
-    }
-    *lines = slot_of(f, j)->line;
-    return slot_of(f, j)->n;
+    return batch(f, j, lines);
 }
 
 size_t cli_feed_peek(struct cli_feed *f, uint64_t j,
                      const struct cli_feed_line **lines)
 {
-    if (j >= available(f)) {
-        return 0;
+    struct cli_feed_line *l = NULL;
+    size_t n = batch(f, j, &l);
+    if (n > 0) {
+        *lines = l;
     }
-    *lines = slot_of(f, j)->line;
-    return slot_of(f, j)->n;
+    return n;
 }
 
 void cli_feed_decode(struct cli_feed *f, uint64_t j)
@@ -784,7 +781,7 @@ int cli_feed_close(struct cli_feed *f)
         }
     }
     int error = f->rd.error;
-    for (size_t i = 0; i < FEED_SLOTS; i++) {
+    for (size_t i = 0; f->slot != NULL && i < f->n_alloc; i++) {
         for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
             struct cli_feed_line *l = &f->slot[i].line[k];
             free(l->text);
@@ -796,6 +793,7 @@ int cli_feed_close(struct cli_feed *f)
         hl_event_decoder_destroy(f->dec[k]);
     }
     hl_event_decoder_destroy(f->rdec);
+    free(f->slot);
     free(f->rd.buf);
     free(f);
     return error;
