@@ -130,22 +130,35 @@ static int version(struct cli_global *g)
     return CLI_EXIT_OK;
 }
 
+/* The value of global option `name` at argv[*i] ("--name=V" or "--name V",
+ * stepping *i past V; "" when V is missing), or NULL when argv[*i] is not
+ * that option. */
+static const char *option_value(const char *name, int argc, char **argv,
+                                int *i)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) {
+        return NULL;
+    }
+    if (a[n] == '=') {
+        return a + n + 1;
+    }
+    return *i + 1 < argc ? argv[++*i] : "";
+}
+
 int main(int argc, char **argv)
 {
     struct cli_global g = {0};
     int i = 1;
     /* Global options stop at the first non-option: the command. */
     for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v;
         if (strcmp(a, "--plugin") == 0 && i + 1 < argc) {
             g.plugin = argv[++i];
         } else if (strncmp(a, "--plugin=", 9) == 0) {
             g.plugin = a + 9;
-        } else if (strcmp(a, "--max-line") == 0 ||
-                   strncmp(a, "--max-line=", 11) == 0) {
-            const char *v = a[10] == '=' ? a + 11
-                            : i + 1 < argc ? argv[++i]
-                                           : "";
+        } else if ((v = option_value("--max-line", argc, argv, &i)) != NULL) {
             char *end;
             errno = 0;
             unsigned long long m = strtoull(v, &end, 10);
@@ -155,11 +168,7 @@ int main(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             g.max_line = (size_t)m;
-        } else if (strcmp(a, "--threads") == 0 ||
-                   strncmp(a, "--threads=", 10) == 0) {
-            const char *v = a[9] == '=' ? a + 10
-                            : i + 1 < argc ? argv[++i]
-                                           : "";
+        } else if ((v = option_value("--threads", argc, argv, &i)) != NULL) {
             if ((v[0] != '1' && v[0] != '2') || v[1] != '\0') {
                 cli_error("--threads: '%s' is not 1 or 2", v);
                 return CLI_EXIT_USAGE;
