@@ -1,6 +1,6 @@
 /*
- * The CLI's input feed (feed.h): a bounded line reader, cache hints, and
- * a ring of batches filled ahead of the caller, by a reader thread when
+ * The CLI's input feed (feed.h): a bounded line reader and a ring of
+ * decoded batches filled ahead of the caller, by a reader thread when
  * there is one.
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
@@ -185,120 +185,14 @@ static bool is_blank(const char *text, ssize_t n)
     return i == n;
 }
 
-/* ---- Hints -------------------------------------------------------------- */
-
-/* The string value after a key ending at p (`: "value"`), or NULL; gives
- * up on escapes and control characters. */
-static const char *hint_value(const char *p, const char *end, size_t *len)
-{
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    if (p == end || *p++ != ':') {
-        return NULL;
-    }
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-    if (p == end || *p++ != '"') {
-        return NULL;
-    }
-    const char *q = p;
-    while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) {
-        q++;
-    }
-    if (q == end || *q != '"' || q == p) {
-        return NULL;
-    }
-    *len = (size_t)(q - p);
-    return p;
-}
-
-/* The first '"' in [p, end), or NULL: eight bytes a step (most lines
- * have a dozen quotes before the keys the hints want). */
-static const char *find_quote(const char *p, const char *end)
-{
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    while (end - p >= 8) {
-        uint64_t w;
-        memcpy(&w, p, sizeof w);
-        uint64_t x = w ^ 0x2222222222222222ULL; /* '"' bytes become 0 */
-        uint64_t z = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-        if (z != 0) {
-            return p + (__builtin_ctzll(z) >> 3); /* lowest: the first */
-        }
-        p += 8;
-    }
-#endif
-    for (; p < end; p++) {
-        if (*p == '"') {
-            return p;
-        }
-    }
-    return NULL;
-}
-
-/* One scan over the quotes of the line for both keys; the byte after a
- * quote rejects most of them without a call.  It stops at "props"
- * (usually last, and nested): a key after it only goes without its
- * hint. */
-static struct cli_hint hint_of(const char *line, ssize_t n)
-{
-    struct cli_hint h = {0};
-    if (n <= 0) {
-        return h;
-    }
-    const char *end = line + n, *p = line;
-    bool type_seen = false;
-    while ((h.contact == NULL || h.event == NULL || !type_seen) &&
-           (p = find_quote(p, end)) != NULL) {
-        size_t left = (size_t)(end - p), len;
-        const char *v;
-        if (left >= 9 && p[1] == 'c' &&
-            memcmp(p, "\"contact\"", 9) == 0 && h.contact == NULL &&
-            (v = hint_value(p + 9, end, &len)) != NULL &&
-            len <= HL_CONTACT_ID_MAX) {
-            h.contact = v;
-            h.contact_len = len;
-            h.contact_hash = hl_hash64(v, len);
-            p = v + len + 1;
-            continue;
-        }
-        if (left >= 4 && p[1] == 'i' &&
-            memcmp(p, "\"id\"", 4) == 0 && h.event == NULL &&
-            (v = hint_value(p + 4, end, &len)) != NULL) {
-            h.event = v;
-            h.event_len = len;
-            h.event_hash = hl_dedup_hash(v, len);
-            p = v + len + 1;
-            continue;
-        }
-        if (left >= 6 && p[1] == 't' && !type_seen &&
-            memcmp(p, "\"type\"", 6) == 0 &&
-            (v = hint_value(p + 6, end, &len)) != NULL) {
-            type_seen = true;
-            h.activity = len < 8 || memcmp(v, "contact.", 8) != 0;
-            p = v + len + 1;
-            continue;
-        }
-        if (left >= 7 && p[1] == 'p' &&
-            memcmp(p, "\"props\"", 7) == 0) {
-            break;
-        }
-        p++;
-    }
-    return h;
-}
-
 /* ---- The ring of batches -------------------------------------------------
- * Batch b lives in slot b % n_slots.  Without a thread, the caller
- * reads batches ahead itself and decodes one just before applying it,
- * with one set of decoders (the parsed lines of the batch before are
- * released by then).  With one, the reader fills slots while the caller
- * applies earlier ones; it copies each event into its line and releases
- * the parsed JSON at once.  A side that has to wait sleeps until the
- * other is FEED_WAKE batches further on, not one: a wake-up per batch
+ * Batch b lives in slot b % n_slots.  Each line is decoded as soon as it
+ * is read, from the read buffer itself when the line lies whole in it;
+ * its event is copied into the line and the parsed JSON released at once
+ * (while it is still in cache).  Without a thread, the caller reads the
+ * batches it wants ahead itself.  With one, the reader fills slots while
+ * the caller applies earlier ones.  A side that has to wait sleeps until
+ * the other is FEED_WAKE batches further on, not one: a wake-up per batch
  * would cost the reader more than it saves (with FEED_WAKE half of
  * FEED_SLOTS; at 8 slots the two threads fell into lock step).
  */
@@ -322,7 +216,6 @@ static struct cli_hint hint_of(const char *line, ssize_t n)
 struct feed_slot {
     struct cli_feed_line line[CLI_FEED_BATCH];
     size_t n;     /* lines read: < CLI_FEED_BATCH only in the last batch */
-    bool decoded;
     uint64_t bytes; /* with a thread: the lengths of its lines */
 };
 
@@ -332,17 +225,18 @@ struct cli_feed {
     size_t n_slots, n_alloc;
     bool threaded;
 
+    struct hl_event_decoder *dec; /* the reader's (the caller's without
+                                     a thread) */
+
     /* Without a thread: batches read, and whether the last one was. */
     uint64_t read;
     bool end;
-    struct hl_event_decoder *dec[CLI_FEED_BATCH];
 
     /* With one.  produced/released are batch counts; a sleeper stores
      * the count it waits for in *_wake_at (0: awake) before it checks
      * again under the lock, so a store on the other side is never
      * missed (all these atomics are sequentially consistent). */
     pthread_t thread;
-    struct hl_event_decoder *rdec; /* the reader's */
     int stop_pipe[2]; /* closing [1] wakes a reader waiting for input */
     pthread_mutex_t mu;
     pthread_cond_t cv_reader, cv_user;
@@ -359,50 +253,23 @@ static struct feed_slot *slot_of(struct cli_feed *f, uint64_t b)
     return &f->slot[b % f->n_slots];
 }
 
-/* After a decode: make the hint's hashes those of the decoded ids (the
- * hint saw the same bytes, or they are hashed here). */
-static void exact_hashes(struct cli_feed_line *l)
-{
-    const struct lsc_event *ev = &l->ev;
-    struct cli_hint *h = &l->h;
-    h->activity = ev->kind == LSC_EVENT_ACTIVITY;
-    if (h->contact == NULL || strncmp(ev->contact_id, h->contact,
-                                      h->contact_len) != 0 ||
-        ev->contact_id[h->contact_len] != '\0') {
-        h->contact_hash = hl_contacts_hash(ev->contact_id);
-    }
-    if (ev->event_id != NULL &&
-        (h->event == NULL ||
-         strncmp(ev->event_id, h->event, h->event_len) != 0 ||
-         ev->event_id[h->event_len] != '\0')) {
-        h->event_hash = hl_dedup_hash(ev->event_id, strlen(ev->event_id));
-    }
-    h->exact = true;
-}
-
+/* A decoded line: the hashes the caller would compute, once. */
 static void decode_line(struct cli_feed_line *l, const char *text,
                         struct hl_event_decoder *d)
 {
     l->h.exact = false;
     l->st = hl_event_decode(d, text, (size_t)l->n, &l->ev, l->err,
                             sizeof l->err);
-    if (l->st == LSC_OK) {
-        exact_hashes(l);
+    if (l->st != LSC_OK) {
+        return;
     }
-}
-
-/* Without a thread: decode with the caller's decoders, one per line; the
- * parsed lines stay with them until the next batch. */
-static void decode_slot(struct feed_slot *sl,
-                        struct hl_event_decoder *const *dec)
-{
-    for (size_t k = 0; k < sl->n; k++) {
-        struct cli_feed_line *l = &sl->line[k];
-        if (l->n >= 0 && !l->too_long && !l->blank) {
-            decode_line(l, l->text, dec[k]);
-        }
+    const struct lsc_event *ev = &l->ev;
+    l->h.activity = ev->kind == LSC_EVENT_ACTIVITY;
+    l->h.contact_hash = hl_contacts_hash(ev->contact_id);
+    if (ev->event_id != NULL) {
+        l->h.event_hash = hl_dedup_hash(ev->event_id, strlen(ev->event_id));
     }
-    sl->decoded = true;
+    l->h.exact = true;
 }
 
 /* `s` (len bytes and its NUL) into the store at *at. */
@@ -419,10 +286,9 @@ static bool is_string(const struct lsc_value *v)
     return v->type == LSC_VAL_STRING || v->type == LSC_VAL_JSON;
 }
 
-/* With a thread: the event's strings and props copied into the line, so
- * that the reader can release the parsed line at once (while it is still
- * in its cache) and the caller reads a few packed bytes instead of
- * jansson's tree. */
+/* The event's strings and props copied into the line, so that the
+ * parsed line can be released at once (while it is still in cache) and
+ * the caller reads a few packed bytes instead of jansson's tree. */
 static bool copy_event(struct cli_feed_line *l)
 {
     struct lsc_event *ev = &l->ev;
@@ -470,14 +336,9 @@ static bool copy_event(struct cli_feed_line *l)
     return true;
 }
 
-/*
- * Read batch b into its slot: false after the last batch.  Without a
- * thread (`now` false) each line is copied out with its hints, to be
- * decoded later.  The reader thread (`now`) decodes each line as soon as
- * it is read, from the read buffer itself when the line lies whole in it,
- * and copies its event into its place.
- */
-static bool fill_batch(struct cli_feed *f, uint64_t b, bool now)
+/* Read batch b into its slot, decoding each line: false after the last
+ * batch.  `reader`: on the reader thread (which counts what it holds). */
+static bool fill_batch(struct cli_feed *f, uint64_t b, bool reader)
 {
     struct feed_slot *sl = slot_of(f, b);
     size_t k = 0;
@@ -485,24 +346,18 @@ static bool fill_batch(struct cli_feed *f, uint64_t b, bool now)
     for (; k < CLI_FEED_BATCH; k++) {
         struct cli_feed_line *l = &sl->line[k];
         const char *text = NULL;
-        l->n = now ? line_view(&f->rd, &l->text, &l->cap, &text, &l->too_long)
-                   : line_next(&f->rd, &l->text, &l->cap, &l->too_long);
+        l->n = line_view(&f->rd, &l->text, &l->cap, &text, &l->too_long);
         if (l->n < 0) {
             if (l->n == -2) {
                 k++; /* an out-of-memory line is reported */
             }
             break;
         }
-        if (!now) {
-            l->h = hint_of(l->text, l->n);
-            l->blank = is_blank(l->text, l->n);
-            continue;
-        }
         l->h = (struct cli_hint){0};
         l->blank = is_blank(text, l->n);
         bytes += (uint64_t)l->n;
         if (!l->too_long && !l->blank) {
-            decode_line(l, text, f->rdec);
+            decode_line(l, text, f->dec);
             if (l->st == LSC_OK && !copy_event(l)) {
                 l->st = LSC_ERR_NOMEM;
                 snprintf(l->err, sizeof l->err, "out of memory");
@@ -515,9 +370,8 @@ static bool fill_batch(struct cli_feed *f, uint64_t b, bool now)
         }
     }
     sl->n = k;
-    sl->decoded = now;
     sl->bytes = bytes;
-    if (now) {
+    if (reader) {
         atomic_fetch_add(&f->held, bytes);
     }
     return k == CLI_FEED_BATCH;
@@ -601,8 +455,7 @@ static void *reader_main(void *arg)
 
 static bool start_reader(struct cli_feed *f)
 {
-    f->rdec = hl_event_decoder_create();
-    if (f->rdec == NULL || pipe2(f->stop_pipe, O_CLOEXEC) != 0) {
+    if (pipe2(f->stop_pipe, O_CLOEXEC) != 0) {
         return false;
     }
     if (pthread_mutex_init(&f->mu, NULL) != 0) {
@@ -649,12 +502,8 @@ struct cli_feed *cli_feed_open(int fd, size_t max_line, bool threaded)
     f->rd.buf = malloc(READ_BLOCK);
     f->n_alloc = threaded ? FEED_SLOTS : FEED_SLOTS_INLINE;
     f->slot = calloc(f->n_alloc, sizeof *f->slot);
-    bool ok = f->rd.buf != NULL && f->slot != NULL;
-    for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
-        f->dec[k] = hl_event_decoder_create();
-        ok &= f->dec[k] != NULL;
-    }
-    if (!ok) {
+    f->dec = hl_event_decoder_create();
+    if (f->rd.buf == NULL || f->slot == NULL || f->dec == NULL) {
         cli_feed_close(f);
         return NULL;
     }
@@ -727,20 +576,8 @@ size_t cli_feed_peek(struct cli_feed *f, uint64_t j,
     return n;
 }
 
-void cli_feed_decode(struct cli_feed *f, uint64_t j)
-{
-    struct feed_slot *sl = slot_of(f, j);
-    if (sl->decoded) {
-        return;
-    }
-    decode_slot(sl, f->dec);
-}
-
 void cli_feed_release(struct cli_feed *f, uint64_t j)
 {
-    if (!f->threaded) {
-        return;
-    }
     struct feed_slot *sl = slot_of(f, j);
     for (size_t k = 0; k < sl->n; k++) {
         struct cli_feed_line *l = &sl->line[k];
@@ -749,6 +586,9 @@ void cli_feed_release(struct cli_feed *f, uint64_t j)
             l->store = NULL;
             l->store_cap = 0;
         }
+    }
+    if (!f->threaded) {
+        return;
     }
     atomic_fetch_sub(&f->held, sl->bytes);
     atomic_store(&f->released, j + 1);
@@ -789,10 +629,7 @@ int cli_feed_close(struct cli_feed *f)
             free(l->props);
         }
     }
-    for (size_t k = 0; k < CLI_FEED_BATCH; k++) {
-        hl_event_decoder_destroy(f->dec[k]);
-    }
-    hl_event_decoder_destroy(f->rdec);
+    hl_event_decoder_destroy(f->dec);
     free(f->slot);
     free(f->rd.buf);
     free(f);

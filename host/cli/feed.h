@@ -1,12 +1,12 @@
 /*
- * The CLI's input feed: JSON Lines read ahead in batches, with cache
- * hints for each line and, once decoded, its typed event.
+ * The CLI's input feed: JSON Lines read and decoded ahead in batches,
+ * each line with its typed event and the hashes of its ids.
  *
  * With a reader thread (two CPUs), lines are read and decoded on that
- * thread while the caller applies earlier batches; without one, the
- * caller's thread reads ahead and decodes a batch just before applying
- * it.  Either way the caller sees the same batches in the same order,
- * with the same events and messages.
+ * thread while the caller applies earlier batches; without one, on the
+ * caller's thread when it asks for a batch ahead.  Either way the caller
+ * sees the same batches in the same order, with the same events and
+ * messages.
  */
 #ifndef LSC_CLI_FEED_H
 #define LSC_CLI_FEED_H
@@ -21,34 +21,30 @@
 /* Lines in a batch (read, decoded and applied together). */
 #define CLI_FEED_BATCH 8
 
-/* Hints of one line: the raw text of its top-level-looking "contact" and
- * "id" string members and their hashes (the ids hash the same as the
- * decoded strings).  Cache hints only: a wrong or missed one costs time,
- * never a result, since the caller compares before it reuses a hash. */
+/* What the caller needs of a decoded line before it applies it: the
+ * hashes of its ids (for read-ahead and lookups, computed once). */
 struct cli_hint {
-    const char *contact, *event; /* NULL: not found */
-    size_t contact_len, event_len;
-    uint64_t contact_hash, event_hash;
+    uint64_t contact_hash; /* hl_contacts_hash(ev.contact_id) */
+    uint64_t event_hash;   /* hl_dedup_hash of ev.event_id, when set */
     bool activity; /* a "type" not "contact.*": the contact's properties
                       are not read (unless its state is stale) */
-    bool exact;    /* once decoded: contact_hash (and event_hash, with an
-                      event id) are the hashes of the decoded ids */
+    bool exact;    /* the line decoded: the hashes are set */
 };
 
 /* One line of a batch, owned by the feed. */
 struct cli_feed_line {
-    char *text;    /* NUL-terminated, with its '\n'; kept only without
-                      a reader thread (it decodes a line where it reads it) */
+    char *text;    /* a line that did not lie whole in the read buffer,
+                      copied (a line is decoded where it is read) */
     size_t cap;
     ssize_t n;     /* length; -2: out of memory reading it */
     bool too_long; /* longer than the limit: text is empty */
     bool blank;    /* only white space: not an event */
-    struct cli_hint h; /* points into text */
-    /* After cli_feed_decode (not blank, not too long): */
+    struct cli_hint h;
+    /* Not blank, not too long: */
     enum lsc_status st; /* LSC_OK: ev is valid; else err says why */
     struct lsc_event ev; /* pointers owned by the feed */
     char err[1024];
-    /* The reader thread's copy of ev's strings and props. */
+    /* The copy of ev's strings and props. */
     char *store;
     size_t store_cap;
     struct lsc_prop *props;
@@ -69,21 +65,16 @@ struct cli_feed *cli_feed_open(int fd, size_t max_line, bool threaded);
  * Batch `j` (0, 1, ... in order), read ahead of it: *lines gets its lines
  * (borrowed until cli_feed_release(j)) and the count is returned, fewer
  * than CLI_FEED_BATCH only for the last batch (0: past the end).  The
- * batches up to j + `ahead` are read (where the input has them) and
- * their hints can be seen with cli_feed_peek.  The lines of batch j are
- * not decoded yet unless cli_feed_decode is called.
+ * batches up to j + `ahead` are read and decoded (where the input has
+ * them) and can be seen with cli_feed_peek.
  */
 size_t cli_feed_get(struct cli_feed *f, uint64_t j, unsigned ahead,
                     struct cli_feed_line **lines);
 
 /* The lines of batch j, already read by cli_feed_get of an earlier batch
- * with enough `ahead` (0 lines otherwise); borrowed, for hints only. */
+ * with enough `ahead` (0 lines otherwise); borrowed, to read ahead. */
 size_t cli_feed_peek(struct cli_feed *f, uint64_t j,
                      const struct cli_feed_line **lines);
-
-/* Decode the lines of batch j (got from cli_feed_get) into st/ev/err;
- * done already by the reader thread when there is one. */
-void cli_feed_decode(struct cli_feed *f, uint64_t j);
 
 /* Done with batch j: its place can take a later batch. */
 void cli_feed_release(struct cli_feed *f, uint64_t j);

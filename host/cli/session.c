@@ -633,12 +633,11 @@ enum lsc_status cli_session_apply_read(struct cli_session *s,
  * slot, record, state and properties) is a cache miss of several hundred
  * ns, and a prefetch instruction waits for its line much as a load does:
  * prefetching one line ahead still paid each miss nearly in full.  So
- * lines are read and hinted FEED_AHEAD batches before they are applied,
- * and the prefetches of a whole batch are issued together (their misses
- * overlap): before batch j is applied, the slots of batch j + 3, the
- * records of batch j + 2 and the state and properties of batch j + 1.
- * A batch is decoded whole (on the reader thread, when there is one),
- * then applied line by line, in order.
+ * lines are read and decoded FEED_AHEAD batches before they are
+ * applied, and the prefetches of a whole batch are issued together
+ * (their misses overlap): before batch j is applied, the slots of batch
+ * j + 3, the records of batch j + 2 and the state and properties of
+ * batch j + 1.  A batch is then applied line by line, in order.
  */
 #define FEED_AHEAD 3
 
@@ -651,11 +650,12 @@ static void feed_prefetch(const struct cli_session *s, struct cli_feed *f,
         if (l[k].n < 0) {
             continue;
         }
-        if (l[k].h.contact != NULL || l[k].h.exact) {
-            hl_contacts_prefetch(s->contacts, l[k].h.contact_hash,
-                                 stage == 2 && l[k].h.activity ? 3 : stage);
+        if (!l[k].h.exact) {
+            continue;
         }
-        if (stage == 0 && l[k].h.event != NULL) {
+        hl_contacts_prefetch(s->contacts, l[k].h.contact_hash,
+                             stage == 2 && l[k].h.activity ? 3 : stage);
+        if (stage == 0 && l[k].ev.event_id != NULL) {
             hl_dedup_prefetch(s->dedup, l[k].h.event_hash);
         }
     }
@@ -699,10 +699,6 @@ int cli_session_feed(struct cli_session *s, const char *path)
         feed_prefetch(s, feed, j + 3, 0);
         feed_prefetch(s, feed, j + 2, 1);
         feed_prefetch(s, feed, j + 1, 2);
-        /* The whole batch is parsed, then applied: jansson's code and
-         * data, then the store's and the plugin's, stay in cache for
-         * eight lines instead of evicting each other every line. */
-        cli_feed_decode(feed, j);
         for (size_t k = 0; k < n_lines; k++) {
             lineno++;
             if (l[k].n == -2) {

@@ -126,7 +126,6 @@ static char *drain(int fd, bool threaded, size_t *events)
         if (n == CLI_FEED_BATCH) {
             (void)cli_feed_peek(feed, j + 1, &next);
         }
-        cli_feed_decode(feed, j);
         for (size_t k = 0; k < n; k++) {
             char d[4096];
             describe(&l[k], d, sizeof d);
@@ -214,7 +213,6 @@ static void test_long_lines_bounded(void **state)
             }
             assert_in_range(ahead, 3, 8);
         }
-        cli_feed_decode(feed, j);
         for (size_t k = 0; k < n; k++) {
             assert_int_equal(l[k].st, LSC_OK);
             assert_int_equal(l[k].ev.n_props, 1);
@@ -266,7 +264,6 @@ static void test_close_early_on_open_pipe(void **state)
     assert_non_null(feed);
     struct cli_feed_line *l;
     assert_int_equal(cli_feed_get(feed, 0, 3, &l), CLI_FEED_BATCH);
-    cli_feed_decode(feed, 0);
     assert_int_equal(l[0].st, LSC_OK);
     assert_string_equal(l[0].ev.contact_id, "c-0");
     cli_feed_release(feed, 0);
