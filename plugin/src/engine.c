@@ -441,24 +441,89 @@ double engine_worth(double acc, int64_t ref, int64_t at, int64_t hl)
 }
 
 void engine_fit(const struct model *m, struct state_model *sm,
-                const struct lsc_prop *props, size_t n, bool *holds)
+                const struct lsc_prop *props, size_t n, uint64_t props_hash,
+                bool *holds)
 {
     for (size_t g = 0; g < m->n_groups; g++) {
         sm->groups[g].fit = 0;
     }
     struct pview pv;
     pview_init(&pv, props, n);
+    uint64_t bits = 0;
     for (size_t i = 0; i < m->n_fit_rules; i++) {
         const struct model_rule *r = &m->rules[m->fit_rules[i]];
         bool h = rule_holds(r, &pv);
         if (h) {
             sm->groups[r->group].fit += r->points;
+            bits |= (uint64_t)1 << (i & 63);
         }
         if (holds != NULL) {
             holds[m->fit_rules[i]] = h;
         }
     }
     sm->need_fit = false;
+    sm->fit_cached = m->n_fit_rules <= STATE_FIT_BITS;
+    sm->props_hash = props_hash;
+    sm->fit_holds = sm->fit_cached ? bits : 0;
+}
+
+/* One step of the props hash: w mixed into h. */
+static inline uint64_t hash_step(uint64_t h, uint64_t w)
+{
+    h ^= w;
+    h *= 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
+}
+
+/* n bytes of s, eight at a time, then their length. */
+static uint64_t hash_bytes(uint64_t h, const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        h = hash_step(h, w);
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    return hash_step(hash_step(h, w), n);
+}
+
+uint64_t engine_props_hash(const struct lsc_prop *props, size_t n)
+{
+    uint64_t h = 0x6c73635f70726f70ULL ^ n;
+    for (size_t i = 0; i < n; i++) {
+        const struct lsc_prop *p = &props[i];
+        const char *k = p->key != NULL ? p->key : "";
+        h = hash_bytes(h, k, strlen(k));
+        h = hash_step(h, (uint64_t)p->value.type);
+        switch (p->value.type) {
+        case LSC_VAL_STRING:
+        case LSC_VAL_JSON:
+            h = hash_bytes(h, p->value.u.str.ptr != NULL ? p->value.u.str.ptr
+                                                          : "",
+                           p->value.u.str.ptr != NULL ? p->value.u.str.len
+                                                      : 0);
+            break;
+        case LSC_VAL_NUMBER: {
+            uint64_t w;
+            memcpy(&w, &p->value.u.num, sizeof w);
+            h = hash_step(h, w);
+            break;
+        }
+        case LSC_VAL_BOOL:
+            h = hash_step(h, p->value.u.boolean ? 1 : 0);
+            break;
+        case LSC_VAL_NULL:
+            break;
+        }
+    }
+    /* splitmix64's finalizer: every input bit reaches every output bit */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
 }
 
 void engine_rebuild(const struct model *m, struct state_model *sm)

@@ -19,9 +19,17 @@ bool engine_cond_holds(const struct model_cond *c,
 
 /* Recomputes sm's fit sums from the contact's properties; clears
  * need_fit.  holds (optional, m->n_rules entries) receives, for each fit
- * rule, whether it holds. */
+ * rule, whether it holds.  When the model has at most STATE_FIT_BITS fit
+ * rules, sm's fit cache is set too: `props_hash` (engine_props_hash of
+ * props, passed in) and the rules that hold. */
 void engine_fit(const struct model *m, struct state_model *sm,
-                const struct lsc_prop *props, size_t n, bool *holds);
+                const struct lsc_prop *props, size_t n, uint64_t props_hash,
+                bool *holds);
+
+/* A 64-bit hash of props (borrowed): their keys, types and values, in
+ * order.  Equal properties hash equal; the fit cache trusts nothing
+ * else. */
+uint64_t engine_props_hash(const struct lsc_prop *props, size_t n);
 
 /* After a reload changed the model: drops awards of rules that are gone
  * and rebuilds the group accumulators from the rule records. */

@@ -147,24 +147,33 @@ struct fitctx {
 };
 
 /* contact_props callback: props are borrowed for this call only, so the
- * fit sums (and, for reports, which fit rules hold) are computed here. */
+ * fit sums (and, for reports, which fit rules hold) are computed here.
+ * A model whose fit cache says these very properties gave its sums keeps
+ * them: the rules would hold as they did. */
 static void fit_cb(void *ud, const struct lsc_prop *props, size_t n)
 {
     struct fitctx *c = ud;
+    uint64_t hash = engine_props_hash(props, n);
     size_t off = 0;
     for (size_t i = 0; i < c->p->n_models; i++) {
         const struct model *m = c->p->models[i];
-        if (c->st->m[i].need_fit) {
+        struct state_model *sm = &c->st->m[i];
+        bool *holds = c->holds != NULL ? c->holds + off : NULL;
+        off += m->n_rules;
+        if (sm->need_fit && sm->fit_cached && sm->props_hash == hash) {
+            sm->need_fit = false;
+            for (size_t k = 0; holds != NULL && k < m->n_fit_rules; k++) {
+                holds[m->fit_rules[k]] = (sm->fit_holds >> k & 1u) != 0;
+            }
+        } else if (sm->need_fit) {
             /* the sums and which rules hold in one pass */
-            engine_fit(m, &c->st->m[i], props, n,
-                       c->holds != NULL ? c->holds + off : NULL);
-        } else if (c->holds != NULL) {
+            engine_fit(m, sm, props, n, hash, holds);
+        } else if (holds != NULL) {
             for (size_t k = 0; k < m->n_fit_rules; k++) {
                 uint32_t r = m->fit_rules[k];
-                c->holds[off + r] = engine_rule_holds(&m->rules[r], props, n);
+                holds[r] = engine_rule_holds(&m->rules[r], props, n);
             }
         }
-        off += m->n_rules;
     }
 }
 

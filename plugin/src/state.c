@@ -22,6 +22,9 @@ struct sec {
     uint16_t n_awards;
     uint8_t n_groups, width;
     int64_t base;
+    bool has_fit; /* the fit cache follows */
+    uint8_t fit_bytes;
+    uint64_t props_hash, fit_holds;
 };
 
 #define CORRUPT(...)                          \
@@ -111,8 +114,9 @@ static inline bool get_time(struct rd *r, const struct sec *h,
     return take(r, out, sizeof *out);
 }
 
-/* Reads a section header at r into *h. */
-static enum lsc_status walk_header(struct rd *r, struct sec *h, char *err,
+/* Reads a section header at r into *h (a blob of `version`). */
+static enum lsc_status walk_header(struct rd *r, struct sec *h,
+                                   uint16_t version, char *err,
                                    size_t errlen)
 {
     unsigned char hb[SECTION_HEADER];
@@ -125,13 +129,35 @@ static enum lsc_status walk_header(struct rd *r, struct sec *h, char *err,
     memcpy(&h->score, hb + 20, 4);
     memcpy(&h->n_awards, hb + 24, 2);
     h->n_groups = hb[26];
-    h->width = hb[27];
+    h->width = hb[27] & 3u;
+    h->has_fit = (hb[27] & 4u) != 0;
     h->base = 0;
-    if (h->width > TW_I64 || h->n_groups > MODEL_MAX_GROUPS) {
+    h->fit_bytes = 0;
+    h->props_hash = 0;
+    h->fit_holds = 0;
+    if ((hb[27] & ~7u) != 0 || h->width > TW_I64 ||
+        (h->has_fit && version < 3) || h->n_groups > MODEL_MAX_GROUPS) {
         CORRUPT("corrupt state: bad section header");
     }
     if (h->width == TW_OFF32 && !take(r, &h->base, sizeof h->base)) {
         CORRUPT("corrupt state: truncated section");
+    }
+    if (h->has_fit) {
+        if (!take(r, &h->props_hash, sizeof h->props_hash) ||
+            !take(r, &h->fit_bytes, 1)) {
+            CORRUPT("corrupt state: truncated section");
+        }
+        if (h->fit_bytes > STATE_FIT_BITS / 8) {
+            CORRUPT("corrupt state: bad fit cache");
+        }
+        /* little-endian bytes, whatever the machine's order */
+        unsigned char fb[STATE_FIT_BITS / 8];
+        if (!take(r, fb, h->fit_bytes)) {
+            CORRUPT("corrupt state: truncated section");
+        }
+        for (size_t k = 0; k < h->fit_bytes; k++) {
+            h->fit_holds |= (uint64_t)fb[k] << (8 * k);
+        }
     }
     return LSC_OK;
 }
@@ -145,10 +171,11 @@ static enum lsc_status walk_records(struct rd *rp, const unsigned char *blob,
                                     size_t errlen);
 
 static enum lsc_status walk(struct rd *rp, const unsigned char *blob,
-                            struct sec *h, struct state_group *g,
-                            struct state_award *a, char *err, size_t errlen)
+                            uint16_t version, struct sec *h,
+                            struct state_group *g, struct state_award *a,
+                            char *err, size_t errlen)
 {
-    enum lsc_status rc = walk_header(rp, h, err, errlen);
+    enum lsc_status rc = walk_header(rp, h, version, err, errlen);
     if (rc != LSC_OK) {
         return rc;
     }
@@ -252,25 +279,25 @@ static void keep_raw(struct state_model *sm, const unsigned char *b,
     sm->raw_width = h->width;
 }
 
-/* Reads the blob header; *n_sections. */
+/* Reads the blob header: *version, *n_sections. */
 static enum lsc_status blob_header(const unsigned char *b, size_t len,
-                                   uint16_t *n_sections, char *err,
-                                   size_t errlen)
+                                   uint16_t *version, uint16_t *n_sections,
+                                   char *err, size_t errlen)
 {
     uint32_t magic;
-    uint16_t version;
     if (len < BLOB_HEADER) {
         CORRUPT("corrupt state: %zu bytes is shorter than a header", len);
     }
     memcpy(&magic, b, 4);
-    memcpy(&version, b + 4, 2);
+    memcpy(version, b + 4, 2);
     memcpy(n_sections, b + 6, 2);
     if (magic != STATE_MAGIC) {
         CORRUPT("corrupt state: not a leadscore state blob");
     }
-    if (version != STATE_VERSION) {
-        CORRUPT("unsupported state version %u (this plugin reads %u)",
-                (unsigned)version, (unsigned)STATE_VERSION);
+    if (*version < STATE_VERSION_MIN || *version > STATE_VERSION) {
+        CORRUPT("unsupported state version %u (this plugin reads %u to %u)",
+                (unsigned)*version, (unsigned)STATE_VERSION_MIN,
+                (unsigned)STATE_VERSION);
     }
     if (*n_sections > 256) {
         CORRUPT("corrupt state: %u sections", (unsigned)*n_sections);
@@ -305,9 +332,11 @@ enum lsc_status state_decode(struct state *st,
     }
     size_t gu = 0, au = 0; /* pool entries used */
     bool spill = false;
+    uint16_t version = STATE_VERSION;
     if (blob != NULL && len > 0) {
         uint16_t n_sections;
-        enum lsc_status rc = blob_header(b, len, &n_sections, err, errlen);
+        enum lsc_status rc =
+            blob_header(b, len, &version, &n_sections, err, errlen);
         if (rc != LSC_OK) {
             return rc;
         }
@@ -332,12 +361,13 @@ enum lsc_status state_decode(struct state *st,
             }
             struct sec h;
             if (i == n) {
-                rc = walk(&r, b, &h, NULL, NULL, err, errlen);
+                rc = walk(&r, b, version, &h, NULL, NULL, err, errlen);
                 st->dropped = true;
             } else {
                 /* the header first, to know the room it needs; the
                  * records follow it */
-                if ((rc = walk_header(&r, &h, err, errlen)) != LSC_OK) {
+                if ((rc = walk_header(&r, &h, version, err, errlen)) !=
+                    LSC_OK) {
                     return rc;
                 }
                 const struct model *m = models[i];
@@ -345,6 +375,17 @@ enum lsc_status state_decode(struct state *st,
                 bool stale = h.fingerprint != m->fingerprint;
                 sm->fresh = false;
                 sm->stale = stale;
+                if (h.has_fit && !stale &&
+                    (m->n_fit_rules > STATE_FIT_BITS ||
+                     h.fit_bytes != (m->n_fit_rules + 7) / 8 ||
+                     (m->n_fit_rules < 64 &&
+                      h.fit_holds >> m->n_fit_rules != 0))) {
+                    CORRUPT("corrupt state: bad fit cache");
+                }
+                /* another version of the model: other fit rules */
+                sm->fit_cached = h.has_fit && !stale;
+                sm->props_hash = h.props_hash;
+                sm->fit_holds = h.fit_holds;
                 sm->tier_key = h.tier_key;
                 sm->score = h.score;
                 sm->n_awards = h.n_awards;
@@ -416,7 +457,8 @@ enum lsc_status state_decode(struct state *st,
         if (found[i] != 0) {
             struct rd r = {b + found[i] - 1, b + len};
             struct sec h;
-            enum lsc_status rc = walk(&r, b, &h, sm->stale ? NULL : sm->groups,
+            enum lsc_status rc = walk(&r, b, version, &h,
+                                      sm->stale ? NULL : sm->groups,
                                       sm->awards, err, errlen);
             if (rc != LSC_OK) {
                 state_finish(st);
@@ -524,7 +566,8 @@ size_t state_max_size(const struct state *st,
 {
     size_t size = BLOB_HEADER;
     for (size_t i = 0; i < st->n; i++) {
-        size += SECTION_HEADER + 8 + models[i]->n_groups * (1 + 3 * 8) +
+        size += SECTION_HEADER + 8 + 8 + 1 + STATE_FIT_BITS / 8 +
+                models[i]->n_groups * (1 + 3 * 8) +
                 st->m[i].n_awards * (4 + 1 + 4 + 3 * 8);
     }
     return size;
@@ -551,12 +594,22 @@ size_t state_encode(const struct state *st, const struct model *const *models,
         memcpy(p + 16, &sm->tier_key, 4);
         memcpy(p + 20, &sm->score, 4);
         memcpy(p + 24, &n_awards, 2);
+        bool fit = sm->fit_cached && m->n_fit_rules <= STATE_FIT_BITS;
         p[26] = (unsigned char)m->n_groups;
-        p[27] = h.width;
+        p[27] = (unsigned char)(h.width | (fit ? 4u : 0u));
         p += SECTION_HEADER;
         if (h.width == TW_OFF32) {
             memcpy(p, &h.base, 8);
             p += 8;
+        }
+        if (fit) {
+            size_t nb = (m->n_fit_rules + 7) / 8;
+            memcpy(p, &sm->props_hash, 8);
+            p[8] = (unsigned char)nb;
+            p += 9;
+            for (size_t k = 0; k < nb; k++) {
+                *p++ = (unsigned char)(sm->fit_holds >> (8 * k));
+            }
         }
         for (size_t k = 0; k < m->n_groups; k++) {
             const struct state_group *g = &sm->groups[k];

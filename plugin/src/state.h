@@ -1,13 +1,19 @@
 /* The per-contact state blob: versioned, compact, decoded in one pass.
  *
- * Layout, version 2 (native byte order, no padding, no alignment; a
+ * Layout, version 3 (native byte order, no padding, no alignment; a
  * foreign-endian blob fails the magic):
  *   header 8 bytes: u32 magic "LSC1", u16 version, u16 n_sections
  *   per loaded model, one section:
  *     u64 model key (hash of the name), u64 fingerprint (hash of the model
  *     file), u32 tier key (0: none), i32 last score, u16 n_awards,
- *     u8 n_groups, u8 flags (bits 0-1: time width, see below; others 0)
+ *     u8 n_groups, u8 flags (bits 0-1: time width, see below; bit 2: fit
+ *     cache; others 0)
  *     [i64 base time, only with time width 0]
+ *     [fit cache, only with flag bit 2: u64 hash of the properties the fit
+ *     sums were computed from (engine_props_hash), u8 n (<= 8), then which
+ *     fit rules held in n bytes, bit k for the model's k-th fit rule; n is
+ *     ceil(n_fit_rules / 8), for models of at most STATE_FIT_BITS fit
+ *     rules]
  *     n_groups group records: u8 tags, then fit, acc (as tagged), ref
  *     n_awards award records: u32 rule key, u8 tags, count, sum, acc,
  *     latest award time (as tagged); sorted by strictly increasing key
@@ -18,6 +24,8 @@
  *   Times: width 0: u32 ms after the base (UINT32_MAX: none), 1: i48
  *   (-2^47: none), 2: i64 (INT64_MIN: none); the encoder picks the
  *   smallest that holds every time of the section.
+ * Version 2 is version 3 without the fit cache (flag bit 2 never set):
+ * it is read, and rewritten as version 3.
  * Every value is stored bit-exactly, so a restored blob continues
  * exactly like an uninterrupted run.
  */
@@ -29,7 +37,9 @@
 #include "model.h"
 
 #define STATE_MAGIC 0x3143534Cu /* "LSC1" little-endian */
-#define STATE_VERSION 2
+#define STATE_VERSION 3
+#define STATE_VERSION_MIN 2 /* the oldest version read */
+#define STATE_FIT_BITS 64   /* fit rules a fit cache can describe */
 #define STATE_MAX_MODELS 16
 
 struct state_group {
@@ -58,6 +68,13 @@ struct state_model {
     bool stale;         /* stored by another version of the model: awards
                            must be re-keyed (engine_rebuild) */
     bool need_fit;      /* fit sums must be recomputed from properties */
+    /* The fit cache: the fit sums were computed from properties of hash
+     * props_hash, on which the fit rules in fit_holds (bit k: the k-th fit
+     * rule) held.  Equal properties give equal sums: a report need not
+     * evaluate the fit rules again. */
+    bool fit_cached;
+    uint64_t props_hash;
+    uint64_t fit_holds;
     struct state_group *groups; /* model->n_groups */
     struct state_award *awards; /* n_awards used, cap_awards available */
     uint32_t n_awards, cap_awards;

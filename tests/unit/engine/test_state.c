@@ -66,13 +66,17 @@ static void test_state_layout(void **state)
 {
     struct testhost *th = *state;
     struct th_contact *c = th_contact(th, "c");
-    /* header + one section: fit 21 (tag + f32), two groups with an f32
-     * accumulator and an i48 time, two single awards (key, tag, f32 sum,
-     * i48 time); 208 bytes in version 1 */
-    assert_int_equal(c->state_len, 8 + 28 + (5 + 11 + 11) + 2 * 15);
+    /* header + one section with its fit cache (props hash, one byte of
+     * the three fit rules: "big" and "anon" hold), fit 21 (tag + f32), two
+     * groups with an f32 accumulator and an i48 time, two single awards
+     * (key, tag, f32 sum, i48 time); 208 bytes in version 1 */
+    assert_int_equal(c->state_len, 8 + 28 + 10 + (5 + 11 + 11) + 2 * 15);
     uint16_t version;
     memcpy(&version, c->state + 4, 2);
-    assert_int_equal(version, 2);
+    assert_int_equal(version, 3);
+    assert_int_equal(c->state[8 + 27], 0x04 | 1); /* fit cache, i48 */
+    assert_int_equal(c->state[8 + 28 + 8], 1);
+    assert_int_equal(c->state[8 + 28 + 9], 0x05);
     uint32_t magic;
     memcpy(&magic, c->state, 4);
     assert_int_equal(magic, STATE_MAGIC);
@@ -107,18 +111,22 @@ static void test_state_damaged_fields_refused(void **state)
     struct th_contact *c = th_contact(th, "c");
     size_t len = c->state_len;
     unsigned char *b = malloc(len);
-    const size_t sec = 8, grp = sec + 28, awd = grp + 5 + 11 + 11;
+    const size_t sec = 8, fit = sec + 28, grp = fit + 10,
+                 awd = grp + 5 + 11 + 11;
     struct {
         size_t off;
         unsigned char val;
     } cases[] = {
         {0, 'X'},            /* magic */
         {4, 1},              /* version 1: the old layout is refused */
-        {4, 3},              /* version 3 */
+        {4, 4},              /* version 4 */
         {6, 2},              /* two sections announced */
         {sec + 26, 200},     /* n_groups 200 > 64 */
-        {sec + 27, 3},       /* time width 3 */
-        {sec + 27, 4},       /* flags */
+        {sec + 27, 3 | 4},   /* time width 3 */
+        {sec + 27, 8 | 4 | 1}, /* flags: reserved bit */
+        {fit + 8, 2},        /* fit cache of 2 bytes for 3 fit rules */
+        {fit + 8, 9},        /* fit cache of 9 bytes */
+        {fit + 9, 0x0d},     /* a 4th fit rule holds */
         {sec + 24, 0xff},    /* n_awards overruns */
         {grp, 0x21},         /* group tag: reserved bit */
         {grp, 0x03},         /* group tag: fit tag 3 */
@@ -219,7 +227,7 @@ static void test_state_time_widths(void **state)
         assert_int_equal(th_activity(th, id, "half", far[i][0], NULL, 0),
                          LSC_OK);
         static const unsigned char width[] = {0, 1, 1, 2, 2};
-        assert_int_equal(th_contact(th, id)->state[8 + 27], width[i]);
+        assert_int_equal(th_contact(th, id)->state[8 + 27] & 3, width[i]);
         assert_int_equal(th_restart(th), LSC_OK);
         assert_int_equal(th_report(th, id, far[i][1]), LSC_OK);
         const struct th_report *r = th_rep(th, 0);
@@ -251,9 +259,94 @@ static void test_state_evaluate_and_report_refuse_corrupt(void **state)
     assert_int_equal(th_report(th, "c", T0 + 5), LSC_OK);
 }
 
+/* The blob of contact c in version 2: no fit cache.  *len gets its size;
+ * the caller frees it. */
+static unsigned char *as_version2(const struct th_contact *c, size_t *len)
+{
+    const size_t fit = 8 + 28;
+    unsigned char *b = malloc(c->state_len);
+    memcpy(b, c->state, fit);
+    memcpy(b + fit, c->state + fit + 10, c->state_len - fit - 10);
+    *len = c->state_len - 10;
+    uint16_t v2 = 2;
+    memcpy(b + 4, &v2, 2);
+    b[8 + 27] &= 3;
+    return b;
+}
+
+/* Version 2 blobs (a daemon's store from before the fit cache) are read,
+ * with the same results, and written back as version 3; a version 2
+ * blob cannot carry a fit cache. */
+static void test_state_version2_read(void **state)
+{
+    struct testhost *th = *state;
+    struct th_contact *c = th_contact(th, "c");
+    int want = th_score(th, "c", T0 + 5);
+    size_t len;
+    unsigned char *b = as_version2(c, &len);
+    assert_int_equal(with_blob(th, b, len), LSC_OK);
+    b[8 + 27] |= 4;
+    assert_int_equal(with_blob(th, b, len), LSC_ERR_CORRUPT);
+    b[8 + 27] &= 3;
+    free(c->state);
+    c->state = b;
+    c->state_len = len;
+    assert_int_equal(th_score(th, "c", T0 + 5), want);
+    assert_int_equal(th_activity(th, "c", "ping", T0 + 6, NULL, 0), LSC_OK);
+    uint16_t version;
+    memcpy(&version, c->state + 4, 2);
+    assert_int_equal(version, 3);
+    assert_int_equal(th_score(th, "c", T0 + 6), want + 2); /* 1.5 more */
+}
+
+/* The fit cache holds only for the very properties it was computed
+ * from: properties changed behind the plugin's back (no event) are read
+ * again by the report, and so is a contact whose cache was dropped. */
+static void test_state_fit_cache_checks_props(void **state)
+{
+    struct testhost *th = *state;
+    struct th_contact *c = th_contact(th, "c");
+    assert_int_equal(th_report(th, "c", T0 + 5), LSC_OK);
+    const struct th_report *r = th_rep(th, 0);
+    int cached = r->score;
+    size_t n_rules = r->n_rules;
+    /* without its cache the same report */
+    size_t len;
+    unsigned char *b = as_version2(c, &len);
+    unsigned char *keep = c->state;
+    size_t keep_len = c->state_len;
+    c->state = b;
+    c->state_len = len;
+    assert_int_equal(th_report(th, "c", T0 + 5), LSC_OK);
+    assert_int_equal(th_rep(th, 0)->score, cached);
+    assert_int_equal(th_rep(th, 0)->n_rules, n_rules);
+    c->state = keep;
+    c->state_len = keep_len;
+    free(b);
+    /* with the same properties the report takes the cache's word for
+     * which rules hold (the sums come from the blob as always): here a
+     * cache edited to say "vip" holds too */
+    c->state[8 + 28 + 9] |= 0x02;
+    assert_int_equal(th_report(th, "c", T0 + 5), LSC_OK);
+    assert_int_equal(th_rep(th, 0)->n_rules, n_rules + 1);
+    c->state[8 + 28 + 9] &= (unsigned char)~0x02;
+    /* "big" (20) no longer holds: the fit group drops from 21 to 1 */
+    th_set_num(th, "c", "size", 5);
+    assert_int_equal(th_report(th, "c", T0 + 5), LSC_OK);
+    assert_int_equal(th_rep(th, 0)->score, cached - 20);
+    assert_int_equal(th_rep(th, 0)->n_rules, n_rules - 1);
+    for (size_t k = 0; k < th_rep(th, 0)->n_rules; k++) {
+        assert_string_not_equal(th_rep(th, 0)->rule_ids[k], "big");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_state_version2_read, setup_t,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_state_fit_cache_checks_props,
+                                        setup_t, teardown),
         cmocka_unit_test_setup_teardown(test_state_layout, setup_t, teardown),
         cmocka_unit_test_setup_teardown(test_state_truncations_refused,
                                         setup_t, teardown),
