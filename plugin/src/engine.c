@@ -475,17 +475,31 @@ static inline uint64_t hash_step(uint64_t h, uint64_t w)
     return h ^ (h >> 29);
 }
 
-/* n bytes of s, eight at a time, then their length. */
+/* n bytes of s, eight at a time, then their length.  The tail is read
+ * with fixed-size loads that may overlap bytes already read (wyhash's
+ * way): a memcpy of a variable length would be a call. */
 static uint64_t hash_bytes(uint64_t h, const char *s, size_t n)
 {
     size_t i = 0;
-    for (; n - i >= 8; i += 8) {
-        uint64_t w;
+    uint64_t w;
+    for (; n - i > 8; i += 8) {
         memcpy(&w, s + i, sizeof w);
         h = hash_step(h, w);
     }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
+    size_t left = n - i;
+    if (n >= 8) {
+        memcpy(&w, s + n - 8, sizeof w);
+    } else if (left >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, sizeof lo);
+        memcpy(&hi, s + n - 4, sizeof hi);
+        w = (uint64_t)lo << 32 | hi;
+    } else if (left > 0) {
+        w = (uint64_t)(unsigned char)s[0] << 16 |
+            (uint64_t)(unsigned char)s[n / 2] << 8 | (unsigned char)s[n - 1];
+    } else {
+        w = 0;
+    }
     return hash_step(hash_step(h, w), n);
 }
 

@@ -151,13 +151,13 @@ static enum lsc_status walk_header(struct rd *r, struct sec *h,
             CORRUPT("corrupt state: bad fit cache");
         }
         /* little-endian bytes, whatever the machine's order */
-        unsigned char fb[STATE_FIT_BITS / 8];
-        if (!take(r, fb, h->fit_bytes)) {
+        if ((size_t)(r->end - r->p) < h->fit_bytes) {
             CORRUPT("corrupt state: truncated section");
         }
         for (size_t k = 0; k < h->fit_bytes; k++) {
-            h->fit_holds |= (uint64_t)fb[k] << (8 * k);
+            h->fit_holds |= (uint64_t)r->p[k] << (8 * k);
         }
+        r->p += h->fit_bytes;
     }
     return LSC_OK;
 }
