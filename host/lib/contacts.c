@@ -337,13 +337,19 @@ uint64_t hl_contacts_hash(const char *id)
 #define PREFETCH(p) ((void)(p))
 #endif
 
-/* Prefetch n bytes from p, at most `max`. */
+/* Prefetch the cache lines of n bytes from p, at most `max`.  From the
+ * line p lies in: a block that starts mid-line ends on one line more than
+ * n / 64 steps from p reach (its last line, where the award records are,
+ * was missed). */
 static void prefetch_bytes(const void *p, size_t n, size_t max)
 {
-    const char *c = p;
     n = n < max ? n : max;
-    for (size_t off = 0; off < n; off += 64) {
-        PREFETCH(c + off);
+    if (n == 0) {
+        return;
+    }
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + n;
+    for (; a < end; a += 64) {
+        PREFETCH((const void *)a);
     }
 }
 
