@@ -581,7 +581,7 @@ void cli_feed_release(struct cli_feed *f, uint64_t j)
     struct feed_slot *sl = slot_of(f, j);
     for (size_t k = 0; k < sl->n; k++) {
         struct cli_feed_line *l = &sl->line[k];
-        if (l->store_cap > FEED_KEEP) { /* the budget counts it no more */
+        if (l->store_cap > FEED_KEEP) { /* not kept for reuse */
             free(l->store);
             l->store = NULL;
             l->store_cap = 0;

@@ -647,10 +647,7 @@ static void feed_prefetch(const struct cli_session *s, struct cli_feed *f,
     const struct cli_feed_line *l;
     size_t n = cli_feed_peek(f, b, &l);
     for (size_t k = 0; k < n; k++) {
-        if (l[k].n < 0) {
-            continue;
-        }
-        if (!l[k].h.exact) {
+        if (l[k].n < 0 || !l[k].h.exact) { /* no line, or not an event */
             continue;
         }
         hl_contacts_prefetch(s->contacts, l[k].h.contact_hash,

@@ -486,15 +486,14 @@ static uint64_t hash_bytes(uint64_t h, const char *s, size_t n)
         memcpy(&w, s + i, sizeof w);
         h = hash_step(h, w);
     }
-    size_t left = n - i;
     if (n >= 8) {
         memcpy(&w, s + n - 8, sizeof w);
-    } else if (left >= 4) {
+    } else if (n >= 4) {
         uint32_t lo, hi;
         memcpy(&lo, s, sizeof lo);
         memcpy(&hi, s + n - 4, sizeof hi);
         w = (uint64_t)lo << 32 | hi;
-    } else if (left > 0) {
+    } else if (n > 0) {
         w = (uint64_t)(unsigned char)s[0] << 16 |
             (uint64_t)(unsigned char)s[n / 2] << 8 | (unsigned char)s[n - 1];
     } else {

@@ -378,7 +378,7 @@ enum lsc_status state_decode(struct state *st,
                 if (h.has_fit && !stale &&
                     (m->n_fit_rules > STATE_FIT_BITS ||
                      h.fit_bytes != (m->n_fit_rules + 7) / 8 ||
-                     (m->n_fit_rules < 64 &&
+                     (m->n_fit_rules < STATE_FIT_BITS &&
                       h.fit_holds >> m->n_fit_rules != 0))) {
                     CORRUPT("corrupt state: bad fit cache");
                 }
